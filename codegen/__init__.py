@@ -1,0 +1,1 @@
+"""mosaico's ontology code generator: YAML -> IR -> Jinja2 templates -> Python package."""

@@ -1,0 +1,39 @@
+"""Errors of a generator run: collected all together, each naming file:line and Type.field."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(order=True)
+class Problem:
+    file: str
+    line: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.where}:" if self.where else ""
+        return f"{self.file}:{self.line}:{where} {self.message}"
+
+
+class CodegenError(Exception):
+    """The ontology is invalid; `problems` lists every error found, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in the ontology:\n{lines}")
+
+
+@attrs.define
+class Diagnostics:
+    problems: list[Problem] = attrs.field(factory=list)
+
+    def error(self, file: str, line: int, where: str, message: str) -> None:
+        self.problems.append(Problem(file, line, where, message))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise CodegenError(self.problems)

@@ -1,0 +1,262 @@
+"""The generator's entry point: load -> resolve -> render -> write, or --check for drift."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import attrs
+
+from mosaico_codegen import ir
+from mosaico_codegen.diagnostics import Diagnostics
+from mosaico_codegen.loader import SourceFile, load_file
+from mosaico_codegen.render import HEADER_MARK, render_package
+from mosaico_codegen.resolve import resolve
+
+STD_PACKAGE = "mosaico_ontology"
+STD_PREFIX = "std:"
+
+
+def standard_ontology_dir() -> Path:
+    spec = importlib.util.find_spec("mosaico_codegen.standard")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def standard_output_dir() -> Path:
+    spec = importlib.util.find_spec(STD_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"cannot locate the {STD_PACKAGE} package; pass --out")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@attrs.define
+class Outcome:
+    written: list[str] = attrs.field(factory=list)
+    removed: list[str] = attrs.field(factory=list)
+    drift: str = ""  # unified diff, in check mode
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.drift)
+
+
+def generate(
+    ontology_dirs: list[Path] | None = None,
+    out: Path | None = None,
+    package: str | None = None,
+    check: bool = False,
+) -> Outcome:
+    """Generate a package from YAML folders (the standard ontology when none is given)."""
+    std_dir = standard_ontology_dir()
+    standard = not ontology_dirs
+    dirs = [std_dir] if standard else [Path(d) for d in ontology_dirs or []]
+    package = STD_PACKAGE if standard else package or (out.name if out else None)
+    if not package or not package.isidentifier():
+        raise ValueError(f"--package must be a Python identifier, got {package!r}")
+    if out is None:
+        out = standard_output_dir() if standard else Path(package)
+    files = render_files(dirs, std_dir, package, standard)
+    return check_files(out, files) if check else write_files(out, files)
+
+
+def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) -> dict[str, str]:
+    diag = Diagnostics()
+    targets: list[SourceFile] = []
+    loaded: dict[Path, SourceFile] = {}
+    for d in dirs:
+        if not d.is_dir():
+            diag.error(str(d), 0, "", "ontology folder does not exist")
+            continue
+        for path in sorted(d.glob("*.yaml")):
+            src = _load(path, std_dir, standard, loaded, diag)
+            if src is not None:
+                targets.append(src)
+    if not targets and not diag.problems:
+        diag.error(",".join(map(str, dirs)), 0, "", "no .yaml files found")
+    visible = _imports(list(targets), std_dir, standard, loaded, diag)
+    taken = {} if standard else _standard_tags(std_dir)
+    modules = resolve(list(loaded.values()), targets, visible, package, STD_PACKAGE, taken, diag)
+    diag.raise_if_any()
+    foreign = _foreign_strategies(modules, package)
+    if standard:
+        label, command = "the ontology/*.yaml files", "mosaico codegen"
+    else:
+        label = ", ".join(sorted(t.path.name for t in targets))
+        command = f"mosaico codegen --ontology DIR --out DIR --package {package}"
+    return render_package(modules, package, label, command, foreign)
+
+
+def _display(path: Path, std_dir: Path) -> str:
+    if path.parent == std_dir:
+        return f"ontology/{path.name}"
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _load(path: Path, std_dir: Path, standard: bool, loaded: dict[Path, SourceFile], diag: Diagnostics) -> SourceFile | None:
+    key = path.resolve()
+    if key in loaded:
+        return loaded[key]
+    is_std = key.parent == std_dir.resolve()
+    src = load_file(path, _display(path, std_dir), diag, std=is_std)
+    if src is not None:
+        loaded[key] = src
+    return src
+
+
+def _imports(
+    targets: list[SourceFile], std_dir: Path, standard: bool, loaded: dict[Path, SourceFile], diag: Diagnostics
+) -> dict[str, set[str]]:
+    """Load imported files; return file -> files whose names it sees (itself + transitive imports)."""
+    edges: dict[str, list[str]] = {}
+    pending = list(targets)
+    while pending:
+        src = pending.pop()
+        if src.display in edges:
+            continue
+        edges[src.display] = []
+        imports = src.data.get("imports", [])
+        line = src.data.line_of("imports")
+        if not isinstance(imports, list):
+            diag.error(src.display, line, "", "'imports' must be a list of file names")
+            continue
+        for name in imports:
+            if not isinstance(name, str):
+                diag.error(src.display, line, "", f"import {name!r} is not a file name")
+                continue
+            path = std_dir / f"{name[len(STD_PREFIX):]}.yaml" if name.startswith(STD_PREFIX) else src.path.parent / name
+            if not path.is_file():
+                diag.error(src.display, line, "", f"imported file {name!r} not found")
+                continue
+            dep = _load(path, std_dir, standard, loaded, diag)
+            if dep is None:
+                continue
+            edges[src.display].append(dep.display)
+            pending.append(dep)
+    _report_import_cycles(edges, {s.display: s for s in loaded.values()}, diag)
+    visible: dict[str, set[str]] = {}
+    for start in edges:
+        seen = {start}
+        stack = [start]
+        while stack:
+            for nxt in edges.get(stack.pop(), []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        visible[start] = seen
+    return visible
+
+
+def _report_import_cycles(edges: dict[str, list[str]], by_display: dict[str, SourceFile], diag: Diagnostics) -> None:
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == 1:
+            cycle = path[path.index(node) :] + [node]
+            key = frozenset(cycle)
+            if key not in reported:
+                reported.add(key)
+                src = by_display[path[-1]]
+                diag.error(src.display, src.data.line_of("imports"), "", f"import cycle: {' -> '.join(cycle)}")
+            return
+        if state.get(node) == 2:
+            return
+        state[node] = 1
+        for nxt in edges.get(node, []):
+            visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in sorted(edges):
+        visit(node, [])
+
+
+def _standard_tags(std_dir: Path) -> dict[str, str]:
+    """Tags of the standard ontology, which a user ontology may not reuse."""
+    diag = Diagnostics()
+    loaded = {}
+    for path in sorted(std_dir.glob("*.yaml")):
+        src = load_file(path, _display(path, std_dir), diag, std=True)
+        if src is not None:
+            loaded[path] = src
+    tags: dict[str, str] = {}
+    for src in loaded.values():
+        for name, body in (src.data.get("types") or {}).items():
+            tag = body.get("tag", name) if isinstance(body, dict) else name
+            tags[str(tag)] = f"{STD_PACKAGE}.{src.path.stem}.{name}"
+    return tags
+
+
+def _foreign_strategies(modules: list[ir.ModuleIR], package: str) -> list[ir.ImportIR]:
+    """Strategy functions of types nested from other packages (the standard ontology)."""
+    own = {t.name for m in modules for t in m.types}
+    needed: dict[str, set[str]] = {}
+    for m in modules:
+        for imp in m.imports:
+            root = imp.module.split(".")[0]
+            if root != package:
+                for name in imp.names:
+                    if name not in own:
+                        needed.setdefault(f"{root}.strategies", set()).add(ir._snake(name))
+    return [ir.ImportIR(mod, sorted(names)) for mod, names in sorted(needed.items())]
+
+
+# --- writing and checking ------------------------------------------------------------------------
+
+
+def _generated_files(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    found = []
+    for p in sorted(out.glob("*.py")):
+        with p.open(encoding="utf-8", errors="replace") as fh:
+            if fh.readline().startswith(HEADER_MARK):
+                found.append(p)
+    return found
+
+
+def write_files(out: Path, files: dict[str, str]) -> Outcome:
+    outcome = Outcome()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = out / name
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+        outcome.written.append(name)
+    for orphan in _generated_files(out):
+        if orphan.name not in files:
+            orphan.unlink()
+            outcome.removed.append(orphan.name)
+    return outcome
+
+
+def check_files(out: Path, files: dict[str, str]) -> Outcome:
+    outcome = Outcome()
+    diffs = []
+    for name, text in files.items():
+        target = out / name
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            diffs.extend(
+                difflib.unified_diff(
+                    current.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{out.name}/{name} (on disk)",
+                    tofile=f"{out.name}/{name} (from YAML)",
+                )
+            )
+    for orphan in _generated_files(out):
+        if orphan.name not in files:
+            diffs.append(f"orphaned generated file {out.name}/{orphan.name} (no YAML source)\n")
+    outcome.drift = "".join(diffs)
+    return outcome

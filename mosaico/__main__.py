@@ -1,0 +1,3 @@
+from mosaico.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""The `mosaico` command line: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mosaico-sdk")
+def main() -> None:
+    """mosaico: typed, queryable multi-modal robotics recordings."""
+
+
+def _register_commands() -> None:
+    # Imported here so that each command module stays independent of the others.
+    from mosaico.cli import codegen_cmd
+
+    main.add_command(codegen_cmd.codegen)
+
+
+_register_commands()

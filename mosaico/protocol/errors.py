@@ -1,0 +1,118 @@
+"""The protocol's error taxonomy (spec §12) and its mapping to Arrow Flight exceptions.
+
+Every error message starts with a stable token (``not found: ``, ``already exists: ``...), so a
+peer can classify it even where pyarrow's server API cannot emit the matching gRPC code
+(ALREADY_EXISTS and FAILED_PRECONDITION travel as INVALID_ARGUMENT, spec §12.2).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+
+class ProtocolError(Exception):
+    """Base class: a failure that the protocol names, with a human-readable detail."""
+
+    code: ClassVar[str] = "INTERNAL"
+    prefix: ClassVar[str] = "internal"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.detail}"
+
+
+class NotFound(ProtocolError):
+    code = "NOT_FOUND"
+    prefix = "not found"
+
+
+class AlreadyExists(ProtocolError):
+    code = "ALREADY_EXISTS"
+    prefix = "already exists"
+
+
+class InvalidArgument(ProtocolError):
+    code = "INVALID_ARGUMENT"
+    prefix = "invalid argument"
+
+
+class FailedPrecondition(ProtocolError):
+    code = "FAILED_PRECONDITION"
+    prefix = "failed precondition"
+
+
+class PermissionDenied(ProtocolError):
+    code = "PERMISSION_DENIED"
+    prefix = "permission denied"
+
+
+class Unimplemented(ProtocolError):
+    code = "UNIMPLEMENTED"
+    prefix = "unimplemented"
+
+
+class Internal(ProtocolError):
+    code = "INTERNAL"
+    prefix = "internal"
+
+
+# Most specific first: the prefix decides between the kinds that share INVALID_ARGUMENT.
+_BY_PREFIX: tuple[type[ProtocolError], ...] = (
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    PermissionDenied,
+    Unimplemented,
+    Internal,
+    InvalidArgument,
+)
+
+
+def to_flight_error(error: ProtocolError) -> Exception:
+    """The exception a pyarrow Flight handler raises so that the peer sees the right status."""
+    text = str(error)
+    if isinstance(error, NotFound):
+        return pa.ArrowKeyError(text)
+    if isinstance(error, (AlreadyExists, InvalidArgument, FailedPrecondition)):
+        return pa.ArrowInvalid(text)
+    if isinstance(error, PermissionDenied):
+        return flight.FlightUnauthorizedError(text)
+    if isinstance(error, Unimplemented):
+        return NotImplementedError(text)
+    return flight.FlightInternalError(text)
+
+
+def _first_line(exc: BaseException) -> str:
+    # pyarrow appends ". Detail: ..." (often a server traceback) to the status message.
+    text = str(exc).strip().strip('"')
+    return text.split(". Detail:", 1)[0]
+
+
+def from_flight_error(exc: BaseException) -> ProtocolError:
+    """Classify an exception raised by a pyarrow Flight client call (client side of §12)."""
+    if isinstance(exc, ProtocolError):
+        return exc
+    message = _first_line(exc)
+    for kind in _BY_PREFIX:
+        token = f"{kind.prefix}: "
+        if message.startswith(token):
+            return kind(message[len(token) :])
+    if isinstance(exc, (pa.ArrowKeyError, KeyError)):
+        return NotFound(message)
+    if isinstance(exc, flight.FlightUnauthorizedError):
+        return PermissionDenied(message)
+    if isinstance(exc, (pa.ArrowNotImplementedError, NotImplementedError)):
+        return Unimplemented(message)
+    if isinstance(exc, (pa.ArrowInvalid, ValueError)):
+        return InvalidArgument(message)
+    if type(exc) is pa.ArrowException:
+        # A non-pyarrow server's ALREADY_EXISTS reaches a pyarrow client as a bare
+        # ArrowException (spec §12.2).
+        return AlreadyExists(message)
+    return Internal(message)
