@@ -8,7 +8,9 @@ per type through the generated `_from_columns`. Nothing goes through per-row dic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mosaico_codegen import runtime
 from mosaico_codegen.runtime import TIMESTAMP_FIELD, ValidationError
 
 # Field kinds of a compiled plan.
@@ -72,24 +75,57 @@ def children(cls: type, objs: Sequence[Any]) -> list[pa.Array]:
 def struct_array(cls: type, values: Sequence[Any]) -> pa.Array:
     """A struct array of `cls` from objects, `None` marking null rows."""
     struct_type: pa.StructType = cls.ARROW_TYPE  # type: ignore[attr-defined]
+    fields = list(struct_type)
     n = len(values)
     present = [v for v in values if v is not None]
     if not present:
-        return pa.nulls(n, struct_type)
+        return null_struct(struct_type, n)
     _check_kinds(cls, present)
-    dense = pa.StructArray.from_arrays(children(cls, present), fields=list(struct_type))
+    kids = children(cls, present)
     if len(present) == n:
-        return dense
-    # Scatter the dense rows back to their positions; null indices give null rows.
-    positions: list[int | None] = []
+        return pa.StructArray.from_arrays(kids, fields=fields)
+    # Spread the present rows to their positions. Null rows repeat row 0: children under a
+    # null parent must still be valid, or Parquet rejects their non-nullable columns.
+    positions = []
     k = 0
     for v in values:
-        if v is None:
-            positions.append(None)
-        else:
-            positions.append(k)
-            k += 1
-    return dense.take(pa.array(positions, type=pa.int64()))
+        positions.append(k if v is not None else 0)
+        k += v is not None
+    index = pa.array(positions, type=pa.int64())
+    mask = pa.array([v is None for v in values], type=pa.bool_())
+    return pa.StructArray.from_arrays([kid.take(index) for kid in kids], fields=fields, mask=mask)
+
+
+def null_struct(struct_type: pa.StructType, n: int) -> pa.Array:
+    """n null rows of a struct type whose non-nullable descendants hold placeholder values."""
+    return _filler(struct_type, True, n)
+
+
+def _filler(t: pa.DataType, nullable: bool, n: int) -> pa.Array:
+    # Parquet rejects nulls in a non-nullable column even under a null parent, so only
+    # nullable leaves are null; required ones get the simplest valid value.
+    if pa.types.is_struct(t):
+        kids = [_filler(f.type, f.nullable, n) for f in t]
+        mask = pa.array(np.ones(n, dtype=bool)) if nullable else None
+        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
+    if nullable:
+        return pa.nulls(n, t)
+    return pa.repeat(pa.scalar(_placeholder(t), type=t), n)
+
+
+def _placeholder(t: pa.DataType) -> Any:
+    """The simplest valid Python value of a non-struct Arrow type."""
+    if pa.types.is_fixed_size_list(t):
+        return [None] * t.list_size
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return []
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return ""
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return b""
+    if pa.types.is_boolean(t):
+        return False
+    return 0
 
 
 def _check_kinds(cls: type, objs: Sequence[Any]) -> None:
@@ -145,21 +181,27 @@ def record_batch(cls: type, objs: Sequence[Any], timestamps_ns: Any) -> pa.Recor
         raise ValueError(f"{len(objs)} objects but {len(ts)} timestamps")
     _check_kinds(cls, objs)
     return pa.RecordBatch.from_arrays(
-        [ts, *children(cls, objs)], schema=cls.ARROW_SCHEMA  # type: ignore[attr-defined]
+        [ts, *children(cls, objs)],
+        schema=cls.ARROW_SCHEMA,  # type: ignore[attr-defined]
     )
 
 
 # --- Arrow -> objects --------------------------------------------------------------------------
 
 
-def from_struct_array(cls: type, arr: pa.Array) -> list[Any]:
+def from_struct_array(cls: type, arr: pa.Array, validate: bool = True) -> list[Any]:
     """Objects of `cls` (None for null rows) from a struct array of its layout."""
+    if validate:
+        if runtime.VALIDATE:
+            validate_struct(cls, arr)
+        with _gc_paused():
+            return from_struct_array(cls, arr, validate=False)
     n = len(arr)
     if arr.null_count == n:
         return [None] * n
     if arr.null_count:
         valid = arr.is_valid()
-        dense = from_struct_array(cls, arr.filter(valid))
+        dense = from_struct_array(cls, arr.filter(valid), validate=False)
         it = iter(dense)
         return [next(it) if ok else None for ok in valid.to_pylist()]
     if isinstance(arr, pa.ChunkedArray):
@@ -168,19 +210,42 @@ def from_struct_array(cls: type, arr: pa.Array) -> list[Any]:
     return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many acyclic objects.
+
+    CPython's generational collector otherwise runs over and over as the new objects pile up,
+    which makes decoding several times slower.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def from_columns(cls: type, columns: Sequence[pa.Array]) -> list[Any]:
-    """Objects of `cls` from its top-level columns (a record batch without the envelope)."""
-    cols = [_column(fp, c) for fp, c in zip(_plan(cls), columns)]
-    return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
+    """Objects of `cls` from its top-level columns (a record batch without the envelope).
+
+    With validation on, the constraints are checked over whole columns first; the objects
+    are then built without per-object checks.
+    """
+    if runtime.VALIDATE:
+        validate_columns(cls, columns)
+    with _gc_paused():
+        cols = [_column(fp, c) for fp, c in zip(_plan(cls), columns)]
+        return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
 
 
 def _column(fp: _FieldPlan, arr: pa.Array) -> list[Any]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if fp.kind == _STRUCT:
-        return from_struct_array(fp.nested, arr)  # type: ignore[arg-type]
+        return from_struct_array(fp.nested, arr, validate=False)  # type: ignore[arg-type]
     if fp.kind == _LIST_STRUCT:
-        items = from_struct_array(fp.nested, arr.flatten())  # type: ignore[arg-type]
+        items = from_struct_array(fp.nested, arr.flatten(), validate=False)  # type: ignore[arg-type]
         offsets = arr.offsets.to_numpy()
         if arr.offset or offsets[0]:
             offsets = offsets - offsets[0]

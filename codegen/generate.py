@@ -99,7 +99,9 @@ def _display(path: Path, std_dir: Path) -> str:
         return str(path)
 
 
-def _load(path: Path, std_dir: Path, standard: bool, loaded: dict[Path, SourceFile], diag: Diagnostics) -> SourceFile | None:
+def _load(
+    path: Path, std_dir: Path, standard: bool, loaded: dict[Path, SourceFile], diag: Diagnostics
+) -> SourceFile | None:
     key = path.resolve()
     if key in loaded:
         return loaded[key]
@@ -111,7 +113,11 @@ def _load(path: Path, std_dir: Path, standard: bool, loaded: dict[Path, SourceFi
 
 
 def _imports(
-    targets: list[SourceFile], std_dir: Path, standard: bool, loaded: dict[Path, SourceFile], diag: Diagnostics
+    targets: list[SourceFile],
+    std_dir: Path,
+    standard: bool,
+    loaded: dict[Path, SourceFile],
+    diag: Diagnostics,
 ) -> dict[str, set[str]]:
     """Load imported files; return file -> files whose names it sees (itself + transitive imports)."""
     edges: dict[str, list[str]] = {}
@@ -130,7 +136,11 @@ def _imports(
             if not isinstance(name, str):
                 diag.error(src.display, line, "", f"import {name!r} is not a file name")
                 continue
-            path = std_dir / f"{name[len(STD_PREFIX):]}.yaml" if name.startswith(STD_PREFIX) else src.path.parent / name
+            path = (
+                std_dir / f"{name[len(STD_PREFIX) :]}.yaml"
+                if name.startswith(STD_PREFIX)
+                else src.path.parent / name
+            )
             if not path.is_file():
                 diag.error(src.display, line, "", f"imported file {name!r} not found")
                 continue
@@ -153,7 +163,9 @@ def _imports(
     return visible
 
 
-def _report_import_cycles(edges: dict[str, list[str]], by_display: dict[str, SourceFile], diag: Diagnostics) -> None:
+def _report_import_cycles(
+    edges: dict[str, list[str]], by_display: dict[str, SourceFile], diag: Diagnostics
+) -> None:
     state: dict[str, int] = {}
     reported: set[frozenset[str]] = set()
 
@@ -164,7 +176,12 @@ def _report_import_cycles(edges: dict[str, list[str]], by_display: dict[str, Sou
             if key not in reported:
                 reported.add(key)
                 src = by_display[path[-1]]
-                diag.error(src.display, src.data.line_of("imports"), "", f"import cycle: {' -> '.join(cycle)}")
+                diag.error(
+                    src.display,
+                    src.data.line_of("imports"),
+                    "",
+                    f"import cycle: {' -> '.join(cycle)}",
+                )
             return
         if state.get(node) == 2:
             return
@@ -242,7 +259,7 @@ def write_files(out: Path, files: dict[str, str]) -> Outcome:
 
 def check_files(out: Path, files: dict[str, str]) -> Outcome:
     outcome = Outcome()
-    diffs = []
+    diffs: list[str] = []
     for name, text in files.items():
         target = out / name
         current = target.read_text(encoding="utf-8") if target.exists() else ""

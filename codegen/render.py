@@ -38,7 +38,8 @@ def render_package(
         text = env.get_template("module.py.jinja").render(module=module, command=command)
         files[f"{module.name}.py"] = text
     exported = sorted(
-        [e.name for mod in modules for e in mod.enums] + [t.name for mod in modules for t in mod.types]
+        [e.name for mod in modules for e in mod.enums]
+        + [t.name for mod in modules for t in mod.types]
     )
     types = [t for mod in modules for t in mod.types]
     common = {"package": package, "modules": modules, "sources": sources_label, "command": command}
@@ -54,7 +55,16 @@ def format_source(text: str, name: str) -> str:
     from ruff.__main__ import find_ruff_bin
 
     result = subprocess.run(
-        [find_ruff_bin(), "format", "--isolated", "--line-length", "100", "--stdin-filename", name, "-"],
+        [
+            find_ruff_bin(),
+            "format",
+            "--isolated",
+            "--line-length",
+            "100",
+            "--stdin-filename",
+            name,
+            "-",
+        ],
         input=text,
         capture_output=True,
         text=True,

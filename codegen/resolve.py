@@ -115,7 +115,10 @@ def _collect(ctx: Context, src: SourceFile) -> None:
             line = block.line_of(name)
             if not TYPE_NAME.match(name):
                 ctx.diag.error(
-                    src.display, line, name, f"invalid {kind} name {name!r}: use CamelCase letters and digits"
+                    src.display,
+                    line,
+                    name,
+                    f"invalid {kind} name {name!r}: use CamelCase letters and digits",
                 )
                 continue
             if not isinstance(body, LDict):
@@ -131,7 +134,9 @@ def _collect(ctx: Context, src: SourceFile) -> None:
             ctx.decls[name] = Decl(kind, name, src, line, body)
 
 
-def _check_keys(ctx: Context, src: SourceFile, body: LDict, allowed: set[str], where: str, what: str) -> None:
+def _check_keys(
+    ctx: Context, src: SourceFile, body: LDict, allowed: set[str], where: str, what: str
+) -> None:
     for key in body:
         if key not in allowed:
             ctx.diag.error(
@@ -140,12 +145,16 @@ def _check_keys(ctx: Context, src: SourceFile, body: LDict, allowed: set[str], w
             )  # fmt: skip
 
 
-def _report_duplicates(ctx: Context, src: SourceFile, body: LDict, where: str, what: str = "key") -> None:
+def _report_duplicates(
+    ctx: Context, src: SourceFile, body: LDict, where: str, what: str = "key"
+) -> None:
     for key, line in getattr(body, "duplicates", []):
         ctx.diag.error(src.display, line, where, f"duplicate {what} {key!r}")
 
 
-def _lookup(ctx: Context, src: SourceFile, name: str, line: int, where: str, kinds: tuple[str, ...]) -> Decl | None:
+def _lookup(
+    ctx: Context, src: SourceFile, name: str, line: int, where: str, kinds: tuple[str, ...]
+) -> Decl | None:
     decl = ctx.decls.get(name)
     if decl is None or decl.kind not in kinds:
         label = " or ".join(kinds)
@@ -185,7 +194,9 @@ def _resolve_enum(ctx: Context, d: Decl) -> ir.EnumIR:
     line = body.line_of("values")
     if storage == "string":
         if not isinstance(values, LList) or not values:
-            ctx.diag.error(src.display, line, d.name, "a string enum needs a non-empty list of values")
+            ctx.diag.error(
+                src.display, line, d.name, "a string enum needs a non-empty list of values"
+            )
             values = LList()
         for v in values:
             if not isinstance(v, str):
@@ -205,10 +216,17 @@ def _resolve_enum(ctx: Context, d: Decl) -> ir.EnumIR:
         for name, code in values.items():
             where = f"{d.name}.{name}"
             if not name.isidentifier() or keyword.iskeyword(name):
-                ctx.diag.error(src.display, values.line_of(name), where, f"invalid enum member name {name!r}")
+                ctx.diag.error(
+                    src.display, values.line_of(name), where, f"invalid enum member name {name!r}"
+                )
                 continue
             if not isinstance(code, int) or isinstance(code, bool):
-                ctx.diag.error(src.display, values.line_of(name), where, f"enum code {code!r} is not an integer")
+                ctx.diag.error(
+                    src.display,
+                    values.line_of(name),
+                    where,
+                    f"enum code {code!r} is not an integer",
+                )
                 continue
             if code in raw:
                 ctx.diag.error(
@@ -217,13 +235,20 @@ def _resolve_enum(ctx: Context, d: Decl) -> ir.EnumIR:
                 )  # fmt: skip
                 continue
             if not scalar.low <= code <= scalar.high:  # type: ignore[operator]
-                ctx.diag.error(src.display, values.line_of(name), where, f"enum code {code} does not fit {storage}")
+                ctx.diag.error(
+                    src.display,
+                    values.line_of(name),
+                    where,
+                    f"enum code {code} does not fit {storage}",
+                )
                 continue
             raw.append(code)
             members.append(ir.EnumMemberIR(name, repr(code)))
     names = [m.name for m in members]
     for n in {n for n in names if names.count(n) > 1}:
-        ctx.diag.error(src.display, line, d.name, f"enum member name {n!r} clashes with another value")
+        ctx.diag.error(
+            src.display, line, d.name, f"enum member name {n!r} clashes with another value"
+        )
     return ir.EnumIR(
         name=d.name,
         module=ctx.module_of(src),
@@ -248,7 +273,12 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
     _check_keys(ctx, src, body, TYPE_KEYS, d.name, "type key")
     tag = body.get("tag", d.name)
     if not isinstance(tag, str) or not tag or "." in tag:
-        ctx.diag.error(src.display, body.line_of("tag"), d.name, f"invalid tag {tag!r}: a non-empty string without '.'")
+        ctx.diag.error(
+            src.display,
+            body.line_of("tag"),
+            d.name,
+            f"invalid tag {tag!r}: a non-empty string without '.'",
+        )
         tag = d.name
     serialization = body.get("serialization", "default")
     if serialization not in SERIALIZATION_FORMATS:
@@ -260,7 +290,9 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
     specs: list[tuple[str, Any, SourceFile, int, str]] = []  # (name, spec, file, line, origin)
     mixins = body.get("mixins", [])
     if not isinstance(mixins, list):
-        ctx.diag.error(src.display, body.line_of("mixins"), d.name, "'mixins' must be a list of mixin names")
+        ctx.diag.error(
+            src.display, body.line_of("mixins"), d.name, "'mixins' must be a list of mixin names"
+        )
         mixins = []
     for mixin_name in mixins:
         mixin = _lookup(ctx, src, str(mixin_name), body.line_of("mixins"), d.name, ("mixin",))
@@ -299,19 +331,34 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
     )
 
 
-def _field_specs(ctx: Context, owner: Decl, origin: str) -> list[tuple[str, Any, SourceFile, int, str]]:
+def _field_specs(
+    ctx: Context, owner: Decl, origin: str
+) -> list[tuple[str, Any, SourceFile, int, str]]:
     fields = owner.body.get("fields", LDict() if owner.kind == "mixin" else None)
     if fields is None:
         return []
     if not isinstance(fields, LDict):
-        ctx.diag.error(owner.source.display, owner.body.line_of("fields"), owner.name, "'fields' must be a mapping")
+        ctx.diag.error(
+            owner.source.display,
+            owner.body.line_of("fields"),
+            owner.name,
+            "'fields' must be a mapping",
+        )
         return []
     _report_duplicates(ctx, owner.source, fields, owner.name, what="field")
-    return [(name, spec, owner.source, fields.line_of(name), origin) for name, spec in fields.items()]
+    return [
+        (name, spec, owner.source, fields.line_of(name), origin) for name, spec in fields.items()
+    ]
 
 
 def _resolve_field(
-    ctx: Context, type_name: str, name: str, spec: Any, fsrc: SourceFile, line: int, user: SourceFile
+    ctx: Context,
+    type_name: str,
+    name: str,
+    spec: Any,
+    fsrc: SourceFile,
+    line: int,
+    user: SourceFile,
 ) -> ir.FieldIR | None:
     where = f"{type_name}.{name}"
     err = ctx.diag.error
@@ -346,7 +393,12 @@ def _resolve_field(
         elif size.isdigit() and int(size) > 0:
             dims.append(int(size))
         else:
-            err(fsrc.display, spec.line_of("type"), where, f"fixed-size list needs a positive integer size, got [{size}]")
+            err(
+                fsrc.display,
+                spec.line_of("type"),
+                where,
+                f"fixed-size list needs a positive integer size, got [{size}]",
+            )
             return None
     scalar: Scalar | None = SCALARS.get(base)
     enum_decl = struct_decl = None
@@ -356,11 +408,20 @@ def _resolve_field(
             return None
         if decl.kind == "enum":
             enum_decl = decl
-            scalar = SCALARS[str(decl.body.get("type", "string"))] if decl.body.get("type", "string") in SCALARS else SCALARS["string"]
+            scalar = (
+                SCALARS[str(decl.body.get("type", "string"))]
+                if decl.body.get("type", "string") in SCALARS
+                else SCALARS["string"]
+            )
         else:
             struct_decl = decl
             if len(dims) > 1:
-                err(fsrc.display, spec.line_of("type"), where, "lists of lists of a type are not supported")
+                err(
+                    fsrc.display,
+                    spec.line_of("type"),
+                    where,
+                    "lists of lists of a type are not supported",
+                )
                 return None
     default_given = "default" in spec
     default = spec.get("default")
@@ -393,9 +454,25 @@ def _resolve_field(
     length = _lengths(ctx, fsrc, spec, where, dims)
     if length is not None and dims:
         lo_len, hi_len = length
-        strategy = strategy.rsplit(", min_size=", 1)[0] + f", min_size={lo_len or 0}, max_size={hi_len if hi_len is not None else max(3, lo_len or 0)})"
+        strategy = (
+            strategy.rsplit(", min_size=", 1)[0]
+            + f", min_size={lo_len or 0}, max_size={hi_len if hi_len is not None else max(3, lo_len or 0)})"
+        )
 
-    has_default, default_expr, factory = _default(ctx, fsrc, spec, where, default_given, default, dims, scalar, struct_decl, low, high, allowed)
+    has_default, default_expr, factory = _default(
+        ctx,
+        fsrc,
+        spec,
+        where,
+        default_given,
+        default,
+        dims,
+        scalar,
+        struct_decl,
+        low,
+        high,
+        allowed,
+    )
     metadata: dict[str, str] = {}
     arrow_meta: dict[str, str] = {}
     if description:
@@ -404,9 +481,13 @@ def _resolve_field(
     if unit:
         metadata["unit"] = unit
         arrow_meta["unit"] = unit
-    arrow_field = f'pa.field("{name}", {arrow}, nullable={arrow_nullable}' + (f", metadata={arrow_meta!r})" if arrow_meta else ")")
+    arrow_field = f'pa.field("{name}", {arrow}, nullable={arrow_nullable}' + (
+        f", metadata={arrow_meta!r})" if arrow_meta else ")"
+    )
 
-    checks, column_checks, constant = _checks(type_name, name, dims, scalar, struct_decl, low, high, allowed, length)
+    checks, column_checks, constant = _checks(
+        type_name, name, dims, scalar, struct_decl, low, high, allowed, length
+    )
     if wire_nullable and not nullable:
         column_checks.insert(0, "columnar.Required()")
     if nullable:
@@ -449,19 +530,27 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _bounds(ctx: Context, src: SourceFile, spec: LDict, where: str, scalar: Scalar | None) -> tuple[Any, Any]:
+def _bounds(
+    ctx: Context, src: SourceFile, spec: LDict, where: str, scalar: Scalar | None
+) -> tuple[Any, Any]:
     low, high = spec.get("min"), spec.get("max")
     for key, v in (("min", low), ("max", high)):
         if v is None:
             continue
         if scalar is None or not scalar.is_numeric:
-            ctx.diag.error(src.display, spec.line_of(key), where, f"'{key}' applies only to numeric fields")
+            ctx.diag.error(
+                src.display, spec.line_of(key), where, f"'{key}' applies only to numeric fields"
+            )
             return None, None
         if not _is_number(v):
-            ctx.diag.error(src.display, spec.line_of(key), where, f"'{key}' must be a number, got {v!r}")
+            ctx.diag.error(
+                src.display, spec.line_of(key), where, f"'{key}' must be a number, got {v!r}"
+            )
             return None, None
     if low is not None and high is not None and low > high:
-        ctx.diag.error(src.display, spec.line_of("min"), where, f"min ({low}) is greater than max ({high})")
+        ctx.diag.error(
+            src.display, spec.line_of("min"), where, f"min ({low}) is greater than max ({high})"
+        )
         return None, None
     return low, high
 
@@ -474,38 +563,55 @@ def _kind_ok(scalar: Scalar, v: Any) -> bool:
     return isinstance(v, {"bool": bool, "string": str, "binary": bytes}[scalar.yaml])
 
 
-def _allowed(ctx: Context, src: SourceFile, spec: LDict, where: str, scalar: Scalar | None) -> list[Any] | None:
+def _allowed(
+    ctx: Context, src: SourceFile, spec: LDict, where: str, scalar: Scalar | None
+) -> list[Any] | None:
     allowed = spec.get("allowed")
     if allowed is None:
         return None
     line = spec.line_of("allowed")
     if scalar is None or not isinstance(allowed, list) or not allowed:
-        ctx.diag.error(src.display, line, where, "'allowed' must be a non-empty list of scalar values")
+        ctx.diag.error(
+            src.display, line, where, "'allowed' must be a non-empty list of scalar values"
+        )
         return None
     bad = [v for v in allowed if not _kind_ok(scalar, v)]
     if bad:
-        ctx.diag.error(src.display, line, where, f"allowed value {bad[0]!r} is not a valid {scalar.yaml}")
+        ctx.diag.error(
+            src.display, line, where, f"allowed value {bad[0]!r} is not a valid {scalar.yaml}"
+        )
         return None
     return list(allowed)
 
 
-def _lengths(ctx: Context, src: SourceFile, spec: LDict, where: str, dims: list[int | None]) -> tuple[int | None, int | None] | None:
+def _lengths(
+    ctx: Context, src: SourceFile, spec: LDict, where: str, dims: list[int | None]
+) -> tuple[int | None, int | None] | None:
     keys = [k for k in ("length", "min_length", "max_length") if k in spec]
     if not keys:
         return None
     if not dims or dims[-1] is not None:
-        ctx.diag.error(src.display, spec.line_of(keys[0]), where, f"'{keys[0]}' applies only to variable lists")
+        ctx.diag.error(
+            src.display, spec.line_of(keys[0]), where, f"'{keys[0]}' applies only to variable lists"
+        )
         return None
     vals = {k: spec[k] for k in keys}
     for k, v in vals.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            ctx.diag.error(src.display, spec.line_of(k), where, f"'{k}' must be a non-negative integer")
+            ctx.diag.error(
+                src.display, spec.line_of(k), where, f"'{k}' must be a non-negative integer"
+            )
             return None
     if "length" in vals:
         return vals["length"], vals["length"]
     lo, hi = vals.get("min_length"), vals.get("max_length")
     if lo is not None and hi is not None and lo > hi:
-        ctx.diag.error(src.display, spec.line_of("min_length"), where, f"min_length ({lo}) is greater than max_length ({hi})")
+        ctx.diag.error(
+            src.display,
+            spec.line_of("min_length"),
+            where,
+            f"min_length ({lo}) is greater than max_length ({hi})",
+        )
         return None
     return lo, hi
 
@@ -521,10 +627,14 @@ def _default(
     if dims:
         if value == [] and isinstance(value, list):
             return True, "list", True
-        ctx.diag.error(src.display, line, where, f"bad default {value!r}: a list field only takes [] or null")
+        ctx.diag.error(
+            src.display, line, where, f"bad default {value!r}: a list field only takes [] or null"
+        )
         return False, "None", False
     if struct_decl is not None or scalar is None:
-        ctx.diag.error(src.display, line, where, f"bad default {value!r}: a nested type only takes null")
+        ctx.diag.error(
+            src.display, line, where, f"bad default {value!r}: a nested type only takes null"
+        )
         return False, "None", False
     ok = _kind_ok(scalar, value)
     if ok and low is not None and value < low or ok and high is not None and value > high:
@@ -552,7 +662,9 @@ def _checks(
     if length is not None:
         column.append(f"columnar.Length({length[0]!r}, {length[1]!r})")
     if dims:
-        checks.append(ir.ObjectCheck("instance", kinds="runtime.LIST_KINDS", expected="expected a list"))
+        checks.append(
+            ir.ObjectCheck("instance", kinds="runtime.LIST_KINDS", expected="expected a list")
+        )
         outer = dims[-1]
         if outer is not None:
             checks.append(ir.ObjectCheck("fixed_len", low=repr(outer)))
@@ -560,17 +672,31 @@ def _checks(
             checks.append(ir.ObjectCheck("len_range", low=repr(length[0]), high=repr(length[1])))
         if len(dims) == 1:
             if struct_decl is not None:
-                checks.append(ir.ObjectCheck("elem_instance", kinds=struct_decl.name, expected=f"expected {struct_decl.name} elements"))
+                checks.append(
+                    ir.ObjectCheck(
+                        "elem_instance",
+                        kinds=struct_decl.name,
+                        expected=f"expected {struct_decl.name} elements",
+                    )
+                )
             if low is not None or high is not None:
                 checks.append(ir.ObjectCheck("elem_range", low=repr(low), high=repr(high)))
             if constant is not None:
                 checks.append(ir.ObjectCheck("elem_allowed", constant=constant[0]))
         return checks, column, constant
     if struct_decl is not None:
-        checks.append(ir.ObjectCheck("instance", kinds=struct_decl.name, expected=f"expected {struct_decl.name}"))
+        checks.append(
+            ir.ObjectCheck(
+                "instance", kinds=struct_decl.name, expected=f"expected {struct_decl.name}"
+            )
+        )
         return checks, column, constant
     assert scalar is not None
-    checks.append(ir.ObjectCheck("instance", kinds=scalar.kinds, expected=f"expected {scalar.python} ({scalar.yaml})"))
+    checks.append(
+        ir.ObjectCheck(
+            "instance", kinds=scalar.kinds, expected=f"expected {scalar.python} ({scalar.yaml})"
+        )
+    )
     lo = low if low is not None else scalar.low
     hi = high if high is not None else scalar.high
     if lo is not None or hi is not None:
@@ -589,17 +715,28 @@ def _resolve_rules(ctx: Context, d: Decl, fields: dict[str, ir.FieldIR]) -> list
     out = []
     for rule in rules:
         if not isinstance(rule, LDict) or len(rule) != 1:
-            ctx.diag.error(d.source.display, line, d.name, f"a rule is one of {', '.join(RULE_KINDS)}: [field, ...]")
+            ctx.diag.error(
+                d.source.display,
+                line,
+                d.name,
+                f"a rule is one of {', '.join(RULE_KINDS)}: [field, ...]",
+            )
             continue
         kind, names = next(iter(rule.items()))
         if kind not in RULE_KINDS or not isinstance(names, list) or len(names) < 2:
-            ctx.diag.error(d.source.display, line, d.name, f"unknown rule {kind!r} or fewer than two fields")
+            ctx.diag.error(
+                d.source.display, line, d.name, f"unknown rule {kind!r} or fewer than two fields"
+            )
             continue
         missing = [n for n in names if n not in fields]
         if missing:
-            ctx.diag.error(d.source.display, line, d.name, f"rule {kind} names unknown field {missing[0]!r}")
+            ctx.diag.error(
+                d.source.display, line, d.name, f"rule {kind} names unknown field {missing[0]!r}"
+            )
             continue
-        if kind == "ordered" and any("list[" in fields[n].annotation or fields[n].nested for n in names):
+        if kind == "ordered" and any(
+            "list[" in fields[n].annotation or fields[n].nested for n in names
+        ):
             ctx.diag.error(d.source.display, line, d.name, "rule ordered needs scalar fields")
             continue
         out.append(ir.RuleIR(kind, [str(n) for n in names]))
@@ -622,7 +759,12 @@ def _check_cycles(ctx: Context, types: dict[str, ir.TypeIR]) -> None:
             if key not in reported:
                 reported.add(key)
                 d = ctx.decls[name]
-                ctx.diag.error(d.source.display, d.line, name, f"types nest each other in a cycle: {' -> '.join(cycle)}")
+                ctx.diag.error(
+                    d.source.display,
+                    d.line,
+                    name,
+                    f"types nest each other in a cycle: {' -> '.join(cycle)}",
+                )
             return
         state[name] = 1
         for dep in types[name].deps if name in types else []:
@@ -637,9 +779,16 @@ def _check_tags(ctx: Context, types: dict[str, ir.TypeIR], taken: dict[str, str]
     seen: dict[str, str] = {}
     for t in types.values():
         d = ctx.decls[t.name]
-        other = seen.get(t.tag) or (taken.get(t.tag) if taken.get(t.tag) != t.module + "." + t.name else None)
+        other = seen.get(t.tag) or (
+            taken.get(t.tag) if taken.get(t.tag) != t.module + "." + t.name else None
+        )
         if other:
-            ctx.diag.error(d.source.display, d.line, t.name, f"duplicate tag {t.tag!r} (already used by {other})")
+            ctx.diag.error(
+                d.source.display,
+                d.line,
+                t.name,
+                f"duplicate tag {t.tag!r} (already used by {other})",
+            )
             continue
         seen[t.tag] = f"{t.module}.{t.name}"
 

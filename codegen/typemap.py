@@ -31,9 +31,7 @@ class Scalar:
 
 def _int(name: str, bits: int, signed: bool) -> Scalar:
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    return Scalar(
-        name, "int", name, f"pa.{name}()", "runtime.INT_KINDS", "st.integers", low, high
-    )
+    return Scalar(name, "int", name, f"pa.{name}()", "runtime.INT_KINDS", "st.integers", low, high)
 
 
 def _float(name: str, bits: int) -> Scalar:

@@ -109,26 +109,21 @@ class ForceTorque:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("ForceTorque", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("ForceTorque", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("ForceTorque", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("ForceTorque", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.force
         if v is None:
             runtime.fail("ForceTorque", "force", v, "a value is required")
         if not isinstance(v, Vector3d):
             runtime.fail("ForceTorque", "force", v, "expected Vector3d")
-
         v = self.torque
         if v is None:
             runtime.fail("ForceTorque", "torque", v, "a value is required")
@@ -137,16 +132,24 @@ class ForceTorque:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[ForceTorque]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                force=f3,
-                torque=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.force = f3
+            o.torque = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[ForceTorque | None]) -> pa.StructArray:
@@ -155,7 +158,7 @@ class ForceTorque:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[ForceTorque | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -257,39 +260,42 @@ class Inertia:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Inertia", "header", v, "expected Header")
-
         v = self.mass
         if v is None:
             runtime.fail("Inertia", "mass", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Inertia", "mass", v, "expected float (float64)")
-
         v = self.center_of_mass
         if v is None:
             runtime.fail("Inertia", "center_of_mass", v, "a value is required")
         if not isinstance(v, Vector3d):
             runtime.fail("Inertia", "center_of_mass", v, "expected Vector3d")
-
         v = self.inertia
         if v is None:
             runtime.fail("Inertia", "inertia", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Inertia", "inertia", v, "expected a list")
-
         if len(v) != 6:
             runtime.fail("Inertia", "inertia", v, "needs exactly 6 elements")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Inertia]:
-        return [
-            cls(
-                header=f0,
-                mass=f1,
-                center_of_mass=f2,
-                inertia=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.mass = f1
+            o.center_of_mass = f2
+            o.inertia = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Inertia | None]) -> pa.StructArray:
@@ -298,7 +304,7 @@ class Inertia:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Inertia | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -204,70 +204,57 @@ class Lidar:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Lidar", "header", v, "expected Header")
-
         v = self.x
         if v is None:
             runtime.fail("Lidar", "x", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Lidar", "x", v, "expected a list")
-
         v = self.y
         if v is None:
             runtime.fail("Lidar", "y", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Lidar", "y", v, "expected a list")
-
         v = self.z
         if v is None:
             runtime.fail("Lidar", "z", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Lidar", "z", v, "expected a list")
-
         v = self.intensity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "intensity", v, "expected a list")
-
         v = self.reflectivity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "reflectivity", v, "expected a list")
-
         v = self.beam_id
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "beam_id", v, "expected a list")
-
         v = self.range
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "range", v, "expected a list")
-
         v = self.near_ir
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "near_ir", v, "expected a list")
-
         v = self.azimuth
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "azimuth", v, "expected a list")
-
         v = self.elevation
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "elevation", v, "expected a list")
-
         v = self.confidence
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "confidence", v, "expected a list")
-
         v = self.return_type
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Lidar", "return_type", v, "expected a list")
-
         v = self.point_timestamp
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -275,25 +262,42 @@ class Lidar:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Lidar]:
-        return [
-            cls(
-                header=f0,
-                x=f1,
-                y=f2,
-                z=f3,
-                intensity=f4,
-                reflectivity=f5,
-                beam_id=f6,
-                range=f7,
-                near_ir=f8,
-                azimuth=f9,
-                elevation=f10,
-                confidence=f11,
-                return_type=f12,
-                point_timestamp=f13,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+            f12,
+            f13,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.x = f1
+            o.y = f2
+            o.z = f3
+            o.intensity = f4
+            o.reflectivity = f5
+            o.beam_id = f6
+            o.range = f7
+            o.near_ir = f8
+            o.azimuth = f9
+            o.elevation = f10
+            o.confidence = f11
+            o.return_type = f12
+            o.point_timestamp = f13
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Lidar | None]) -> pa.StructArray:
@@ -302,7 +306,7 @@ class Lidar:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Lidar | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -569,85 +573,69 @@ class Radar:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Radar", "header", v, "expected Header")
-
         v = self.x
         if v is None:
             runtime.fail("Radar", "x", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Radar", "x", v, "expected a list")
-
         v = self.y
         if v is None:
             runtime.fail("Radar", "y", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Radar", "y", v, "expected a list")
-
         v = self.z
         if v is None:
             runtime.fail("Radar", "z", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Radar", "z", v, "expected a list")
-
         v = self.range
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "range", v, "expected a list")
-
         v = self.azimuth
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "azimuth", v, "expected a list")
-
         v = self.elevation
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "elevation", v, "expected a list")
-
         v = self.rcs
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "rcs", v, "expected a list")
-
         v = self.snr
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "snr", v, "expected a list")
-
         v = self.doppler_velocity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "doppler_velocity", v, "expected a list")
-
         v = self.vx
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "vx", v, "expected a list")
-
         v = self.vy
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "vy", v, "expected a list")
-
         v = self.vx_comp
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "vx_comp", v, "expected a list")
-
         v = self.vy_comp
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "vy_comp", v, "expected a list")
-
         v = self.ax
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "ax", v, "expected a list")
-
         v = self.ay
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Radar", "ay", v, "expected a list")
-
         v = self.radial_speed
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -655,28 +643,48 @@ class Radar:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Radar]:
-        return [
-            cls(
-                header=f0,
-                x=f1,
-                y=f2,
-                z=f3,
-                range=f4,
-                azimuth=f5,
-                elevation=f6,
-                rcs=f7,
-                snr=f8,
-                doppler_velocity=f9,
-                vx=f10,
-                vy=f11,
-                vx_comp=f12,
-                vy_comp=f13,
-                ax=f14,
-                ay=f15,
-                radial_speed=f16,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+            f12,
+            f13,
+            f14,
+            f15,
+            f16,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.x = f1
+            o.y = f2
+            o.z = f3
+            o.range = f4
+            o.azimuth = f5
+            o.elevation = f6
+            o.rcs = f7
+            o.snr = f8
+            o.doppler_velocity = f9
+            o.vx = f10
+            o.vy = f11
+            o.vx_comp = f12
+            o.vy_comp = f13
+            o.ax = f14
+            o.ay = f15
+            o.radial_speed = f16
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Radar | None]) -> pa.StructArray:
@@ -685,7 +693,7 @@ class Radar:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Radar | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -813,30 +821,25 @@ class RGBDCamera:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("RGBDCamera", "header", v, "expected Header")
-
         v = self.x
         if v is None:
             runtime.fail("RGBDCamera", "x", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RGBDCamera", "x", v, "expected a list")
-
         v = self.y
         if v is None:
             runtime.fail("RGBDCamera", "y", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RGBDCamera", "y", v, "expected a list")
-
         v = self.z
         if v is None:
             runtime.fail("RGBDCamera", "z", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RGBDCamera", "z", v, "expected a list")
-
         v = self.rgb
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("RGBDCamera", "rgb", v, "expected a list")
-
         v = self.intensity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -844,17 +847,26 @@ class RGBDCamera:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[RGBDCamera]:
-        return [
-            cls(
-                header=f0,
-                x=f1,
-                y=f2,
-                z=f3,
-                rgb=f4,
-                intensity=f5,
-            )
-            for f0, f1, f2, f3, f4, f5 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.x = f1
+            o.y = f2
+            o.z = f3
+            o.rgb = f4
+            o.intensity = f5
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[RGBDCamera | None]) -> pa.StructArray:
@@ -863,7 +875,7 @@ class RGBDCamera:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[RGBDCamera | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1011,40 +1023,33 @@ class ToFCamera:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("ToFCamera", "header", v, "expected Header")
-
         v = self.x
         if v is None:
             runtime.fail("ToFCamera", "x", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("ToFCamera", "x", v, "expected a list")
-
         v = self.y
         if v is None:
             runtime.fail("ToFCamera", "y", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("ToFCamera", "y", v, "expected a list")
-
         v = self.z
         if v is None:
             runtime.fail("ToFCamera", "z", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("ToFCamera", "z", v, "expected a list")
-
         v = self.rgb
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("ToFCamera", "rgb", v, "expected a list")
-
         v = self.intensity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("ToFCamera", "intensity", v, "expected a list")
-
         v = self.noise
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("ToFCamera", "noise", v, "expected a list")
-
         v = self.grayscale
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -1052,19 +1057,30 @@ class ToFCamera:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[ToFCamera]:
-        return [
-            cls(
-                header=f0,
-                x=f1,
-                y=f2,
-                z=f3,
-                rgb=f4,
-                intensity=f5,
-                noise=f6,
-                grayscale=f7,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.x = f1
+            o.y = f2
+            o.z = f3
+            o.rgb = f4
+            o.intensity = f5
+            o.noise = f6
+            o.grayscale = f7
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[ToFCamera | None]) -> pa.StructArray:
@@ -1073,7 +1089,7 @@ class ToFCamera:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[ToFCamera | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1221,40 +1237,33 @@ class StereoCamera:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("StereoCamera", "header", v, "expected Header")
-
         v = self.x
         if v is None:
             runtime.fail("StereoCamera", "x", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("StereoCamera", "x", v, "expected a list")
-
         v = self.y
         if v is None:
             runtime.fail("StereoCamera", "y", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("StereoCamera", "y", v, "expected a list")
-
         v = self.z
         if v is None:
             runtime.fail("StereoCamera", "z", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("StereoCamera", "z", v, "expected a list")
-
         v = self.rgb
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("StereoCamera", "rgb", v, "expected a list")
-
         v = self.intensity
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("StereoCamera", "intensity", v, "expected a list")
-
         v = self.luma
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("StereoCamera", "luma", v, "expected a list")
-
         v = self.cost
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -1262,19 +1271,30 @@ class StereoCamera:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[StereoCamera]:
-        return [
-            cls(
-                header=f0,
-                x=f1,
-                y=f2,
-                z=f3,
-                rgb=f4,
-                intensity=f5,
-                luma=f6,
-                cost=f7,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.x = f1
+            o.y = f2
+            o.z = f3
+            o.rgb = f4
+            o.intensity = f5
+            o.luma = f6
+            o.cost = f7
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[StereoCamera | None]) -> pa.StructArray:
@@ -1283,7 +1303,7 @@ class StereoCamera:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[StereoCamera | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1446,55 +1466,46 @@ class LaserScan:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("LaserScan", "header", v, "expected Header")
-
         v = self.angle_min
         if v is None:
             runtime.fail("LaserScan", "angle_min", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "angle_min", v, "expected float (float32)")
-
         v = self.angle_max
         if v is None:
             runtime.fail("LaserScan", "angle_max", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "angle_max", v, "expected float (float32)")
-
         v = self.angle_increment
         if v is None:
             runtime.fail("LaserScan", "angle_increment", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "angle_increment", v, "expected float (float32)")
-
         v = self.time_increment
         if v is None:
             runtime.fail("LaserScan", "time_increment", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "time_increment", v, "expected float (float32)")
-
         v = self.scan_time
         if v is None:
             runtime.fail("LaserScan", "scan_time", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "scan_time", v, "expected float (float32)")
-
         v = self.range_min
         if v is None:
             runtime.fail("LaserScan", "range_min", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "range_min", v, "expected float (float32)")
-
         v = self.range_max
         if v is None:
             runtime.fail("LaserScan", "range_max", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("LaserScan", "range_max", v, "expected float (float32)")
-
         v = self.ranges
         if v is None:
             runtime.fail("LaserScan", "ranges", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("LaserScan", "ranges", v, "expected a list")
-
         v = self.intensities
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -1502,21 +1513,34 @@ class LaserScan:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[LaserScan]:
-        return [
-            cls(
-                header=f0,
-                angle_min=f1,
-                angle_max=f2,
-                angle_increment=f3,
-                time_increment=f4,
-                scan_time=f5,
-                range_min=f6,
-                range_max=f7,
-                ranges=f8,
-                intensities=f9,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.angle_min = f1
+            o.angle_max = f2
+            o.angle_increment = f3
+            o.time_increment = f4
+            o.scan_time = f5
+            o.range_min = f6
+            o.range_max = f7
+            o.ranges = f8
+            o.intensities = f9
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[LaserScan | None]) -> pa.StructArray:
@@ -1525,7 +1549,7 @@ class LaserScan:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[LaserScan | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1691,55 +1715,46 @@ class MultiEchoLaserScan:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("MultiEchoLaserScan", "header", v, "expected Header")
-
         v = self.angle_min
         if v is None:
             runtime.fail("MultiEchoLaserScan", "angle_min", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "angle_min", v, "expected float (float32)")
-
         v = self.angle_max
         if v is None:
             runtime.fail("MultiEchoLaserScan", "angle_max", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "angle_max", v, "expected float (float32)")
-
         v = self.angle_increment
         if v is None:
             runtime.fail("MultiEchoLaserScan", "angle_increment", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "angle_increment", v, "expected float (float32)")
-
         v = self.time_increment
         if v is None:
             runtime.fail("MultiEchoLaserScan", "time_increment", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "time_increment", v, "expected float (float32)")
-
         v = self.scan_time
         if v is None:
             runtime.fail("MultiEchoLaserScan", "scan_time", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "scan_time", v, "expected float (float32)")
-
         v = self.range_min
         if v is None:
             runtime.fail("MultiEchoLaserScan", "range_min", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "range_min", v, "expected float (float32)")
-
         v = self.range_max
         if v is None:
             runtime.fail("MultiEchoLaserScan", "range_max", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MultiEchoLaserScan", "range_max", v, "expected float (float32)")
-
         v = self.ranges
         if v is None:
             runtime.fail("MultiEchoLaserScan", "ranges", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("MultiEchoLaserScan", "ranges", v, "expected a list")
-
         v = self.intensities
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -1747,21 +1762,34 @@ class MultiEchoLaserScan:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[MultiEchoLaserScan]:
-        return [
-            cls(
-                header=f0,
-                angle_min=f1,
-                angle_max=f2,
-                angle_increment=f3,
-                time_increment=f4,
-                scan_time=f5,
-                range_min=f6,
-                range_max=f7,
-                ranges=f8,
-                intensities=f9,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.angle_min = f1
+            o.angle_max = f2
+            o.angle_increment = f3
+            o.time_increment = f4
+            o.scan_time = f5
+            o.range_min = f6
+            o.range_max = f7
+            o.ranges = f8
+            o.intensities = f9
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[MultiEchoLaserScan | None]) -> pa.StructArray:
@@ -1770,7 +1798,7 @@ class MultiEchoLaserScan:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[MultiEchoLaserScan | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1868,39 +1896,42 @@ class GridCells:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("GridCells", "header", v, "expected Header")
-
         v = self.cell_width
         if v is None:
             runtime.fail("GridCells", "cell_width", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("GridCells", "cell_width", v, "expected float (float32)")
-
         v = self.cell_height
         if v is None:
             runtime.fail("GridCells", "cell_height", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("GridCells", "cell_height", v, "expected float (float32)")
-
         v = self.cells
         if v is None:
             runtime.fail("GridCells", "cells", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("GridCells", "cells", v, "expected a list")
-
         if any(not isinstance(x, Point3d) for x in v):
             runtime.fail("GridCells", "cells", v, "expected Point3d elements")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[GridCells]:
-        return [
-            cls(
-                header=f0,
-                cell_width=f1,
-                cell_height=f2,
-                cells=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.cell_width = f1
+            o.cell_height = f2
+            o.cells = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[GridCells | None]) -> pa.StructArray:
@@ -1909,7 +1940,7 @@ class GridCells:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[GridCells | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -2014,31 +2045,25 @@ class MapMetadata:
             runtime.fail("MapMetadata", "map_load_time", v, "a value is required")
         if not isinstance(v, Time):
             runtime.fail("MapMetadata", "map_load_time", v, "expected Time")
-
         v = self.resolution
         if v is None:
             runtime.fail("MapMetadata", "resolution", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("MapMetadata", "resolution", v, "expected float (float32)")
-
         v = self.width
         if v is None:
             runtime.fail("MapMetadata", "width", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("MapMetadata", "width", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("MapMetadata", "width", v, "must be within [0, 4294967295]")
-
         v = self.height
         if v is None:
             runtime.fail("MapMetadata", "height", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("MapMetadata", "height", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("MapMetadata", "height", v, "must be within [0, 4294967295]")
-
         v = self.origin
         if v is None:
             runtime.fail("MapMetadata", "origin", v, "a value is required")
@@ -2047,16 +2072,24 @@ class MapMetadata:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[MapMetadata]:
-        return [
-            cls(
-                map_load_time=f0,
-                resolution=f1,
-                width=f2,
-                height=f3,
-                origin=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.map_load_time = f0
+            o.resolution = f1
+            o.width = f2
+            o.height = f3
+            o.origin = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[MapMetadata | None]) -> pa.StructArray:
@@ -2065,7 +2098,7 @@ class MapMetadata:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[MapMetadata | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -2155,13 +2188,11 @@ class OccupancyGrid:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("OccupancyGrid", "header", v, "expected Header")
-
         v = self.info
         if v is None:
             runtime.fail("OccupancyGrid", "info", v, "a value is required")
         if not isinstance(v, MapMetadata):
             runtime.fail("OccupancyGrid", "info", v, "expected MapMetadata")
-
         v = self.data
         if v is None:
             runtime.fail("OccupancyGrid", "data", v, "a value is required")
@@ -2170,14 +2201,20 @@ class OccupancyGrid:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[OccupancyGrid]:
-        return [
-            cls(
-                header=f0,
-                info=f1,
-                data=f2,
-            )
-            for f0, f1, f2 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.info = f1
+            o.data = f2
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[OccupancyGrid | None]) -> pa.StructArray:
@@ -2186,7 +2223,7 @@ class OccupancyGrid:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[OccupancyGrid | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

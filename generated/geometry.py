@@ -111,26 +111,21 @@ class Vector2d:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Vector2d", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Vector2d", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Vector2d", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Vector2d", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Vector2d", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector2d", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Vector2d", "y", v, "a value is required")
@@ -139,16 +134,24 @@ class Vector2d:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Vector2d]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Vector2d | None]) -> pa.StructArray:
@@ -157,7 +160,7 @@ class Vector2d:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Vector2d | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -267,32 +270,26 @@ class Vector3d:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Vector3d", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Vector3d", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Vector3d", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Vector3d", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Vector3d", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector3d", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Vector3d", "y", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector3d", "y", v, "expected float (float64)")
-
         v = self.z
         if v is None:
             runtime.fail("Vector3d", "z", v, "a value is required")
@@ -301,17 +298,26 @@ class Vector3d:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Vector3d]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-                z=f5,
-            )
-            for f0, f1, f2, f3, f4, f5 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            o.z = f5
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Vector3d | None]) -> pa.StructArray:
@@ -320,7 +326,7 @@ class Vector3d:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Vector3d | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -442,38 +448,31 @@ class Vector4d:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Vector4d", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Vector4d", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Vector4d", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Vector4d", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Vector4d", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector4d", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Vector4d", "y", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector4d", "y", v, "expected float (float64)")
-
         v = self.z
         if v is None:
             runtime.fail("Vector4d", "z", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Vector4d", "z", v, "expected float (float64)")
-
         v = self.w
         if v is None:
             runtime.fail("Vector4d", "w", v, "a value is required")
@@ -482,18 +481,28 @@ class Vector4d:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Vector4d]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-                z=f5,
-                w=f6,
-            )
-            for f0, f1, f2, f3, f4, f5, f6 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            o.z = f5
+            o.w = f6
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Vector4d | None]) -> pa.StructArray:
@@ -502,7 +511,7 @@ class Vector4d:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Vector4d | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -608,26 +617,21 @@ class Point2d:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Point2d", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Point2d", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Point2d", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Point2d", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Point2d", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Point2d", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Point2d", "y", v, "a value is required")
@@ -636,16 +640,24 @@ class Point2d:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Point2d]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Point2d | None]) -> pa.StructArray:
@@ -654,7 +666,7 @@ class Point2d:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Point2d | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -764,32 +776,26 @@ class Point3d:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Point3d", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Point3d", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Point3d", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Point3d", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Point3d", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Point3d", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Point3d", "y", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Point3d", "y", v, "expected float (float64)")
-
         v = self.z
         if v is None:
             runtime.fail("Point3d", "z", v, "a value is required")
@@ -798,17 +804,26 @@ class Point3d:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Point3d]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-                z=f5,
-            )
-            for f0, f1, f2, f3, f4, f5 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            o.z = f5
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Point3d | None]) -> pa.StructArray:
@@ -817,7 +832,7 @@ class Point3d:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Point3d | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -946,38 +961,31 @@ class Quaternion:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Quaternion", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Quaternion", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Quaternion", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Quaternion", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.x
         if v is None:
             runtime.fail("Quaternion", "x", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Quaternion", "x", v, "expected float (float64)")
-
         v = self.y
         if v is None:
             runtime.fail("Quaternion", "y", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Quaternion", "y", v, "expected float (float64)")
-
         v = self.z
         if v is None:
             runtime.fail("Quaternion", "z", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Quaternion", "z", v, "expected float (float64)")
-
         v = self.w
         if v is None:
             runtime.fail("Quaternion", "w", v, "a value is required")
@@ -986,18 +994,28 @@ class Quaternion:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Quaternion]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                x=f3,
-                y=f4,
-                z=f5,
-                w=f6,
-            )
-            for f0, f1, f2, f3, f4, f5, f6 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.x = f3
+            o.y = f4
+            o.z = f5
+            o.w = f6
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Quaternion | None]) -> pa.StructArray:
@@ -1006,7 +1024,7 @@ class Quaternion:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Quaternion | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1144,32 +1162,26 @@ class Transform:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Transform", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Transform", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Transform", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Transform", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.translation
         if v is None:
             runtime.fail("Transform", "translation", v, "a value is required")
         if not isinstance(v, Vector3d):
             runtime.fail("Transform", "translation", v, "expected Vector3d")
-
         v = self.rotation
         if v is None:
             runtime.fail("Transform", "rotation", v, "a value is required")
         if not isinstance(v, Quaternion):
             runtime.fail("Transform", "rotation", v, "expected Quaternion")
-
         v = self.target_frame_id
         if v is not None:
             if not isinstance(v, runtime.STR_KINDS):
@@ -1177,17 +1189,26 @@ class Transform:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Transform]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                translation=f3,
-                rotation=f4,
-                target_frame_id=f5,
-            )
-            for f0, f1, f2, f3, f4, f5 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.translation = f3
+            o.rotation = f4
+            o.target_frame_id = f5
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Transform | None]) -> pa.StructArray:
@@ -1196,7 +1217,7 @@ class Transform:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Transform | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1313,26 +1334,21 @@ class Pose:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Pose", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Pose", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Pose", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Pose", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.position
         if v is None:
             runtime.fail("Pose", "position", v, "a value is required")
         if not isinstance(v, Point3d):
             runtime.fail("Pose", "position", v, "expected Point3d")
-
         v = self.orientation
         if v is None:
             runtime.fail("Pose", "orientation", v, "a value is required")
@@ -1341,16 +1357,24 @@ class Pose:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Pose]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                position=f3,
-                orientation=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.position = f3
+            o.orientation = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Pose | None]) -> pa.StructArray:
@@ -1359,7 +1383,7 @@ class Pose:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Pose | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1435,25 +1459,28 @@ class RobotPath:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("RobotPath", "header", v, "expected Header")
-
         v = self.poses
         if v is None:
             runtime.fail("RobotPath", "poses", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RobotPath", "poses", v, "expected a list")
-
         if any(not isinstance(x, Pose) for x in v):
             runtime.fail("RobotPath", "poses", v, "expected Pose elements")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[RobotPath]:
-        return [
-            cls(
-                header=f0,
-                poses=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.poses = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[RobotPath | None]) -> pa.StructArray:
@@ -1462,7 +1489,7 @@ class RobotPath:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[RobotPath | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1540,25 +1567,28 @@ class Polygon:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Polygon", "header", v, "expected Header")
-
         v = self.points
         if v is None:
             runtime.fail("Polygon", "points", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Polygon", "points", v, "expected a list")
-
         if any(not isinstance(x, Point3d) for x in v):
             runtime.fail("Polygon", "points", v, "expected Point3d elements")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Polygon]:
-        return [
-            cls(
-                header=f0,
-                points=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.points = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Polygon | None]) -> pa.StructArray:
@@ -1567,7 +1597,7 @@ class Polygon:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Polygon | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

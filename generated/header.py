@@ -88,17 +88,14 @@ class Header:
         if v is not None:
             if not isinstance(v, Time):
                 runtime.fail("Header", "timestamp", v, "expected Time")
-
         v = self.frame_id
         if v is not None:
             if not isinstance(v, runtime.STR_KINDS):
                 runtime.fail("Header", "frame_id", v, "expected str (string)")
-
         v = self.sample_counter
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Header", "sample_counter", v, "expected int (uint64)")
-
             if v < 0 or v > 18446744073709551615:
                 runtime.fail(
                     "Header", "sample_counter", v, "must be within [0, 18446744073709551615]"
@@ -106,14 +103,20 @@ class Header:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Header]:
-        return [
-            cls(
-                timestamp=f0,
-                frame_id=f1,
-                sample_counter=f2,
-            )
-            for f0, f1, f2 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+        ) in zip(*c):
+            o = new(cls)
+            o.timestamp = f0
+            o.frame_id = f1
+            o.sample_counter = f2
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Header | None]) -> pa.StructArray:
@@ -122,7 +125,7 @@ class Header:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Header | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

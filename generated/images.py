@@ -156,55 +156,44 @@ class Image:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Image", "header", v, "expected Header")
-
         v = self.data
         if v is None:
             runtime.fail("Image", "data", v, "a value is required")
         if not isinstance(v, runtime.BYTES_KINDS):
             runtime.fail("Image", "data", v, "expected bytes (binary)")
-
         v = self.format
         if v is None:
             runtime.fail("Image", "format", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("Image", "format", v, "expected str (string)")
-
         if v not in _ALLOWED_Image_format:
             runtime.fail("Image", "format", v, f"must be one of {sorted(_ALLOWED_Image_format)}")
-
         v = self.width
         if v is None:
             runtime.fail("Image", "width", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Image", "width", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Image", "width", v, "must be within [-2147483648, 2147483647]")
-
         v = self.height
         if v is None:
             runtime.fail("Image", "height", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Image", "height", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Image", "height", v, "must be within [-2147483648, 2147483647]")
-
         v = self.stride
         if v is None:
             runtime.fail("Image", "stride", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Image", "stride", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Image", "stride", v, "must be within [-2147483648, 2147483647]")
-
         v = self.encoding
         if v is None:
             runtime.fail("Image", "encoding", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("Image", "encoding", v, "expected str (string)")
-
         v = self.is_bigendian
         if v is not None:
             if not isinstance(v, runtime.BOOL_KINDS):
@@ -212,19 +201,30 @@ class Image:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Image]:
-        return [
-            cls(
-                header=f0,
-                data=f1,
-                format=f2,
-                width=f3,
-                height=f4,
-                stride=f5,
-                encoding=f6,
-                is_bigendian=f7,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.data = f1
+            o.format = f2
+            o.width = f3
+            o.height = f4
+            o.stride = f5
+            o.encoding = f6
+            o.is_bigendian = f7
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Image | None]) -> pa.StructArray:
@@ -233,7 +233,7 @@ class Image:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Image | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -322,19 +322,16 @@ class CompressedImage:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("CompressedImage", "header", v, "expected Header")
-
         v = self.data
         if v is None:
             runtime.fail("CompressedImage", "data", v, "a value is required")
         if not isinstance(v, runtime.BYTES_KINDS):
             runtime.fail("CompressedImage", "data", v, "expected bytes (binary)")
-
         v = self.format
         if v is None:
             runtime.fail("CompressedImage", "format", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("CompressedImage", "format", v, "expected str (string)")
-
         if v not in _ALLOWED_CompressedImage_format:
             runtime.fail(
                 "CompressedImage",
@@ -345,14 +342,20 @@ class CompressedImage:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[CompressedImage]:
-        return [
-            cls(
-                header=f0,
-                data=f1,
-                format=f2,
-            )
-            for f0, f1, f2 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.data = f1
+            o.format = f2
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[CompressedImage | None]) -> pa.StructArray:
@@ -361,7 +364,7 @@ class CompressedImage:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[CompressedImage | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -121,45 +121,47 @@ class Velocity:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Velocity", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Velocity", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Velocity", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Velocity", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.linear
         if v is not None:
             if not isinstance(v, Vector3d):
                 runtime.fail("Velocity", "linear", v, "expected Vector3d")
-
         v = self.angular
         if v is not None:
             if not isinstance(v, Vector3d):
                 runtime.fail("Velocity", "angular", v, "expected Vector3d")
-
         if self.linear is None and self.angular is None:
             runtime.fail("Velocity", "linear/angular", None, "at least one must be set")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Velocity]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                linear=f3,
-                angular=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.linear = f3
+            o.angular = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Velocity | None]) -> pa.StructArray:
@@ -168,7 +170,7 @@ class Velocity:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Velocity | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -294,45 +296,47 @@ class Acceleration:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Acceleration", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("Acceleration", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Acceleration", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Acceleration", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.linear
         if v is not None:
             if not isinstance(v, Vector3d):
                 runtime.fail("Acceleration", "linear", v, "expected Vector3d")
-
         v = self.angular
         if v is not None:
             if not isinstance(v, Vector3d):
                 runtime.fail("Acceleration", "angular", v, "expected Vector3d")
-
         if self.linear is None and self.angular is None:
             runtime.fail("Acceleration", "linear/angular", None, "at least one must be set")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Acceleration]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                linear=f3,
-                angular=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.linear = f3
+            o.angular = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Acceleration | None]) -> pa.StructArray:
@@ -341,7 +345,7 @@ class Acceleration:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Acceleration | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -478,38 +482,31 @@ class MotionState:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("MotionState", "header", v, "expected Header")
-
         v = self.covariance
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("MotionState", "covariance", v, "expected a list")
-
         v = self.covariance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("MotionState", "covariance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("MotionState", "covariance_type", v, "must be within [-32768, 32767]")
-
         v = self.pose
         if v is None:
             runtime.fail("MotionState", "pose", v, "a value is required")
         if not isinstance(v, Pose):
             runtime.fail("MotionState", "pose", v, "expected Pose")
-
         v = self.velocity
         if v is None:
             runtime.fail("MotionState", "velocity", v, "a value is required")
         if not isinstance(v, Velocity):
             runtime.fail("MotionState", "velocity", v, "expected Velocity")
-
         v = self.target_frame_id
         if v is None:
             runtime.fail("MotionState", "target_frame_id", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("MotionState", "target_frame_id", v, "expected str (string)")
-
         v = self.acceleration
         if v is not None:
             if not isinstance(v, Acceleration):
@@ -517,18 +514,28 @@ class MotionState:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[MotionState]:
-        return [
-            cls(
-                header=f0,
-                covariance=f1,
-                covariance_type=f2,
-                pose=f3,
-                velocity=f4,
-                target_frame_id=f5,
-                acceleration=f6,
-            )
-            for f0, f1, f2, f3, f4, f5, f6 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.covariance = f1
+            o.covariance_type = f2
+            o.pose = f3
+            o.velocity = f4
+            o.target_frame_id = f5
+            o.acceleration = f6
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[MotionState | None]) -> pa.StructArray:
@@ -537,7 +544,7 @@ class MotionState:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[MotionState | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -95,25 +95,20 @@ class ROI:
             runtime.fail("ROI", "offset", v, "a value is required")
         if not isinstance(v, Vector2d):
             runtime.fail("ROI", "offset", v, "expected Vector2d")
-
         v = self.height
         if v is None:
             runtime.fail("ROI", "height", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("ROI", "height", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("ROI", "height", v, "must be within [0, 4294967295]")
-
         v = self.width
         if v is None:
             runtime.fail("ROI", "width", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("ROI", "width", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("ROI", "width", v, "must be within [0, 4294967295]")
-
         v = self.do_rectify
         if v is not None:
             if not isinstance(v, runtime.BOOL_KINDS):
@@ -121,15 +116,22 @@ class ROI:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[ROI]:
-        return [
-            cls(
-                offset=f0,
-                height=f1,
-                width=f2,
-                do_rectify=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.offset = f0
+            o.height = f1
+            o.width = f2
+            o.do_rectify = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[ROI | None]) -> pa.StructArray:
@@ -138,7 +140,7 @@ class ROI:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[ROI | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

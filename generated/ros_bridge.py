@@ -225,94 +225,76 @@ class BatteryState:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("BatteryState", "header", v, "expected Header")
-
         v = self.voltage
         if v is None:
             runtime.fail("BatteryState", "voltage", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("BatteryState", "voltage", v, "expected float (float32)")
-
         v = self.temperature
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("BatteryState", "temperature", v, "expected float (float32)")
-
         v = self.current
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("BatteryState", "current", v, "expected float (float32)")
-
         v = self.charge
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("BatteryState", "charge", v, "expected float (float32)")
-
         v = self.capacity
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("BatteryState", "capacity", v, "expected float (float32)")
-
         v = self.design_capacity
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("BatteryState", "design_capacity", v, "expected float (float32)")
-
         v = self.percentage
         if v is None:
             runtime.fail("BatteryState", "percentage", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("BatteryState", "percentage", v, "expected float (float32)")
-
         v = self.power_supply_status
         if v is None:
             runtime.fail("BatteryState", "power_supply_status", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("BatteryState", "power_supply_status", v, "expected int (uint8)")
-
         if v < 0 or v > 255:
             runtime.fail("BatteryState", "power_supply_status", v, "must be within [0, 255]")
-
         v = self.power_supply_health
         if v is None:
             runtime.fail("BatteryState", "power_supply_health", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("BatteryState", "power_supply_health", v, "expected int (uint8)")
-
         if v < 0 or v > 255:
             runtime.fail("BatteryState", "power_supply_health", v, "must be within [0, 255]")
-
         v = self.power_supply_technology
         if v is None:
             runtime.fail("BatteryState", "power_supply_technology", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("BatteryState", "power_supply_technology", v, "expected int (uint8)")
-
         if v < 0 or v > 255:
             runtime.fail("BatteryState", "power_supply_technology", v, "must be within [0, 255]")
-
         v = self.present
         if v is None:
             runtime.fail("BatteryState", "present", v, "a value is required")
         if not isinstance(v, runtime.BOOL_KINDS):
             runtime.fail("BatteryState", "present", v, "expected bool (bool)")
-
         v = self.location
         if v is None:
             runtime.fail("BatteryState", "location", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("BatteryState", "location", v, "expected str (string)")
-
         v = self.serial_number
         if v is None:
             runtime.fail("BatteryState", "serial_number", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("BatteryState", "serial_number", v, "expected str (string)")
-
         v = self.cell_voltage
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
                 runtime.fail("BatteryState", "cell_voltage", v, "expected a list")
-
         v = self.cell_temperature
         if v is not None:
             if not isinstance(v, runtime.LIST_KINDS):
@@ -320,27 +302,46 @@ class BatteryState:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[BatteryState]:
-        return [
-            cls(
-                header=f0,
-                voltage=f1,
-                temperature=f2,
-                current=f3,
-                charge=f4,
-                capacity=f5,
-                design_capacity=f6,
-                percentage=f7,
-                power_supply_status=f8,
-                power_supply_health=f9,
-                power_supply_technology=f10,
-                present=f11,
-                location=f12,
-                serial_number=f13,
-                cell_voltage=f14,
-                cell_temperature=f15,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+            f10,
+            f11,
+            f12,
+            f13,
+            f14,
+            f15,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.voltage = f1
+            o.temperature = f2
+            o.current = f3
+            o.charge = f4
+            o.capacity = f5
+            o.design_capacity = f6
+            o.percentage = f7
+            o.power_supply_status = f8
+            o.power_supply_health = f9
+            o.power_supply_technology = f10
+            o.present = f11
+            o.location = f12
+            o.serial_number = f13
+            o.cell_voltage = f14
+            o.cell_temperature = f15
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[BatteryState | None]) -> pa.StructArray:
@@ -349,7 +350,7 @@ class BatteryState:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[BatteryState | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -417,18 +418,19 @@ class FrameTransform:
             runtime.fail("FrameTransform", "transforms", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("FrameTransform", "transforms", v, "expected a list")
-
         if any(not isinstance(x, Transform) for x in v):
             runtime.fail("FrameTransform", "transforms", v, "expected Transform elements")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[FrameTransform]:
-        return [
-            cls(
-                transforms=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.transforms = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[FrameTransform | None]) -> pa.StructArray:
@@ -437,7 +439,7 @@ class FrameTransform:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[FrameTransform | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -535,22 +537,18 @@ class PointField:
             runtime.fail("PointField", "name", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("PointField", "name", v, "expected str (string)")
-
         v = self.offset
         if v is None:
             runtime.fail("PointField", "offset", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointField", "offset", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointField", "offset", v, "must be within [0, 4294967295]")
-
         v = self.datatype
         if v is None:
             runtime.fail("PointField", "datatype", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointField", "datatype", v, "expected int (int64)")
-
         if v < -9223372036854775808 or v > 9223372036854775807:
             runtime.fail(
                 "PointField",
@@ -558,7 +556,6 @@ class PointField:
                 v,
                 "must be within [-9223372036854775808, 9223372036854775807]",
             )
-
         if v not in _ALLOWED_PointField_datatype:
             runtime.fail(
                 "PointField",
@@ -566,27 +563,32 @@ class PointField:
                 v,
                 f"must be one of {sorted(_ALLOWED_PointField_datatype)}",
             )
-
         v = self.count
         if v is None:
             runtime.fail("PointField", "count", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointField", "count", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointField", "count", v, "must be within [0, 4294967295]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[PointField]:
-        return [
-            cls(
-                name=f0,
-                offset=f1,
-                datatype=f2,
-                count=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.name = f0
+            o.offset = f1
+            o.datatype = f2
+            o.count = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[PointField | None]) -> pa.StructArray:
@@ -595,7 +597,7 @@ class PointField:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[PointField | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -729,64 +731,51 @@ class PointCloud2:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("PointCloud2", "header", v, "expected Header")
-
         v = self.height
         if v is None:
             runtime.fail("PointCloud2", "height", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointCloud2", "height", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointCloud2", "height", v, "must be within [0, 4294967295]")
-
         v = self.width
         if v is None:
             runtime.fail("PointCloud2", "width", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointCloud2", "width", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointCloud2", "width", v, "must be within [0, 4294967295]")
-
         v = self.fields
         if v is None:
             runtime.fail("PointCloud2", "fields", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("PointCloud2", "fields", v, "expected a list")
-
         if any(not isinstance(x, PointField) for x in v):
             runtime.fail("PointCloud2", "fields", v, "expected PointField elements")
-
         v = self.is_bigendian
         if v is None:
             runtime.fail("PointCloud2", "is_bigendian", v, "a value is required")
         if not isinstance(v, runtime.BOOL_KINDS):
             runtime.fail("PointCloud2", "is_bigendian", v, "expected bool (bool)")
-
         v = self.point_step
         if v is None:
             runtime.fail("PointCloud2", "point_step", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointCloud2", "point_step", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointCloud2", "point_step", v, "must be within [0, 4294967295]")
-
         v = self.row_step
         if v is None:
             runtime.fail("PointCloud2", "row_step", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("PointCloud2", "row_step", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("PointCloud2", "row_step", v, "must be within [0, 4294967295]")
-
         v = self.data
         if v is None:
             runtime.fail("PointCloud2", "data", v, "a value is required")
         if not isinstance(v, runtime.BYTES_KINDS):
             runtime.fail("PointCloud2", "data", v, "expected bytes (binary)")
-
         v = self.is_dense
         if v is None:
             runtime.fail("PointCloud2", "is_dense", v, "a value is required")
@@ -795,20 +784,32 @@ class PointCloud2:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[PointCloud2]:
-        return [
-            cls(
-                header=f0,
-                height=f1,
-                width=f2,
-                fields=f3,
-                is_bigendian=f4,
-                point_step=f5,
-                row_step=f6,
-                data=f7,
-                is_dense=f8,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.height = f1
+            o.width = f2
+            o.fields = f3
+            o.is_bigendian = f4
+            o.point_step = f5
+            o.row_step = f6
+            o.data = f7
+            o.is_dense = f8
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[PointCloud2 | None]) -> pa.StructArray:
@@ -817,7 +818,7 @@ class PointCloud2:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[PointCloud2 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

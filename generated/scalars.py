@@ -64,18 +64,19 @@ class Integer8:
             runtime.fail("Integer8", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Integer8", "data", v, "expected int (int8)")
-
         if v < -128 or v > 127:
             runtime.fail("Integer8", "data", v, "must be within [-128, 127]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Integer8]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Integer8 | None]) -> pa.StructArray:
@@ -84,7 +85,7 @@ class Integer8:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Integer8 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -145,18 +146,19 @@ class Integer16:
             runtime.fail("Integer16", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Integer16", "data", v, "expected int (int16)")
-
         if v < -32768 or v > 32767:
             runtime.fail("Integer16", "data", v, "must be within [-32768, 32767]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Integer16]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Integer16 | None]) -> pa.StructArray:
@@ -165,7 +167,7 @@ class Integer16:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Integer16 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -226,18 +228,19 @@ class Integer32:
             runtime.fail("Integer32", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Integer32", "data", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Integer32", "data", v, "must be within [-2147483648, 2147483647]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Integer32]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Integer32 | None]) -> pa.StructArray:
@@ -246,7 +249,7 @@ class Integer32:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Integer32 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -307,7 +310,6 @@ class Integer64:
             runtime.fail("Integer64", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Integer64", "data", v, "expected int (int64)")
-
         if v < -9223372036854775808 or v > 9223372036854775807:
             runtime.fail(
                 "Integer64", "data", v, "must be within [-9223372036854775808, 9223372036854775807]"
@@ -315,12 +317,14 @@ class Integer64:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Integer64]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Integer64 | None]) -> pa.StructArray:
@@ -329,7 +333,7 @@ class Integer64:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Integer64 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -390,18 +394,19 @@ class Unsigned8:
             runtime.fail("Unsigned8", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Unsigned8", "data", v, "expected int (uint8)")
-
         if v < 0 or v > 255:
             runtime.fail("Unsigned8", "data", v, "must be within [0, 255]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Unsigned8]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Unsigned8 | None]) -> pa.StructArray:
@@ -410,7 +415,7 @@ class Unsigned8:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Unsigned8 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -471,18 +476,19 @@ class Unsigned16:
             runtime.fail("Unsigned16", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Unsigned16", "data", v, "expected int (uint16)")
-
         if v < 0 or v > 65535:
             runtime.fail("Unsigned16", "data", v, "must be within [0, 65535]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Unsigned16]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Unsigned16 | None]) -> pa.StructArray:
@@ -491,7 +497,7 @@ class Unsigned16:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Unsigned16 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -552,18 +558,19 @@ class Unsigned32:
             runtime.fail("Unsigned32", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Unsigned32", "data", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("Unsigned32", "data", v, "must be within [0, 4294967295]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Unsigned32]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Unsigned32 | None]) -> pa.StructArray:
@@ -572,7 +579,7 @@ class Unsigned32:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Unsigned32 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -633,18 +640,19 @@ class Unsigned64:
             runtime.fail("Unsigned64", "data", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Unsigned64", "data", v, "expected int (uint64)")
-
         if v < 0 or v > 18446744073709551615:
             runtime.fail("Unsigned64", "data", v, "must be within [0, 18446744073709551615]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Unsigned64]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Unsigned64 | None]) -> pa.StructArray:
@@ -653,7 +661,7 @@ class Unsigned64:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Unsigned64 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -717,12 +725,14 @@ class Floating16:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Floating16]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Floating16 | None]) -> pa.StructArray:
@@ -731,7 +741,7 @@ class Floating16:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Floating16 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -795,12 +805,14 @@ class Floating32:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Floating32]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Floating32 | None]) -> pa.StructArray:
@@ -809,7 +821,7 @@ class Floating32:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Floating32 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -873,12 +885,14 @@ class Floating64:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Floating64]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Floating64 | None]) -> pa.StructArray:
@@ -887,7 +901,7 @@ class Floating64:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Floating64 | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -951,12 +965,14 @@ class Boolean:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Boolean]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Boolean | None]) -> pa.StructArray:
@@ -965,7 +981,7 @@ class Boolean:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Boolean | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1029,12 +1045,14 @@ class String:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[String]:
-        return [
-            cls(
-                data=f0,
-            )
-            for (f0,) in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (f0,) in zip(*c):
+            o = new(cls)
+            o.data = f0
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[String | None]) -> pa.StructArray:
@@ -1043,7 +1061,7 @@ class String:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[String | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -104,19 +104,16 @@ class IMU:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("IMU", "header", v, "expected Header")
-
         v = self.acceleration
         if v is None:
             runtime.fail("IMU", "acceleration", v, "a value is required")
         if not isinstance(v, Vector3d):
             runtime.fail("IMU", "acceleration", v, "expected Vector3d")
-
         v = self.angular_velocity
         if v is None:
             runtime.fail("IMU", "angular_velocity", v, "a value is required")
         if not isinstance(v, Vector3d):
             runtime.fail("IMU", "angular_velocity", v, "expected Vector3d")
-
         v = self.orientation
         if v is not None:
             if not isinstance(v, Quaternion):
@@ -124,15 +121,22 @@ class IMU:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[IMU]:
-        return [
-            cls(
-                header=f0,
-                acceleration=f1,
-                angular_velocity=f2,
-                orientation=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.acceleration = f1
+            o.angular_velocity = f2
+            o.orientation = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[IMU | None]) -> pa.StructArray:
@@ -141,7 +145,7 @@ class IMU:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[IMU | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -245,32 +249,25 @@ class GPSStatus:
             runtime.fail("GPSStatus", "status", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("GPSStatus", "status", v, "expected int (int8)")
-
         if v < -128 or v > 127:
             runtime.fail("GPSStatus", "status", v, "must be within [-128, 127]")
-
         v = self.service
         if v is None:
             runtime.fail("GPSStatus", "service", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("GPSStatus", "service", v, "expected int (uint16)")
-
         if v < 0 or v > 65535:
             runtime.fail("GPSStatus", "service", v, "must be within [0, 65535]")
-
         v = self.satellites
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("GPSStatus", "satellites", v, "expected int (int8)")
-
             if v < -128 or v > 127:
                 runtime.fail("GPSStatus", "satellites", v, "must be within [-128, 127]")
-
         v = self.hdop
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("GPSStatus", "hdop", v, "expected float (float64)")
-
         v = self.vdop
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
@@ -278,16 +275,24 @@ class GPSStatus:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[GPSStatus]:
-        return [
-            cls(
-                status=f0,
-                service=f1,
-                satellites=f2,
-                hdop=f3,
-                vdop=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.status = f0
+            o.service = f1
+            o.satellites = f2
+            o.hdop = f3
+            o.vdop = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[GPSStatus | None]) -> pa.StructArray:
@@ -296,7 +301,7 @@ class GPSStatus:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[GPSStatus | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -403,18 +408,15 @@ class GPS:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("GPS", "header", v, "expected Header")
-
         v = self.position
         if v is None:
             runtime.fail("GPS", "position", v, "a value is required")
         if not isinstance(v, Point3d):
             runtime.fail("GPS", "position", v, "expected Point3d")
-
         v = self.velocity
         if v is not None:
             if not isinstance(v, Vector3d):
                 runtime.fail("GPS", "velocity", v, "expected Vector3d")
-
         v = self.status
         if v is not None:
             if not isinstance(v, GPSStatus):
@@ -422,15 +424,22 @@ class GPS:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[GPS]:
-        return [
-            cls(
-                header=f0,
-                position=f1,
-                velocity=f2,
-                status=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.position = f1
+            o.velocity = f2
+            o.status = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[GPS | None]) -> pa.StructArray:
@@ -439,7 +448,7 @@ class GPS:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[GPS | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -514,7 +523,6 @@ class NMEASentence:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("NMEASentence", "header", v, "expected Header")
-
         v = self.sentence
         if v is None:
             runtime.fail("NMEASentence", "sentence", v, "a value is required")
@@ -523,13 +531,18 @@ class NMEASentence:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[NMEASentence]:
-        return [
-            cls(
-                header=f0,
-                sentence=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.sentence = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[NMEASentence | None]) -> pa.StructArray:
@@ -538,7 +551,7 @@ class NMEASentence:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[NMEASentence | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -616,7 +629,6 @@ class Magnetometer:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Magnetometer", "header", v, "expected Header")
-
         v = self.magnetic_field
         if v is None:
             runtime.fail("Magnetometer", "magnetic_field", v, "a value is required")
@@ -625,13 +637,18 @@ class Magnetometer:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Magnetometer]:
-        return [
-            cls(
-                header=f0,
-                magnetic_field=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.magnetic_field = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Magnetometer | None]) -> pa.StructArray:
@@ -640,7 +657,7 @@ class Magnetometer:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Magnetometer | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -725,13 +742,11 @@ class Joy:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Joy", "header", v, "expected Header")
-
         v = self.axes
         if v is None:
             runtime.fail("Joy", "axes", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("Joy", "axes", v, "expected a list")
-
         v = self.buttons
         if v is None:
             runtime.fail("Joy", "buttons", v, "a value is required")
@@ -740,14 +755,20 @@ class Joy:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Joy]:
-        return [
-            cls(
-                header=f0,
-                axes=f1,
-                buttons=f2,
-            )
-            for f0, f1, f2 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.axes = f1
+            o.buttons = f2
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Joy | None]) -> pa.StructArray:
@@ -756,7 +777,7 @@ class Joy:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Joy | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -854,20 +875,16 @@ class Pressure:
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("Pressure", "variance", v, "expected float (float64)")
-
         v = self.variance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Pressure", "variance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Pressure", "variance_type", v, "must be within [-32768, 32767]")
-
         v = self.header
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Pressure", "header", v, "expected Header")
-
         v = self.value
         if v is None:
             runtime.fail("Pressure", "value", v, "a value is required")
@@ -876,15 +893,22 @@ class Pressure:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Pressure]:
-        return [
-            cls(
-                variance=f0,
-                variance_type=f1,
-                header=f2,
-                value=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.variance = f0
+            o.variance_type = f1
+            o.header = f2
+            o.value = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Pressure | None]) -> pa.StructArray:
@@ -893,7 +917,7 @@ class Pressure:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Pressure | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -991,20 +1015,16 @@ class Temperature:
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("Temperature", "variance", v, "expected float (float64)")
-
         v = self.variance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Temperature", "variance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Temperature", "variance_type", v, "must be within [-32768, 32767]")
-
         v = self.header
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Temperature", "header", v, "expected Header")
-
         v = self.value
         if v is None:
             runtime.fail("Temperature", "value", v, "a value is required")
@@ -1013,15 +1033,22 @@ class Temperature:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Temperature]:
-        return [
-            cls(
-                variance=f0,
-                variance_type=f1,
-                header=f2,
-                value=f3,
-            )
-            for f0, f1, f2, f3 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+        ) in zip(*c):
+            o = new(cls)
+            o.variance = f0
+            o.variance_type = f1
+            o.header = f2
+            o.value = f3
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Temperature | None]) -> pa.StructArray:
@@ -1030,7 +1057,7 @@ class Temperature:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Temperature | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1184,53 +1211,43 @@ class Range:
         if v is not None:
             if not isinstance(v, runtime.FLOAT_KINDS):
                 runtime.fail("Range", "variance", v, "expected float (float64)")
-
         v = self.variance_type
         if v is not None:
             if not isinstance(v, runtime.INT_KINDS):
                 runtime.fail("Range", "variance_type", v, "expected int (int16)")
-
             if v < -32768 or v > 32767:
                 runtime.fail("Range", "variance_type", v, "must be within [-32768, 32767]")
-
         v = self.header
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("Range", "header", v, "expected Header")
-
         v = self.radiation_type
         if v is None:
             runtime.fail("Range", "radiation_type", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Range", "radiation_type", v, "expected int (uint8)")
-
         if v < 0 or v > 255:
             runtime.fail("Range", "radiation_type", v, "must be within [0, 255]")
-
         v = self.field_of_view
         if v is None:
             runtime.fail("Range", "field_of_view", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Range", "field_of_view", v, "expected float (float32)")
-
         v = self.min_range
         if v is None:
             runtime.fail("Range", "min_range", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Range", "min_range", v, "expected float (float32)")
-
         v = self.max_range
         if v is None:
             runtime.fail("Range", "max_range", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Range", "max_range", v, "expected float (float32)")
-
         v = self.range
         if v is None:
             runtime.fail("Range", "range", v, "a value is required")
         if not isinstance(v, runtime.FLOAT_KINDS):
             runtime.fail("Range", "range", v, "expected float (float32)")
-
         if (
             self.min_range is not None
             and self.range is not None
@@ -1250,19 +1267,30 @@ class Range:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Range]:
-        return [
-            cls(
-                variance=f0,
-                variance_type=f1,
-                header=f2,
-                radiation_type=f3,
-                field_of_view=f4,
-                min_range=f5,
-                max_range=f6,
-                range=f7,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+        ) in zip(*c):
+            o = new(cls)
+            o.variance = f0
+            o.variance_type = f1
+            o.header = f2
+            o.radiation_type = f3
+            o.field_of_view = f4
+            o.min_range = f5
+            o.max_range = f6
+            o.range = f7
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Range | None]) -> pa.StructArray:
@@ -1271,7 +1299,7 @@ class Range:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Range | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1378,25 +1406,21 @@ class RobotJoint:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("RobotJoint", "header", v, "expected Header")
-
         v = self.names
         if v is None:
             runtime.fail("RobotJoint", "names", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RobotJoint", "names", v, "expected a list")
-
         v = self.positions
         if v is None:
             runtime.fail("RobotJoint", "positions", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RobotJoint", "positions", v, "expected a list")
-
         v = self.velocities
         if v is None:
             runtime.fail("RobotJoint", "velocities", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("RobotJoint", "velocities", v, "expected a list")
-
         v = self.efforts
         if v is None:
             runtime.fail("RobotJoint", "efforts", v, "a value is required")
@@ -1405,16 +1429,24 @@ class RobotJoint:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[RobotJoint]:
-        return [
-            cls(
-                header=f0,
-                names=f1,
-                positions=f2,
-                velocities=f3,
-                efforts=f4,
-            )
-            for f0, f1, f2, f3, f4 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.names = f1
+            o.positions = f2
+            o.velocities = f3
+            o.efforts = f4
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[RobotJoint | None]) -> pa.StructArray:
@@ -1423,7 +1455,7 @@ class RobotJoint:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[RobotJoint | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -1592,69 +1624,55 @@ class CameraInfo:
         if v is not None:
             if not isinstance(v, Header):
                 runtime.fail("CameraInfo", "header", v, "expected Header")
-
         v = self.height
         if v is None:
             runtime.fail("CameraInfo", "height", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("CameraInfo", "height", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("CameraInfo", "height", v, "must be within [0, 4294967295]")
-
         v = self.width
         if v is None:
             runtime.fail("CameraInfo", "width", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("CameraInfo", "width", v, "expected int (uint32)")
-
         if v < 0 or v > 4294967295:
             runtime.fail("CameraInfo", "width", v, "must be within [0, 4294967295]")
-
         v = self.distortion_model
         if v is None:
             runtime.fail("CameraInfo", "distortion_model", v, "a value is required")
         if not isinstance(v, runtime.STR_KINDS):
             runtime.fail("CameraInfo", "distortion_model", v, "expected str (string)")
-
         v = self.distortion_parameters
         if v is None:
             runtime.fail("CameraInfo", "distortion_parameters", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("CameraInfo", "distortion_parameters", v, "expected a list")
-
         v = self.intrinsic_parameters
         if v is None:
             runtime.fail("CameraInfo", "intrinsic_parameters", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("CameraInfo", "intrinsic_parameters", v, "expected a list")
-
         if len(v) != 9:
             runtime.fail("CameraInfo", "intrinsic_parameters", v, "needs exactly 9 elements")
-
         v = self.rectification_parameters
         if v is None:
             runtime.fail("CameraInfo", "rectification_parameters", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("CameraInfo", "rectification_parameters", v, "expected a list")
-
         if len(v) != 9:
             runtime.fail("CameraInfo", "rectification_parameters", v, "needs exactly 9 elements")
-
         v = self.projection_parameters
         if v is None:
             runtime.fail("CameraInfo", "projection_parameters", v, "a value is required")
         if not isinstance(v, runtime.LIST_KINDS):
             runtime.fail("CameraInfo", "projection_parameters", v, "expected a list")
-
         if len(v) != 12:
             runtime.fail("CameraInfo", "projection_parameters", v, "needs exactly 12 elements")
-
         v = self.binning
         if v is not None:
             if not isinstance(v, Vector2d):
                 runtime.fail("CameraInfo", "binning", v, "expected Vector2d")
-
         v = self.roi
         if v is not None:
             if not isinstance(v, ROI):
@@ -1662,21 +1680,34 @@ class CameraInfo:
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[CameraInfo]:
-        return [
-            cls(
-                header=f0,
-                height=f1,
-                width=f2,
-                distortion_model=f3,
-                distortion_parameters=f4,
-                intrinsic_parameters=f5,
-                rectification_parameters=f6,
-                projection_parameters=f7,
-                binning=f8,
-                roi=f9,
-            )
-            for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            f8,
+            f9,
+        ) in zip(*c):
+            o = new(cls)
+            o.header = f0
+            o.height = f1
+            o.width = f2
+            o.distortion_model = f3
+            o.distortion_parameters = f4
+            o.intrinsic_parameters = f5
+            o.rectification_parameters = f6
+            o.projection_parameters = f7
+            o.binning = f8
+            o.roi = f9
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[CameraInfo | None]) -> pa.StructArray:
@@ -1685,7 +1716,7 @@ class CameraInfo:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[CameraInfo | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from hypothesis import strategies as st
 
 from mosaico_ontology.dynamics import (
@@ -100,688 +99,830 @@ def _binary() -> st.SearchStrategy[bytes]:
     return st.binary(max_size=32)
 
 
-def _ordered(obj: Any, names: list[str]) -> Any:
+def _ordered(kwargs: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """Reassign the values of `names` in ascending order (for `ordered` rules)."""
-    values = sorted(getattr(obj, n) for n in names)
-    return attrs.evolve(obj, **dict(zip(names, values)))
+    values = sorted(kwargs[n] for n in names)
+    return {**kwargs, **dict(zip(names, values))}
 
 
 def force_torque() -> st.SearchStrategy[ForceTorque]:
-    return st.builds(
-        ForceTorque,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        force=vector3d(),
-        torque=vector3d(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "force": vector3d(),
+            "torque": vector3d(),
+        }
     )
+    return fields.map(lambda kw: ForceTorque(**kw))
 
 
 def inertia() -> st.SearchStrategy[Inertia]:
-    return st.builds(
-        Inertia,
-        header=st.none() | header(),
-        mass=st.floats(width=64, allow_nan=False),
-        center_of_mass=vector3d(),
-        inertia=st.lists(st.floats(width=64, allow_nan=False), min_size=6, max_size=6),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "mass": st.floats(width=64, allow_nan=False),
+            "center_of_mass": vector3d(),
+            "inertia": st.lists(st.floats(width=64, allow_nan=False), min_size=6, max_size=6),
+        }
     )
+    return fields.map(lambda kw: Inertia(**kw))
 
 
 def lidar() -> st.SearchStrategy[Lidar]:
-    return st.builds(
-        Lidar,
-        header=st.none() | header(),
-        x=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        y=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        z=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        intensity=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        reflectivity=st.none()
-        | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
-        beam_id=st.none()
-        | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
-        range=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        near_ir=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        azimuth=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        elevation=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        confidence=st.none()
-        | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-        return_type=st.none()
-        | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-        point_timestamp=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "intensity": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "reflectivity": st.none()
+            | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
+            "beam_id": st.none()
+            | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
+            "range": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "near_ir": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "azimuth": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "elevation": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "confidence": st.none()
+            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
+            "return_type": st.none()
+            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
+            "point_timestamp": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: Lidar(**kw))
 
 
 def radar() -> st.SearchStrategy[Radar]:
-    return st.builds(
-        Radar,
-        header=st.none() | header(),
-        x=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        y=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        z=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        range=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        azimuth=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        elevation=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        rcs=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        snr=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        doppler_velocity=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        vx=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        vy=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        vx_comp=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        vy_comp=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        ax=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        ay=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        radial_speed=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "range": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "azimuth": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "elevation": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "rcs": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "snr": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "doppler_velocity": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "vx": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "vy": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "vx_comp": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "vy_comp": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "ax": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "ay": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "radial_speed": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: Radar(**kw))
 
 
 def rgbd_camera() -> st.SearchStrategy[RGBDCamera]:
-    return st.builds(
-        RGBDCamera,
-        header=st.none() | header(),
-        x=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        y=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        z=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        rgb=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        intensity=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "rgb": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "intensity": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: RGBDCamera(**kw))
 
 
 def to_f_camera() -> st.SearchStrategy[ToFCamera]:
-    return st.builds(
-        ToFCamera,
-        header=st.none() | header(),
-        x=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        y=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        z=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        rgb=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        intensity=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        noise=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        grayscale=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "rgb": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "intensity": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "noise": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "grayscale": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: ToFCamera(**kw))
 
 
 def stereo_camera() -> st.SearchStrategy[StereoCamera]:
-    return st.builds(
-        StereoCamera,
-        header=st.none() | header(),
-        x=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        y=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        z=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        rgb=st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        intensity=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        luma=st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-        cost=st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "rgb": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "intensity": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "luma": st.none()
+            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
+            "cost": st.none()
+            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: StereoCamera(**kw))
 
 
 def laser_scan() -> st.SearchStrategy[LaserScan]:
-    return st.builds(
-        LaserScan,
-        header=st.none() | header(),
-        angle_min=st.floats(width=32, allow_nan=False),
-        angle_max=st.floats(width=32, allow_nan=False),
-        angle_increment=st.floats(width=32, allow_nan=False),
-        time_increment=st.floats(width=32, allow_nan=False),
-        scan_time=st.floats(width=32, allow_nan=False),
-        range_min=st.floats(width=32, allow_nan=False),
-        range_max=st.floats(width=32, allow_nan=False),
-        ranges=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        intensities=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "angle_min": st.floats(width=32, allow_nan=False),
+            "angle_max": st.floats(width=32, allow_nan=False),
+            "angle_increment": st.floats(width=32, allow_nan=False),
+            "time_increment": st.floats(width=32, allow_nan=False),
+            "scan_time": st.floats(width=32, allow_nan=False),
+            "range_min": st.floats(width=32, allow_nan=False),
+            "range_max": st.floats(width=32, allow_nan=False),
+            "ranges": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "intensities": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: LaserScan(**kw))
 
 
 def multi_echo_laser_scan() -> st.SearchStrategy[MultiEchoLaserScan]:
-    return st.builds(
-        MultiEchoLaserScan,
-        header=st.none() | header(),
-        angle_min=st.floats(width=32, allow_nan=False),
-        angle_max=st.floats(width=32, allow_nan=False),
-        angle_increment=st.floats(width=32, allow_nan=False),
-        time_increment=st.floats(width=32, allow_nan=False),
-        scan_time=st.floats(width=32, allow_nan=False),
-        range_min=st.floats(width=32, allow_nan=False),
-        range_max=st.floats(width=32, allow_nan=False),
-        ranges=st.lists(
-            st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            min_size=0,
-            max_size=3,
-        ),
-        intensities=st.none()
-        | st.lists(
-            st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            min_size=0,
-            max_size=3,
-        ),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "angle_min": st.floats(width=32, allow_nan=False),
+            "angle_max": st.floats(width=32, allow_nan=False),
+            "angle_increment": st.floats(width=32, allow_nan=False),
+            "time_increment": st.floats(width=32, allow_nan=False),
+            "scan_time": st.floats(width=32, allow_nan=False),
+            "range_min": st.floats(width=32, allow_nan=False),
+            "range_max": st.floats(width=32, allow_nan=False),
+            "ranges": st.lists(
+                st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+                min_size=0,
+                max_size=3,
+            ),
+            "intensities": st.none()
+            | st.lists(
+                st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+                min_size=0,
+                max_size=3,
+            ),
+        }
     )
+    return fields.map(lambda kw: MultiEchoLaserScan(**kw))
 
 
 def grid_cells() -> st.SearchStrategy[GridCells]:
-    return st.builds(
-        GridCells,
-        header=st.none() | header(),
-        cell_width=st.floats(width=32, allow_nan=False),
-        cell_height=st.floats(width=32, allow_nan=False),
-        cells=st.lists(point3d(), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "cell_width": st.floats(width=32, allow_nan=False),
+            "cell_height": st.floats(width=32, allow_nan=False),
+            "cells": st.lists(point3d(), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: GridCells(**kw))
 
 
 def map_metadata() -> st.SearchStrategy[MapMetadata]:
-    return st.builds(
-        MapMetadata,
-        map_load_time=time(),
-        resolution=st.floats(width=32, allow_nan=False),
-        width=st.integers(min_value=0, max_value=4294967295),
-        height=st.integers(min_value=0, max_value=4294967295),
-        origin=pose(),
+    fields = st.fixed_dictionaries(
+        {
+            "map_load_time": time(),
+            "resolution": st.floats(width=32, allow_nan=False),
+            "width": st.integers(min_value=0, max_value=4294967295),
+            "height": st.integers(min_value=0, max_value=4294967295),
+            "origin": pose(),
+        }
     )
+    return fields.map(lambda kw: MapMetadata(**kw))
 
 
 def occupancy_grid() -> st.SearchStrategy[OccupancyGrid]:
-    return st.builds(
-        OccupancyGrid,
-        header=st.none() | header(),
-        info=map_metadata(),
-        data=st.lists(st.integers(min_value=-128, max_value=127), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "info": map_metadata(),
+            "data": st.lists(st.integers(min_value=-128, max_value=127), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: OccupancyGrid(**kw))
 
 
 def vector2d() -> st.SearchStrategy[Vector2d]:
-    return st.builds(
-        Vector2d,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Vector2d(**kw))
 
 
 def vector3d() -> st.SearchStrategy[Vector3d]:
-    return st.builds(
-        Vector3d,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
-        z=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+            "z": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Vector3d(**kw))
 
 
 def vector4d() -> st.SearchStrategy[Vector4d]:
-    return st.builds(
-        Vector4d,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
-        z=st.floats(width=64, allow_nan=False),
-        w=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+            "z": st.floats(width=64, allow_nan=False),
+            "w": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Vector4d(**kw))
 
 
 def point2d() -> st.SearchStrategy[Point2d]:
-    return st.builds(
-        Point2d,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Point2d(**kw))
 
 
 def point3d() -> st.SearchStrategy[Point3d]:
-    return st.builds(
-        Point3d,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
-        z=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+            "z": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Point3d(**kw))
 
 
 def quaternion() -> st.SearchStrategy[Quaternion]:
-    return st.builds(
-        Quaternion,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        x=st.floats(width=64, allow_nan=False),
-        y=st.floats(width=64, allow_nan=False),
-        z=st.floats(width=64, allow_nan=False),
-        w=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "x": st.floats(width=64, allow_nan=False),
+            "y": st.floats(width=64, allow_nan=False),
+            "z": st.floats(width=64, allow_nan=False),
+            "w": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Quaternion(**kw))
 
 
 def transform() -> st.SearchStrategy[Transform]:
-    return st.builds(
-        Transform,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        translation=vector3d(),
-        rotation=quaternion(),
-        target_frame_id=st.none() | _text(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "translation": vector3d(),
+            "rotation": quaternion(),
+            "target_frame_id": st.none() | _text(),
+        }
     )
+    return fields.map(lambda kw: Transform(**kw))
 
 
 def pose() -> st.SearchStrategy[Pose]:
-    return st.builds(
-        Pose,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        position=point3d(),
-        orientation=quaternion(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "position": point3d(),
+            "orientation": quaternion(),
+        }
     )
+    return fields.map(lambda kw: Pose(**kw))
 
 
 def robot_path() -> st.SearchStrategy[RobotPath]:
-    return st.builds(
-        RobotPath,
-        header=st.none() | header(),
-        poses=st.lists(pose(), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "poses": st.lists(pose(), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: RobotPath(**kw))
 
 
 def polygon() -> st.SearchStrategy[Polygon]:
-    return st.builds(
-        Polygon,
-        header=st.none() | header(),
-        points=st.lists(point3d(), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "points": st.lists(point3d(), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: Polygon(**kw))
 
 
 def header() -> st.SearchStrategy[Header]:
-    return st.builds(
-        Header,
-        timestamp=st.none() | time(),
-        frame_id=st.none() | _text(),
-        sample_counter=st.none() | st.integers(min_value=0, max_value=18446744073709551615),
+    fields = st.fixed_dictionaries(
+        {
+            "timestamp": st.none() | time(),
+            "frame_id": st.none() | _text(),
+            "sample_counter": st.none() | st.integers(min_value=0, max_value=18446744073709551615),
+        }
     )
+    return fields.map(lambda kw: Header(**kw))
 
 
 def image() -> st.SearchStrategy[Image]:
-    return st.builds(
-        Image,
-        header=st.none() | header(),
-        data=_binary(),
-        format=st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
-        width=st.integers(min_value=-2147483648, max_value=2147483647),
-        height=st.integers(min_value=-2147483648, max_value=2147483647),
-        stride=st.integers(min_value=-2147483648, max_value=2147483647),
-        encoding=_text(),
-        is_bigendian=st.none() | st.booleans(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "data": _binary(),
+            "format": st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
+            "width": st.integers(min_value=-2147483648, max_value=2147483647),
+            "height": st.integers(min_value=-2147483648, max_value=2147483647),
+            "stride": st.integers(min_value=-2147483648, max_value=2147483647),
+            "encoding": _text(),
+            "is_bigendian": st.none() | st.booleans(),
+        }
     )
+    return fields.map(lambda kw: Image(**kw))
 
 
 def compressed_image() -> st.SearchStrategy[CompressedImage]:
-    return st.builds(
-        CompressedImage,
-        header=st.none() | header(),
-        data=_binary(),
-        format=st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "data": _binary(),
+            "format": st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
+        }
     )
+    return fields.map(lambda kw: CompressedImage(**kw))
 
 
 def velocity() -> st.SearchStrategy[Velocity]:
-    return st.builds(
-        Velocity,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        linear=st.none() | vector3d(),
-        angular=st.none() | vector3d(),
-    ).filter(lambda o: o.linear is not None or o.angular is not None)
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "linear": st.none() | vector3d(),
+            "angular": st.none() | vector3d(),
+        }
+    )
+    fields = fields.filter(lambda kw: kw["linear"] is not None or kw["angular"] is not None)
+    return fields.map(lambda kw: Velocity(**kw))
 
 
 def acceleration() -> st.SearchStrategy[Acceleration]:
-    return st.builds(
-        Acceleration,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        linear=st.none() | vector3d(),
-        angular=st.none() | vector3d(),
-    ).filter(lambda o: o.linear is not None or o.angular is not None)
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "linear": st.none() | vector3d(),
+            "angular": st.none() | vector3d(),
+        }
+    )
+    fields = fields.filter(lambda kw: kw["linear"] is not None or kw["angular"] is not None)
+    return fields.map(lambda kw: Acceleration(**kw))
 
 
 def motion_state() -> st.SearchStrategy[MotionState]:
-    return st.builds(
-        MotionState,
-        header=st.none() | header(),
-        covariance=st.none()
-        | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        covariance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        pose=pose(),
-        velocity=velocity(),
-        target_frame_id=_text(),
-        acceleration=st.none() | acceleration(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "covariance": st.none()
+            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "pose": pose(),
+            "velocity": velocity(),
+            "target_frame_id": _text(),
+            "acceleration": st.none() | acceleration(),
+        }
     )
+    return fields.map(lambda kw: MotionState(**kw))
 
 
 def roi() -> st.SearchStrategy[ROI]:
-    return st.builds(
-        ROI,
-        offset=vector2d(),
-        height=st.integers(min_value=0, max_value=4294967295),
-        width=st.integers(min_value=0, max_value=4294967295),
-        do_rectify=st.none() | st.booleans(),
+    fields = st.fixed_dictionaries(
+        {
+            "offset": vector2d(),
+            "height": st.integers(min_value=0, max_value=4294967295),
+            "width": st.integers(min_value=0, max_value=4294967295),
+            "do_rectify": st.none() | st.booleans(),
+        }
     )
+    return fields.map(lambda kw: ROI(**kw))
 
 
 def battery_state() -> st.SearchStrategy[BatteryState]:
-    return st.builds(
-        BatteryState,
-        header=st.none() | header(),
-        voltage=st.floats(width=32, allow_nan=False),
-        temperature=st.none() | st.floats(width=32, allow_nan=False),
-        current=st.none() | st.floats(width=32, allow_nan=False),
-        charge=st.none() | st.floats(width=32, allow_nan=False),
-        capacity=st.none() | st.floats(width=32, allow_nan=False),
-        design_capacity=st.none() | st.floats(width=32, allow_nan=False),
-        percentage=st.floats(width=32, allow_nan=False),
-        power_supply_status=st.integers(min_value=0, max_value=255),
-        power_supply_health=st.integers(min_value=0, max_value=255),
-        power_supply_technology=st.integers(min_value=0, max_value=255),
-        present=st.booleans(),
-        location=_text(),
-        serial_number=_text(),
-        cell_voltage=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        cell_temperature=st.none()
-        | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "voltage": st.floats(width=32, allow_nan=False),
+            "temperature": st.none() | st.floats(width=32, allow_nan=False),
+            "current": st.none() | st.floats(width=32, allow_nan=False),
+            "charge": st.none() | st.floats(width=32, allow_nan=False),
+            "capacity": st.none() | st.floats(width=32, allow_nan=False),
+            "design_capacity": st.none() | st.floats(width=32, allow_nan=False),
+            "percentage": st.floats(width=32, allow_nan=False),
+            "power_supply_status": st.integers(min_value=0, max_value=255),
+            "power_supply_health": st.integers(min_value=0, max_value=255),
+            "power_supply_technology": st.integers(min_value=0, max_value=255),
+            "present": st.booleans(),
+            "location": _text(),
+            "serial_number": _text(),
+            "cell_voltage": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "cell_temperature": st.none()
+            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: BatteryState(**kw))
 
 
 def frame_transform() -> st.SearchStrategy[FrameTransform]:
-    return st.builds(
-        FrameTransform,
-        transforms=st.lists(transform(), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "transforms": st.lists(transform(), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: FrameTransform(**kw))
 
 
 def point_field() -> st.SearchStrategy[PointField]:
-    return st.builds(
-        PointField,
-        name=_text(),
-        offset=st.integers(min_value=0, max_value=4294967295),
-        datatype=st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8]),
-        count=st.integers(min_value=0, max_value=4294967295),
+    fields = st.fixed_dictionaries(
+        {
+            "name": _text(),
+            "offset": st.integers(min_value=0, max_value=4294967295),
+            "datatype": st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8]),
+            "count": st.integers(min_value=0, max_value=4294967295),
+        }
     )
+    return fields.map(lambda kw: PointField(**kw))
 
 
 def point_cloud2() -> st.SearchStrategy[PointCloud2]:
-    return st.builds(
-        PointCloud2,
-        header=st.none() | header(),
-        height=st.integers(min_value=0, max_value=4294967295),
-        width=st.integers(min_value=0, max_value=4294967295),
-        fields=st.lists(point_field(), min_size=0, max_size=3),
-        is_bigendian=st.booleans(),
-        point_step=st.integers(min_value=0, max_value=4294967295),
-        row_step=st.integers(min_value=0, max_value=4294967295),
-        data=_binary(),
-        is_dense=st.booleans(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "height": st.integers(min_value=0, max_value=4294967295),
+            "width": st.integers(min_value=0, max_value=4294967295),
+            "fields": st.lists(point_field(), min_size=0, max_size=3),
+            "is_bigendian": st.booleans(),
+            "point_step": st.integers(min_value=0, max_value=4294967295),
+            "row_step": st.integers(min_value=0, max_value=4294967295),
+            "data": _binary(),
+            "is_dense": st.booleans(),
+        }
     )
+    return fields.map(lambda kw: PointCloud2(**kw))
 
 
 def integer8() -> st.SearchStrategy[Integer8]:
-    return st.builds(
-        Integer8,
-        data=st.integers(min_value=-128, max_value=127),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=-128, max_value=127),
+        }
     )
+    return fields.map(lambda kw: Integer8(**kw))
 
 
 def integer16() -> st.SearchStrategy[Integer16]:
-    return st.builds(
-        Integer16,
-        data=st.integers(min_value=-32768, max_value=32767),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=-32768, max_value=32767),
+        }
     )
+    return fields.map(lambda kw: Integer16(**kw))
 
 
 def integer32() -> st.SearchStrategy[Integer32]:
-    return st.builds(
-        Integer32,
-        data=st.integers(min_value=-2147483648, max_value=2147483647),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=-2147483648, max_value=2147483647),
+        }
     )
+    return fields.map(lambda kw: Integer32(**kw))
 
 
 def integer64() -> st.SearchStrategy[Integer64]:
-    return st.builds(
-        Integer64,
-        data=st.integers(min_value=-9223372036854775808, max_value=9223372036854775807),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=-9223372036854775808, max_value=9223372036854775807),
+        }
     )
+    return fields.map(lambda kw: Integer64(**kw))
 
 
 def unsigned8() -> st.SearchStrategy[Unsigned8]:
-    return st.builds(
-        Unsigned8,
-        data=st.integers(min_value=0, max_value=255),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=0, max_value=255),
+        }
     )
+    return fields.map(lambda kw: Unsigned8(**kw))
 
 
 def unsigned16() -> st.SearchStrategy[Unsigned16]:
-    return st.builds(
-        Unsigned16,
-        data=st.integers(min_value=0, max_value=65535),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=0, max_value=65535),
+        }
     )
+    return fields.map(lambda kw: Unsigned16(**kw))
 
 
 def unsigned32() -> st.SearchStrategy[Unsigned32]:
-    return st.builds(
-        Unsigned32,
-        data=st.integers(min_value=0, max_value=4294967295),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=0, max_value=4294967295),
+        }
     )
+    return fields.map(lambda kw: Unsigned32(**kw))
 
 
 def unsigned64() -> st.SearchStrategy[Unsigned64]:
-    return st.builds(
-        Unsigned64,
-        data=st.integers(min_value=0, max_value=18446744073709551615),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.integers(min_value=0, max_value=18446744073709551615),
+        }
     )
+    return fields.map(lambda kw: Unsigned64(**kw))
 
 
 def floating16() -> st.SearchStrategy[Floating16]:
-    return st.builds(
-        Floating16,
-        data=st.floats(width=16, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.floats(width=16, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Floating16(**kw))
 
 
 def floating32() -> st.SearchStrategy[Floating32]:
-    return st.builds(
-        Floating32,
-        data=st.floats(width=32, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.floats(width=32, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Floating32(**kw))
 
 
 def floating64() -> st.SearchStrategy[Floating64]:
-    return st.builds(
-        Floating64,
-        data=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Floating64(**kw))
 
 
 def boolean() -> st.SearchStrategy[Boolean]:
-    return st.builds(
-        Boolean,
-        data=st.booleans(),
+    fields = st.fixed_dictionaries(
+        {
+            "data": st.booleans(),
+        }
     )
+    return fields.map(lambda kw: Boolean(**kw))
 
 
 def string() -> st.SearchStrategy[String]:
-    return st.builds(
-        String,
-        data=_text(),
+    fields = st.fixed_dictionaries(
+        {
+            "data": _text(),
+        }
     )
+    return fields.map(lambda kw: String(**kw))
 
 
 def imu() -> st.SearchStrategy[IMU]:
-    return st.builds(
-        IMU,
-        header=st.none() | header(),
-        acceleration=vector3d(),
-        angular_velocity=vector3d(),
-        orientation=st.none() | quaternion(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "acceleration": vector3d(),
+            "angular_velocity": vector3d(),
+            "orientation": st.none() | quaternion(),
+        }
     )
+    return fields.map(lambda kw: IMU(**kw))
 
 
 def gps_status() -> st.SearchStrategy[GPSStatus]:
-    return st.builds(
-        GPSStatus,
-        status=st.integers(min_value=-128, max_value=127),
-        service=st.integers(min_value=0, max_value=65535),
-        satellites=st.none() | st.integers(min_value=-128, max_value=127),
-        hdop=st.none() | st.floats(width=64, allow_nan=False),
-        vdop=st.none() | st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "status": st.integers(min_value=-128, max_value=127),
+            "service": st.integers(min_value=0, max_value=65535),
+            "satellites": st.none() | st.integers(min_value=-128, max_value=127),
+            "hdop": st.none() | st.floats(width=64, allow_nan=False),
+            "vdop": st.none() | st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: GPSStatus(**kw))
 
 
 def gps() -> st.SearchStrategy[GPS]:
-    return st.builds(
-        GPS,
-        header=st.none() | header(),
-        position=point3d(),
-        velocity=st.none() | vector3d(),
-        status=st.none() | gps_status(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "position": point3d(),
+            "velocity": st.none() | vector3d(),
+            "status": st.none() | gps_status(),
+        }
     )
+    return fields.map(lambda kw: GPS(**kw))
 
 
 def nmea_sentence() -> st.SearchStrategy[NMEASentence]:
-    return st.builds(
-        NMEASentence,
-        header=st.none() | header(),
-        sentence=_text(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "sentence": _text(),
+        }
     )
+    return fields.map(lambda kw: NMEASentence(**kw))
 
 
 def magnetometer() -> st.SearchStrategy[Magnetometer]:
-    return st.builds(
-        Magnetometer,
-        header=st.none() | header(),
-        magnetic_field=vector3d(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "magnetic_field": vector3d(),
+        }
     )
+    return fields.map(lambda kw: Magnetometer(**kw))
 
 
 def joy() -> st.SearchStrategy[Joy]:
-    return st.builds(
-        Joy,
-        header=st.none() | header(),
-        axes=st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        buttons=st.lists(
-            st.integers(min_value=-2147483648, max_value=2147483647), min_size=0, max_size=3
-        ),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "axes": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
+            "buttons": st.lists(
+                st.integers(min_value=-2147483648, max_value=2147483647), min_size=0, max_size=3
+            ),
+        }
     )
+    return fields.map(lambda kw: Joy(**kw))
 
 
 def pressure() -> st.SearchStrategy[Pressure]:
-    return st.builds(
-        Pressure,
-        variance=st.none() | st.floats(width=64, allow_nan=False),
-        variance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        header=st.none() | header(),
-        value=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "variance": st.none() | st.floats(width=64, allow_nan=False),
+            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "header": st.none() | header(),
+            "value": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Pressure(**kw))
 
 
 def temperature() -> st.SearchStrategy[Temperature]:
-    return st.builds(
-        Temperature,
-        variance=st.none() | st.floats(width=64, allow_nan=False),
-        variance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        header=st.none() | header(),
-        value=st.floats(width=64, allow_nan=False),
+    fields = st.fixed_dictionaries(
+        {
+            "variance": st.none() | st.floats(width=64, allow_nan=False),
+            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "header": st.none() | header(),
+            "value": st.floats(width=64, allow_nan=False),
+        }
     )
+    return fields.map(lambda kw: Temperature(**kw))
 
 
 def range() -> st.SearchStrategy[Range]:
-    return st.builds(
-        Range,
-        variance=st.none() | st.floats(width=64, allow_nan=False),
-        variance_type=st.none() | st.integers(min_value=-32768, max_value=32767),
-        header=st.none() | header(),
-        radiation_type=st.integers(min_value=0, max_value=255),
-        field_of_view=st.floats(width=32, allow_nan=False),
-        min_range=st.floats(width=32, allow_nan=False),
-        max_range=st.floats(width=32, allow_nan=False),
-        range=st.floats(width=32, allow_nan=False),
-    ).map(lambda o: _ordered(o, ["min_range", "range", "max_range"]))
+    fields = st.fixed_dictionaries(
+        {
+            "variance": st.none() | st.floats(width=64, allow_nan=False),
+            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
+            "header": st.none() | header(),
+            "radiation_type": st.integers(min_value=0, max_value=255),
+            "field_of_view": st.floats(width=32, allow_nan=False),
+            "min_range": st.floats(width=32, allow_nan=False),
+            "max_range": st.floats(width=32, allow_nan=False),
+            "range": st.floats(width=32, allow_nan=False),
+        }
+    )
+    fields = fields.map(lambda kw: _ordered(kw, ["min_range", "range", "max_range"]))
+    return fields.map(lambda kw: Range(**kw))
 
 
 def robot_joint() -> st.SearchStrategy[RobotJoint]:
-    return st.builds(
-        RobotJoint,
-        header=st.none() | header(),
-        names=st.lists(_text(), min_size=0, max_size=3),
-        positions=st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        velocities=st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        efforts=st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "names": st.lists(_text(), min_size=0, max_size=3),
+            "positions": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "velocities": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+            "efforts": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
+        }
     )
+    return fields.map(lambda kw: RobotJoint(**kw))
 
 
 def camera_info() -> st.SearchStrategy[CameraInfo]:
-    return st.builds(
-        CameraInfo,
-        header=st.none() | header(),
-        height=st.integers(min_value=0, max_value=4294967295),
-        width=st.integers(min_value=0, max_value=4294967295),
-        distortion_model=_text(),
-        distortion_parameters=st.lists(
-            st.floats(width=64, allow_nan=False), min_size=0, max_size=3
-        ),
-        intrinsic_parameters=st.lists(st.floats(width=64, allow_nan=False), min_size=9, max_size=9),
-        rectification_parameters=st.lists(
-            st.floats(width=64, allow_nan=False), min_size=9, max_size=9
-        ),
-        projection_parameters=st.lists(
-            st.floats(width=64, allow_nan=False), min_size=12, max_size=12
-        ),
-        binning=st.none() | vector2d(),
-        roi=st.none() | roi(),
+    fields = st.fixed_dictionaries(
+        {
+            "header": st.none() | header(),
+            "height": st.integers(min_value=0, max_value=4294967295),
+            "width": st.integers(min_value=0, max_value=4294967295),
+            "distortion_model": _text(),
+            "distortion_parameters": st.lists(
+                st.floats(width=64, allow_nan=False), min_size=0, max_size=3
+            ),
+            "intrinsic_parameters": st.lists(
+                st.floats(width=64, allow_nan=False), min_size=9, max_size=9
+            ),
+            "rectification_parameters": st.lists(
+                st.floats(width=64, allow_nan=False), min_size=9, max_size=9
+            ),
+            "projection_parameters": st.lists(
+                st.floats(width=64, allow_nan=False), min_size=12, max_size=12
+            ),
+            "binning": st.none() | vector2d(),
+            "roi": st.none() | roi(),
+        }
     )
+    return fields.map(lambda kw: CameraInfo(**kw))
 
 
 def time() -> st.SearchStrategy[Time]:
-    return st.builds(
-        Time,
-        seconds=st.integers(min_value=-2147483648, max_value=2147483647),
-        nanoseconds=st.integers(min_value=0, max_value=999999999),
+    fields = st.fixed_dictionaries(
+        {
+            "seconds": st.integers(min_value=-2147483648, max_value=2147483647),
+            "nanoseconds": st.integers(min_value=0, max_value=999999999),
+        }
     )
+    return fields.map(lambda kw: Time(**kw))
 
 
 def duration() -> st.SearchStrategy[Duration]:
-    return st.builds(
-        Duration,
-        seconds=st.integers(min_value=-2147483648, max_value=2147483647),
-        nanoseconds=st.integers(min_value=0, max_value=999999999),
+    fields = st.fixed_dictionaries(
+        {
+            "seconds": st.integers(min_value=-2147483648, max_value=2147483647),
+            "nanoseconds": st.integers(min_value=0, max_value=999999999),
+        }
     )
+    return fields.map(lambda kw: Duration(**kw))
 
 
 STRATEGIES: dict[str, Any] = {

@@ -76,28 +76,30 @@ class Time:
             runtime.fail("Time", "seconds", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Time", "seconds", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Time", "seconds", v, "must be within [-2147483648, 2147483647]")
-
         v = self.nanoseconds
         if v is None:
             runtime.fail("Time", "nanoseconds", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Time", "nanoseconds", v, "expected int (uint32)")
-
         if v < 0 or v > 999999999:
             runtime.fail("Time", "nanoseconds", v, "must be within [0, 999999999]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Time]:
-        return [
-            cls(
-                seconds=f0,
-                nanoseconds=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.seconds = f0
+            o.nanoseconds = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Time | None]) -> pa.StructArray:
@@ -106,7 +108,7 @@ class Time:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Time | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
@@ -186,28 +188,30 @@ class Duration:
             runtime.fail("Duration", "seconds", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Duration", "seconds", v, "expected int (int32)")
-
         if v < -2147483648 or v > 2147483647:
             runtime.fail("Duration", "seconds", v, "must be within [-2147483648, 2147483647]")
-
         v = self.nanoseconds
         if v is None:
             runtime.fail("Duration", "nanoseconds", v, "a value is required")
         if not isinstance(v, runtime.INT_KINDS):
             runtime.fail("Duration", "nanoseconds", v, "expected int (uint32)")
-
         if v < 0 or v > 999999999:
             runtime.fail("Duration", "nanoseconds", v, "must be within [0, 999999999]")
 
     @classmethod
     def _from_columns(cls, c: list[list]) -> list[Duration]:
-        return [
-            cls(
-                seconds=f0,
-                nanoseconds=f1,
-            )
-            for f0, f1 in zip(*c)
-        ]
+        # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
+        new = object.__new__
+        out = []
+        for (
+            f0,
+            f1,
+        ) in zip(*c):
+            o = new(cls)
+            o.seconds = f0
+            o.nanoseconds = f1
+            out.append(o)
+        return out
 
     @classmethod
     def to_arrow(cls, objs: list[Duration | None]) -> pa.StructArray:
@@ -216,7 +220,7 @@ class Duration:
 
     @classmethod
     def from_arrow(cls, arr: pa.Array) -> list[Duration | None]:
-        """Objects from a struct array of this type's layout."""
+        """Objects from a struct array of this type's layout (checked column-wise)."""
         return columnar.from_struct_array(cls, arr)
 
     @classmethod

@@ -13,9 +13,15 @@ import click
     help="Folder of YAML files (repeatable). Default: the standard ontology.",
 )  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), help="Output package folder.")
-@click.option("--package", help="Python package name of the output (default: the --out folder name).")
-@click.option("--check", is_flag=True, help="Write nothing; fail with a diff if the output is stale.")
-def codegen(ontology_dirs: tuple[Path, ...], out: Path | None, package: str | None, check: bool) -> None:
+@click.option(
+    "--package", help="Python package name of the output (default: the --out folder name)."
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; fail with a diff if the output is stale."
+)
+def codegen(
+    ontology_dirs: tuple[Path, ...], out: Path | None, package: str | None, check: bool
+) -> None:
     """Generate attrs classes, Arrow schemas and strategies from YAML ontologies."""
     from mosaico_codegen.diagnostics import CodegenError
     from mosaico_codegen.generate import generate
