@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.geometry import Vector3d
 from mosaico_ontology.header import Header
 
@@ -80,6 +80,8 @@ class ForceTorque:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `ForceTorque.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -235,6 +237,8 @@ class Inertia:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Inertia.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.geometry import Point3d, Pose
 from mosaico_ontology.header import Header
 from mosaico_ontology.time import Time
@@ -151,6 +151,8 @@ class Lidar:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Lidar.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -490,6 +492,8 @@ class Radar:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Radar.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -788,6 +792,8 @@ class RGBDCamera:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `RGBDCamera.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -984,6 +990,8 @@ class ToFCamera:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `ToFCamera.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1198,6 +1206,8 @@ class StereoCamera:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `StereoCamera.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1424,6 +1434,8 @@ class LaserScan:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `LaserScan.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1672,6 +1684,8 @@ class MultiEchoLaserScan:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `MultiEchoLaserScan.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1874,6 +1888,8 @@ class GridCells:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `GridCells.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -2021,6 +2037,8 @@ class MapMetadata:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `MapMetadata.Q.<field>.eq(...)`."""
 
     map_load_time: Time = attrs.field(
         metadata={"description": "Time at which the map was loaded (struct Time)."}
@@ -2167,6 +2185,8 @@ class OccupancyGrid:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `OccupancyGrid.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

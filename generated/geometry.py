@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.header import Header
 
 __all__ = [
@@ -82,6 +82,8 @@ class Vector2d:
         "y": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Vector2d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -240,6 +242,8 @@ class Vector3d:
         "z": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Vector3d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -417,6 +421,8 @@ class Vector4d:
         "w": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Vector4d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -588,6 +594,8 @@ class Point2d:
         "y": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Point2d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -746,6 +754,8 @@ class Point3d:
         "z": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Point3d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -930,6 +940,8 @@ class Quaternion:
         "w": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Quaternion.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1122,6 +1134,8 @@ class Transform:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Transform.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1303,6 +1317,8 @@ class Pose:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Pose.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1443,6 +1459,8 @@ class RobotPath:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `RobotPath.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1549,6 +1567,8 @@ class Polygon:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Polygon.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.header import Header
 
 __all__ = [
@@ -119,6 +119,8 @@ class Image:
         "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Image.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -303,6 +305,8 @@ class CompressedImage:
         "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `CompressedImage.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

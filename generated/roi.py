@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.geometry import Vector2d
 
 __all__ = [
@@ -69,6 +69,8 @@ class ROI:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `ROI.Q.<field>.eq(...)`."""
 
     offset: Vector2d = attrs.field(
         metadata={

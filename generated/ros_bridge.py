@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.geometry import Transform
 from mosaico_ontology.header import Header
 
@@ -170,6 +170,8 @@ class BatteryState:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `BatteryState.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -402,6 +404,8 @@ class FrameTransform:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `FrameTransform.Q.<field>.eq(...)`."""
 
     transforms: list[Transform] = attrs.field(
         metadata={"description": "The transforms of one TF message."}
@@ -514,6 +518,8 @@ class PointField:
         "datatype": (columnar.Allowed([1, 2, 3, 4, 5, 6, 7, 8]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `PointField.Q.<field>.eq(...)`."""
 
     name: str = attrs.field(metadata={"description": "Channel name (e.g. x, intensity)."})
     offset: int = attrs.field(
@@ -702,6 +708,8 @@ class PointCloud2:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `PointCloud2.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 
 __all__ = [
     "Integer8",
@@ -50,6 +50,8 @@ class Integer8:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Integer8.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -132,6 +134,8 @@ class Integer16:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Integer16.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -214,6 +218,8 @@ class Integer32:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Integer32.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -296,6 +302,8 @@ class Integer64:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Integer64.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -380,6 +388,8 @@ class Unsigned8:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Unsigned8.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -462,6 +472,8 @@ class Unsigned16:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Unsigned16.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -544,6 +556,8 @@ class Unsigned32:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Unsigned32.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -626,6 +640,8 @@ class Unsigned64:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Unsigned64.Q.<field>.eq(...)`."""
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -708,6 +724,8 @@ class Floating16:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Floating16.Q.<field>.eq(...)`."""
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -788,6 +806,8 @@ class Floating32:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Floating32.Q.<field>.eq(...)`."""
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -868,6 +888,8 @@ class Floating64:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Floating64.Q.<field>.eq(...)`."""
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -948,6 +970,8 @@ class Boolean:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Boolean.Q.<field>.eq(...)`."""
 
     data: bool = attrs.field(metadata={"description": "The wrapped value."})
 
@@ -1028,6 +1052,8 @@ class String:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `String.Q.<field>.eq(...)`."""
 
     data: str = attrs.field(metadata={"description": "The wrapped value."})
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from mosaico_ontology.geometry import Point3d, Quaternion, Vector2d, Vector3d
 from mosaico_ontology.header import Header
 from mosaico_ontology.roi import ROI
@@ -80,6 +80,8 @@ class IMU:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `IMU.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -223,6 +225,8 @@ class GPSStatus:
     NESTED: ClassVar[dict[str, type]] = {}
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `GPSStatus.Q.<field>.eq(...)`."""
 
     status: int = attrs.field(metadata={"description": "Fix status code (see §8.4)."})
     service: int = attrs.field(
@@ -380,6 +384,8 @@ class GPS:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `GPS.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -507,6 +513,8 @@ class NMEASentence:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `NMEASentence.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -611,6 +619,8 @@ class Magnetometer:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Magnetometer.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -723,6 +733,8 @@ class Joy:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Joy.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -852,6 +864,8 @@ class Pressure:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Pressure.Q.<field>.eq(...)`."""
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -992,6 +1006,8 @@ class Temperature:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Temperature.Q.<field>.eq(...)`."""
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -1168,6 +1184,8 @@ class Range:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = (columnar.Ordered(["min_range", "range", "max_range"]),)
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Range.Q.<field>.eq(...)`."""
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -1379,6 +1397,8 @@ class RobotJoint:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `RobotJoint.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1578,6 +1598,8 @@ class CameraInfo:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `CameraInfo.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 
 __all__ = [
     "Time",
@@ -55,6 +55,8 @@ class Time:
         "nanoseconds": (columnar.Bounds(0, 999999999),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Time.Q.<field>.eq(...)`."""
 
     seconds: int = attrs.field(
         metadata={
@@ -169,6 +171,8 @@ class Duration:
         "nanoseconds": (columnar.Bounds(0, 999999999),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Duration.Q.<field>.eq(...)`."""
 
     seconds: int = attrs.field(
         metadata={"description": "Whole seconds of the span (signed, int32)."}

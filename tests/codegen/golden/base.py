@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 
 __all__ = [
     "Mode",
@@ -60,6 +60,8 @@ class Point:
         "v": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `Point.Q.<field>.eq(...)`."""
 
     u: float = attrs.field(metadata={"unit": "px"})
     v: float = attrs.field(metadata={"unit": "px"})

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, runtime
+from mosaico_codegen import columnar, query, runtime
 from kitchen.base import Point
 from mosaico_ontology.geometry import Vector3d
 from mosaico_ontology.header import Header
@@ -150,6 +150,8 @@ class KitchenSink:
         columnar.Ordered(["low", "high"]),
         columnar.AtLeastOneOf(["first", "second"]),
     )
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `KitchenSink.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
