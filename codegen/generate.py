@@ -231,9 +231,9 @@ def _generated_files(out: Path) -> list[Path]:
     if not out.is_dir():
         return []
     found = []
-    for p in sorted(out.glob("*.py")):
+    for p in sorted([*out.glob("*.py"), *out.glob("*.md")]):
         with p.open(encoding="utf-8", errors="replace") as fh:
-            if fh.readline().startswith(HEADER_MARK):
+            if HEADER_MARK in fh.readline():
                 found.append(p)
     return found
 

@@ -35,6 +35,7 @@ def test_kitchen_sink_matches_golden_output(tmp_path: Path) -> None:
         shutil.rmtree(GOLDEN, ignore_errors=True)
         shutil.copytree(tmp_path / "kitchen", GOLDEN)
     assert produced == _files(GOLDEN), "run with MOSAICO_UPDATE_GOLDEN=1 to accept a change"
+    assert (tmp_path / "kitchen" / "REFERENCE.md").read_text() == (GOLDEN / "REFERENCE.md").read_text()
 
 
 def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
