@@ -13,9 +13,10 @@ def main() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from mosaico.cli import codegen_cmd
+    from mosaico.cli import codegen_cmd, demo_cmd
 
     main.add_command(codegen_cmd.codegen)
+    main.add_command(demo_cmd.demo)
 
 
 _register_commands()
