@@ -76,7 +76,6 @@ def resolve(
     enums = {d.name: _resolve_enum(ctx, d) for d in ctx.decls.values() if d.kind == "enum"}
     _check_cycles(ctx, types)
     _check_tags(ctx, types, taken_tags)
-    target_names = {t.display for t in targets}
     modules = []
     for src in sorted(targets, key=lambda s: s.path.stem):
         own = [d for d in ctx.decls.values() if d.source.display == src.display]
@@ -90,7 +89,6 @@ def resolve(
                 enums,
             )
         )
-    del target_names
     return modules
 
 
@@ -311,7 +309,7 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
             ctx.diag.error(src.display, line, where, f"duplicate field {name!r}{also}")
             continue
         seen[name] = origin
-        f = _resolve_field(ctx, d.name, name, spec, fsrc, line, src)
+        f = _resolve_field(ctx, d.name, name, spec, fsrc, line)
         if f is not None:
             fields.append(f)
             if f.nested and f.nested not in deps:
@@ -358,7 +356,6 @@ def _resolve_field(
     spec: Any,
     fsrc: SourceFile,
     line: int,
-    user: SourceFile,
 ) -> ir.FieldIR | None:
     where = f"{type_name}.{name}"
     err = ctx.diag.error
@@ -442,7 +439,7 @@ def _resolve_field(
         enum_values = _enum_raw_values(enum_decl)
         allowed = enum_values if allowed is None else [v for v in allowed if v in enum_values]
     if struct_decl is not None:
-        strategy = _strategy_ref(ctx, struct_decl, user)
+        strategy = f"{ir._snake(struct_decl.name)}()"
     elif allowed is not None:
         strategy = f"st.sampled_from({allowed!r})"
     else:
@@ -520,10 +517,6 @@ def _enum_raw_values(decl: Decl) -> list[Any]:
     if isinstance(values, list):
         return [v for v in values if isinstance(v, str)]
     return []
-
-
-def _strategy_ref(ctx: Context, decl: Decl, user: SourceFile) -> str:
-    return f"{ir._snake(decl.name)}()"
 
 
 def _is_number(v: Any) -> bool:
