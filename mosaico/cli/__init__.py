@@ -18,5 +18,9 @@ def _register_commands() -> None:
     main.add_command(codegen_cmd.codegen)
     main.add_command(demo_cmd.demo)
 
+    from mosaico.cli import serve_cmd
+
+    main.add_command(serve_cmd.serve)
+
 
 _register_commands()

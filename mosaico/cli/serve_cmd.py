@@ -1,0 +1,93 @@
+"""``mosaico serve``: run the platform server over a store folder until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from mosaico.protocol.info import DEFAULT_PORT
+from mosaico.server.flight import MosaicoFlightServer
+from mosaico.server.logs import kv
+from mosaico.server.store import MiB, Store, StoreConfig, StoreError
+
+log = logging.getLogger("mosaico.server")
+
+# How long in-flight calls get to finish after a stop signal before the process exits anyway
+# (a client may keep an upload stream open indefinitely). Committed data is safe either way.
+SHUTDOWN_GRACE_S = 10.0
+
+
+@click.command("serve")
+@click.option(
+    "--store",
+    "store_dir",
+    required=True,
+    type=click.Path(),
+    help="Folder holding the chunk files and the catalog (created if missing).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--chunk-mib", default=64, show_default=True, type=click.IntRange(min=1),
+    help="Roll a new chunk file after this many MiB of buffered rows per topic.",
+)  # fmt: skip
+@click.option(
+    "--compression",
+    default="none",
+    show_default=True,
+    type=click.Choice(["none", "lz4", "snappy", "zstd"]),
+    help="Parquet codec for non-image topics: trade upload throughput for disk space.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+def serve(
+    store_dir: str, host: str, port: int, chunk_mib: int, compression: str, log_level: str
+) -> None:
+    """Serve the Mosaico protocol over Arrow Flight on HOST:PORT."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        store = Store.open_local(
+            store_dir, StoreConfig(chunk_bytes=chunk_mib * MiB, compression=compression)
+        )
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        server = MosaicoFlightServer(store, f"grpc://{host}:{port}")
+    except Exception as exc:
+        store.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info(kv("serve.signal", signal=signal.Signals(signum).name))
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    log.info(kv("serve.ready", host=host, port=server.port, store=store_dir))
+    while not stop.wait(0.5):
+        pass
+
+    store.closing.set()
+    closer = threading.Thread(target=server.shutdown, daemon=True)
+    closer.start()
+    closer.join(SHUTDOWN_GRACE_S)
+    if closer.is_alive():
+        log.warning(kv("serve.shutdown_timeout", seconds=SHUTDOWN_GRACE_S))
+    else:
+        store.close()
+    log.info(kv("serve.stopped"))

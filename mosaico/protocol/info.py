@@ -1,0 +1,60 @@
+"""The ``info`` handshake (spec §5.4.1): server version and message-size limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from mosaico.protocol import jsonbody as jb
+from mosaico.protocol.errors import InvalidArgument
+
+PROTOCOL_VERSION = "0.7.0"
+DEFAULT_PORT = 6726
+MiB = 1024 * 1024
+
+
+@attrs.frozen
+class Limits:
+    """Message sizes a server advertises (§2.6)."""
+
+    grpc_max_decode_message_size: int = 50 * MiB
+    grpc_max_encode_message_size: int = 50 * MiB
+    grpc_target_encode_message_size: int = 25 * MiB
+
+    @property
+    def upload_batch_limit(self) -> int:
+        """Largest IPC payload a client puts in one uploaded batch (§6.5)."""
+        return int(0.9 * self.grpc_max_decode_message_size)
+
+    def to_json(self) -> dict[str, int]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class ServerInfo:
+    version: str = PROTOCOL_VERSION
+    limits: Limits = Limits()
+
+    @property
+    def semver(self) -> dict[str, Any]:
+        match = re.match(r"^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$", self.version)
+        if match is None:
+            raise InvalidArgument(f"server version {self.version!r} is not a semantic version")
+        major, minor, patch, pre = match.groups()
+        return {"major": int(major), "minor": int(minor), "patch": int(patch), "pre": pre}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "semver": self.semver, "config": self.limits.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> ServerInfo:
+        what = "info response"
+        if not isinstance(obj, dict):
+            raise InvalidArgument(f"{what} is not a JSON object")
+        config = jb.opt_object(obj, "config", what)
+        if config is None or jb.opt_object(obj, "semver", what) is None:
+            raise InvalidArgument(f"{what} lacks 'semver' or 'config'")
+        limits = Limits(*(jb.req_int(config, key, what) for key in attrs.asdict(Limits())))
+        return cls(jb.req_str(obj, "version", what), limits)

@@ -1,0 +1,104 @@
+"""Decoding of JSON documents received from a peer, with errors that say what was wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mosaico.protocol.errors import InvalidArgument
+
+_MISSING = object()
+
+
+def load_object(data: bytes | str, what: str, max_bytes: int | None = None) -> dict[str, Any]:
+    """Parse ``data`` as a JSON object; ``what`` names the document in error messages."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InvalidArgument(f"{what} is {len(data)} bytes, larger than the {max_bytes} limit")
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"{what} is not valid UTF-8: {exc}") from None
+    if not text.strip():
+        raise InvalidArgument(f"{what} is empty, expected a JSON object")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def dump_object(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _get(obj: dict[str, Any], key: str, what: str, required: bool) -> Any:
+    value = obj.get(key, _MISSING)
+    if value is _MISSING and required:
+        raise InvalidArgument(f"{what}: missing key {key!r}")
+    return None if value is _MISSING else value
+
+
+def req_str(obj: dict[str, Any], key: str, what: str) -> str:
+    value = _get(obj, key, what, required=True)
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what}: {key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def opt_int(obj: dict[str, Any], key: str, what: str) -> int | None:
+    value = _get(obj, key, what, required=False)
+    if value is None:
+        return None
+    # bool is an int subclass in Python but never a valid timestamp or size.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{what}: {key!r} must be an integer, got {type(value).__name__}")
+    if not -(2**63) <= value < 2**63:
+        raise InvalidArgument(f"{what}: {key!r} = {value} does not fit in int64")
+    return value
+
+
+def req_int(obj: dict[str, Any], key: str, what: str) -> int:
+    _get(obj, key, what, required=True)
+    value = opt_int(obj, key, what)
+    if value is None:
+        raise InvalidArgument(f"{what}: {key!r} must be an integer, got null")
+    return value
+
+
+def opt_bool(obj: dict[str, Any], key: str, what: str, default: bool) -> bool:
+    value = _get(obj, key, what, required=False)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{what}: {key!r} must be a boolean, got {type(value).__name__}")
+    return value
+
+
+def metadata(obj: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """User metadata: any JSON object; absent or null means ``{}`` (§5.4.2)."""
+    value = _get(obj, key, what, required=False)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{what}: {key!r} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def opt_object(obj: dict[str, Any], key: str, what: str) -> dict[str, Any] | None:
+    value = _get(obj, key, what, required=False)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{what}: {key!r} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def opt_list(obj: dict[str, Any], key: str, what: str) -> list[Any]:
+    value = _get(obj, key, what, required=False)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{what}: {key!r} must be a JSON array, got {type(value).__name__}")
+    return value

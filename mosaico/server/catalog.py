@@ -1,0 +1,579 @@
+"""The catalog: sequences, sessions, topics, chunks (+ column statistics), notifications.
+
+SQLite in the store folder, WAL mode, one connection guarded by a lock that is held only for
+short transactions (never while streaming). The SQL sticks to the portable subset (text UUID
+keys generated here, BIGINT, ON DELETE CASCADE, no upserts) so PostgreSQL can follow.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from mosaico.protocol.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sequences (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at_ns BIGINT NOT NULL,
+    user_metadata TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    ident TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    completed_at_ns BIGINT,
+    UNIQUE (sequence_id, ident)
+);
+CREATE TABLE IF NOT EXISTS topics (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    ontology_tag TEXT NOT NULL,
+    serialization_format TEXT NOT NULL,
+    user_metadata TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    arrow_schema BLOB,
+    UNIQUE (sequence_id, path)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+    ordinal BIGINT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    row_count BIGINT NOT NULL,
+    file_bytes BIGINT NOT NULL,
+    arrow_bytes BIGINT NOT NULL,
+    min_ts BIGINT NOT NULL,
+    max_ts BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_topic ON chunks (topic_id, min_ts);
+CREATE TABLE IF NOT EXISTS chunk_stats (
+    chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    column_path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    null_count BIGINT,
+    min_int BIGINT,
+    max_int BIGINT,
+    min_real DOUBLE PRECISION,
+    max_real DOUBLE PRECISION,
+    min_text TEXT,
+    max_text TEXT,
+    PRIMARY KEY (chunk_id, column_path)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    topic_id TEXT REFERENCES topics(id) ON DELETE CASCADE,
+    notification_type TEXT NOT NULL,
+    msg TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL
+);
+"""
+
+# Topic upload states.
+CREATED = "created"
+UPLOADING = "uploading"
+UPLOADED = "uploaded"
+FAILED = "failed"
+
+
+class _Clock:
+    """Wall-clock ns, strictly increasing within the process so creation order is total."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def now(self) -> int:
+        with self._lock:
+            self._last = max(self._last + 1, time.time_ns())
+            return self._last
+
+
+clock = _Clock()
+
+
+@attrs.frozen
+class SequenceRow:
+    id: str
+    name: str
+    created_at_ns: int
+    user_metadata: dict[str, Any]
+
+
+@attrs.frozen
+class SessionRow:
+    id: str
+    sequence_id: str
+    sequence: str
+    ident: str
+    created_at_ns: int
+    completed_at_ns: int | None
+
+    @property
+    def locked(self) -> bool:
+        return self.completed_at_ns is not None
+
+    @property
+    def locator(self) -> str:
+        return f"{self.sequence}:{self.ident}"
+
+
+@attrs.frozen
+class TopicRow:
+    id: str
+    sequence_id: str
+    sequence: str
+    session_id: str
+    path: str
+    ontology_tag: str
+    serialization_format: str
+    user_metadata: dict[str, Any]
+    created_at_ns: int
+    state: str
+    arrow_schema: bytes | None
+    completed_at_ns: int | None
+
+    @property
+    def locator(self) -> str:
+        return f"{self.sequence}/{self.path}"
+
+    @property
+    def locked(self) -> bool:
+        return self.completed_at_ns is not None
+
+
+@attrs.frozen
+class ChunkRow:
+    id: str
+    topic_id: str
+    ordinal: int
+    path: str
+    row_count: int
+    file_bytes: int
+    arrow_bytes: int
+    min_ts: int
+    max_ts: int
+
+
+@attrs.frozen
+class ColumnStats:
+    """min/max of one leaf column of one chunk; ``kind`` is int, real, text or bool."""
+
+    column_path: str
+    kind: str
+    null_count: int | None
+    min_value: int | float | str | None
+    max_value: int | float | str | None
+
+
+@attrs.frozen
+class TopicTotals:
+    row_count: int = 0
+    file_bytes: int = 0
+    arrow_bytes: int = 0
+    chunk_count: int = 0
+    min_ts: int | None = None
+    max_ts: int | None = None
+
+
+@attrs.frozen
+class NotificationRow:
+    sequence: str
+    topic_path: str | None
+    notification_type: str
+    msg: str
+    created_at_ns: int
+
+
+_TOPIC_SELECT = """
+SELECT t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag,
+       t.serialization_format, t.user_metadata, t.created_at_ns, t.state, t.arrow_schema,
+       s.completed_at_ns
+FROM topics t JOIN sequences q ON q.id = t.sequence_id JOIN sessions s ON s.id = t.session_id
+"""
+_SESSION_SELECT = """
+SELECT s.id, s.sequence_id, q.name, s.ident, s.created_at_ns, s.completed_at_ns
+FROM sessions s JOIN sequences q ON q.id = s.sequence_id
+"""
+_CHUNK_COLUMNS = "id, topic_id, ordinal, path, row_count, file_bytes, arrow_bytes, min_ts, max_ts"
+
+
+def _topic(row: tuple[Any, ...]) -> TopicRow:
+    values = list(row)
+    values[7] = json.loads(values[7])
+    return TopicRow(*values)
+
+
+def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
+    slots: dict[str, Any] = {"int": None, "real": None, "text": None}
+    mins, maxs = dict(slots), dict(slots)
+    column = {"bool": "int"}.get(stat.kind, stat.kind)
+    mins[column], maxs[column] = stat.min_value, stat.max_value
+    return (
+        mins["int"], maxs["int"], mins["real"], maxs["real"], mins["text"], maxs["text"],
+    )  # fmt: skip
+
+
+class Catalog:
+    """All catalog reads and writes; each public method is one short transaction."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._tx() as cur:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    # -- sequences -----------------------------------------------------------------------
+
+    def create_sequence(self, name: str, user_metadata: dict[str, Any]) -> SequenceRow:
+        row = SequenceRow(str(uuid.uuid4()), name, clock.now(), user_metadata)
+        with self._tx() as cur:
+            if cur.execute("SELECT 1 FROM sequences WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"sequence {name!r} already exists")
+            cur.execute(
+                "INSERT INTO sequences (id, name, created_at_ns, user_metadata) VALUES (?,?,?,?)",
+                (row.id, name, row.created_at_ns, json.dumps(user_metadata)),
+            )
+        return row
+
+    def _sequence(self, cur: sqlite3.Cursor, name: str) -> SequenceRow:
+        found = cur.execute(
+            "SELECT id, name, created_at_ns, user_metadata FROM sequences WHERE name = ?", (name,)
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"sequence {name!r} does not exist")
+        return SequenceRow(found[0], found[1], found[2], json.loads(found[3]))
+
+    def get_sequence(self, name: str) -> SequenceRow:
+        with self._tx() as cur:
+            return self._sequence(cur, name)
+
+    def list_sequences(self) -> list[SequenceRow]:
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT id, name, created_at_ns, user_metadata FROM sequences "
+                "ORDER BY created_at_ns, name"
+            ).fetchall()
+        return [SequenceRow(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def _chunk_paths(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> list[str]:
+        query = f"SELECT c.path FROM chunks c JOIN topics t ON t.id = c.topic_id WHERE {where}"
+        return [r[0] for r in cur.execute(query, args).fetchall()]
+
+    def delete_sequence(self, name: str) -> tuple[list[str], list[str]]:
+        """Remove a sequence; returns (topic ids, chunk paths) whose files must go."""
+        with self._tx() as cur:
+            seq = self._sequence(cur, name)
+            topic_ids = [
+                r[0] for r in cur.execute("SELECT id FROM topics WHERE sequence_id = ?", (seq.id,))
+            ]
+            paths = self._chunk_paths(cur, "t.sequence_id = ?", (seq.id,))
+            cur.execute("DELETE FROM sequences WHERE id = ?", (seq.id,))
+        return topic_ids, paths
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def create_session(self, sequence: str, ident: str) -> SessionRow:
+        with self._tx() as cur:
+            seq = self._sequence(cur, sequence)
+            row = SessionRow(str(uuid.uuid4()), seq.id, seq.name, ident, clock.now(), None)
+            cur.execute(
+                "INSERT INTO sessions (id, sequence_id, ident, created_at_ns) VALUES (?,?,?,?)",
+                (row.id, seq.id, ident, row.created_at_ns),
+            )
+        return row
+
+    def _session(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> SessionRow:
+        found = cur.execute(f"{_SESSION_SELECT} WHERE {where}", args).fetchone()
+        if found is None:
+            raise NotFound(f"session {args[-1]!r} does not exist")
+        return SessionRow(*found)
+
+    def get_session(self, session_uuid: str) -> SessionRow:
+        with self._tx() as cur:
+            return self._session(cur, "s.id = ?", (session_uuid,))
+
+    def sessions_of(self, sequence_id: str) -> list[SessionRow]:
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"{_SESSION_SELECT} WHERE s.sequence_id = ? ORDER BY s.created_at_ns",
+                (sequence_id,),
+            ).fetchall()
+        return [SessionRow(*r) for r in rows]
+
+    def finalize_session(self, session_uuid: str) -> SessionRow:
+        with self._tx() as cur:
+            session = self._session(cur, "s.id = ?", (session_uuid,))
+            if session.locked:
+                raise FailedPrecondition(f"session {session.locator!r} is already finalized")
+            busy = cur.execute(
+                "SELECT path FROM topics WHERE session_id = ? AND state = ?",
+                (session.id, UPLOADING),
+            ).fetchall()
+            if busy:
+                names = ", ".join(repr(f"{session.sequence}/{r[0]}") for r in busy)
+                raise FailedPrecondition(
+                    f"session {session.locator!r} still has uploads in progress: {names}"
+                )
+            done = clock.now()
+            cur.execute("UPDATE sessions SET completed_at_ns = ? WHERE id = ?", (done, session.id))
+        return attrs.evolve(session, completed_at_ns=done)
+
+    def delete_session(
+        self, *, sequence: str | None = None, ident: str | None = None, uuid_: str | None = None
+    ) -> tuple[SessionRow, list[str], list[str]]:
+        """Remove a session by (sequence, ident) or by UUID; returns it, topic ids, chunk paths."""
+        with self._tx() as cur:
+            if uuid_ is not None:
+                session = self._session(cur, "s.id = ?", (uuid_,))
+            else:
+                session = self._session(cur, "q.name = ? AND s.ident = ?", (sequence, ident))
+            topic_ids = [
+                r[0]
+                for r in cur.execute("SELECT id FROM topics WHERE session_id = ?", (session.id,))
+            ]
+            paths = self._chunk_paths(cur, "t.session_id = ?", (session.id,))
+            cur.execute("DELETE FROM sessions WHERE id = ?", (session.id,))
+        return session, topic_ids, paths
+
+    # -- topics --------------------------------------------------------------------------
+
+    def create_topic(
+        self,
+        session_uuid: str,
+        sequence: str,
+        path: str,
+        ontology_tag: str,
+        serialization_format: str,
+        user_metadata: dict[str, Any],
+    ) -> TopicRow:
+        with self._tx() as cur:
+            session = self._session(cur, "s.id = ?", (session_uuid,))
+            if session.locked:
+                raise FailedPrecondition(f"session {session.locator!r} is finalized")
+            if session.sequence != sequence:
+                raise InvalidArgument(
+                    f"topic '{sequence}/{path}' is not in the session's sequence "
+                    f"{session.sequence!r}"
+                )
+            if cur.execute(
+                "SELECT 1 FROM topics WHERE sequence_id = ? AND path = ?",
+                (session.sequence_id, path),
+            ).fetchone():
+                raise AlreadyExists(f"topic '{sequence}/{path}' already exists")
+            row = TopicRow(
+                str(uuid.uuid4()), session.sequence_id, sequence, session.id, path,
+                ontology_tag, serialization_format, user_metadata, clock.now(), CREATED, None,
+                None,
+            )  # fmt: skip
+            cur.execute(
+                "INSERT INTO topics (id, sequence_id, session_id, path, ontology_tag, "
+                "serialization_format, user_metadata, created_at_ns, state) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    row.id, row.sequence_id, row.session_id, path, ontology_tag,
+                    serialization_format, json.dumps(user_metadata), row.created_at_ns, CREATED,
+                ),
+            )  # fmt: skip
+        return row
+
+    def _topic(self, cur: sqlite3.Cursor, sequence: str, path: str) -> TopicRow:
+        found = cur.execute(f"{_TOPIC_SELECT} WHERE q.name = ? AND t.path = ?", (sequence, path))
+        row = found.fetchone()
+        if row is None:
+            raise NotFound(f"topic '{sequence}/{path}' does not exist")
+        return _topic(row)
+
+    def get_topic(self, sequence: str, path: str) -> TopicRow:
+        with self._tx() as cur:
+            return self._topic(cur, sequence, path)
+
+    def topics_of(self, sequence_id: str) -> list[TopicRow]:
+        """Topics of a sequence in session creation order, then topic creation order."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"{_TOPIC_SELECT} WHERE t.sequence_id = ? "
+                "ORDER BY s.created_at_ns, t.created_at_ns",
+                (sequence_id,),
+            ).fetchall()
+        return [_topic(r) for r in rows]
+
+    def delete_topic(self, sequence: str, path: str) -> tuple[TopicRow, list[str]]:
+        with self._tx() as cur:
+            topic = self._topic(cur, sequence, path)
+            paths = self._chunk_paths(cur, "t.id = ?", (topic.id,))
+            cur.execute("DELETE FROM topics WHERE id = ?", (topic.id,))
+        return topic, paths
+
+    def begin_upload(self, topic_id: str, arrow_schema: bytes) -> TopicRow:
+        """Claim a topic for its one DoPut; fails if finalized or already (being) uploaded."""
+        with self._tx() as cur:
+            found = cur.execute(f"{_TOPIC_SELECT} WHERE t.id = ?", (topic_id,)).fetchone()
+            if found is None:
+                raise NotFound("topic was deleted")
+            topic = _topic(found)
+            if topic.locked:
+                raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
+            if topic.state != CREATED:
+                raise FailedPrecondition(
+                    f"topic {topic.locator!r} already received an upload (state {topic.state})"
+                )
+            cur.execute(
+                "UPDATE topics SET state = ?, arrow_schema = ? WHERE id = ?",
+                (UPLOADING, arrow_schema, topic_id),
+            )
+        return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)
+
+    def end_upload(self, topic_id: str, ok: bool) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE topics SET state = ? WHERE id = ? AND state = ?",
+                (UPLOADED if ok else FAILED, topic_id, UPLOADING),
+            )
+
+    # -- chunks --------------------------------------------------------------------------
+
+    def add_chunk(self, chunk: ChunkRow, stats: list[ColumnStats]) -> bool:
+        """Record a chunk whose file is already in place; False if its topic is gone."""
+        with self._tx() as cur:
+            state = cur.execute("SELECT state FROM topics WHERE id = ?", (chunk.topic_id,))
+            found = state.fetchone()
+            if found is None or found[0] != UPLOADING:
+                return False
+            cur.execute(
+                f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                attrs.astuple(chunk),
+            )
+            cur.executemany(
+                "INSERT INTO chunk_stats (chunk_id, column_path, kind, null_count, min_int, "
+                "max_int, min_real, max_real, min_text, max_text) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(chunk.id, s.column_path, s.kind, s.null_count, *_stat_columns(s)) for s in stats],
+            )
+        return True
+
+    def chunks_of(self, topic_id: str) -> list[ChunkRow]:
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE topic_id = ? ORDER BY ordinal",
+                (topic_id,),
+            ).fetchall()
+        return [ChunkRow(*r) for r in rows]
+
+    def chunk_stats(self, chunk_id: str) -> list[ColumnStats]:
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT column_path, kind, null_count, min_int, max_int, min_real, max_real, "
+                "min_text, max_text FROM chunk_stats WHERE chunk_id = ? ORDER BY column_path",
+                (chunk_id,),
+            ).fetchall()
+        out = []
+        for path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
+            lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
+                kind, (mint, maxt)
+            )
+            out.append(ColumnStats(path, kind, nulls, lo, hi))
+        return out
+
+    def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:
+        if not topic_ids:
+            return {}
+        marks = ",".join("?" * len(topic_ids))
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT topic_id, SUM(row_count), SUM(file_bytes), SUM(arrow_bytes), COUNT(*), "
+                f"MIN(min_ts), MAX(max_ts) FROM chunks WHERE topic_id IN ({marks}) "
+                "GROUP BY topic_id",
+                topic_ids,
+            ).fetchall()
+        return {r[0]: TopicTotals(*r[1:]) for r in rows}
+
+    def all_chunk_paths(self) -> set[str]:
+        with self._tx() as cur:
+            return {r[0] for r in cur.execute("SELECT path FROM chunks")}
+
+    def recover_interrupted_uploads(self) -> list[TopicRow]:
+        """After a restart no upload is running: mark the ones that were as failed."""
+        with self._tx() as cur:
+            rows = [
+                _topic(r) for r in cur.execute(f"{_TOPIC_SELECT} WHERE t.state = ?", (UPLOADING,))
+            ]
+            cur.execute("UPDATE topics SET state = ? WHERE state = ?", (FAILED, UPLOADING))
+        return rows
+
+    # -- notifications -------------------------------------------------------------------
+
+    def add_notification(
+        self, sequence: str, topic_path: str | None, notification_type: str, msg: str
+    ) -> None:
+        with self._tx() as cur:
+            if topic_path is None:
+                seq_id, topic_id = self._sequence(cur, sequence).id, None
+            else:
+                topic = self._topic(cur, sequence, topic_path)
+                seq_id, topic_id = topic.sequence_id, topic.id
+            cur.execute(
+                "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
+                "created_at_ns) VALUES (?,?,?,?,?,?)",
+                (str(uuid.uuid4()), seq_id, topic_id, notification_type, msg, clock.now()),
+            )
+
+    def _notification_target(
+        self, cur: sqlite3.Cursor, sequence: str, topic_path: str | None
+    ) -> tuple[str, Any]:
+        if topic_path is None:
+            return "n.sequence_id = ? AND n.topic_id IS NULL", self._sequence(cur, sequence).id
+        return "n.topic_id = ?", self._topic(cur, sequence, topic_path).id
+
+    def list_notifications(self, sequence: str, topic_path: str | None) -> list[NotificationRow]:
+        with self._tx() as cur:
+            where, key = self._notification_target(cur, sequence, topic_path)
+            rows = cur.execute(
+                "SELECT n.notification_type, n.msg, n.created_at_ns FROM notifications n "
+                f"WHERE {where} ORDER BY n.created_at_ns",
+                (key,),
+            ).fetchall()
+        return [NotificationRow(sequence, topic_path, *r) for r in rows]
+
+    def purge_notifications(self, sequence: str, topic_path: str | None) -> int:
+        with self._tx() as cur:
+            where, key = self._notification_target(cur, sequence, topic_path)
+            ids = [
+                r[0] for r in cur.execute(f"SELECT n.id FROM notifications n WHERE {where}", (key,))
+            ]
+            cur.executemany("DELETE FROM notifications WHERE id = ?", [(i,) for i in ids])
+        return len(ids)

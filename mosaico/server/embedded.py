@@ -1,0 +1,74 @@
+"""The server in-process, on a free loopback port, for the SDK's embedded mode."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from mosaico.server.flight import MosaicoFlightServer
+from mosaico.server.logs import kv
+from mosaico.server.store import Store, StoreConfig
+
+log = logging.getLogger("mosaico.server.embedded")
+
+
+class EmbeddedServer:
+    """``with EmbeddedServer(path) as (host, port): ...`` or ``start()`` / ``stop()``.
+
+    gRPC serves on its own background threads; nothing here blocks the caller.
+    """
+
+    def __init__(self, path: str, host: str = "127.0.0.1", config: StoreConfig | None = None):
+        self.path = path
+        self.host = host
+        self.config = config
+        self._server: MosaicoFlightServer | None = None
+        self._store: Store | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("embedded server is not running")
+        return self.host, self._server.port
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("embedded server is not running")
+        return self._store
+
+    def start(self) -> tuple[str, int]:
+        if self._server is not None:
+            return self.address
+        self._store = Store.open_local(self.path, self.config)
+        try:
+            self._server = MosaicoFlightServer(self._store, f"grpc://{self.host}:0")
+        except BaseException:
+            self._store.close()
+            self._store = None
+            raise
+        log.info(kv("embedded.start", store=self.path, port=self._server.port))
+        return self.address
+
+    def stop(self) -> None:
+        server, store = self._server, self._store
+        self._server = self._store = None
+        if store is not None:
+            store.closing.set()
+        if server is not None:
+            server.shutdown()
+            server.wait()
+        if store is not None:
+            store.close()
+            log.info(kv("embedded.stop", store=self.path))
+
+    def __enter__(self) -> tuple[str, int]:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

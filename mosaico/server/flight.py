@@ -1,0 +1,204 @@
+"""The Arrow Flight front end: decode each RPC, call the store, encode the reply (spec §5-§7)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from mosaico.protocol import actions as act
+from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
+from mosaico.protocol.envelope import encode_envelope
+from mosaico.protocol.errors import Internal, InvalidArgument, ProtocolError, to_flight_error
+from mosaico.protocol.notifications import notifications_payload
+from mosaico.server.logs import kv
+from mosaico.server.store import Store, TopicView
+
+log = logging.getLogger("mosaico.server.flight")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translate(rpc: str) -> Callable[[F], F]:
+    """Turn ProtocolErrors (and storage faults) into the Flight status the spec names."""
+
+    def wrap(handler: F) -> F:
+        @functools.wraps(handler)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return handler(*args, **kwargs)
+            except ProtocolError as exc:
+                log.info(kv("rpc.error", rpc=rpc, code=exc.code, error=str(exc)))
+                raise to_flight_error(exc) from None
+            except OSError as exc:
+                log.exception(kv("rpc.fault", rpc=rpc, error=exc))
+                raise to_flight_error(Internal(f"storage failure: {exc}")) from None
+            except flight.FlightError:
+                raise
+            except Exception as exc:
+                log.exception(kv("rpc.bug", rpc=rpc, error=exc))
+                raise to_flight_error(Internal(f"unexpected server error: {exc!r}")) from None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _translated_stream(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Errors raised while streaming (e.g. the topic deleted meanwhile) get a proper status."""
+    try:
+        yield from batches
+    except ProtocolError as exc:
+        raise to_flight_error(exc) from None
+    except OSError as exc:
+        log.warning(kv("doget.fault", error=exc))
+        raise to_flight_error(Internal(f"storage failure while streaming: {exc}")) from None
+
+
+def _command(descriptor: flight.FlightDescriptor, what: str) -> bytes:
+    if descriptor.descriptor_type != flight.DescriptorType.CMD:
+        raise InvalidArgument(f"{what} needs a command descriptor, not a path descriptor")
+    return bytes(descriptor.command)
+
+
+def _endpoint(view: TopicView) -> flight.FlightEndpoint:
+    return flight.FlightEndpoint(view.ticket.to_bytes(), [], app_metadata=view.metadata.to_bytes())
+
+
+class MosaicoFlightServer(flight.FlightServerBase):
+    """A Flight server serving one ``Store``. Listens as soon as it is constructed."""
+
+    def __init__(self, store: Store, location: str, **kwargs: Any) -> None:
+        super().__init__(location, **kwargs)
+        self.store = store
+        self._max_body = store.config.limits.grpc_max_decode_message_size
+
+    # -- control plane -------------------------------------------------------------------
+
+    def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
+        return [(name.value, "") for name in act.ActionName]
+
+    @_translate("do_action")
+    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+        started = time.perf_counter()
+        request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
+        payload = self._dispatch(request)
+        log.debug(
+            kv("action", name=action.type, ms=round((time.perf_counter() - started) * 1e3, 2))
+        )
+        return [encode_envelope(request.action.value, payload)]
+
+    def _dispatch(self, request: act.Request) -> Any:
+        store = self.store
+        if isinstance(request, act.InfoRequest):
+            return store.info().to_json()
+        if isinstance(request, act.SequenceCreate):
+            return store.create_sequence(request)
+        if isinstance(request, act.SessionCreate):
+            return store.create_session(request).to_json()
+        if isinstance(request, act.TopicCreate):
+            return store.create_topic(request).to_json()
+        if isinstance(request, act.SessionFinalize):
+            return store.finalize_session(request)
+        if isinstance(request, act.SessionDelete):
+            return store.delete_session(request)
+        if isinstance(request, act.NotificationCreate):
+            return store.add_notification(request)
+        if isinstance(request, act.SequenceTarget):
+            if request.action is act.ActionName.SEQUENCE_DELETE:
+                return store.delete_sequence(request.sequence)
+            if request.action is act.ActionName.SEQUENCE_NOTIFICATION_LIST:
+                return notifications_payload(store.list_notifications(request.sequence, None))
+            return store.purge_notifications(request.sequence, None)
+        topic = request.topic
+        if request.action is act.ActionName.TOPIC_DELETE:
+            return store.delete_topic(topic)
+        if request.action is act.ActionName.TOPIC_NOTIFICATION_LIST:
+            return notifications_payload(store.list_notifications(topic.sequence, topic.path))
+        return store.purge_notifications(topic.sequence, topic.path)
+
+    # -- catalogue -----------------------------------------------------------------------
+
+    @_translate("get_flight_info")
+    def get_flight_info(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> flight.FlightInfo:
+        cmd = ResourceCommand.parse(_command(descriptor, "GetFlightInfo"))
+        if cmd.topic is not None:
+            view = self.store.describe_topic(cmd.topic, cmd.window)
+            return flight.FlightInfo(
+                view.schema, descriptor, [_endpoint(view)],
+                view.metadata.data_info.total_row_count, view.metadata.data_info.total_bytes,
+            )  # fmt: skip
+        seq = self.store.describe_sequence(cmd)
+        return flight.FlightInfo(
+            pa.schema([]), descriptor, [_endpoint(v) for v in seq.topics],
+            sum(v.metadata.data_info.total_row_count for v in seq.topics),
+            sum(v.metadata.data_info.total_bytes for v in seq.topics),
+            app_metadata=seq.metadata.to_bytes(),
+        )  # fmt: skip
+
+    @_translate("get_schema")
+    def get_schema(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> flight.SchemaResult:
+        cmd = ResourceCommand.parse(_command(descriptor, "GetSchema"))
+        if cmd.topic is None:
+            raise InvalidArgument(f"GetSchema needs a topic locator, got sequence {cmd.sequence!r}")
+        return flight.SchemaResult(self.store.topic_schema(cmd.topic))
+
+    @_translate("list_flights")
+    def list_flights(
+        self, context: flight.ServerCallContext, criteria: bytes
+    ) -> Iterator[flight.FlightInfo]:
+        if criteria not in (b"", b"/"):
+            raise InvalidArgument(f"ListFlights criteria {criteria!r} unsupported; use b'' or b'/'")
+        infos = []
+        for name in self.store.sequence_names():
+            descriptor = flight.FlightDescriptor.for_path(name)
+            endpoint = flight.FlightEndpoint(name.encode(), [])
+            infos.append(flight.FlightInfo(pa.schema([]), descriptor, [endpoint], -1, -1))
+        return iter(infos)
+
+    # -- data plane ----------------------------------------------------------------------
+
+    @_translate("do_get")
+    def do_get(
+        self, context: flight.ServerCallContext, ticket: flight.Ticket
+    ) -> flight.FlightDataStream:
+        parsed = Ticket.parse(ticket.ticket)
+        schema, batches = self.store.read(parsed)
+        log.info(kv("doget", topic=str(parsed.topic), start=parsed.window.start_ns,
+                    end=parsed.window.end_ns))  # fmt: skip
+        return flight.GeneratorStream(schema, _translated_stream(batches))
+
+    @_translate("do_put")
+    def do_put(
+        self,
+        context: flight.ServerCallContext,
+        descriptor: flight.FlightDescriptor,
+        reader: flight.MetadataRecordBatchReader,
+        writer: flight.FlightMetadataWriter,
+    ) -> None:
+        cmd = UploadCommand.parse(_command(descriptor, "DoPut"))
+        upload = self.store.begin_upload(cmd, reader.schema)
+        ok = False
+        try:
+            while True:
+                try:
+                    chunk = reader.read_chunk()
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError) as exc:
+                    # e.g. a second schema message, or the client vanished mid-stream.
+                    raise InvalidArgument(f"malformed or interrupted upload stream: {exc}") from exc
+                if chunk.data is not None:
+                    upload.add(chunk.data)
+            ok = True
+        finally:
+            self.store.end_upload(upload, ok)

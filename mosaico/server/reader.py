@@ -1,0 +1,178 @@
+"""Sorted, windowed, bounded-memory reads of one topic.
+
+Every chunk file is sorted by ``timestamp_ns`` when written, so reading a topic is a k-way
+merge of sorted runs. The merge is vectorised: each open chunk holds a small buffer of rows
+(one Parquet batch at a time); all buffered rows below the smallest "frontier" (the largest
+timestamp loaded so far by any still-open chunk, or the first timestamp of a chunk not yet
+opened) can be emitted at once with one stable sort. Chunks are opened only when the merge
+reaches their first timestamp, so memory is bounded by the chunks that overlap in time.
+Ties keep upload order: buffers are concatenated in chunk order before the stable sort, and a
+timestamp is emitted only once every chunk that may hold it has loaded all of its copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mosaico.protocol.commands import TimeWindow
+from mosaico.server.catalog import ChunkRow
+from mosaico.server.storage import ChunkStore
+
+TIMESTAMP = "timestamp_ns"
+_INF = np.iinfo(np.int64).max
+
+
+def _row_groups(pf: pq.ParquetFile, ts_index: int, window: TimeWindow) -> list[int]:
+    """Row groups whose timestamp statistics may hold rows inside the window."""
+    meta = pf.metadata
+    keep = []
+    for rg in range(meta.num_row_groups):
+        stats = meta.row_group(rg).column(ts_index).statistics
+        if meta.row_group(rg).num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max or window.overlaps(stats.min, stats.max):
+            keep.append(rg)
+    return keep
+
+
+class _Run:
+    """One open chunk: a sorted buffer of in-window rows and how far it has been read."""
+
+    def __init__(
+        self, pf: pq.ParquetFile, ordinal: int, schema: pa.Schema, window: TimeWindow,
+        read_rows: int,
+    ) -> None:  # fmt: skip
+        self.ordinal = ordinal
+        self.schema = schema
+        self.window = window
+        ts_index = schema.get_field_index(TIMESTAMP)
+        groups = _row_groups(pf, ts_index, window)
+        self._batches = pf.iter_batches(batch_size=read_rows, row_groups=groups, use_threads=False)
+        self.table = schema.empty_table()
+        self.ts = np.empty(0, dtype=np.int64)
+        self.frontier = -_INF - 1  # largest timestamp loaded so far
+        self.done = not groups
+        self.load()
+
+    def load(self) -> None:
+        """Append the next batch (window-trimmed) to the buffer; mark done at the end."""
+        if self.done:
+            return
+        batch = next(self._batches, None)
+        if batch is None:
+            self.done = True
+            return
+        ts = batch.column(TIMESTAMP).to_numpy()
+        self.frontier = int(ts[-1])
+        lo = 0 if self.window.start_ns is None else int(np.searchsorted(ts, self.window.start_ns))
+        hi = len(ts)
+        if self.window.end_ns is not None:
+            hi = int(np.searchsorted(ts, self.window.end_ns))
+            if hi < len(ts):
+                self.done = True  # sorted: nothing later can be inside the window
+        if hi > lo:
+            piece = batch.slice(lo, hi - lo).cast(self.schema)
+            self.table = pa.concat_tables([self.table, pa.Table.from_batches([piece])])
+            self.ts = np.concatenate([self.ts, ts[lo:hi]])
+
+    def take_below(self, bound: int) -> pa.Table | None:
+        """Remove and return the buffered rows with timestamp < bound (a prefix)."""
+        cut = len(self.ts) if bound > _INF else int(np.searchsorted(self.ts, bound))
+        if cut == 0:
+            return None
+        head = self.table.slice(0, cut)
+        self.table = self.table.slice(cut)
+        self.ts = self.ts[cut:]
+        return head
+
+
+def _merged_pieces(
+    store: ChunkStore, chunks: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
+    read_rows: int,
+) -> Iterator[pa.Table]:  # fmt: skip
+    pending = sorted(
+        (c for c in chunks if window.overlaps(c.min_ts, c.max_ts)),
+        key=lambda c: (c.min_ts, c.ordinal),
+    )
+    pending.reverse()  # pop() from the end = next chunk in time
+    active: list[_Run] = []
+    while pending or active:
+        bound = min((r.frontier for r in active if not r.done), default=_INF + 1)
+        if pending:
+            bound = min(bound, pending[-1].min_ts)
+        pieces = [p for r in active if (p := r.take_below(bound)) is not None]
+        if len(pieces) == 1:
+            yield pieces[0]
+        elif pieces:
+            merged = pa.concat_tables(pieces)
+            ts = merged.column(TIMESTAMP).to_numpy()
+            yield merged.take(pa.array(np.argsort(ts, kind="stable")))
+        active = [r for r in active if not (r.done and len(r.ts) == 0)]
+        # Advance whatever holds the bound back: open the next chunk, or read further.
+        if pending and pending[-1].min_ts <= bound:
+            chunk = pending.pop()
+            run = _Run(store.open_chunk(chunk.path), chunk.ordinal, schema, window, read_rows)
+            active.append(run)
+            active.sort(key=lambda r: r.ordinal)
+        for run in active:
+            if not run.done and run.frontier <= bound:
+                run.load()
+
+
+def read_sorted(
+    store: ChunkStore, chunks: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
+    batch_rows: int, read_rows: int,
+) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """Rows of the chunks inside the window, sorted by timestamp (stable), in batches of
+    ``batch_rows`` rows (the last may be smaller), never empty, cast to ``schema``.
+
+    Each open chunk is read ``read_rows`` rows at a time: that, times the number of chunks
+    overlapping in time, bounds the memory of the merge."""
+    # Pieces of at least a quarter of the target go out as they are (no copy); smaller ones
+    # are coalesced first so that the stream does not degrade into many tiny messages.
+    min_rows = max(1, batch_rows // 4)
+    buffered: list[pa.Table] = []
+    rows = 0
+    for piece in _merged_pieces(store, chunks, schema, window, read_rows):
+        if not buffered and piece.num_rows >= min_rows and piece.column(0).num_chunks == 1:
+            yield from piece.to_batches(max_chunksize=batch_rows)
+            continue
+        buffered.append(piece)
+        rows += piece.num_rows
+        if rows >= min_rows:
+            yield from pa.concat_tables(buffered).combine_chunks().to_batches(batch_rows)
+            buffered, rows = [], 0
+    if rows:
+        yield from pa.concat_tables(buffered).combine_chunks().to_batches(batch_rows)
+
+
+def window_counts(
+    store: ChunkStore, chunks: list[ChunkRow], window: TimeWindow
+) -> tuple[int, int | None, int | None]:
+    """(row count, min, max) of the timestamps inside the window, reading only what the
+    chunk bounds cannot answer (the timestamp column of partially covered chunks)."""
+    count, lo, hi = 0, None, None
+    for chunk in chunks:
+        if not window.overlaps(chunk.min_ts, chunk.max_ts):
+            continue
+        if window.contains_interval(chunk.min_ts, chunk.max_ts):
+            count += chunk.row_count
+            c_lo, c_hi = chunk.min_ts, chunk.max_ts
+        else:
+            pf = store.open_chunk(chunk.path)
+            ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
+            groups = _row_groups(pf, ts_index, window)
+            ts = pf.read_row_groups(groups, columns=[TIMESTAMP]).column(0).to_numpy()
+            start = 0 if window.start_ns is None else int(np.searchsorted(ts, window.start_ns))
+            end = len(ts) if window.end_ns is None else int(np.searchsorted(ts, window.end_ns))
+            if end <= start:
+                continue
+            count += end - start
+            c_lo, c_hi = int(ts[start]), int(ts[end - 1])
+        lo = c_lo if lo is None else min(lo, c_lo)
+        hi = c_hi if hi is None else max(hi, c_hi)
+    return count, lo, hi

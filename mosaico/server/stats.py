@@ -1,0 +1,106 @@
+"""Per-chunk column statistics for the future query engine, taken from Parquet's own.
+
+Leaves are named with dotted struct paths; a list element adds ``[]`` (``positions[]``,
+``acceleration.covariance[]``). Only numeric, boolean and string leaves are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mosaico.server.catalog import ColumnStats
+
+
+@attrs.frozen
+class Leaf:
+    path: str
+    kind: str | None  # int, real, text, bool; None for leaves without statistics
+
+
+def _kind(dtype: pa.DataType) -> str | None:
+    if pa.types.is_boolean(dtype):
+        return "bool"
+    if pa.types.is_integer(dtype):
+        return "int"
+    if pa.types.is_floating(dtype) and not pa.types.is_float16(dtype):
+        return "real"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "text"
+    return None
+
+
+def _walk(path: str, dtype: pa.DataType, out: list[Leaf]) -> None:
+    if pa.types.is_struct(dtype):
+        for i in range(dtype.num_fields):
+            child = dtype.field(i)
+            _walk(f"{path}.{child.name}", child.type, out)
+    elif pa.types.is_map(dtype):
+        _walk(f"{path}{{key}}", dtype.key_type, out)
+        _walk(f"{path}{{value}}", dtype.item_type, out)
+    elif (
+        pa.types.is_list(dtype)
+        or pa.types.is_large_list(dtype)
+        or pa.types.is_fixed_size_list(dtype)
+    ):
+        _walk(f"{path}[]", dtype.value_type, out)
+    else:
+        out.append(Leaf(path, _kind(dtype)))
+
+
+def leaves(schema: pa.Schema) -> list[Leaf]:
+    """Leaf columns in Parquet column order (depth first)."""
+    out: list[Leaf] = []
+    for field in schema:
+        _walk(field.name, field.type, out)
+    return out
+
+
+def _normalise(kind: str, value: Any) -> int | float | str | None:
+    if kind == "bool":
+        return int(bool(value))
+    if kind == "int":
+        # uint64 beyond int64 cannot live in a BIGINT column; store no bound rather than a lie.
+        return value if -(2**63) <= value < 2**63 else None
+    if kind == "real":
+        return float(value)
+    return value if isinstance(value, str) else None
+
+
+def chunk_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> list[ColumnStats]:
+    """Aggregate row-group statistics of one written Parquet file into per-leaf min/max."""
+    columns = leaves(schema)
+    if len(columns) != metadata.num_columns:
+        return []
+    out = []
+    for index, leaf in enumerate(columns):
+        if leaf.kind is None:
+            continue
+        lo: Any = None
+        hi: Any = None
+        nulls = 0
+        complete = True
+        for rg in range(metadata.num_row_groups):
+            column = metadata.row_group(rg).column(index)
+            stats = column.statistics
+            if stats is None:
+                complete = False
+                break
+            nulls += stats.null_count if stats.has_null_count else 0
+            if stats.has_min_max:
+                lo = stats.min if lo is None else min(lo, stats.min)
+                hi = stats.max if hi is None else max(hi, stats.max)
+            elif column.num_values > (stats.null_count or 0):
+                complete = False  # values present but no bounds recorded
+                break
+        if not complete:
+            continue
+        lo_n = None if lo is None else _normalise(leaf.kind, lo)
+        hi_n = None if hi is None else _normalise(leaf.kind, hi)
+        if (lo is None) != (lo_n is None) or (hi is None) != (hi_n is None):
+            continue
+        out.append(ColumnStats(leaf.path, leaf.kind, nulls, lo_n, hi_n))
+    return out

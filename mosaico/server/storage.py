@@ -1,0 +1,146 @@
+"""Chunk files: Parquet through ``pyarrow.fs`` (no local-path assumptions), written atomically.
+
+Layout under the store root: ``chunks/<topic id>/<chunk id>.parquet`` for committed data and
+``tmp/`` for files being written. A chunk is written to ``tmp/``, closed, then moved into place;
+only then is it recorded in the catalog. Anything under ``chunks/`` that the catalog does not
+know (a crash between move and commit, a delete interrupted half-way) is swept at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import attrs
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from mosaico.server.stats import leaves
+
+TMP_DIR = "tmp"
+CHUNK_DIR = "chunks"
+
+
+@attrs.frozen
+class WrittenChunk:
+    path: str  # relative to the store root
+    file_bytes: int
+    metadata: pq.FileMetaData
+
+
+def _parquet_paths(schema: pa.Schema) -> list[str]:
+    """Parquet column paths of a schema, in leaf order (as pyarrow names them)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), sink)
+    meta = pq.read_metadata(pa.BufferReader(sink.getvalue()))
+    return [meta.schema.column(i).path for i in range(meta.num_columns)]
+
+
+@attrs.frozen
+class WriteOptions:
+    """Parquet options derived once per topic schema and serialization format."""
+
+    compression: str
+    use_dictionary: list[str]
+    write_statistics: list[str]
+
+    @classmethod
+    def for_schema(
+        cls, schema: pa.Schema, serialization_format: str, compression: str
+    ) -> WriteOptions:
+        """Raises ``pa.ArrowException`` if Parquet cannot store the schema."""
+        paths = _parquet_paths(schema)
+        kinds = [leaf.kind for leaf in leaves(schema)]
+        if len(kinds) != len(paths):
+            kinds = [None] * len(paths)
+        return cls(
+            # Images are already compressed blobs: don't spend CPU on them.
+            compression="none" if serialization_format == "image" else compression,
+            use_dictionary=[p for p, k in zip(paths, kinds, strict=True) if k == "text"],
+            write_statistics=[p for p, k in zip(paths, kinds, strict=True) if k is not None],
+        )
+
+
+class ChunkStore:
+    """Chunk files on any ``pyarrow.fs`` filesystem, under ``root``."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    def _abs(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    def prepare(self) -> None:
+        """Create the layout and prove it is writable; raises OSError with the reason."""
+        self.fs.create_dir(self._abs(CHUNK_DIR), recursive=True)
+        self.fs.create_dir(self._abs(TMP_DIR), recursive=True)
+        probe = self._abs(f"{TMP_DIR}/probe-{uuid.uuid4().hex}")
+        with self.fs.open_output_stream(probe) as out:
+            out.write(b"ok")
+        self.fs.delete_file(probe)
+
+    def write_chunk(
+        self, topic_id: str, chunk_id: str, table: pa.Table, options: WriteOptions,
+        row_group_rows: int,
+    ) -> WrittenChunk:  # fmt: skip
+        tmp = self._abs(f"{TMP_DIR}/{chunk_id}.parquet")
+        final = f"{CHUNK_DIR}/{topic_id}/{chunk_id}.parquet"
+        collected: list[pq.FileMetaData] = []
+        try:
+            with self.fs.open_output_stream(tmp) as out:
+                pq.write_table(
+                    table,
+                    out,
+                    row_group_size=max(1, row_group_rows),
+                    compression=options.compression,
+                    use_dictionary=options.use_dictionary,
+                    write_statistics=options.write_statistics,
+                    metadata_collector=collected,
+                )
+            size = self.fs.get_file_info(tmp).size or 0
+            self.fs.create_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"), recursive=True)
+            self.fs.move(tmp, self._abs(final))
+        except BaseException:
+            self._delete_quietly(tmp)
+            raise
+        return WrittenChunk(final, size, collected[0])
+
+    def open_chunk(self, path: str) -> pq.ParquetFile:
+        return pq.ParquetFile(self.fs.open_input_file(self._abs(path)))
+
+    def _delete_quietly(self, absolute: str) -> None:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.fs.delete_file(absolute)
+
+    def delete_chunks(self, paths: list[str]) -> None:
+        for path in paths:
+            self._delete_quietly(self._abs(path))
+
+    def delete_topic_dirs(self, topic_ids: list[str]) -> None:
+        for topic_id in topic_ids:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self.fs.delete_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"))
+
+    def sweep(self, known: set[str]) -> list[str]:
+        """Delete temp files and chunk files the catalog does not reference; returns them."""
+        removed = []
+        selector = pafs.FileSelector(self._abs(TMP_DIR), allow_not_found=True, recursive=True)
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                self._delete_quietly(info.path)
+                removed.append(info.path)
+        selector = pafs.FileSelector(self._abs(CHUNK_DIR), allow_not_found=True, recursive=True)
+        infos = self.fs.get_file_info(selector)
+        for info in infos:
+            relative = info.path[len(self.root) + 1 :]
+            if info.type == pafs.FileType.File and relative not in known:
+                self._delete_quietly(info.path)
+                removed.append(info.path)
+        for info in infos:
+            if info.type == pafs.FileType.Directory and not self.fs.get_file_info(
+                pafs.FileSelector(info.path, allow_not_found=True)
+            ):
+                self.fs.delete_dir(info.path)
+        return removed

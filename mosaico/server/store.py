@@ -1,0 +1,356 @@
+"""The platform's domain operations over the catalog and the chunk files.
+
+Protocol-agnostic apart from the shared request/response types: the Flight layer decodes,
+calls one method here, and encodes. Every failure is a ``ProtocolError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import attrs
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from mosaico.protocol import actions as act
+from mosaico.protocol.appmeta import (
+    DataInfo,
+    Interval,
+    SequenceMetadata,
+    SessionMetadata,
+    TimeWindowInfo,
+    TopicMetadata,
+)
+from mosaico.protocol.commands import ResourceCommand, Ticket, TimeWindow, UploadCommand
+from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument
+from mosaico.protocol.info import Limits, ServerInfo
+from mosaico.protocol.names import SessionLocator, TopicLocator
+from mosaico.protocol.notifications import Notification, format_created_datetime
+from mosaico.protocol.responses import SessionCreated, TopicCreated
+from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.logs import kv
+from mosaico.server.reader import TIMESTAMP, read_sorted, window_counts
+from mosaico.server.storage import ChunkStore, WriteOptions
+from mosaico.server.upload import TopicUpload
+
+log = logging.getLogger("mosaico.server.store")
+
+MiB = 1024 * 1024
+CATALOG_FILE = "catalog.sqlite3"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class StoreError(Exception):
+    """The store folder cannot be used (missing, not a folder, not writable)."""
+
+
+def new_session_ident() -> str:
+    """A 26-character ULID: 48-bit millisecond time + 80 random bits, Crockford base-32."""
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+@attrs.frozen
+class StoreConfig:
+    limits: Limits = Limits()
+    chunk_bytes: int = 64 * MiB  # roll a new chunk file once this much is buffered
+    row_group_bytes: int = 8 * MiB  # Parquet row groups: the unit a read loads at once
+    compression: str = "none"  # Parquet codec of non-image topics (lz4, zstd, snappy, none)
+
+
+@attrs.frozen
+class TopicView:
+    metadata: TopicMetadata
+    schema: pa.Schema
+    ticket: Ticket
+
+
+@attrs.frozen
+class SequenceView:
+    metadata: SequenceMetadata
+    topics: list[TopicView]
+
+
+def _interval(lo: int | None, hi: int | None) -> Interval | None:
+    return None if lo is None or hi is None else Interval(lo, hi)
+
+
+def _schema(topic: TopicRow) -> pa.Schema:
+    if topic.arrow_schema is None:
+        return pa.schema([])
+    return pa.ipc.read_schema(pa.py_buffer(topic.arrow_schema))
+
+
+class Store:
+    """A store folder (or any ``pyarrow.fs`` root) plus its catalog."""
+
+    def __init__(
+        self, fs: pafs.FileSystem, root: str, catalog_path: str,
+        config: StoreConfig | None = None,
+    ) -> None:  # fmt: skip
+        self.config = config or StoreConfig()
+        self.chunks = ChunkStore(fs, root)
+        try:
+            self.chunks.prepare()
+        except OSError as exc:
+            raise StoreError(f"store {root!r} is not usable: {exc}") from exc
+        try:
+            self.catalog = Catalog(catalog_path)
+        except Exception as exc:
+            raise StoreError(f"catalog {catalog_path!r} cannot be opened: {exc}") from exc
+        # Parquet encoding releases the GIL: a small pool uses every core across uploads.
+        self._writer = ThreadPoolExecutor(
+            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="chunk-writer"
+        )
+        self._uploads: dict[str, threading.Event] = {}
+        self._uploads_lock = threading.Lock()
+        self.closing = threading.Event()
+        self._recover()
+
+    @classmethod
+    def open_local(cls, folder: str, config: StoreConfig | None = None) -> Store:
+        folder = os.path.abspath(folder)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise StoreError(f"store {folder!r} is not a folder")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {folder!r} cannot be created: {exc}") from exc
+        if not os.access(folder, os.W_OK):
+            raise StoreError(f"store {folder!r} is not writable")
+        return cls(pafs.LocalFileSystem(), folder, os.path.join(folder, CATALOG_FILE), config)
+
+    def close(self) -> None:
+        self.closing.set()
+        self._writer.shutdown(wait=True)
+        self.catalog.close()
+
+    def _recover(self) -> None:
+        for topic in self.catalog.recover_interrupted_uploads():
+            self.catalog.add_notification(
+                topic.sequence, topic.path, "error",
+                "upload interrupted by a server restart; rows committed before it are kept",
+            )  # fmt: skip
+            log.warning(kv("recover.upload_interrupted", topic=topic.locator))
+        removed = self.chunks.sweep(self.catalog.all_chunk_paths())
+        if removed:
+            log.info(kv("recover.swept", files=len(removed)))
+
+    def info(self) -> ServerInfo:
+        return ServerInfo(limits=self.config.limits)
+
+    # -- control plane -------------------------------------------------------------------
+
+    def create_sequence(self, req: act.SequenceCreate) -> None:
+        self.catalog.create_sequence(req.sequence, req.user_metadata)
+        log.info(kv("sequence.create", sequence=req.sequence))
+
+    def create_session(self, req: act.SessionCreate) -> SessionCreated:
+        session = self.catalog.create_session(req.sequence, new_session_ident())
+        log.info(kv("session.create", session=session.locator))
+        return SessionCreated(session.id, SessionLocator(session.sequence, session.ident))
+
+    def create_topic(self, req: act.TopicCreate) -> TopicCreated:
+        topic = self.catalog.create_topic(
+            req.session_uuid, req.topic.sequence, req.topic.path, req.ontology_tag,
+            req.serialization_format, req.user_metadata,
+        )  # fmt: skip
+        log.info(kv("topic.create", topic=topic.locator, tag=topic.ontology_tag))
+        return TopicCreated(topic.id)
+
+    def finalize_session(self, req: act.SessionFinalize) -> None:
+        session = self.catalog.finalize_session(req.session_uuid)
+        log.info(kv("session.finalize", session=session.locator))
+
+    def _cancel_uploads(self, topic_ids: list[str]) -> None:
+        with self._uploads_lock:
+            for topic_id in topic_ids:
+                if topic_id in self._uploads:
+                    self._uploads[topic_id].set()
+
+    def _drop_files(self, topic_ids: list[str], paths: list[str]) -> None:
+        # The catalog no longer points at these files; a crash here leaves orphans that the
+        # next start-up sweeps.
+        self._cancel_uploads(topic_ids)
+        self.chunks.delete_chunks(paths)
+        self.chunks.delete_topic_dirs(topic_ids)
+
+    def delete_session(self, req: act.SessionDelete) -> None:
+        if req.session is not None:
+            session, topic_ids, paths = self.catalog.delete_session(
+                sequence=req.session.sequence, ident=req.session.session_id
+            )
+        else:
+            session, topic_ids, paths = self.catalog.delete_session(uuid_=req.session_uuid)
+        self._drop_files(topic_ids, paths)
+        log.info(kv("session.delete", session=session.locator, chunks=len(paths)))
+
+    def delete_sequence(self, sequence: str) -> None:
+        topic_ids, paths = self.catalog.delete_sequence(sequence)
+        self._drop_files(topic_ids, paths)
+        log.info(kv("sequence.delete", sequence=sequence, chunks=len(paths)))
+
+    def delete_topic(self, topic: TopicLocator) -> None:
+        row, paths = self.catalog.delete_topic(topic.sequence, topic.path)
+        self._drop_files([row.id], paths)
+        log.info(kv("topic.delete", topic=row.locator, chunks=len(paths)))
+
+    def add_notification(self, req: act.NotificationCreate) -> None:
+        path = None if req.topic is None else req.topic.path
+        self.catalog.add_notification(req.sequence, path, req.notification_type, req.msg)
+
+    def list_notifications(self, sequence: str, topic_path: str | None) -> list[Notification]:
+        return [
+            Notification(
+                sequence if row.topic_path is None else f"{sequence}/{row.topic_path}",
+                row.notification_type,
+                row.msg,
+                format_created_datetime(row.created_at_ns),
+            )
+            for row in self.catalog.list_notifications(sequence, topic_path)
+        ]
+
+    def purge_notifications(self, sequence: str, topic_path: str | None) -> None:
+        self.catalog.purge_notifications(sequence, topic_path)
+
+    def sequence_names(self) -> list[str]:
+        return [row.name for row in self.catalog.list_sequences()]
+
+    # -- catalogue -----------------------------------------------------------------------
+
+    def _topic_view(self, topic: TopicRow, totals: TopicTotals, window: TimeWindow) -> TopicView:
+        window_info = None
+        if window.bounded:
+            count, lo, hi = window_counts(self.chunks, self.catalog.chunks_of(topic.id), window)
+            window_info = TimeWindowInfo(count, _interval(lo, hi))
+        metadata = TopicMetadata(
+            topic=TopicLocator(topic.sequence, topic.path),
+            created_at_ns=topic.created_at_ns,
+            completed_at_ns=topic.completed_at_ns,
+            locked=topic.locked,
+            ontology_tag=topic.ontology_tag,
+            serialization_format=topic.serialization_format,
+            user_metadata=topic.user_metadata,
+            data_info=DataInfo(
+                total_bytes=totals.file_bytes,
+                total_chunks_count=totals.chunk_count,
+                total_row_count=totals.row_count,
+                interval=_interval(totals.min_ts, totals.max_ts),
+            ),
+            window=window_info,
+        )
+        ticket = Ticket(metadata.topic, window)
+        return TopicView(metadata, _schema(topic), ticket)
+
+    def describe_sequence(self, cmd: ResourceCommand) -> SequenceView:
+        seq = self.catalog.get_sequence(cmd.sequence)
+        sessions = self.catalog.sessions_of(seq.id)
+        topics = self.catalog.topics_of(seq.id)
+        totals = self.catalog.totals([t.id for t in topics])
+        metadata = SequenceMetadata(
+            sequence=seq.name,
+            created_at_ns=seq.created_at_ns,
+            user_metadata=seq.user_metadata,
+            sessions=[
+                SessionMetadata(
+                    locator=s.locator,
+                    created_at_ns=s.created_at_ns,
+                    completed_at_ns=s.completed_at_ns,
+                    locked=s.locked,
+                    topics=[t.locator for t in topics if t.session_id == s.id],
+                )
+                for s in sessions
+            ],
+        )
+        views = [self._topic_view(t, totals.get(t.id, TopicTotals()), cmd.window) for t in topics]
+        return SequenceView(metadata, views)
+
+    def describe_topic(self, topic: TopicLocator, window: TimeWindow) -> TopicView:
+        row = self.catalog.get_topic(topic.sequence, topic.path)
+        totals = self.catalog.totals([row.id]).get(row.id, TopicTotals())
+        return self._topic_view(row, totals, window)
+
+    def topic_schema(self, topic: TopicLocator) -> pa.Schema:
+        return _schema(self.catalog.get_topic(topic.sequence, topic.path))
+
+    # -- data plane ----------------------------------------------------------------------
+
+    def read(self, ticket: Ticket) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Schema and batches of a ticket; batches sized near the target message size."""
+        row = self.catalog.get_topic(ticket.topic.sequence, ticket.topic.path)
+        schema = _schema(row)
+        chunks = self.catalog.chunks_of(row.id)
+        rows = sum(c.row_count for c in chunks)
+        row_bytes = max(1, sum(c.arrow_bytes for c in chunks) // max(1, rows))
+        limits = self.config.limits
+        # Near the target message size, never above the largest message promised.
+        batch_rows = max(1, limits.grpc_target_encode_message_size // row_bytes)
+        batch_rows = min(batch_rows, max(1, limits.grpc_max_encode_message_size // row_bytes))
+        read_rows = max(1, min(batch_rows, self.config.row_group_bytes // row_bytes))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            sorted_batches = read_sorted(
+                self.chunks, chunks, schema, ticket.window, batch_rows, read_rows
+            )
+            for batch in sorted_batches:
+                if self.closing.is_set():
+                    raise Internal("server is shutting down")
+                yield batch
+
+        return schema, batches()
+
+    def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
+        """Checks of spec §6.1 in order, then claim the topic for this stream."""
+        topic = self.catalog.get_topic(cmd.topic.sequence, cmd.topic.path)
+        if topic.id != cmd.topic_uuid:
+            raise InvalidArgument(f"topic_uuid does not match topic {topic.locator!r}")
+        if topic.locked:
+            raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
+        if topic.state != "created":
+            raise FailedPrecondition(f"topic {topic.locator!r} already received an upload")
+        matches = [f for f in schema if f.name == TIMESTAMP]
+        if len(matches) != 1 or matches[0].type != pa.int64():
+            raise InvalidArgument(
+                f"upload schema must have exactly one field '{TIMESTAMP}' of type int64, "
+                f"got {[str(f.type) for f in matches] or 'none'}"
+            )
+        try:
+            options = WriteOptions.for_schema(
+                schema, topic.serialization_format, self.config.compression
+            )
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise InvalidArgument(f"upload schema cannot be stored: {exc}") from exc
+        topic = self.catalog.begin_upload(topic.id, schema.serialize().to_pybytes())
+        cancelled = threading.Event()
+        with self._uploads_lock:
+            self._uploads[topic.id] = cancelled
+        log.info(kv("upload.begin", topic=topic.locator))
+        return TopicUpload(
+            self.catalog, self.chunks, topic, schema, options,
+            chunk_bytes=self.config.chunk_bytes,
+            row_group_bytes=self.config.row_group_bytes,
+            max_batch_bytes=self.config.limits.grpc_max_decode_message_size,
+            cancelled=cancelled,
+            writer=self._writer,
+        )  # fmt: skip
+
+    def end_upload(self, upload: TopicUpload, ok: bool) -> None:
+        try:
+            if ok:
+                try:
+                    upload.finish()
+                except BaseException:
+                    upload.abort()  # never leave the topic marked as uploading
+                    raise
+            else:
+                upload.abort()
+        finally:
+            with self._uploads_lock:
+                self._uploads.pop(upload.topic.id, None)
+        log.info(kv("upload.end", topic=upload.topic.locator, ok=ok, rows=upload.rows))

@@ -1,0 +1,30 @@
+"""The embedded server the SDK starts in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.flight as flight
+import pytest
+from server_helpers import Raw, make_batch
+
+from mosaico.server import EmbeddedServer
+
+
+def test_start_stop_restart_keeps_data(tmp_path: Path) -> None:
+    embedded = EmbeddedServer(str(tmp_path / "store"))
+    host, port = embedded.start()
+    assert host == "127.0.0.1" and port > 0 and embedded.start() == (host, port)
+    raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+    session = raw.new_sequence("seq")
+    raw.put("seq/a", raw.new_topic(session, "seq/a"), [make_batch([2, 1])])
+    raw.client.close()
+    embedded.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = embedded.address
+    embedded.stop()  # stopping twice is harmless
+    with EmbeddedServer(str(tmp_path / "store")) as (host, port):
+        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+        _, batches = raw.read("seq/a")
+        assert [b.num_rows for b in batches] == [2]
+        raw.client.close()
