@@ -6,11 +6,13 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 import click
 
 from mosaico.protocol.info import DEFAULT_PORT
+from mosaico.server.access import ApiKeys
 from mosaico.server.flight import MosaicoFlightServer
 from mosaico.server.logs import kv
 from mosaico.server.store import MiB, Store, StoreConfig, StoreError
@@ -44,15 +46,37 @@ SHUTDOWN_GRACE_S = 10.0
     help="Parquet codec for non-image topics: trade upload throughput for disk space.",
 )
 @click.option(
+    "--api-key", "api_key_specs", multiple=True, metavar="KEY[:read,write,delete]",
+    help="Require this API key (repeatable); without permissions it may do everything.",
+)  # fmt: skip
+@click.option(
+    "--api-keys-file", type=click.Path(exists=True, dir_okay=False),
+    help='JSON object of API keys: {"<key>": ["read", "write", "delete"]}.',
+)  # fmt: skip
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain."
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
+@click.option(
     "--log-level",
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 def serve(
-    store_dir: str, host: str, port: int, chunk_mib: int, compression: str, log_level: str
+    store_dir: str,
+    host: str,
+    port: int,
+    chunk_mib: int,
+    compression: str,
+    api_key_specs: tuple[str, ...],
+    api_keys_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_level: str,
 ) -> None:
     """Serve the Mosaico protocol over Arrow Flight on HOST:PORT."""
+    api_keys, tls = _access(api_key_specs, api_keys_file, tls_cert, tls_key)
     logging.basicConfig(
         level=log_level.upper(),
         stream=sys.stderr,
@@ -65,7 +89,8 @@ def serve(
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        server = MosaicoFlightServer(store, f"grpc://{host}:{port}")
+        scheme = "grpc+tls" if tls else "grpc"
+        server = MosaicoFlightServer(store, f"{scheme}://{host}:{port}", api_keys=api_keys, tls=tls)
     except Exception as exc:
         store.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
@@ -91,3 +116,19 @@ def serve(
     else:
         store.close()
     log.info(kv("serve.stopped"))
+
+
+def _access(
+    specs: tuple[str, ...], keys_file: str | None, cert: str | None, key: str | None
+) -> tuple[ApiKeys | None, tuple[bytes, bytes] | None]:
+    """API keys (from options and/or a file) and TLS files, checked before anything starts."""
+    if bool(cert) != bool(key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = (Path(cert).read_bytes(), Path(key).read_bytes()) if cert and key else None
+    try:
+        grants = dict(ApiKeys.parse(specs).grants)
+        if keys_file:
+            grants.update(ApiKeys.from_file(keys_file).grants)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return (ApiKeys(grants) if grants else None), tls

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
+from mosaico.server.access import ApiKeys
 from mosaico.server.flight import MosaicoFlightServer
 from mosaico.server.logs import kv
 from mosaico.server.store import Store, StoreConfig
@@ -18,10 +19,17 @@ class EmbeddedServer:
     gRPC serves on its own background threads; nothing here blocks the caller.
     """
 
-    def __init__(self, path: str, host: str = "127.0.0.1", config: StoreConfig | None = None):
+    def __init__(
+        self,
+        path: str,
+        host: str = "127.0.0.1",
+        config: StoreConfig | None = None,
+        api_keys: ApiKeys | None = None,
+    ):
         self.path = path
         self.host = host
         self.config = config
+        self.api_keys = api_keys
         self._server: MosaicoFlightServer | None = None
         self._store: Store | None = None
 
@@ -42,7 +50,9 @@ class EmbeddedServer:
             return self.address
         self._store = Store.open_local(self.path, self.config)
         try:
-            self._server = MosaicoFlightServer(self._store, f"grpc://{self.host}:0")
+            self._server = MosaicoFlightServer(
+                self._store, f"grpc://{self.host}:0", api_keys=self.api_keys
+            )
         except BaseException:
             self._store.close()
             self._store = None

@@ -16,6 +16,8 @@ from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
 from mosaico.protocol.envelope import encode_envelope
 from mosaico.protocol.errors import Internal, InvalidArgument, ProtocolError, to_flight_error
 from mosaico.protocol.notifications import notifications_payload
+from mosaico.protocol.permissions import ACTION_PERMISSION, RPC_PERMISSION
+from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
 from mosaico.server.logs import kv
 from mosaico.server.store import Store, TopicView
 
@@ -71,9 +73,24 @@ def _endpoint(view: TopicView) -> flight.FlightEndpoint:
 
 
 class MosaicoFlightServer(flight.FlightServerBase):
-    """A Flight server serving one ``Store``. Listens as soon as it is constructed."""
+    """A Flight server serving one ``Store``. Listens as soon as it is constructed.
 
-    def __init__(self, store: Store, location: str, **kwargs: Any) -> None:
+    With ``api_keys`` every call needs a key granting its permission; with ``tls`` (a
+    certificate chain and private key, PEM bytes) it serves ``grpc+tls`` locations.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        location: str,
+        api_keys: ApiKeys | None = None,
+        tls: tuple[bytes, bytes] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if api_keys is not None:
+            kwargs["middleware"] = {MIDDLEWARE_KEY: ApiKeyMiddlewareFactory(api_keys)}
+        if tls is not None:
+            kwargs["tls_certificates"] = [tls]
         super().__init__(location, **kwargs)
         self.store = store
         self._max_body = store.config.limits.grpc_max_decode_message_size
@@ -87,6 +104,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         started = time.perf_counter()
         request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
+        require(context, ACTION_PERMISSION[request.action])
         payload = self._dispatch(request)
         log.debug(
             kv("action", name=action.type, ms=round((time.perf_counter() - started) * 1e3, 2))
@@ -128,6 +146,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
+        require(context, RPC_PERMISSION["get_flight_info"])
         cmd = ResourceCommand.parse(_command(descriptor, "GetFlightInfo"))
         if cmd.topic is not None:
             view = self.store.describe_topic(cmd.topic, cmd.window)
@@ -147,6 +166,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_schema(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
+        require(context, RPC_PERMISSION["get_schema"])
         cmd = ResourceCommand.parse(_command(descriptor, "GetSchema"))
         if cmd.topic is None:
             raise InvalidArgument(f"GetSchema needs a topic locator, got sequence {cmd.sequence!r}")
@@ -156,6 +176,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def list_flights(
         self, context: flight.ServerCallContext, criteria: bytes
     ) -> Iterator[flight.FlightInfo]:
+        require(context, RPC_PERMISSION["list_flights"])
         if criteria not in (b"", b"/"):
             raise InvalidArgument(f"ListFlights criteria {criteria!r} unsupported; use b'' or b'/'")
         infos = []
@@ -171,6 +192,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def do_get(
         self, context: flight.ServerCallContext, ticket: flight.Ticket
     ) -> flight.FlightDataStream:
+        require(context, RPC_PERMISSION["do_get"])
         parsed = Ticket.parse(ticket.ticket)
         schema, batches = self.store.read(parsed)
         log.info(kv("doget", topic=str(parsed.topic), start=parsed.window.start_ns,
@@ -185,6 +207,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
         reader: flight.MetadataRecordBatchReader,
         writer: flight.FlightMetadataWriter,
     ) -> None:
+        require(context, RPC_PERMISSION["do_put"])
         cmd = UploadCommand.parse(_command(descriptor, "DoPut"))
         upload = self.store.begin_upload(cmd, reader.schema)
         ok = False
