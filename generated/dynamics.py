@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from mosaico_ontology.geometry import Vector3d
 from mosaico_ontology.header import Header
 
@@ -20,7 +20,7 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class ForceTorque:
+class ForceTorque(base.OntologyType):
     """Wrench: force and torque acting on a body.
 
     Fields:
@@ -80,8 +80,6 @@ class ForceTorque:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `ForceTorque.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -100,10 +98,6 @@ class ForceTorque:
     )
     force: Vector3d = attrs.field(metadata={"description": "Linear force.", "unit": "N"})
     torque: Vector3d = attrs.field(metadata={"description": "Moment / torque.", "unit": "N·m"})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -153,40 +147,12 @@ class ForceTorque:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[ForceTorque | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[ForceTorque | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[ForceTorque], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[ForceTorque]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(ForceTorque)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Inertia:
+class Inertia(base.OntologyType):
     """Mass properties of a rigid body.
 
     Fields:
@@ -237,8 +203,6 @@ class Inertia:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Inertia.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -253,10 +217,6 @@ class Inertia:
             "unit": "kg·m²",
         }
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -300,34 +260,6 @@ class Inertia:
             o.inertia = f3
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[Inertia | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Inertia | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Inertia], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Inertia]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(Inertia)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from mosaico_ontology.header import Header
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Vector2d:
+class Vector2d(base.OntologyType):
     """2-D vector.
 
     Fields:
@@ -82,8 +82,6 @@ class Vector2d:
         "y": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Vector2d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -102,10 +100,6 @@ class Vector2d:
     )
     x: float = attrs.field(metadata={"description": "First component."})
     y: float = attrs.field(metadata={"description": "Second component."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -155,40 +149,12 @@ class Vector2d:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Vector2d | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Vector2d | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Vector2d], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Vector2d]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Vector2d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Vector3d:
+class Vector3d(base.OntologyType):
     """3-D vector.
 
     Fields:
@@ -242,8 +208,6 @@ class Vector3d:
         "z": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Vector3d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -263,10 +227,6 @@ class Vector3d:
     x: float = attrs.field(metadata={"description": "X component."})
     y: float = attrs.field(metadata={"description": "Y component."})
     z: float = attrs.field(metadata={"description": "Z component."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -323,40 +283,12 @@ class Vector3d:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Vector3d | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Vector3d | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Vector3d], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Vector3d]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Vector3d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Vector4d:
+class Vector4d(base.OntologyType):
     """4-D vector.
 
     Fields:
@@ -421,8 +353,6 @@ class Vector4d:
         "w": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Vector4d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -443,10 +373,6 @@ class Vector4d:
     y: float = attrs.field(metadata={"description": "Second component."})
     z: float = attrs.field(metadata={"description": "Third component."})
     w: float = attrs.field(metadata={"description": "Fourth component."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -510,40 +436,12 @@ class Vector4d:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Vector4d | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Vector4d | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Vector4d], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Vector4d]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Vector4d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Point2d:
+class Point2d(base.OntologyType):
     """2-D point (same layout as Vector2d).
 
     Fields:
@@ -594,8 +492,6 @@ class Point2d:
         "y": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Point2d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -614,10 +510,6 @@ class Point2d:
     )
     x: float = attrs.field(metadata={"description": "X coordinate."})
     y: float = attrs.field(metadata={"description": "Y coordinate."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -667,40 +559,12 @@ class Point2d:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Point2d | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Point2d | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Point2d], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Point2d]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Point2d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Point3d:
+class Point3d(base.OntologyType):
     """3-D point (same layout as Vector3d).
 
     Fields:
@@ -754,8 +618,6 @@ class Point3d:
         "z": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Point3d.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -775,10 +637,6 @@ class Point3d:
     x: float = attrs.field(metadata={"description": "X coordinate."})
     y: float = attrs.field(metadata={"description": "Y coordinate."})
     z: float = attrs.field(metadata={"description": "Z coordinate."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -835,40 +693,12 @@ class Point3d:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Point3d | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Point3d | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Point3d], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Point3d]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Point3d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Quaternion:
+class Quaternion(base.OntologyType):
     """Rotation quaternion (x, y, z, w) (same layout as Vector4d).
 
     Fields:
@@ -940,8 +770,6 @@ class Quaternion:
         "w": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Quaternion.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -962,10 +790,6 @@ class Quaternion:
     y: float = attrs.field(metadata={"description": "Vector part, j coefficient."})
     z: float = attrs.field(metadata={"description": "Vector part, k coefficient."})
     w: float = attrs.field(metadata={"description": "Scalar part."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -1029,40 +853,12 @@ class Quaternion:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Quaternion | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Quaternion | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Quaternion], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Quaternion]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Quaternion)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Transform:
+class Transform(base.OntologyType):
     """Rigid transform between two frames (translation + rotation).
 
     Fields:
@@ -1134,8 +930,6 @@ class Transform:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Transform.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1165,10 +959,6 @@ class Transform:
         default=None,
         metadata={"description": "Identifier of the frame the transform leads to (child frame)."},
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -1224,40 +1014,12 @@ class Transform:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Transform | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Transform | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Transform], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Transform]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Transform)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Pose:
+class Pose(base.OntologyType):
     """Position and orientation of a body.
 
     Fields:
@@ -1317,8 +1079,6 @@ class Pose:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Pose.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1339,10 +1099,6 @@ class Pose:
     orientation: Quaternion = attrs.field(
         metadata={"description": "Orientation as a unit quaternion."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -1392,40 +1148,12 @@ class Pose:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Pose | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Pose | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Pose], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Pose]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Pose)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class RobotPath:
+class RobotPath(base.OntologyType):
     """A path as an ordered list of poses.
 
     Fields:
@@ -1459,17 +1187,11 @@ class RobotPath:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `RobotPath.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
     )
     poses: list[Pose] = attrs.field(metadata={"description": "Ordered waypoints of the path."})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -1500,40 +1222,12 @@ class RobotPath:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[RobotPath | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[RobotPath | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[RobotPath], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[RobotPath]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(RobotPath)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Polygon:
+class Polygon(base.OntologyType):
     """A polygon as an ordered list of 3-D vertices.
 
     Fields:
@@ -1567,8 +1261,6 @@ class Polygon:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Polygon.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1576,10 +1268,6 @@ class Polygon:
     points: list[Point3d] = attrs.field(
         metadata={"description": "Vertices of the polygon, in order."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -1609,34 +1297,6 @@ class Polygon:
             o.points = f1
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[Polygon | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Polygon | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Polygon], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Polygon]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(Polygon)

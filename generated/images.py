@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from mosaico_ontology.header import Header
 
 __all__ = [
@@ -36,7 +36,7 @@ _ALLOWED_Image_format = frozenset(["raw", "png", "jpeg", "jpg", "tiff", "h264", 
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Image:
+class Image(base.OntologyType):
     """Uncompressed image (optionally wrapped losslessly in PNG).
 
     Fields:
@@ -119,8 +119,6 @@ class Image:
         "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Image.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -147,10 +145,6 @@ class Image:
             "description": "Byte order of multi-byte pixels; null = the reader's native order."
         },
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -228,34 +222,6 @@ class Image:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Image | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Image | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Image], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Image]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Image)
 
@@ -263,7 +229,7 @@ _ALLOWED_CompressedImage_format = frozenset(["raw", "png", "jpeg", "jpg", "tiff"
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class CompressedImage:
+class CompressedImage(base.OntologyType):
     """Encoded image or video frame.
 
     Fields:
@@ -305,8 +271,6 @@ class CompressedImage:
         "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `CompressedImage.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -315,10 +279,6 @@ class CompressedImage:
     format: str = attrs.field(
         metadata={"description": "Codec of data: one of the ImageFormat strings (§8.3)."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -360,34 +320,6 @@ class CompressedImage:
             o.format = f2
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[CompressedImage | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[CompressedImage | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[CompressedImage], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[CompressedImage]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(CompressedImage)

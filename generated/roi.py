@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from mosaico_ontology.geometry import Vector2d
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class ROI:
+class ROI(base.OntologyType):
     """Rectangular region of interest in an image.
 
     Fields:
@@ -69,8 +69,6 @@ class ROI:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `ROI.Q.<field>.eq(...)`."""
 
     offset: Vector2d = attrs.field(
         metadata={
@@ -85,10 +83,6 @@ class ROI:
             "description": "True when the region is a sub-window that needs rectification; null is read as false."
         },
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -134,34 +128,6 @@ class ROI:
             o.do_rectify = f3
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[ROI | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[ROI | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[ROI], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[ROI]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(ROI)

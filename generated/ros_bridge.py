@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from mosaico_ontology.geometry import Transform
 from mosaico_ontology.header import Header
 
@@ -37,7 +37,7 @@ class PointFieldDatatype(enum.IntEnum):
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class BatteryState:
+class BatteryState(base.OntologyType):
     """Battery status (mirrors ROS sensor_msgs/BatteryState).
 
     Fields:
@@ -170,8 +170,6 @@ class BatteryState:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `BatteryState.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -216,10 +214,6 @@ class BatteryState:
     cell_temperature: list[float] | None = attrs.field(
         default=None, metadata={"description": "Per-cell temperatures.", "unit": "°C"}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -345,40 +339,12 @@ class BatteryState:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[BatteryState | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[BatteryState | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[BatteryState], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[BatteryState]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(BatteryState)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class FrameTransform:
+class FrameTransform(base.OntologyType):
     """A batch of transforms (mirrors ROS tf2_msgs/TFMessage).
 
     Fields:
@@ -404,16 +370,10 @@ class FrameTransform:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `FrameTransform.Q.<field>.eq(...)`."""
 
     transforms: list[Transform] = attrs.field(
         metadata={"description": "The transforms of one TF message."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -436,34 +396,6 @@ class FrameTransform:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[FrameTransform | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[FrameTransform | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[FrameTransform], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[FrameTransform]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(FrameTransform)
 
@@ -471,7 +403,7 @@ _ALLOWED_PointField_datatype = frozenset([1, 2, 3, 4, 5, 6, 7, 8])
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class PointField:
+class PointField(base.OntologyType):
     """Description of one channel of a PointCloud2 (also usable as a topic type on its own).
 
     Fields:
@@ -518,8 +450,6 @@ class PointField:
         "datatype": (columnar.Allowed([1, 2, 3, 4, 5, 6, 7, 8]),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `PointField.Q.<field>.eq(...)`."""
 
     name: str = attrs.field(metadata={"description": "Channel name (e.g. x, intensity)."})
     offset: int = attrs.field(
@@ -531,10 +461,6 @@ class PointField:
     count: int = attrs.field(
         metadata={"description": "Number of elements of this channel per point."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -596,40 +522,12 @@ class PointField:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[PointField | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[PointField | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[PointField], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[PointField]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(PointField)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class PointCloud2:
+class PointCloud2(base.OntologyType):
     """Packed point cloud (mirrors ROS sensor_msgs/PointCloud2).
 
     Fields:
@@ -708,8 +606,6 @@ class PointCloud2:
     }
     COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `PointCloud2.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -728,10 +624,6 @@ class PointCloud2:
     is_dense: bool = attrs.field(
         metadata={"description": "True when the cloud contains no invalid points."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -818,34 +710,6 @@ class PointCloud2:
             o.is_dense = f8
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[PointCloud2 | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[PointCloud2 | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[PointCloud2], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[PointCloud2]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(PointCloud2)

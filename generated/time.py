@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 
 __all__ = [
     "Time",
@@ -18,7 +18,7 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Time:
+class Time(base.OntologyType):
     """A point in time split into whole seconds and nanoseconds (ROS-style).
 
     Fields:
@@ -55,8 +55,6 @@ class Time:
         "nanoseconds": (columnar.Bounds(0, 999999999),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Time.Q.<field>.eq(...)`."""
 
     seconds: int = attrs.field(
         metadata={
@@ -66,10 +64,6 @@ class Time:
     nanoseconds: int = attrs.field(
         metadata={"description": "Sub-second part in ns; must satisfy 0 ≤ n < 1 000 000 000."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -103,40 +97,12 @@ class Time:
             out.append(o)
         return out
 
-    @classmethod
-    def to_arrow(cls, objs: list[Time | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Time | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Time], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Time]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
-
 
 runtime.register(Time)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Duration:
+class Duration(base.OntologyType):
     """A time span with the same layout as Time.
 
     Fields:
@@ -171,8 +137,6 @@ class Duration:
         "nanoseconds": (columnar.Bounds(0, 999999999),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Duration.Q.<field>.eq(...)`."""
 
     seconds: int = attrs.field(
         metadata={"description": "Whole seconds of the span (signed, int32)."}
@@ -180,10 +144,6 @@ class Duration:
     nanoseconds: int = attrs.field(
         metadata={"description": "Sub-second part in ns; must satisfy 0 ≤ n < 1 000 000 000."}
     )
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -216,34 +176,6 @@ class Duration:
             o.nanoseconds = f1
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[Duration | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Duration | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Duration], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Duration]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(Duration)

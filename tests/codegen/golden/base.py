@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 
 __all__ = [
     "Mode",
@@ -36,7 +36,7 @@ class Level(enum.IntEnum):
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class Point:
+class Point(base.OntologyType):
     """A tiny nested type.
 
     Fields:
@@ -60,15 +60,9 @@ class Point:
         "v": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `Point.Q.<field>.eq(...)`."""
 
     u: float = attrs.field(metadata={"unit": "px"})
     v: float = attrs.field(metadata={"unit": "px"})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -97,34 +91,6 @@ class Point:
             o.v = f1
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[Point | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[Point | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[Point], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[Point]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(Point)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico_codegen import base, columnar, runtime
 from kitchen.base import Point
 from mosaico_ontology.geometry import Vector3d
 from mosaico_ontology.header import Header
@@ -30,7 +30,7 @@ _ALLOWED_KitchenSink_levels = frozenset([0, 5, 10])
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
-class KitchenSink:
+class KitchenSink(base.OntologyType):
     """One field of every kind.
 
     Fields:
@@ -150,8 +150,6 @@ class KitchenSink:
         columnar.Ordered(["low", "high"]),
         columnar.AtLeastOneOf(["first", "second"]),
     )
-    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
-    """Query expressions over this type's fields, e.g. `KitchenSink.Q.<field>.eq(...)`."""
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -188,10 +186,6 @@ class KitchenSink:
     high: float = attrs.field(metadata={})
     first: Point | None = attrs.field(default=None, metadata={})
     second: Point | None = attrs.field(default=None, metadata={})
-
-    def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
-            self.validate()
 
     def validate(self) -> None:
         """Check every field against the YAML constraints; raises runtime.ValidationError."""
@@ -487,34 +481,6 @@ class KitchenSink:
             o.second = f30
             out.append(o)
         return out
-
-    @classmethod
-    def to_arrow(cls, objs: list[KitchenSink | None]) -> pa.StructArray:
-        """A struct array of this type's layout (None marks a null row)."""
-        return columnar.struct_array(cls, objs)
-
-    @classmethod
-    def from_arrow(cls, arr: pa.Array) -> list[KitchenSink | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
-        return columnar.from_struct_array(cls, arr)
-
-    @classmethod
-    def to_batch(cls, objs: list[KitchenSink], timestamps_ns: object) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
-
-    @classmethod
-    def from_batch(cls, batch: pa.RecordBatch) -> list[KitchenSink]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
-
-    @classmethod
-    def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
 
 
 runtime.register(KitchenSink)

@@ -1,0 +1,68 @@
+"""The base class of every generated type: what all ontology types do the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
+
+import pyarrow as pa
+
+from mosaico_codegen import columnar, query, runtime
+
+T = TypeVar("T", bound="OntologyType")
+
+
+class OntologyType:
+    """Class constants come from the YAML; conversions are column-wise (see `columnar`)."""
+
+    __slots__ = ()
+
+    TAG: ClassVar[str]
+    SERIALIZATION_FORMAT: ClassVar[str]
+    ARROW_TYPE: ClassVar[pa.StructType]
+    ARROW_SCHEMA: ClassVar[pa.Schema]
+    FINGERPRINT: ClassVar[str]
+    NESTED: ClassVar[dict[str, type]]
+    COLUMN_CHECKS: ClassVar[dict[str, tuple[Any, ...]]]
+    RULES: ClassVar[tuple[Any, ...]]
+    Q: ClassVar[query.QueryProxy] = query.QueryProxy()
+    """Query expressions over this type's fields, e.g. `IMU.Q.acceleration.x.gt(4.0)`."""
+
+    def __attrs_post_init__(self) -> None:
+        if runtime.VALIDATE:
+            self.validate()
+
+    def validate(self) -> None:
+        """Check every field against the YAML constraints; raises runtime.ValidationError."""
+
+    @classmethod
+    def _from_columns(cls: type[T], c: list[list[Any]]) -> list[T]:
+        raise NotImplementedError  # generated for every type
+
+    @classmethod
+    def to_arrow(cls: type[T], objs: Sequence[T | None]) -> pa.Array:
+        """A struct array of this type's layout (None marks a null row)."""
+        return columnar.struct_array(cls, objs)
+
+    @classmethod
+    def from_arrow(cls: type[T], arr: pa.Array) -> list[T | None]:
+        """Objects from a struct array of this type's layout (checked column-wise)."""
+        return columnar.from_struct_array(cls, arr)
+
+    @classmethod
+    def to_batch(cls: type[T], objs: Sequence[T], timestamps_ns: Any) -> pa.RecordBatch:
+        """A topic record batch: `timestamp_ns` then this type's fields."""
+        batch = columnar.record_batch(cls, objs, timestamps_ns)
+        if runtime.VALIDATE:
+            columnar.validate_columns(cls, batch.columns[1:])
+        return batch
+
+    @classmethod
+    def from_batch(cls: type[T], batch: pa.RecordBatch) -> list[T]:
+        """Objects from a topic record batch (the timestamp column is left aside)."""
+        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
+
+    @classmethod
+    def validate_batch(cls, batch: pa.RecordBatch) -> None:
+        """Check a topic record batch against the YAML constraints, column-wise."""
+        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
