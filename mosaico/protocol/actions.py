@@ -274,7 +274,8 @@ _SIMPLE: dict[ActionName, Any] = {
 def parse_request(name: str, body: bytes, max_bytes: int | None = None) -> Request:
     """Validate one DoAction (name + JSON body) into its typed request.
 
-    Query actions are recognised but not parsed here: they raise ``Unimplemented``.
+    Query actions are recognised but not parsed here (the query engine owns their grammar):
+    they raise ``Unimplemented``.
     """
     action = action_name(name)
     obj = jb.load_object(body, f"{action.value} request body", max_bytes)

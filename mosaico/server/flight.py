@@ -19,6 +19,7 @@ from mosaico.protocol.notifications import notifications_payload
 from mosaico.protocol.permissions import ACTION_PERMISSION, RPC_PERMISSION
 from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
 from mosaico.server.logs import kv
+from mosaico.server.query.service import QUERY_ACTIONS, handle_query_action
 from mosaico.server.store import Store, TopicView
 
 log = logging.getLogger("mosaico.server.flight")
@@ -103,13 +104,19 @@ class MosaicoFlightServer(flight.FlightServerBase):
     @_translate("do_action")
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         started = time.perf_counter()
-        request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
-        require(context, ACTION_PERMISSION[request.action])
-        payload = self._dispatch(request)
+        if action.type in QUERY_ACTIONS:
+            require(context, ACTION_PERMISSION[act.ActionName(action.type)])
+            results = handle_query_action(
+                self.store, action.type, action.body.to_pybytes(), self._max_body
+            )
+        else:
+            request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
+            require(context, ACTION_PERMISSION[request.action])
+            results = [encode_envelope(request.action.value, self._dispatch(request))]
         log.debug(
             kv("action", name=action.type, ms=round((time.perf_counter() - started) * 1e3, 2))
         )
-        return [encode_envelope(request.action.value, payload)]
+        return results
 
     def _dispatch(self, request: act.Request) -> Any:
         store = self.store

@@ -152,11 +152,15 @@ def test_malformed_requests_are_invalid_argument(
         raw.action(name, raw=body)
 
 
-def test_unknown_and_query_actions_are_unimplemented(raw: Raw) -> None:
+def test_unknown_actions_are_unimplemented(raw: Raw) -> None:
     with pytest.raises(pa.ArrowNotImplementedError, match="unknown action 'frobnicate'"):
         raw.action("frobnicate", {})
-    with pytest.raises(pa.ArrowNotImplementedError, match="'query'"):
-        raw.action("query", {})
+
+
+def test_query_actions_are_served(raw: Raw) -> None:
+    assert raw.action("query", {}) == {"items": []}
+    with pytest.raises(pa.ArrowInvalid, match="topics"):
+        raw.action("topic_filter_intersect", {"topics": [], "intersect_dt_ns": 0})
 
 
 def test_oversized_action_body_is_rejected(raw: Raw) -> None:

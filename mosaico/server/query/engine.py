@@ -1,0 +1,265 @@
+"""Query evaluation over abstract inputs (spec §8.7, §9): catalog rows and lazy chunks.
+
+The engine knows nothing of SQLite or Parquet: a topic arrives as its catalog values plus a
+callable yielding its chunks, each chunk as its leaf statistics plus a reader of record
+batches restricted to the columns the query needs. Chunks are pruned by statistics first
+(and, by the reader, the row groups inside them), then scanned batch by batch with
+vectorised predicates; a topic stops being scanned at its first matching row. Memory is bounded by one batch (plus the clusters found, for §9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+
+from mosaico.protocol import jsonbody as jb
+from mosaico.protocol.errors import InvalidArgument
+from mosaico.server.query.filters import section_holds
+from mosaico.server.query.plan import TIMESTAMP, OntologyEntry, QueryPlan, parse_ontology
+from mosaico.server.query.predicate import RowPredicate, compile_predicate
+from mosaico.server.query.pruning import (
+    KeepTest,
+    LeafStats,
+    chunk_may_match,
+    window_may_overlap,
+)
+from mosaico.server.query.temporal import Interval, batch_clusters, merge_arrays, merge_clusters
+
+# Per-batch clusters are folded together once this many are pending, bounding memory.
+_FOLD_EVERY = 256
+
+
+@attrs.frozen
+class ChunkSource:
+    """One chunk: leaf statistics by leaf path (``acceleration.x``, ``positions[]``) and a
+    reader yielding its record batches restricted to the given dotted columns. The reader
+    may skip the parts of the chunk (row groups) whose statistics fail the keep test."""
+
+    stats: Mapping[str, LeafStats]
+    read: Callable[[Sequence[str], KeepTest], Iterator[pa.RecordBatch]]
+
+
+@attrs.frozen
+class TopicCandidate:
+    """A topic with the catalog values the filters need and its chunks (lazy)."""
+
+    sequence: str
+    sequence_created_at_ns: int
+    sequence_user_metadata: Mapping[str, Any]
+    path: str  # topic path without the leading '/'
+    created_at_ns: int
+    user_metadata: Mapping[str, Any]
+    ontology_tag: str
+    serialization_format: str
+    schema: pa.Schema
+    chunks: Callable[[], Iterable[ChunkSource]]
+
+    @property
+    def locator(self) -> str:
+        return f"{self.sequence}/{self.path}"
+
+
+@attrs.define
+class ScanCounters:
+    """What a query touched: for the benchmark and for logs."""
+
+    chunks_considered: int = 0
+    chunks_pruned: int = 0
+    chunks_read: int = 0
+    parts_pruned: int = 0  # row groups skipped inside the chunks read
+    batches_read: int = 0
+    rows_read: int = 0
+    bytes_read: int = 0  # Arrow bytes of the batches read
+
+    def count_batch(self, batch: pa.RecordBatch) -> None:
+        self.batches_read += 1
+        self.rows_read += batch.num_rows
+        self.bytes_read += batch.nbytes
+
+
+def _scan(
+    chunks: Iterable[ChunkSource], predicate: RowPredicate, entries: Sequence[OntologyEntry],
+    columns: Sequence[str], counters: ScanCounters,
+    window: tuple[int, int] | None = None,
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:  # fmt: skip
+    """(batch, row mask) of every chunk that statistics cannot rule out."""
+
+    def may_match(stats: Mapping[str, LeafStats]) -> bool:
+        return window_may_overlap(stats, window, TIMESTAMP) and chunk_may_match(stats, entries)
+
+    def keep_part(stats: Mapping[str, LeafStats]) -> bool:
+        keep = may_match(stats)
+        counters.parts_pruned += not keep
+        return keep
+
+    for chunk in chunks:
+        counters.chunks_considered += 1
+        if not may_match(chunk.stats):
+            counters.chunks_pruned += 1
+            continue
+        counters.chunks_read += 1
+        for batch in chunk.read(columns, keep_part):
+            counters.count_batch(batch)
+            yield batch, predicate(batch)
+
+
+def topic_matches(
+    topic: TopicCandidate, entries: Sequence[OntologyEntry], counters: ScanCounters
+) -> bool:
+    """Whether at least one row of the topic satisfies all ``entries`` together."""
+    predicate = compile_predicate(topic.schema, entries)
+    if predicate is None:
+        return False
+    columns = predicate.columns or (TIMESTAMP,)
+    return any(mask.any() for _, mask in _scan(topic.chunks(), predicate, entries, columns,
+                                                counters))  # fmt: skip
+
+
+def _matching_topics(
+    ontology: Mapping[str, Sequence[OntologyEntry]], topics: list[TopicCandidate],
+    counters: ScanCounters,
+) -> list[TopicCandidate]:  # fmt: skip
+    """Step 4 of §8.7 for one sequence: every tag must match; union of matching topics."""
+    by_tag = {tag: [t for t in topics if t.ontology_tag == tag] for tag in ontology}
+    if any(not of_tag for of_tag in by_tag.values()):
+        return []  # a tag without candidates here: no need to read anything
+    matched: list[TopicCandidate] = []
+    for tag in sorted(by_tag, key=lambda g: len(by_tag[g])):
+        hits = [t for t in by_tag[tag] if topic_matches(t, ontology[tag], counters)]
+        if not hits:
+            return []
+        matched.extend(hits)
+    return matched
+
+
+def run_query(
+    plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
+) -> Iterator[dict[str, Any]]:
+    """The response items of §8.8, one per sequence, sorted by sequence name."""
+    counters = counters if counters is not None else ScanCounters()
+    sequence_ok: dict[str, bool] = {}
+    by_sequence: dict[str, list[TopicCandidate]] = {}
+    for topic in topics:
+        ok = sequence_ok.get(topic.sequence)
+        if ok is None:
+            columns = {"name": topic.sequence, "created_at_ns": topic.sequence_created_at_ns}
+            ok = section_holds(plan.sequence, columns, topic.sequence_user_metadata)
+            sequence_ok[topic.sequence] = ok
+        if not ok:
+            continue
+        columns = {
+            "created_at_ns": topic.created_at_ns,
+            "ontology_tag": topic.ontology_tag,
+            "serialization_format": topic.serialization_format,
+        }
+        if section_holds(plan.topic, columns, topic.user_metadata, topic_path=topic.path):
+            by_sequence.setdefault(topic.sequence, []).append(topic)
+    for sequence in sorted(by_sequence):
+        found = by_sequence[sequence]
+        if plan.ontology:
+            found = _matching_topics(plan.ontology, found, counters)
+        if found:
+            unique = {t.locator: t.ontology_tag for t in found}
+            yield {
+                "sequence": sequence,
+                "topics": [{"locator": loc, "ontology_tag": unique[loc]} for loc in sorted(unique)],
+            }
+
+
+def topic_clusters(
+    schema: pa.Schema, entries: Sequence[OntologyEntry], chunks: Iterable[ChunkSource],
+    clustering_dt_ns: int, window: tuple[int, int] | None = None,
+    counters: ScanCounters | None = None,
+) -> list[Interval]:  # fmt: skip
+    """§9.1: clusters of the rows in ``window`` (half-open) satisfying all ``entries``."""
+    counters = counters if counters is not None else ScanCounters()
+    predicate = compile_predicate(schema, entries)
+    if predicate is None:
+        return []
+    columns = tuple(dict.fromkeys((*predicate.columns, TIMESTAMP)))
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    for batch, mask in _scan(chunks, predicate, entries, columns, counters, window):
+        ts = batch.column(TIMESTAMP).to_numpy()
+        if window is not None:
+            mask &= (ts >= window[0]) & (ts < window[1])
+        if mask.any():
+            pieces.append(batch_clusters(np.sort(ts[mask]), clustering_dt_ns))
+        if len(pieces) >= _FOLD_EVERY:
+            pieces = [merge_arrays(pieces, clustering_dt_ns)]
+    return merge_clusters(pieces, clustering_dt_ns)
+
+
+def cluster_payloads(intervals: Sequence[Interval]) -> list[dict[str, Any]]:
+    """The paged response items of §9: ``{"id", "ts": {"start_ns", "end_ns"}}``."""
+    return [
+        {"id": i, "ts": {"start_ns": start, "end_ns": end}}
+        for i, (start, end) in enumerate(intervals)
+    ]
+
+
+# --- temporal filter requests ----------------------------------------------------------------
+
+
+@attrs.frozen
+class ClusterizeRequest:
+    locator: str  # as sent; the caller resolves (and normalises) it
+    clustering_dt_ns: int
+    ontology: Mapping[str, tuple[OntologyEntry, ...]]
+    window: tuple[int, int] | None
+
+    def entries_for(self, tag: str) -> tuple[OntologyEntry, ...]:
+        """The entries for a topic of ``tag``; entries of another tag are rejected."""
+        for other, entries in self.ontology.items():
+            if other != tag:
+                raise InvalidArgument(
+                    f"{entries[0].key}: topic {self.locator!r} has ontology tag {tag!r}, "
+                    f"not {other!r}"
+                )
+        return self.ontology.get(tag, ())
+
+
+@attrs.frozen
+class IntersectRequest:
+    topics: tuple[ClusterizeRequest, ...]
+    intersect_dt_ns: int
+
+
+def _non_negative(obj: dict[str, Any], key: str, what: str) -> int:
+    value = jb.opt_int(obj, key, what) or 0
+    if value < 0:
+        raise InvalidArgument(f"{what}: {key!r} must be >= 0, got {value}")
+    return value
+
+
+def _clusterize(obj: Any, what: str) -> ClusterizeRequest:
+    if not isinstance(obj, dict):
+        raise InvalidArgument(f"{what}: must be a JSON object, got {obj!r}")
+    locator = jb.req_str(obj, "locator", what)
+    dt = _non_negative(obj, "clustering_dt_ns", what)
+    ontology = parse_ontology(jb.opt_object(obj, "ontology", what))
+    window = None
+    bounds = jb.opt_object(obj, "timestamp_range", what)
+    if bounds is not None:
+        where = f"{what}: timestamp_range"
+        start, end = jb.req_int(bounds, "start_ns", where), jb.req_int(bounds, "end_ns", where)
+        if start >= end:
+            raise InvalidArgument(f"{where}: start_ns {start} must be < end_ns {end}")
+        window = (start, end)
+    return ClusterizeRequest(locator, dt, ontology, window)
+
+
+def parse_clusterize(obj: dict[str, Any]) -> ClusterizeRequest:
+    return _clusterize(obj, "topic_filter_clusterize")
+
+
+def parse_intersect(obj: dict[str, Any]) -> IntersectRequest:
+    what = "topic_filter_intersect"
+    topics = jb.opt_list(obj, "topics", what)
+    if not topics:
+        raise InvalidArgument(f"{what}: 'topics' must be a non-empty array")
+    parsed = tuple(_clusterize(t, f"{what}: topics[{i}]") for i, t in enumerate(topics))
+    return IntersectRequest(parsed, _non_negative(obj, "intersect_dt_ns", what))

@@ -1,0 +1,112 @@
+"""Sequence and topic filters (spec §8.2-§8.4), evaluated in Python over catalog rows.
+
+The catalog holds one row per sequence and per topic, a tiny amount next to the chunk data,
+and SQLite's JSON functions cannot express §8.4's rules (walking into every array element on
+the way, type mismatch = false, "exists even if null") without a recursive CTE per path, so
+these filters run here and only the surviving topics reach the chunk scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mosaico.server.query.glob import python_glob
+from mosaico.server.query.plan import Condition, MetadataFilter, SectionPlan, json_kind
+
+_MISSING = object()
+
+
+def holds(value: Any, cond: Condition) -> bool:
+    """A comparison operator on one JSON scalar; nulls and type mismatches are false."""
+    op, operand = cond.op, cond.operand
+    kind = json_kind(value)
+    if kind is None:
+        return False
+    if op == "$in":
+        return any(json_kind(v) == kind and value == v for v in operand)
+    if op == "$match":
+        return kind == "string" and python_glob(operand).fullmatch(value) is not None
+    if op in ("$between", "$outside"):
+        low, high = operand
+        if json_kind(low) != kind or kind == "bool":
+            return False
+        return bool(low <= value <= high) if op == "$between" else bool(value < low or value > high)
+    if json_kind(operand) != kind:
+        return False
+    if op == "$eq":
+        return bool(value == operand)
+    if op == "$neq":
+        return bool(value != operand)
+    if kind == "bool":
+        return False  # booleans are not ordered
+    if op == "$lt":
+        return bool(value < operand)
+    if op == "$leq":
+        return bool(value <= operand)
+    if op == "$gt":
+        return bool(value > operand)
+    return bool(value >= operand)
+
+
+def _walk(value: Any, key: str, out: list[Any]) -> None:
+    if isinstance(value, dict):
+        found = value.get(key, _MISSING)
+        if found is not _MISSING:
+            out.append(found)
+    elif isinstance(value, list):
+        for element in value:  # arrays on the way: try every element
+            _walk(element, key, out)
+
+
+def _leaves(values: list[Any], out: list[Any]) -> None:
+    for value in values:
+        if isinstance(value, list):
+            _leaves(value, out)
+        else:
+            out.append(value)
+
+
+def metadata_holds(document: Mapping[str, Any], flt: MetadataFilter) -> bool:
+    reached: list[Any] = [document]
+    for key in flt.path:
+        found: list[Any] = []
+        for value in reached:
+            _walk(value, key, found)
+        reached = found
+    op = flt.condition.op
+    if op == "$ex":
+        return bool(reached)
+    if op == "$nex":
+        return not reached
+    scalars: list[Any] = []
+    _leaves(reached, scalars)
+    return any(holds(v, flt.condition) for v in scalars)
+
+
+def _topic_name_holds(path: str, cond: Condition) -> bool:
+    """Topic names compare in their `/path` form, leniently (spec §8.3)."""
+    name = f"/{path}"
+    if cond.op == "$match":
+        return holds(name, cond) or holds(path, cond)
+    if cond.op in ("$eq", "$neq"):
+        operand = cond.operand if cond.operand.startswith("/") else f"/{cond.operand}"
+        return holds(name, Condition(cond.key, cond.op, operand))
+    if cond.op == "$in":
+        names = [v if v.startswith("/") else f"/{v}" for v in cond.operand]
+        return holds(name, Condition(cond.key, "$in", names))
+    return holds(name, cond)
+
+
+def section_holds(
+    section: SectionPlan, columns: Mapping[str, Any], metadata: Mapping[str, Any],
+    topic_path: str | None = None,
+) -> bool:  # fmt: skip
+    """Every entry of a section on one catalog row; ``topic_path`` set for the topic section."""
+    for flt in section.fields:
+        if flt.field == "name" and topic_path is not None:
+            if not _topic_name_holds(topic_path, flt.condition):
+                return False
+        elif not holds(columns[flt.field], flt.condition):
+            return False
+    return all(metadata_holds(metadata, m) for m in section.metadata)

@@ -1,0 +1,98 @@
+"""Chunk pruning from per-chunk, per-leaf min/max statistics.
+
+A chunk is skipped only when statistics prove that no row can satisfy every entry of the
+tag. Each entry is tested on its own (a necessary condition for the conjunction on one row).
+List leaves (``covariance[]``) aggregate all elements, so one range covers ``[?]``, ``[!]``
+(which needs at least one satisfying element) and ``[i]`` alike. When in doubt (no
+statistics, a leaf kind the bounds do not order, NaN) the answer is "may match".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from mosaico.server.query.plan import Condition, OntologyEntry
+
+_GLOB_SPECIALS = "*?[#"
+
+
+class LeafStats(Protocol):
+    """What pruning needs of one leaf's statistics (``catalog.ColumnStats`` fits)."""
+
+    @property
+    def kind(self) -> str: ...  # int, real, text, bool
+
+    @property
+    def min_value(self) -> Any: ...
+
+    @property
+    def max_value(self) -> Any: ...
+
+
+KeepTest = Callable[[Mapping[str, LeafStats]], bool]
+"""A "may match" test over the statistics of a chunk or of a part of it (a row group)."""
+
+
+def _literal_prefix(pattern: str) -> str:
+    for i, char in enumerate(pattern):
+        if char in _GLOB_SPECIALS:
+            return pattern[:i]
+    return pattern
+
+
+def range_may_satisfy(low: Any, high: Any, kind: str, cond: Condition) -> bool:
+    """Whether some non-null value v with low <= v <= high may satisfy ``cond``."""
+    op, operand = cond.op, cond.operand
+    if op == "$eq":
+        return bool(low <= operand <= high)
+    if op == "$neq":
+        # NaN is outside Parquet's bounds and differs from everything.
+        return kind == "real" or not (low == high == operand)
+    if op == "$lt":
+        return bool(low < operand)
+    if op == "$leq":
+        return bool(low <= operand)
+    if op == "$gt":
+        return bool(high > operand)
+    if op == "$geq":
+        return bool(high >= operand)
+    if op == "$between":
+        return bool(high >= operand[0] and low <= operand[1])
+    if op == "$outside":
+        return bool(low < operand[0] or high > operand[1])
+    if op == "$in":
+        return any(low <= v <= high for v in operand)
+    if op == "$match" and kind == "text":
+        prefix = _literal_prefix(operand)
+        # Strings starting with `prefix` form one contiguous run beginning at `prefix`.
+        return bool(high >= prefix and (low <= prefix or low.startswith(prefix)))
+    return True
+
+
+def entry_may_match(stats: Mapping[str, LeafStats], entry: OntologyEntry) -> bool:
+    leaf = stats.get(entry.stats_path)
+    if leaf is None:
+        return True
+    if leaf.min_value is None or leaf.max_value is None:
+        # Complete statistics without bounds: the leaf holds nulls only, nothing compares.
+        return False
+    try:
+        return range_may_satisfy(leaf.min_value, leaf.max_value, leaf.kind, entry.condition)
+    except TypeError:  # e.g. text bounds against a temporal operand
+        return True
+
+
+def chunk_may_match(stats: Mapping[str, LeafStats], entries: Sequence[OntologyEntry]) -> bool:
+    """False only if no row of the chunk can satisfy all ``entries`` (one tag's entries)."""
+    return all(entry_may_match(stats, entry) for entry in entries)
+
+
+def window_may_overlap(
+    stats: Mapping[str, LeafStats], window: tuple[int, int] | None, timestamp: str
+) -> bool:
+    """Whether the chunk's timestamps may fall in the half-open window ``[start, end)``."""
+    leaf = stats.get(timestamp)
+    if window is None or leaf is None or leaf.min_value is None or leaf.max_value is None:
+        return True
+    return bool(leaf.max_value >= window[0] and leaf.min_value < window[1])
