@@ -110,10 +110,10 @@ def _filler(t: pa.DataType, nullable: bool, n: int) -> pa.Array:
         return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
     if nullable:
         return pa.nulls(n, t)
-    return pa.repeat(pa.scalar(_placeholder(t), type=t), n)
+    return pa.repeat(pa.scalar(placeholder(t), type=t), n)
 
 
-def _placeholder(t: pa.DataType) -> Any:
+def placeholder(t: pa.DataType) -> Any:
     """The simplest valid Python value of a non-struct Arrow type."""
     if pa.types.is_fixed_size_list(t):
         return [None] * t.list_size

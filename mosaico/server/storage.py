@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from mosaico.server.repair import fill_required_nulls
 from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
@@ -89,16 +90,15 @@ class ChunkStore:
         final = f"{CHUNK_DIR}/{topic_id}/{chunk_id}.parquet"
         collected: list[pq.FileMetaData] = []
         try:
-            with self.fs.open_output_stream(tmp) as out:
-                pq.write_table(
-                    table,
-                    out,
-                    row_group_size=max(1, row_group_rows),
-                    compression=options.compression,
-                    use_dictionary=options.use_dictionary,
-                    write_statistics=options.write_statistics,
-                    metadata_collector=collected,
-                )
+            try:
+                self._write_parquet(tmp, table, options, row_group_rows, collected)
+            except (pa.ArrowInvalid, RuntimeError) as exc:
+                if not _required_nulls(exc):
+                    raise
+                # Rare: nulls under null parents in required columns (see repair.py).
+                collected.clear()
+                repaired = fill_required_nulls(table)
+                self._write_parquet(tmp, repaired, options, row_group_rows, collected)
             size = self.fs.get_file_info(tmp).size or 0
             self.fs.create_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"), recursive=True)
             self.fs.move(tmp, self._abs(final))
@@ -106,6 +106,21 @@ class ChunkStore:
             self._delete_quietly(tmp)
             raise
         return WrittenChunk(final, size, collected[0])
+
+    def _write_parquet(
+        self, path: str, table: pa.Table, options: WriteOptions, row_group_rows: int,
+        collected: list[pq.FileMetaData],
+    ) -> None:  # fmt: skip
+        with self.fs.open_output_stream(path) as out:
+            pq.write_table(
+                table,
+                out,
+                row_group_size=max(1, row_group_rows),
+                compression=options.compression,
+                use_dictionary=options.use_dictionary,
+                write_statistics=options.write_statistics,
+                metadata_collector=collected,
+            )
 
     def open_chunk(self, path: str) -> pq.ParquetFile:
         return pq.ParquetFile(self.fs.open_input_file(self._abs(path)))
@@ -144,3 +159,13 @@ class ChunkStore:
             ):
                 self.fs.delete_dir(info.path)
         return removed
+
+
+def _required_nulls(exc: BaseException | None) -> bool:
+    """Did Parquet refuse nulls in a required column? (pyarrow may raise a second error
+    while closing the writer, with the refusal as its context.)"""
+    while exc is not None:
+        if isinstance(exc, pa.ArrowInvalid) and "non-nullable" in str(exc):
+            return True
+        exc = exc.__context__
+    return False
