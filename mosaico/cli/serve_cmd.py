@@ -35,7 +35,7 @@ SHUTDOWN_GRACE_S = 10.0
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="TCP port.")
 @click.option(
-    "--chunk-mib", default=64, show_default=True, type=click.IntRange(min=1),
+    "--chunk-mib", default=16, show_default=True, type=click.IntRange(min=1),
     help="Roll a new chunk file after this many MiB of buffered rows per topic.",
 )  # fmt: skip
 @click.option(

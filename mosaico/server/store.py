@@ -59,7 +59,9 @@ def new_session_ident() -> str:
 @attrs.frozen
 class StoreConfig:
     limits: Limits = Limits()
-    chunk_bytes: int = 64 * MiB  # roll a new chunk file once this much is buffered
+    # Roll a new chunk file once this much is buffered. Small enough that chunks of a large
+    # upload are encoded while the next ones arrive, and that query pruning is selective.
+    chunk_bytes: int = 16 * MiB
     row_group_bytes: int = 8 * MiB  # Parquet row groups: the unit a read loads at once
     compression: str = "none"  # Parquet codec of non-image topics (lz4, zstd, snappy, none)
 
