@@ -1,10 +1,58 @@
 """mosaico: typed, queryable multi-modal robotics recordings.
 
-The standard ontology types are importable from here (`from mosaico import IMU, Vector3d`).
+The standard ontology types are importable from here (`from mosaico import IMU, Vector3d`),
+and so is the client SDK (`from mosaico import MosaicoClient, Message`).
 """
+
+from typing import TYPE_CHECKING
 
 from mosaico import ontology
 from mosaico_ontology import *  # noqa: F403
 from mosaico_ontology import __all__ as _ontology_names
 
-__all__ = ["ontology", *_ontology_names]
+if not TYPE_CHECKING:
+    # Hidden from mypy: importing the client puts this package in an import cycle, where mypy
+    # drops the names of the star import above. Typed code imports from mosaico.client.
+    from mosaico.client import (
+        Message,
+        MosaicoClient,
+        SequenceDataStreamer,
+        SequenceHandler,
+        SequenceUpdater,
+        SequenceWriter,
+        SessionLevelErrorPolicy,
+        SessionStatus,
+        TopicDataStreamer,
+        TopicHandler,
+        TopicLevelErrorPolicy,
+        TopicWriter,
+        TopicWriterStatus,
+        Unavailable,
+        Unmodeled,
+        UnmodeledTypeWarning,
+        UploadError,
+        WriterClosedError,
+    )
+
+__all__ = [
+    "ontology",
+    *_ontology_names,
+    "Message",
+    "MosaicoClient",
+    "SequenceDataStreamer",
+    "SequenceHandler",
+    "SequenceUpdater",
+    "SequenceWriter",
+    "SessionLevelErrorPolicy",
+    "SessionStatus",
+    "TopicDataStreamer",
+    "TopicHandler",
+    "TopicLevelErrorPolicy",
+    "TopicWriter",
+    "TopicWriterStatus",
+    "Unavailable",
+    "Unmodeled",
+    "UnmodeledTypeWarning",
+    "UploadError",
+    "WriterClosedError",
+]

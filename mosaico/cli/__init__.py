@@ -22,5 +22,15 @@ def _register_commands() -> None:
 
     main.add_command(serve_cmd.serve)
 
+    from mosaico.cli import inspect_cmd
+
+    for command in (inspect_cmd.ls, inspect_cmd.info, inspect_cmd.cat, inspect_cmd.rm):
+        main.add_command(command)
+
+    from mosaico.cli import ros_cmd
+
+    main.add_command(ros_cmd.ingest)
+    main.add_command(ros_cmd.export)
+
 
 _register_commands()

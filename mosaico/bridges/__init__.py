@@ -1,0 +1,1 @@
+"""Bridges between mosaico and other recording formats."""

@@ -1,0 +1,125 @@
+"""The mosaico client as ingest sink and export source."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+
+from mosaico.bridges.ros.export import ExportTopic
+from mosaico.bridges.ros.sink import TopicType
+from mosaico.client import MosaicoClient, SequenceWriter, TopicWriter, UnmodeledTypeWarning
+from mosaico.client.policies import SessionLevelErrorPolicy
+from mosaico.ontology import registry
+
+
+def client_type(topic_type: TopicType, validate: bool) -> type:
+    """The class `topic_create` takes for a topic type.
+
+    The registered class when the tag and schema are standard, else a class carrying just
+    the tag, schema and format (generic ROS types are only ever pushed as Arrow batches).
+    Without `validate`, batches are stored as the recording has them: ROS data routinely
+    breaks mosaico's value rules (e.g. infinite `Range` readings), and a bridge keeps data.
+    """
+    known = registry.get(topic_type.tag)
+    attrs: dict[str, Any] = {
+        "TAG": topic_type.tag,
+        "ARROW_SCHEMA": topic_type.schema,
+        "SERIALIZATION_FORMAT": topic_type.serialization_format,
+    }
+    if known is not None and known.ARROW_SCHEMA.equals(topic_type.schema):  # type: ignore[attr-defined]
+        if validate:
+            return known
+        base: tuple[type, ...] = (known,)
+    else:
+        base = ()
+        attrs["to_batch"] = classmethod(_arrow_only)
+    attrs["validate_batch"] = classmethod(_keep)
+    return type(topic_type.tag.replace("/", "_"), base, attrs)
+
+
+def _arrow_only(cls: type, objs: Any, timestamps_ns: Any) -> pa.RecordBatch:
+    raise TypeError(f"{cls.__name__} topics take Arrow record batches (push_batch), not objects")
+
+
+def _keep(cls: type, batch: pa.RecordBatch) -> None:
+    """No value checks: the batch is stored as decoded."""
+
+
+class ClientTopic:
+    def __init__(self, writer: TopicWriter) -> None:
+        self._writer = writer
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.push_batch(batch)
+
+
+class ClientSequence:
+    """A `SequenceSink` writing a new sequence through a `MosaicoClient`.
+
+    The client's `SequenceWriter` applies the session error policy when ingest fails.
+    """
+
+    def __init__(
+        self,
+        client: MosaicoClient,
+        name: str,
+        metadata: dict[str, Any] | None = None,
+        on_error: SessionLevelErrorPolicy = SessionLevelErrorPolicy.Report,
+        validate: bool = False,
+    ) -> None:
+        self._writer: SequenceWriter = client.sequence_create(name, metadata, on_error)
+        self._validate = validate
+
+    def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> ClientTopic:
+        cls = client_type(topic_type, self._validate)
+        return ClientTopic(self._writer.topic_create(name, metadata, cls))
+
+    def __enter__(self) -> ClientSequence:
+        self._writer.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._writer.__exit__(exc_type, exc, tb)
+
+
+def stored_topics(client: MosaicoClient, sequence: str) -> list[ExportTopic]:
+    """The topics of a stored sequence, their data streamed lazily, for `export`."""
+    handler = client.sequence_handler(sequence)
+    if handler is None:
+        raise LookupError(f"sequence {sequence!r} does not exist")
+    topics = []
+    for name in handler.topics:
+        topic = handler.get_topic_handler(name)
+        topics.append(
+            ExportTopic(
+                name, topic.user_metadata, topic.ontology_tag, _Batches(client, sequence, name)
+            )
+        )
+    return topics
+
+
+class _Batches:
+    """Re-iterable: each iteration opens a new stream of the topic."""
+
+    def __init__(self, client: MosaicoClient, sequence: str, topic: str) -> None:
+        self._client, self._sequence, self._topic = client, sequence, topic
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        handler = self._client.topic_handler(self._sequence, self._topic)
+        if handler is None:
+            raise LookupError(f"topic {self._sequence}/{self._topic} disappeared")
+        with warnings.catch_warnings():
+            # Only Arrow batches are read here, never objects: the typed-decoding fallback
+            # warning about custom tags does not apply.
+            warnings.simplefilter("ignore", UnmodeledTypeWarning)
+            streamer = handler.get_data_streamer()
+        yield from streamer.batches()

@@ -1,0 +1,204 @@
+"""A mosaico sequence → a ROS recording (.bag, rosbag2 sqlite3 or mcap)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+from rosbags.rosbag1 import Writer as Writer1
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer as Writer2
+from rosbags.typesys import (
+    Stores,
+    TypesysError,
+    get_typestore,
+)
+from rosbags.typesys.base import Nodetype
+from rosbags.typesys.store import Typestore
+
+from mosaico.bridges.ros.adapter import ADAPTERS, TopicAdapter
+from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.bridges.ros.generic import GENERIC, GenericAdapter
+from mosaico.bridges.ros.messages import RosFactory
+from mosaico.bridges.ros.names import ROS_KEY
+from mosaico.bridges.ros.source import STOCK, parse_definition
+from mosaico.bridges.ros.typedefs import element
+
+FORMATS = {"bag": 1, "db3": 2, "mcap": 2}
+
+
+@attrs.frozen
+class ExportTopic:
+    """A stored topic to export: mosaico name, user metadata, tag and its record batches."""
+
+    name: str
+    metadata: dict[str, Any]
+    tag: str
+    batches: Iterable[pa.RecordBatch]
+
+
+@attrs.define
+class ExportReport:
+    written: dict[str, int] = attrs.Factory(dict)
+    skipped: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class _Plan:
+    topic: ExportTopic
+    ros_topic: str
+    msgtype: str
+    adapter: TopicAdapter
+
+
+def default_ros_type(tag: str) -> str | None:
+    """The ROS type a topic of standard tag `tag` exports to when it was not ingested from
+    ROS: the only adapter of that tag, else its plain `…Stamped` variant."""
+    candidates = sorted(t for t, a in ADAPTERS.items() if a.tag == tag)
+    if len(candidates) > 1:
+        stamped = [t for t in candidates if t.endswith("Stamped") and "Covariance" not in t]
+        candidates = stamped or candidates
+    return candidates[0] if candidates else None
+
+
+def _complete(types: dict[str, Any], msgtype: str, stock: Typestore) -> None:
+    """Adds the stock definition of every referenced type the stored text lacks."""
+    while missing := {msgtype, *_references(types)} - set(types):
+        for name in missing:
+            if name not in stock.fielddefs:
+                raise KeyError(f"type {name} has no definition")
+            types[name] = stock.fielddefs[name]
+
+
+def _references(types: dict[str, Any]) -> set[str]:
+    refs = set()
+    for _, fields in types.values():
+        for _, desc in fields:
+            node, detail = element(desc)
+            if node == Nodetype.NAME:
+                refs.add(detail)
+    return refs
+
+
+def _typestore(
+    topics: Sequence[ExportTopic], version: int
+) -> tuple[Typestore, dict[str, tuple[str, str]], dict[str, str]]:
+    """A typestore for all topics; returns it, name → (ROS topic, type), and skip reasons.
+
+    Stored definitions are used as they are when the recording keeps its ROS generation;
+    across generations the standard types come from the stock definitions of the target
+    (e.g. no `seq` in a ROS 2 header) and only the others from the stored text.
+    """
+    stock = get_typestore(STOCK[version])
+    store = get_typestore(Stores.EMPTY)
+    chosen: dict[str, tuple[str, str]] = {}
+    skipped: dict[str, str] = {}
+    for topic in topics:
+        ros = topic.metadata.get(ROS_KEY)
+        try:
+            if ros:
+                msgtype, ros_topic = ros["type"], ros["topic"]
+                types = parse_definition(
+                    ros["definition"], ros.get("definition_format", "msg"), msgtype
+                )
+                if ros.get("ros_version") != version:
+                    types = {k: v for k, v in types.items() if k not in stock.fielddefs}
+            else:
+                msgtype, ros_topic = default_ros_type(topic.tag) or "", "/" + topic.name
+                if not msgtype:
+                    raise RosBridgeError(f"no ROS type known for tag {topic.tag!r}")
+                types = {}
+            _complete(types, msgtype, stock)
+            store.register({k: v for k, v in types.items() if k not in store.fielddefs})
+        except (RosBridgeError, TypesysError, KeyError, ValueError) as exc:
+            skipped[topic.name] = f"cannot resolve its ROS type: {exc}"
+            continue
+        chosen[topic.name] = (ros_topic, msgtype)
+    return store, chosen, skipped
+
+
+def export(topics: Sequence[ExportTopic], out: str | Path, fmt: str) -> ExportReport:
+    """Write the topics to a new ROS recording at `out`.
+
+    `fmt`: `bag` (ROS 1 file), `db3` or `mcap` (rosbag2 folder with that storage; when `out`
+    ends in `.db3` / `.mcap`, just the storage file). Each topic is written back with the
+    ROS type it was ingested from, or the default type of its tag; the log time is the
+    record's `timestamp_ns`. The output appears atomically, only when complete.
+    """
+    if fmt not in FORMATS:
+        raise RosBridgeError(f"unknown export format {fmt!r}; expected one of {sorted(FORMATS)}")
+    out = Path(out)
+    if out.exists():
+        raise RosBridgeError(f"{out} already exists")
+    version = FORMATS[fmt]
+    store, chosen, skipped = _typestore(topics, version)
+    plans = []
+    for topic in topics:
+        if topic.name not in chosen:
+            continue
+        ros_topic, msgtype = chosen[topic.name]
+        ros = topic.metadata.get(ROS_KEY) or {}
+        name = ros.get("adapter", msgtype if msgtype in ADAPTERS else GENERIC)
+        adapter: TopicAdapter = (
+            GenericAdapter.for_type(store, msgtype) if name == GENERIC else ADAPTERS[name]
+        )
+        plans.append(_Plan(topic, ros_topic, msgtype, adapter))
+    if not plans:
+        raise RosBridgeError(
+            "nothing to export: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        )
+    report = ExportReport(skipped=skipped)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        written = _write(plans, store, fmt, out, tmp / "bag", report)
+        os.replace(written, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def _write(
+    plans: Sequence[_Plan], store: Typestore, fmt: str, out: Path, path: Path, report: ExportReport
+) -> Path:
+    """Writes into `path` (inside a private temp folder); returns what becomes `out`."""
+    factory = RosFactory(store)
+    if fmt == "bag":
+        path = path.with_suffix(".bag")
+        with Writer1(path) as w1:
+            for plan in plans:
+                conn = w1.add_connection(plan.ros_topic, plan.msgtype, typestore=store)
+                for t, msg in _messages(plan, factory, report):
+                    w1.write(conn, t, store.serialize_ros1(msg, plan.msgtype))
+        return path
+    plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
+    with Writer2(path, version=9, storage_plugin=plugin) as w2:
+        for plan in plans:
+            conn2 = w2.add_connection(plan.ros_topic, plan.msgtype, typestore=store)
+            for t, msg in _messages(plan, factory, report):
+                w2.write(conn2, t, store.serialize_cdr(msg, plan.msgtype))
+    if out.suffix == f".{fmt}":
+        (storage,) = path.glob(f"*.{fmt}")
+        return storage
+    return path
+
+
+def _messages(plan: _Plan, factory: RosFactory, report: ExportReport) -> Iterable[tuple[int, Any]]:
+    report.written[plan.topic.name] = 0
+    for batch in plan.topic.batches:
+        times = batch.column(0).to_pylist()
+        payload = pa.Table.from_batches([batch]).drop_columns(["timestamp_ns"]).to_pylist()
+        for t, row in zip(times, payload, strict=True):
+            try:
+                msg = factory.build(plan.msgtype, plan.adapter.to_ros(row))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise RosBridgeError(
+                    f"topic {plan.topic.name}: cannot export a row: {exc}"
+                ) from exc
+            report.written[plan.topic.name] += 1
+            yield t, msg

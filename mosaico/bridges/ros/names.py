@@ -1,0 +1,48 @@
+"""ROS topic names → mosaico topic names, and the `_ros_` topic metadata."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rosbags.typesys.store import Typestore
+
+from mosaico.bridges.ros.source import RosTopic
+from mosaico.bridges.ros.typedefs import constants
+
+ROS_KEY = "_ros_"
+_BAD = re.compile(r"[^A-Za-z0-9_/-]")
+
+
+def topic_name(ros_topic: str) -> str:
+    """`/camera/image_raw` → `camera/image_raw`; characters mosaico forbids become `_`."""
+    segments = [_BAD.sub("_", s) for s in ros_topic.split("/") if s]
+    if not segments:
+        raise ValueError(f"ROS topic {ros_topic!r} has no name")
+    if not segments[0][0].isalnum():
+        segments[0] = "t" + segments[0]
+    return "/".join(segments)
+
+
+def topic_metadata(
+    topic: RosTopic,
+    adapter: str,
+    typestore: Typestore,
+    ros_version: int,
+    sources: Sequence[Path],
+) -> dict[str, Any]:
+    """Everything export needs to write the topic back, under the `_ros_` key."""
+    return {
+        ROS_KEY: {
+            "topic": topic.name,
+            "type": topic.msgtype,
+            "definition": topic.definition,
+            "definition_format": topic.definition_format,
+            "ros_version": ros_version,
+            "adapter": adapter,
+            "source": [p.name for p in sources],
+            "constants": constants(typestore, topic.msgtype),
+        }
+    }

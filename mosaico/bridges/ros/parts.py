@@ -1,0 +1,184 @@
+"""Shared pieces of the standard adapters, both directions.
+
+`*_cols` / struct builders turn lists of decoded ROS sub-messages into Arrow columns;
+`*_ros` functions turn one Arrow row (a dict, as from `to_pylist`) back into the ROS
+field dict that `RosFactory.build` understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from mosaico.bridges.ros.arrow import attr, list_of, struct
+from mosaico_ontology import (
+    Header,
+    Point3d,
+    Pose,
+    Quaternion,
+    Time,
+    Vector3d,
+    Velocity,
+)
+
+Row = dict[str, Any]
+F64 = pa.float64()
+
+
+def time(stamps: Sequence[Any]) -> pa.StructArray:
+    """ROS time (sec, nanosec) → Time; int32 seconds overflow fails loudly in Arrow."""
+    return struct(
+        Time.ARROW_TYPE,
+        len(stamps),
+        {
+            "seconds": attr(stamps, "sec", pa.int32()),
+            "nanoseconds": attr(stamps, "nanosec", pa.uint32()),
+        },
+    )
+
+
+def time_ros(row: Row | None) -> Row:
+    row = row or {}
+    return {"sec": row.get("seconds", 0), "nanosec": row.get("nanoseconds", 0)}
+
+
+def header(headers: Sequence[Any]) -> pa.StructArray:
+    """std_msgs/Header → Header; the ROS 1 `seq` becomes `sample_counter`."""
+    cols = {
+        "timestamp": time([h.stamp for h in headers]),
+        "frame_id": attr(headers, "frame_id", pa.string()),
+    }
+    if headers and hasattr(headers[0], "seq"):
+        cols["sample_counter"] = attr(headers, "seq", pa.uint64())
+    return struct(Header.ARROW_TYPE, len(headers), cols)
+
+
+def header_ros(row: Row | None) -> Row:
+    if row is None:
+        return {}
+    out = {"stamp": time_ros(row["timestamp"]), "frame_id": row["frame_id"] or ""}
+    if row["sample_counter"] is not None:
+        out["seq"] = row["sample_counter"]
+    return out
+
+
+def headers_of(msgs: Sequence[Any]) -> pa.StructArray:
+    return header([m.header for m in msgs])
+
+
+def covariance(arrays: Sequence[Any]) -> pa.ListArray:
+    return list_of(arrays, F64)
+
+
+def vec_cols(objs: Sequence[Any], comps: str = "xyz") -> dict[str, pa.Array]:
+    return {c: attr(objs, c, F64) for c in comps}
+
+
+def vec(
+    objs: Sequence[Any],
+    t: pa.StructType = Vector3d.ARROW_TYPE,
+    cov: Sequence[Any] | None = None,
+    cov_type: pa.Array | None = None,
+) -> pa.StructArray:
+    """Vector3 / Point → Vector3d / Point3d; Quaternion → Quaternion (pass its type)."""
+    comps = "".join(f.name for f in t if f.name in "xyzw")
+    cols = vec_cols(objs, comps)
+    if cov is not None:
+        cols["covariance"] = covariance(cov)
+    if cov_type is not None:
+        cols["covariance_type"] = cov_type
+    return struct(t, len(objs), cols)
+
+
+def quat(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+    return vec(objs, Quaternion.ARROW_TYPE, cov)
+
+
+def vec_ros(row: Row, comps: str = "xyz") -> Row:
+    return {c: row[c] for c in comps}
+
+
+def quat_ros(row: Row) -> Row:
+    return vec_ros(row, "xyzw")
+
+
+def pose_cols(poses: Sequence[Any]) -> dict[str, pa.Array]:
+    return {
+        "position": vec([p.position for p in poses], Point3d.ARROW_TYPE),
+        "orientation": quat([p.orientation for p in poses]),
+    }
+
+
+def pose(
+    poses: Sequence[Any], hdr: pa.Array | None = None, cov: Sequence[Any] | None = None
+) -> pa.StructArray:
+    cols = pose_cols(poses)
+    if hdr is not None:
+        cols["header"] = hdr
+    if cov is not None:
+        cols["covariance"] = covariance(cov)
+    return struct(Pose.ARROW_TYPE, len(poses), cols)
+
+
+def pose_ros(row: Row) -> Row:
+    return {"position": vec_ros(row["position"]), "orientation": quat_ros(row["orientation"])}
+
+
+def transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
+    return {
+        "translation": vec([t.translation for t in tfs]),
+        "rotation": quat([t.rotation for t in tfs]),
+    }
+
+
+def transform_ros(row: Row) -> Row:
+    return {"translation": vec_ros(row["translation"]), "rotation": quat_ros(row["rotation"])}
+
+
+def stamped_transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
+    """geometry_msgs/TransformStamped → Transform columns, with header and child frame."""
+    cols = transform_cols([t.transform for t in tfs])
+    cols["header"] = headers_of(tfs)
+    cols["target_frame_id"] = attr(tfs, "child_frame_id", pa.string())
+    return cols
+
+
+def stamped_transform_ros(row: Row) -> Row:
+    return {
+        "header": header_ros(row["header"]),
+        "child_frame_id": row["target_frame_id"] or "",
+        "transform": transform_ros(row),
+    }
+
+
+def pair_cols(objs: Sequence[Any], a: str, b: str, names: tuple[str, str]) -> dict[str, pa.Array]:
+    """Two Vector3 members (twist linear/angular, wrench force/torque) → two Vector3d."""
+    return {
+        names[0]: vec([getattr(o, a) for o in objs]),
+        names[1]: vec([getattr(o, b) for o in objs]),
+    }
+
+
+def twist_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+    return pair_cols(objs, "linear", "angular", ("linear", "angular"))
+
+
+def twist_ros(row: Row) -> Row:
+    return {"linear": vec_ros(row["linear"]), "angular": vec_ros(row["angular"])}
+
+
+def wrench_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+    return pair_cols(objs, "force", "torque", ("force", "torque"))
+
+
+def wrench_ros(row: Row) -> Row:
+    return {"force": vec_ros(row["force"]), "torque": vec_ros(row["torque"])}
+
+
+def velocity(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+    cols = twist_cols(objs)
+    if cov is not None:
+        cols["covariance"] = covariance(cov)
+    return struct(Velocity.ARROW_TYPE, len(objs), cols)

@@ -1,0 +1,87 @@
+"""Where ingested topics go: a narrow interface, so decoding does not depend on the client."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Protocol
+
+import attrs
+import pyarrow as pa
+
+
+@attrs.frozen
+class TopicType:
+    """The stored type of a topic: its tag, topic schema and serialization format."""
+
+    tag: str
+    schema: pa.Schema
+    serialization_format: str
+
+
+class TopicSink(Protocol):
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append a record batch of the topic's schema."""
+
+
+class SequenceSink(Protocol):
+    """One sequence being written. Used as a context manager: leaving it with an exception
+    must apply the session's error policy; leaving it normally finalizes the sequence."""
+
+    def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> TopicSink:
+        """Create a topic (mosaico topic name, user metadata, type) and return its sink."""
+
+    def __enter__(self) -> SequenceSink: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@attrs.define
+class MemoryTopic:
+    """A topic kept in memory."""
+
+    name: str
+    metadata: dict[str, Any]
+    topic_type: TopicType
+    batches: list[pa.RecordBatch] = attrs.Factory(list)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.schema.equals(self.topic_type.schema):
+            raise ValueError(f"topic {self.name}: batch schema differs from the topic schema")
+        self.batches.append(batch)
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(self.batches, schema=self.topic_type.schema)
+
+
+@attrs.define
+class MemorySequence:
+    """A sequence kept in memory: the sink of tests and of local conversions."""
+
+    name: str
+    metadata: dict[str, Any] = attrs.Factory(dict)
+    topics: dict[str, MemoryTopic] = attrs.Factory(dict)
+    finalized: bool = False
+    error: BaseException | None = None
+
+    def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> MemoryTopic:
+        if name in self.topics:
+            raise ValueError(f"topic {name} already exists in sequence {self.name}")
+        self.topics[name] = MemoryTopic(name, metadata, topic_type)
+        return self.topics[name]
+
+    def __enter__(self) -> MemorySequence:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.error = exc
+        self.finalized = exc is None

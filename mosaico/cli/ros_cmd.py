@@ -1,0 +1,187 @@
+"""`mosaico ingest` / `mosaico export`: ROS recordings ⇄ mosaico sequences."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mosaico.protocol.info import DEFAULT_PORT
+
+_FORMATS = ("mcap", "bag", "db3")
+
+
+def _connection_options(func: Any) -> Any:
+    func = click.option(
+        "--store", type=click.Path(file_okay=False, path_type=Path),
+        help="Use an embedded server over this store folder instead of --host/--port.",
+    )(func)  # fmt: skip
+    func = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)(func)
+    func = click.option("--host", help="Server address (default: 127.0.0.1 unless --store).")(func)
+    return func
+
+
+@contextmanager
+def _client(host: str | None, port: int, store: Path | None) -> Iterator[Any]:
+    from mosaico.client import MosaicoClient, Unavailable
+
+    if store is not None and host is not None:
+        raise click.UsageError("give either --store or --host/--port, not both")
+    try:
+        client = (
+            MosaicoClient.local(store)
+            if store is not None
+            else MosaicoClient.connect(host or "127.0.0.1", port)
+        )
+    except Unavailable as exc:
+        raise click.ClickException(f"cannot reach the server: {exc}") from None
+    with client:
+        yield client
+
+
+def _patterns(values: tuple[str, ...]) -> list[str]:
+    """`--topics` may be repeated and each value may hold several comma/space separated globs."""
+    return [p for v in values for p in re.split(r"[,\s]+", v) if p]
+
+
+def _metadata(value: str | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    text = Path(value).read_text() if Path(value).is_file() else value
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"not JSON nor a JSON file: {exc}", param_hint="--metadata"
+        ) from None
+    if not isinstance(data, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--metadata")
+    return data
+
+
+def _adapters(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        pattern, sep, adapter = value.rpartition("=")
+        if not sep or not pattern or not adapter:
+            raise click.BadParameter(
+                f"{value!r}: expected TOPIC_GLOB=ADAPTER", param_hint="--adapter"
+            )
+        out[pattern] = adapter
+    return out
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--sequence", "-s", "sequence", required=True, help="Name of the new sequence.")
+@click.option(
+    "--topics", "-t", multiple=True,
+    help="ROS topic globs to ingest ('!glob' excludes); repeatable, comma separated.",
+)  # fmt: skip
+@click.option(
+    "--adapter", "adapters", multiple=True, metavar="TOPIC_GLOB=ADAPTER",
+    help="Per-topic adapter: 'generic' or a ROS type with a standard adapter; repeatable.",
+)  # fmt: skip
+@click.option("--metadata", help="Sequence metadata: a JSON object or a JSON file.")
+@click.option(
+    "--on-error", type=click.Choice(["report", "delete"]), default="report", show_default=True,
+    help="Session policy when ingest fails midway: keep what was written, or delete it.",
+)  # fmt: skip
+@click.option("--validate", is_flag=True, help="Apply mosaico's value checks to every batch.")
+@click.option("--dry-run", is_flag=True, help="Show the topics and adapters; write nothing.")
+@_connection_options
+def ingest(
+    files: tuple[Path, ...],
+    sequence: str,
+    topics: tuple[str, ...],
+    adapters: tuple[str, ...],
+    metadata: str | None,
+    on_error: str,
+    validate: bool,
+    dry_run: bool,
+    host: str | None,
+    port: int,
+    store: Path | None,
+) -> None:
+    """Ingest one ROS recording (.bag files, a .db3/.mcap file or a rosbag2 folder) as a sequence."""
+    from mosaico.bridges.ros import RosBridgeError, RosSource, plan
+    from mosaico.bridges.ros import ingest as run_ingest
+    from mosaico.bridges.ros.client_sink import ClientSequence
+    from mosaico.client.policies import SessionLevelErrorPolicy
+    from mosaico.protocol.errors import ProtocolError
+
+    meta, overrides, patterns = _metadata(metadata), _adapters(adapters), _patterns(topics)
+    try:
+        if dry_run:
+            with RosSource(files) as source:
+                plans, skipped = plan(source, patterns, overrides)
+            for p in plans:
+                click.echo(f"{p.topic.name} -> {p.name}  [{p.topic.msgtype} as {p.adapter.tag}, "
+                           f"{p.topic.count} msgs]")  # fmt: skip
+            _report_skipped(skipped)
+            return
+        with _client(host, port, store) as client:
+            if client.sequence_exists(sequence):
+                raise click.ClickException(f"sequence {sequence!r} already exists")
+            sink = ClientSequence(
+                client, sequence, meta, SessionLevelErrorPolicy(on_error), validate
+            )
+            report = run_ingest(files, sink, topics=patterns, adapters=overrides, progress=True)
+    except (RosBridgeError, ProtocolError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _report_skipped(report.skipped)
+    seconds = max(report.seconds, 1e-9)
+    click.echo(
+        f"ingested {report.messages:,} messages ({report.nbytes / 1e6:.1f} MB) from "
+        f"{len(report.written)} topics into {sequence!r} in {report.seconds:.2f} s "
+        f"({report.messages / seconds:,.0f} msg/s, {report.nbytes / 1e6 / seconds:.1f} MB/s)"
+    )
+
+
+def _report_skipped(skipped: dict[str, str]) -> None:
+    for topic, reason in skipped.items():
+        click.echo(f"skipped {topic}: {reason}", err=True)
+
+
+@click.command("export")
+@click.argument("sequence")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(_FORMATS),
+    help="bag (ROS 1), db3 or mcap (rosbag2). Default: from OUT's suffix.",
+)  # fmt: skip
+@click.option("--topics", "-t", multiple=True, help="Topic globs to export ('!glob' excludes).")
+@_connection_options
+def export(
+    sequence: str,
+    out: Path,
+    fmt: str | None,
+    topics: tuple[str, ...],
+    host: str | None,
+    port: int,
+    store: Path | None,
+) -> None:
+    """Write a stored sequence back to a ROS recording."""
+    from mosaico.bridges.ros import RosBridgeError, TopicFilter
+    from mosaico.bridges.ros import export as run_export
+    from mosaico.bridges.ros.client_sink import stored_topics
+    from mosaico.protocol.errors import ProtocolError
+
+    fmt = fmt or out.suffix.lstrip(".")
+    if fmt not in _FORMATS:
+        raise click.UsageError("give --format (mcap, bag or db3) or an OUT ending in one of them")
+    try:
+        with _client(host, port, store) as client:
+            stored = stored_topics(client, sequence)
+            keep = set(TopicFilter(_patterns(topics)).select(t.name for t in stored))
+            report = run_export([t for t in stored if t.name in keep], out, fmt)
+    except (RosBridgeError, ProtocolError, LookupError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    _report_skipped(report.skipped)
+    total = sum(report.written.values())
+    click.echo(f"exported {total:,} messages of {len(report.written)} topics to {out}")

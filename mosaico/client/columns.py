@@ -1,0 +1,123 @@
+"""Columnar input for ``TopicWriter.push_batch``: Arrow or numpy columns -> a topic batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mosaico_codegen.columnar import null_struct
+
+TIMESTAMP = "timestamp_ns"
+
+
+def build_batch(cls: type, data: Any, timestamps_ns: Any = None) -> pa.RecordBatch:
+    """A record batch with exactly ``cls.ARROW_SCHEMA`` from the accepted input forms."""
+    schema: pa.Schema = cls.ARROW_SCHEMA  # type: ignore[attr-defined]
+    if isinstance(data, pa.Table):
+        data = pa.RecordBatch.from_arrays(
+            [c.combine_chunks() for c in data.columns], schema=data.schema
+        )
+    if isinstance(data, pa.RecordBatch):
+        if timestamps_ns is not None:
+            data = data.add_column(0, TIMESTAMP, _timestamps(timestamps_ns, data.num_rows))
+        return _conform(cls, data, schema)
+    if isinstance(data, pa.StructArray):
+        data = {f.name: data.field(i) for i, f in enumerate(data.type)}
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"push_batch takes a RecordBatch, Table, StructArray or mapping of columns, "
+            f"not {type(data).__name__}"
+        )
+    columns = _nest(dict(data))
+    if TIMESTAMP in columns:
+        if timestamps_ns is not None:
+            raise ValueError("timestamps given twice (column and timestamps_ns=)")
+        timestamps_ns = columns.pop(TIMESTAMP)
+    if timestamps_ns is None:
+        raise ValueError("push_batch needs timestamps_ns")
+    n = len(timestamps_ns)
+    arrays = [_timestamps(timestamps_ns, n)]
+    for field in list(schema)[1:]:
+        arrays.append(_column(cls.__name__, field, columns.pop(field.name, None), n))
+    if columns:
+        raise ValueError(f"{cls.__name__} has no field(s) {sorted(columns)}")
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _nest(columns: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": x}`` -> ``{"a": {"b": x}}`` (dotted names address struct children)."""
+    out: dict[str, Any] = {}
+    for key, value in columns.items():
+        head, dot, rest = key.partition(".")
+        if not dot:
+            if head in out and isinstance(out[head], dict) and isinstance(value, Mapping):
+                out[head].update(value)
+            else:
+                out[head] = value
+            continue
+        sub = out.setdefault(head, {})
+        if not isinstance(sub, dict):
+            raise ValueError(f"column {head!r} given both whole and by its children")
+        sub[rest] = value
+    return {k: _nest(v) if isinstance(v, dict) else v for k, v in out.items()}
+
+
+def _timestamps(values: Any, n: int) -> pa.Array:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = values.cast(pa.int64())
+    else:
+        arr = pa.array(np.asarray(values, dtype=np.int64))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) != n:
+        raise ValueError(f"{len(arr)} timestamps for {n} rows")
+    if arr.null_count:
+        raise ValueError("timestamp_ns must not contain nulls")
+    return arr
+
+
+def _column(owner: str, field: pa.Field, value: Any, n: int) -> pa.Array:
+    where = f"{owner}.{field.name}"
+    if value is None:
+        if not field.nullable:
+            raise ValueError(f"{where} is required but no column was given")
+        if pa.types.is_struct(field.type):
+            return null_struct(field.type, n)
+        return pa.nulls(n, field.type)
+    if isinstance(value, Mapping):
+        if not pa.types.is_struct(field.type):
+            raise ValueError(f"{where} is not a struct; cannot take children {sorted(value)}")
+        kids = dict(value)
+        arrays = [_column(where, f, kids.pop(f.name, None), n) for f in field.type]
+        if kids:
+            raise ValueError(f"{where} has no field(s) {sorted(kids)}")
+        return pa.StructArray.from_arrays(arrays, fields=list(field.type))
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    try:
+        arr = value if isinstance(value, pa.Array) else pa.array(value, type=field.type)
+        if not arr.type.equals(field.type):
+            arr = arr.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
+        raise ValueError(f"{where}: cannot use column as {field.type}: {exc}") from exc
+    if len(arr) != n:
+        raise ValueError(f"{where} has {len(arr)} rows, expected {n}")
+    return arr
+
+
+def _conform(cls: type, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema):
+        return batch
+    if batch.schema.names != schema.names:
+        raise ValueError(
+            f"batch columns {batch.schema.names} do not match {cls.__name__}: {schema.names}"
+        )
+    arrays = [
+        _column(cls.__name__, f, batch.column(i), batch.num_rows) for i, f in enumerate(schema)
+    ]
+    if arrays[0].null_count:
+        raise ValueError("timestamp_ns must not contain nulls")
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

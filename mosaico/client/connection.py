@@ -1,0 +1,131 @@
+"""One Flight channel to a platform server: typed actions, catalogue calls, data streams.
+
+All calls go through one ``pyarrow.flight.FlightClient`` (spec §2.1); gRPC multiplexes them, so
+control calls stay responsive while uploads stream on other threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from mosaico.client.errors import Unavailable
+from mosaico.protocol.actions import InfoRequest, Request, encode_request
+from mosaico.protocol.commands import ResourceCommand
+from mosaico.protocol.envelope import decode_envelope
+from mosaico.protocol.errors import ProtocolError, from_flight_error
+from mosaico.protocol.info import ServerInfo
+
+API_KEY_HEADER = b"mosaico-api-key-token"
+_RETRY_S = 0.025  # connect polls `info` at this period (spec §2.2)
+_COMPRESSION = {"gzip": 2, "stream_gzip": 3}
+
+
+def translate(exc: BaseException) -> ProtocolError:
+    """A Flight client exception as the shared protocol error (spec §12)."""
+    if isinstance(exc, (flight.FlightUnavailableError, flight.FlightTimedOutError)):
+        return Unavailable(str(exc).split(". Detail:", 1)[0])
+    return from_flight_error(exc)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    try:
+        yield
+    except ProtocolError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise translate(exc) from exc
+
+
+class Connection:
+    """A connected channel; ``info`` is fetched at construction and cached (spec §2.2)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 5.0,
+        enable_tls: bool = False,
+        tls_cert_path: str | None = None,
+        api_key: str | None = None,
+        compression: str | None = None,
+    ) -> None:
+        root_certs = Path(tls_cert_path).read_bytes() if tls_cert_path else None
+        scheme = "grpc+tls" if enable_tls or root_certs else "grpc+tcp"
+        options: list[tuple[str, Any]] = []
+        if compression is not None:
+            if compression not in _COMPRESSION:
+                raise ValueError(f"compression {compression!r} is not one of {list(_COMPRESSION)}")
+            options += [
+                ("grpc.default_compression_algorithm", _COMPRESSION[compression]),
+                ("grpc.compression_enabled", 1),
+            ]
+        self.location = f"{scheme}://{host}:{port}"
+        self._flight = flight.FlightClient(
+            self.location, tls_root_certs=root_certs, generic_options=options or None
+        )
+        headers = [(API_KEY_HEADER, api_key.encode("utf-8"))] if api_key else []
+        self.options = flight.FlightCallOptions(headers=headers)
+        self.info = self._handshake(timeout)
+
+    def _handshake(self, timeout: float) -> ServerInfo:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return ServerInfo.from_json(self.action(InfoRequest()))
+            except (ProtocolError, pa.ArrowException, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    self._flight.close()
+                    raise Unavailable(
+                        f"cannot connect to {self.location} within {timeout}s: {exc}"
+                    ) from exc
+                time.sleep(_RETRY_S)
+
+    def close(self) -> None:
+        self._flight.close()
+
+    # -- control plane -------------------------------------------------------------------
+
+    def action(self, request: Request) -> Any:
+        """Run one single-document action; returns its payload (None for "no payload")."""
+        name, body = encode_request(request)
+        with translated():
+            results = self._flight.do_action(flight.Action(name, body), self.options)
+            return decode_envelope(name, (r.body.to_pybytes() for r in results))
+
+    # -- catalogue -----------------------------------------------------------------------
+
+    def flight_info(self, command: ResourceCommand) -> flight.FlightInfo:
+        descriptor = flight.FlightDescriptor.for_command(command.to_bytes())
+        with translated():
+            return self._flight.get_flight_info(descriptor, self.options)
+
+    def schema(self, command: ResourceCommand) -> pa.Schema:
+        descriptor = flight.FlightDescriptor.for_command(command.to_bytes())
+        with translated():
+            return self._flight.get_schema(descriptor, self.options).schema
+
+    def list_flights(self) -> list[flight.FlightInfo]:
+        with translated():
+            return list(self._flight.list_flights(b"", self.options))
+
+    # -- data plane ----------------------------------------------------------------------
+
+    def do_get(self, ticket: bytes) -> flight.FlightStreamReader:
+        with translated():
+            return self._flight.do_get(flight.Ticket(ticket), self.options)
+
+    def do_put(
+        self, command: bytes, schema: pa.Schema
+    ) -> tuple[flight.FlightStreamWriter, flight.FlightMetadataReader]:
+        descriptor = flight.FlightDescriptor.for_command(command)
+        with translated():
+            return self._flight.do_put(descriptor, schema, self.options)  # type: ignore[no-any-return]

@@ -1,0 +1,20 @@
+"""Client-side errors. Server-reported failures use the shared taxonomy of mosaico.protocol."""
+
+from __future__ import annotations
+
+from mosaico.protocol.errors import ProtocolError
+
+
+class Unavailable(ProtocolError, ConnectionError):
+    """The server cannot be reached (never started, went away, or timed out)."""
+
+    code = "UNAVAILABLE"
+    prefix = "unavailable"
+
+
+class WriterClosedError(RuntimeError):
+    """A write on a sequence or topic writer that was already finalized or closed."""
+
+
+class UploadError(RuntimeError):
+    """A topic upload failed on a background thread; raised at the next call on the writer."""

@@ -1,0 +1,64 @@
+"""Typed decoding by tag and schema fingerprint (ontology spec §5), with a generic fallback.
+
+A topic decodes into its registered class only when the DoGet schema's fingerprint equals the
+class's; otherwise (unknown tag, drifted schema) rows become ``Unmodeled`` objects that carry
+the row as a dict. Reading never fails because of a type mismatch: it warns once per stream.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pyarrow as pa
+
+import mosaico_ontology  # noqa: F401  - registers the standard types
+from mosaico_codegen.runtime import registry, schema_fingerprint
+
+TIMESTAMP = "timestamp_ns"
+
+Decoder = Callable[[pa.RecordBatch], list[Any]]
+
+
+class UnmodeledTypeWarning(UserWarning):
+    """A topic was decoded into ``Unmodeled`` instead of a typed class."""
+
+
+@attrs.define(slots=True, eq=True)
+class Unmodeled:
+    """A row of a topic whose type this client cannot decode: its tag and its fields."""
+
+    tag: str
+    data: dict[str, Any]
+    fingerprint: str = ""
+
+
+def resolve_type(tag: str, schema: pa.Schema) -> type | None:
+    """The registered class for (tag, schema), or None when the fallback applies."""
+    cls = registry.get(tag)
+    if cls is not None and schema_fingerprint(schema) == cls.FINGERPRINT:  # type: ignore[attr-defined]
+        return cls
+    return None
+
+
+def decoder_for(tag: str, schema: pa.Schema, topic: str) -> Decoder:
+    """A batch -> objects function for one topic stream (warns when it falls back)."""
+    cls = resolve_type(tag, schema)
+    if cls is not None:
+        return cls.from_batch  # type: ignore[attr-defined,no-any-return]
+    fp = schema_fingerprint(schema)
+    reason = "is not registered" if tag not in registry else f"has drifted (fingerprint {fp})"
+    warnings.warn(
+        f"topic {topic!r}: ontology tag {tag!r} {reason}; rows decode to Unmodeled",
+        UnmodeledTypeWarning,
+        stacklevel=3,
+    )
+    names = [n for n in schema.names if n != TIMESTAMP]
+
+    def decode(batch: pa.RecordBatch) -> list[Any]:
+        rows = batch.select(names).to_pylist()
+        return [Unmodeled(tag, row, fp) for row in rows]
+
+    return decode

@@ -1,0 +1,249 @@
+"""Read-side handles on a sequence or a topic: catalogue properties and data streamers."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from mosaico.client.connection import Connection
+from mosaico.client.fallback import TIMESTAMP, resolve_type
+from mosaico.client.streams import SequenceDataStreamer, TopicDataStreamer
+from mosaico.protocol.appmeta import Interval, SequenceMetadata, SessionMetadata, TopicMetadata
+from mosaico.protocol.commands import ResourceCommand, TimeWindow
+from mosaico.protocol.errors import NotFound, ProtocolError
+from mosaico.protocol.names import TopicLocator, normalize_sequence_name, normalize_topic_path
+
+if TYPE_CHECKING:
+    from mosaico.client.sequence_writer import SequenceUpdater
+
+log = logging.getLogger("mosaico.client")
+
+
+def _endpoints(info: flight.FlightInfo) -> list[tuple[TopicMetadata, bytes]]:
+    """Parseable topic endpoints; invalid ones are skipped like the reference does."""
+    out = []
+    for endpoint in info.endpoints:
+        try:
+            out.append((TopicMetadata.from_bytes(endpoint.app_metadata), endpoint.ticket.ticket))
+        except ProtocolError as exc:
+            log.warning("skipping an invalid topic endpoint: %s", exc)
+    return out
+
+
+def _interval(meta: TopicMetadata) -> Interval | None:
+    """The effective interval: the window's when a window was asked for (spec §7.3)."""
+    return meta.data_info.interval if meta.window is None else meta.window.interval
+
+
+def _window(start: int | None, end: int | None) -> TimeWindow:
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"empty time window: start {start} >= end {end}")
+    return TimeWindow(start, end)
+
+
+class TopicHandler:
+    """One topic: its catalogue entry, schema and data."""
+
+    def __init__(self, connection: Connection, meta: TopicMetadata, schema: pa.Schema) -> None:
+        self._conn = connection
+        self.metadata = meta
+        self.schema = schema
+
+    @classmethod
+    def fetch(cls, connection: Connection, topic: TopicLocator) -> TopicHandler:
+        info = connection.flight_info(ResourceCommand(topic.sequence, topic))
+        for meta, _ in _endpoints(info):
+            if meta.topic == topic:
+                return cls(
+                    connection, meta, connection.schema(ResourceCommand(topic.sequence, topic))
+                )
+        raise NotFound(f"no valid endpoint for topic {str(topic)!r}")
+
+    @property
+    def name(self) -> str:
+        return self.metadata.topic.name
+
+    @property
+    def sequence_name(self) -> str:
+        return self.metadata.topic.sequence
+
+    @property
+    def locator(self) -> str:
+        return str(self.metadata.topic)
+
+    @property
+    def user_metadata(self) -> dict[str, Any]:
+        return self.metadata.user_metadata
+
+    @property
+    def created_timestamp(self) -> int:
+        return self.metadata.created_at_ns
+
+    @property
+    def completed_timestamp(self) -> int | None:
+        return self.metadata.completed_at_ns
+
+    @property
+    def locked(self) -> bool:
+        return self.metadata.locked
+
+    @property
+    def ontology_tag(self) -> str:
+        return self.metadata.ontology_tag
+
+    @property
+    def serialization_format(self) -> str:
+        return self.metadata.serialization_format
+
+    @property
+    def chunks_number(self) -> int:
+        return self.metadata.data_info.total_chunks_count
+
+    @property
+    def total_size_bytes(self) -> int:
+        return self.metadata.data_info.total_bytes
+
+    @property
+    def row_count(self) -> int:
+        return self.metadata.data_info.total_row_count
+
+    @property
+    def timestamp_ns_min(self) -> int | None:
+        interval = self.metadata.data_info.interval
+        return None if interval is None else interval.start_ns
+
+    @property
+    def timestamp_ns_max(self) -> int | None:
+        interval = self.metadata.data_info.interval
+        return None if interval is None else interval.end_ns
+
+    @property
+    def ontology_schema(self) -> pa.StructType:
+        """The payload struct: the topic schema without ``timestamp_ns``."""
+        return pa.struct([f for f in self.schema if f.name != TIMESTAMP])
+
+    @property
+    def ontology_type(self) -> type | None:
+        """The registered class rows decode into, or None when they fall back to Unmodeled."""
+        return resolve_type(self.ontology_tag, self.schema)
+
+    def get_data_streamer(
+        self, start_timestamp_ns: int | None = None, end_timestamp_ns: int | None = None
+    ) -> TopicDataStreamer:
+        """The topic's rows with ``start <= timestamp_ns < end`` (bounds optional)."""
+        topic = self.metadata.topic
+        window = _window(start_timestamp_ns, end_timestamp_ns)
+        info = self._conn.flight_info(ResourceCommand(topic.sequence, topic, window))
+        for meta, ticket in _endpoints(info):
+            if meta.topic == topic:
+                return TopicDataStreamer(self.name, meta.ontology_tag, self._conn.do_get(ticket))
+        raise NotFound(f"no valid endpoint for topic {str(topic)!r}")
+
+
+class SequenceHandler:
+    """One sequence: metadata, sessions, topics, statistics and merged data."""
+
+    def __init__(self, connection: Connection, info: flight.FlightInfo) -> None:
+        self._conn = connection
+        self._load(info)
+
+    def _load(self, info: flight.FlightInfo) -> None:
+        self.metadata = SequenceMetadata.from_bytes(info.app_metadata)
+        self._topic_meta = {meta.topic.name: meta for meta, _ in _endpoints(info)}
+
+    @classmethod
+    def fetch(cls, connection: Connection, name: str) -> SequenceHandler:
+        return cls(
+            connection, connection.flight_info(ResourceCommand(normalize_sequence_name(name), None))
+        )
+
+    def reload(self) -> None:
+        """Fetch the catalogue entry again (e.g. after a ``sequence_update``)."""
+        self._load(self._conn.flight_info(ResourceCommand(self.name, None)))
+
+    @property
+    def name(self) -> str:
+        return self.metadata.sequence
+
+    @property
+    def topics(self) -> list[str]:
+        """Topic names (``/path``) of every session, in session and creation order."""
+        return [TopicLocator.parse(t).name for s in self.sessions for t in s.topics]
+
+    @property
+    def sessions(self) -> list[SessionMetadata]:
+        return self.metadata.sessions
+
+    @property
+    def user_metadata(self) -> dict[str, Any]:
+        return self.metadata.user_metadata
+
+    @property
+    def created_timestamp(self) -> int:
+        return self.metadata.created_at_ns
+
+    @property
+    def updated_timestamps(self) -> list[int]:
+        return [s.completed_at_ns for s in self.sessions if s.completed_at_ns is not None]
+
+    @property
+    def topic_metadata(self) -> dict[str, TopicMetadata]:
+        """Catalogue entry of every topic with a valid endpoint, by ``/path`` name."""
+        return dict(self._topic_meta)
+
+    @property
+    def total_size_bytes(self) -> int:
+        return sum(m.data_info.total_bytes for m in self._topic_meta.values())
+
+    @property
+    def total_row_count(self) -> int:
+        return sum(m.data_info.total_row_count for m in self._topic_meta.values())
+
+    @property
+    def timestamp_ns_min(self) -> int | None:
+        starts = [i.start_ns for m in self._topic_meta.values() if (i := _interval(m))]
+        return min(starts) if starts else None
+
+    @property
+    def timestamp_ns_max(self) -> int | None:
+        ends = [i.end_ns for m in self._topic_meta.values() if (i := _interval(m))]
+        return max(ends) if ends else None
+
+    def get_topic_handler(self, topic_name: str) -> TopicHandler:
+        topic = TopicLocator(self.name, normalize_topic_path(topic_name))
+        return TopicHandler.fetch(self._conn, topic)
+
+    def get_data_streamer(
+        self,
+        topics: list[str] | None = None,
+        start_timestamp_ns: int | None = None,
+        end_timestamp_ns: int | None = None,
+    ) -> SequenceDataStreamer:
+        """Selected (default: all) topics merged on timestamp inside ``[start, end)``.
+
+        Topics with no row in the window are left out.
+        """
+        window = _window(start_timestamp_ns, end_timestamp_ns)
+        wanted: set[str] | None = None
+        if topics:
+            wanted = {"/" + normalize_topic_path(t) for t in topics}
+            unknown = wanted - set(self.topics)
+            if unknown:
+                raise KeyError(f"sequence {self.name!r} has no topic(s) {sorted(unknown)}")
+        info = self._conn.flight_info(ResourceCommand(self.name, None, window))
+        streams = []
+        for meta, ticket in _endpoints(info):
+            if _interval(meta) is None or (wanted is not None and meta.topic.name not in wanted):
+                continue
+            reader = self._conn.do_get(ticket)
+            streams.append(TopicDataStreamer(meta.topic.name, meta.ontology_tag, reader))
+        return SequenceDataStreamer(streams)
+
+    def update(self, **kwargs: Any) -> SequenceUpdater:
+        """A writer for a new session of this sequence (see ``MosaicoClient.sequence_update``)."""
+        from mosaico.client.sequence_writer import SequenceUpdater
+
+        return SequenceUpdater(self._conn, self.name, **kwargs)

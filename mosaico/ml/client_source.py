@@ -1,0 +1,82 @@
+"""`TopicSource`s over the client: a topic handler's windowed record batches.
+
+`SequenceOpener` is the picklable recipe a DataLoader worker uses to open its own
+connection to a sequence (one per worker, never shared across processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+import pyarrow as pa
+
+from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
+from mosaico.ml.errors import MLInputError
+from mosaico.ml.source import TopicSource
+
+
+class HandlerSource:
+    """A `TopicSource` reading one topic through a client `TopicHandler`."""
+
+    def __init__(self, handler: TopicHandler) -> None:
+        self._handler = handler
+
+    @property
+    def name(self) -> str:
+        return self._handler.name
+
+    @property
+    def tag(self) -> str:
+        return self._handler.ontology_tag
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._handler.schema
+
+    def bounds(self) -> tuple[int, int] | None:
+        lo, hi = self._handler.timestamp_ns_min, self._handler.timestamp_ns_max
+        return None if lo is None or hi is None else (lo, hi)
+
+    def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
+        streamer = self._handler.get_data_streamer(start_ns, end_ns)
+        try:
+            yield from streamer.batches()
+        finally:
+            streamer.close()
+
+
+def sequence_sources(
+    sequence: SequenceHandler, topics: Iterable[str] | None = None
+) -> dict[str, TopicSource]:
+    """Sources of a sequence's topics (all, or the named ones), keyed by topic name."""
+    known = sequence.topics
+    wanted = known if topics is None else [t if t.startswith("/") else f"/{t}" for t in topics]
+    for t in wanted:
+        if t not in known:
+            raise MLInputError(
+                f"sequence {sequence.name!r} has no topic {t!r} (topics: {', '.join(known)})"
+            )
+    return {t: HandlerSource(sequence.get_topic_handler(t)) for t in wanted}
+
+
+@attrs.frozen
+class SequenceOpener:
+    """Connects to a server and opens one sequence's sources; picklable, so each
+    DataLoader worker calls it to get a connection of its own."""
+
+    host: str
+    port: int
+    sequence: str
+    topics: tuple[str, ...] | None = None
+    connect_kwargs: dict[str, Any] = attrs.field(factory=dict)
+
+    def __call__(self) -> dict[str, TopicSource]:
+        client = MosaicoClient.connect(self.host, self.port, **self.connect_kwargs)
+        handler = client.sequence_handler(self.sequence)
+        if handler is None:
+            client.close()
+            raise MLInputError(f"unknown sequence {self.sequence!r}")
+        # The handlers hold the client's connection; it closes when they are dropped.
+        return sequence_sources(handler, self.topics)

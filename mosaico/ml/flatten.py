@@ -1,0 +1,178 @@
+"""Arrow-native flattening of topic tables into dotted leaf columns, and its inverse.
+
+Nested structs become dotted columns (`acceleration.x`), fixed-size lists one column per
+element (`covariance_0` ...) or stay arrays, variable lists stay list columns and binary
+stays binary. Everything is column-wise Arrow work: no Python per row.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mosaico.ml.errors import MLInputError
+from mosaico.ml.source import TIMESTAMP
+
+FixedLists = Literal["columns", "arrays"]
+
+
+def column_name(prefix: str | None, path: str) -> str:
+    """The flat column name of a field path under an optional topic prefix."""
+    return f"{prefix}.{path}" if prefix else path
+
+
+def flatten_table(
+    table: pa.Table | pa.RecordBatch,
+    *,
+    prefix: str | None = None,
+    fixed_lists: FixedLists = "columns",
+) -> pa.Table:
+    """Flatten a topic table: `timestamp_ns` stays, every other leaf becomes a dotted column."""
+    if fixed_lists not in ("columns", "arrays"):
+        raise MLInputError(f"fixed_lists must be 'columns' or 'arrays', got {fixed_lists!r}")
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    # Table.flatten splits one struct level per call, naming children `parent.child`.
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    names: list[str] = []
+    columns: list[pa.ChunkedArray] = []
+    for name, col in zip(table.column_names, table.columns):
+        if fixed_lists == "columns" and pa.types.is_fixed_size_list(col.type):
+            for i, elem in enumerate(_fixed_list_elements(col)):
+                names.append(column_name(prefix, f"{name}_{i}"))
+                columns.append(elem)
+        else:
+            names.append(name if name == TIMESTAMP else column_name(prefix, name))
+            columns.append(col)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def flat_schema(
+    schema: pa.Schema, *, prefix: str | None = None, fixed_lists: FixedLists = "columns"
+) -> pa.Schema:
+    """The schema `flatten_table` produces for tables of `schema`."""
+    return flatten_table(schema.empty_table(), prefix=prefix, fixed_lists=fixed_lists).schema
+
+
+def _fixed_list_elements(col: pa.ChunkedArray) -> list[pa.ChunkedArray]:
+    t = col.type
+    size = t.list_size
+    per_chunk = [_chunk_elements(chunk, size) for chunk in col.chunks]
+    return [
+        pa.chunked_array([elems[i] for elems in per_chunk], type=t.value_type) for i in range(size)
+    ]
+
+
+def _chunk_elements(arr: pa.FixedSizeListArray, size: int) -> list[pa.Array]:
+    n = len(arr)
+    # `.values` ignores the array's offset and keeps the slots of null lists: slice by hand.
+    values = arr.values.slice(arr.offset * size, n * size)
+    base = np.arange(n, dtype=np.int64) * size
+    out = []
+    for i in range(size):
+        elem = values.take(pa.array(base + i))
+        if arr.null_count:
+            elem = pc.if_else(arr.is_valid(), elem, pa.nulls(n, elem.type))
+        out.append(elem)
+    return out
+
+
+def unflatten_table(
+    flat: pa.Table,
+    schema: pa.Schema,
+    *,
+    prefix: str | None = None,
+    fixed_lists: FixedLists = "columns",
+) -> pa.Table:
+    """Rebuild a topic table of `schema` from flattened columns (inverse of `flatten_table`).
+
+    A nullable struct or fixed-size list whose leaves are all null comes back as null: the
+    flat form has no separate validity column. Under such a null, required fields get a
+    placeholder (0, "", []), as writers put there, so typed readers accept the table.
+    """
+    n = flat.num_rows
+    arrays = []
+    for f in schema:
+        if f.name == TIMESTAMP:
+            arrays.append(_column(flat, TIMESTAMP).cast(f.type))
+        else:
+            arrays.append(_build(flat, f, f.name, prefix, fixed_lists, n)[0])
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _column(flat: pa.Table, name: str) -> pa.Array:
+    if name not in flat.column_names:
+        raise MLInputError(f"flat table has no column {name!r}")
+    return flat.column(name).combine_chunks()
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    return arr.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _build(
+    flat: pa.Table, f: pa.Field, path: str, prefix: str | None, fixed_lists: FixedLists, n: int
+) -> tuple[pa.Array, np.ndarray]:
+    """The field's array and, per row, whether any of its leaves holds a value."""
+    t = f.type
+    if pa.types.is_struct(t):
+        built = [_build(flat, c, f"{path}.{c.name}", prefix, fixed_lists, n) for c in t]
+        kids = [a for a, _ in built]
+        any_leaf = np.zeros(n, dtype=bool)
+        for _, v in built:
+            any_leaf |= v
+        mask = None
+        if f.nullable and not any_leaf.all():
+            mask = pa.array(~any_leaf)
+            kids = [_fill_required(k, c, ~any_leaf) for k, c in zip(kids, t)]
+        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask), any_leaf
+    if pa.types.is_fixed_size_list(t) and fixed_lists == "columns":
+        size = t.list_size
+        elems = [
+            _column(flat, column_name(prefix, f"{path}_{i}")).cast(t.value_type)
+            for i in range(size)
+        ]
+        any_leaf = np.zeros(n, dtype=bool)
+        for e in elems:
+            any_leaf |= _valid(e)
+        # Interleave element-major columns back into row-major list values.
+        order = (np.arange(n)[:, None] + np.arange(size)[None, :] * n).ravel()
+        values = pa.concat_arrays(elems).take(pa.array(order))
+        mask = pa.array(~any_leaf) if f.nullable and not any_leaf.all() else None
+        return pa.FixedSizeListArray.from_arrays(values, type=t, mask=mask), any_leaf
+    col = _column(flat, column_name(prefix, path)).cast(t)
+    return col, _valid(col)
+
+
+def _placeholder(t: pa.DataType) -> pa.Scalar:
+    if pa.types.is_fixed_size_list(t):
+        return pa.scalar([None] * t.list_size, type=t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.scalar([], type=t)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pa.scalar("", type=t)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return pa.scalar(b"", type=t)
+    if pa.types.is_boolean(t):
+        return pa.scalar(False, type=t)
+    return pa.scalar(0).cast(t)
+
+
+def _fill_required(arr: pa.Array, f: pa.Field, where: np.ndarray) -> pa.Array:
+    """Give a required field a placeholder in the rows `where` its parent is null."""
+    if f.nullable:
+        return arr
+    t = f.type
+    if pa.types.is_struct(t):
+        assert isinstance(arr, pa.StructArray)
+        kids = [_fill_required(arr.field(i), c, where) for i, c in enumerate(t)]
+        mask = None if not arr.null_count else pa.array(~_valid(arr))
+        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
+    fill = pc.and_(pa.array(where), arr.is_null())
+    if not pc.any(fill).as_py():
+        return arr
+    return pc.if_else(fill, _placeholder(t), arr)

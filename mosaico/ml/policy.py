@@ -1,0 +1,77 @@
+"""Synchronisation policies and stream specs: what value a stream shows at a grid tick.
+
+Every policy only ever looks at samples at or before the tick, except `Interpolate`, which
+also looks at the first sample after it; none gives a value before a stream's first sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from mosaico.ml.errors import MLInputError
+
+
+@attrs.frozen
+class Hold:
+    """The last sample at or before the tick (zero-order hold)."""
+
+
+@attrs.frozen
+class AsOf:
+    """The last sample at or before the tick, if at most `tolerance_ns` old; else null."""
+
+    tolerance_ns: int
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.tolerance_ns, int) or self.tolerance_ns < 0:
+            raise MLInputError(
+                f"AsOf tolerance_ns must be an integer >= 0, got {self.tolerance_ns!r}"
+            )
+
+
+@attrs.frozen
+class Drop:
+    """The last sample inside the tick's window `(previous tick, tick]`; else null.
+
+    A sample is never repeated on a later tick. The window of a rate grid's first tick is one
+    period long; that of a reference grid's first tick is unbounded on the left.
+    """
+
+
+def _opt_tuple(v: Iterable[str] | None) -> tuple[str, ...] | None:
+    if isinstance(v, str):
+        return (v,)
+    return None if v is None else tuple(v)
+
+
+@attrs.frozen
+class Interpolate:
+    """Linear interpolation of float fields and slerp of quaternions between the samples
+    around the tick; null after a stream's last sample (no extrapolation).
+
+    `fields` names what to interpolate (default: every float field and quaternion); the
+    other selected fields take the value of the sample at or before the tick.
+    """
+
+    fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+
+
+Policy = Hold | AsOf | Drop | Interpolate
+
+
+@attrs.frozen
+class Stream:
+    """A topic to synchronise: its policy and optional field selection.
+
+    Fields are flat paths (`acceleration.x`) or struct prefixes (`acceleration`).
+    """
+
+    topic: str
+    policy: Policy = attrs.field(factory=Hold)
+    fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.policy, Hold | AsOf | Drop | Interpolate):
+            raise MLInputError(f"stream {self.topic!r}: unknown policy {self.policy!r}")

@@ -1,0 +1,121 @@
+"""PyTorch datasets: exactly the synchronised rows, across workers, over many sequences."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from ml_helpers import imu_source, scalar_source
+from torch.utils.data import DataLoader
+
+from mosaico.ml import Hold, Interpolate, MLInputError, Stream, TableSource, synchronize
+from mosaico.ml.datasets import StreamDataset, WindowDataset
+from mosaico.ml.tensors import to_arrays
+
+STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
+RATE = 1e9 / 1_000  # a tick every microsecond
+
+
+def open_sequence(seed: int) -> dict[str, TableSource]:
+    """One sequence's sources, built afresh on every call (as a worker's connection is)."""
+    rng = np.random.default_rng(seed)
+    imu_ts = np.sort(rng.choice(200_000, 400, replace=False)) + seed * 10_000
+    baro_ts = np.sort(rng.choice(200_000, 60, replace=False)) + seed * 10_000
+    return {
+        "/imu": imu_source("/imu", imu_ts.tolist(), seed=seed, batch_rows=50),
+        "/baro": scalar_source(
+            "/baro", baro_ts.tolist(), rng.normal(size=60).tolist(), batch_rows=16
+        ),
+    }
+
+
+OPENERS = [functools.partial(open_sequence, s) for s in (1, 2, 3)]
+
+
+def _key(item: dict[str, torch.Tensor]) -> tuple[int, int]:
+    return int(item["sequence"]), int(item["timestamp_ns"][0])
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(
+        torch.equal(torch.nan_to_num(a[k], nan=-7.0), torch.nan_to_num(b[k], nan=-7.0)) for k in a
+    )
+
+
+def test_windows_are_exactly_the_synchronised_rows() -> None:
+    sequences = [o() for o in OPENERS]
+    ds = WindowDataset(sequences, STREAMS, rate_hz=RATE, length=8, stride=5)
+    starts = [0]
+    for seq, sources in enumerate(sequences):
+        table = synchronize(sources, STREAMS, rate_hz=RATE, fixed_lists="arrays")
+        arrays = to_arrays(table, ds.columns, np.dtype(np.float32))
+        n_windows = (table.num_rows - 8) // 5 + 1
+        starts.append(starts[-1] + n_windows)
+        for w in (0, n_windows // 2, n_windows - 1):
+            item = ds[starts[seq] + w]
+            assert int(item["sequence"]) == seq
+            for name, arr in arrays.items():
+                assert np.array_equal(item[name].numpy(), arr[w * 5 : w * 5 + 8], equal_nan=True)
+    assert len(ds) == starts[-1]
+    item = ds[0]
+    assert item["timestamp_ns"].dtype == torch.int64 and item["timestamp_ns"].shape == (8,)
+    assert item["/imu.acceleration.x"].dtype == torch.float32
+    assert item["/imu.acceleration.covariance_type"].shape == (8,)
+    # Strings, binary and variable lists have no tensor form and are left out.
+    assert "/imu.header.frame_id" not in item and "/imu.acceleration.covariance" not in item
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+
+
+def test_stream_dataset_with_workers_covers_every_window_once() -> None:
+    mapped = WindowDataset([o() for o in OPENERS], STREAMS, rate_hz=RATE, length=8, stride=5)
+    expected = {_key(mapped[i]): mapped[i] for i in range(len(mapped))}
+    assert len(expected) == len(mapped)
+    streamed = StreamDataset(
+        OPENERS, STREAMS, rate_hz=RATE, length=8, stride=5, windows_per_unit=13
+    )
+    got = []
+    for batch in DataLoader(streamed, batch_size=16, num_workers=2):
+        got += [{k: v[i] for k, v in batch.items()} for i in range(len(batch["sequence"]))]
+    keys = [_key(g) for g in got]
+    assert len(keys) == len(set(keys)) == len(expected)
+    assert all(_same(g, expected[_key(g)]) for g in got)
+
+
+def test_map_style_dataset_with_workers_and_shuffle() -> None:
+    mapped = WindowDataset([o() for o in OPENERS[:2]], STREAMS, rate_hz=RATE, length=4)
+    seen = []
+    loader = DataLoader(mapped, batch_size=32, shuffle=True, num_workers=2)
+    for batch in loader:
+        seen += list(zip(batch["sequence"].tolist(), batch["timestamp_ns"][:, 0].tolist()))
+    assert sorted(seen) == sorted(_key(mapped[i]) for i in range(len(mapped)))
+
+
+def test_short_and_empty_sequences_give_no_windows() -> None:
+    short = {"/imu": imu_source("/imu", [0, 1000]), "/baro": scalar_source("/baro", [500], [1.0])}
+    empty = {"/imu": imu_source("/imu", []), "/baro": scalar_source("/baro", [], [])}
+    ds = WindowDataset([short, empty], STREAMS, rate_hz=RATE, length=3)
+    assert len(ds) == 0
+    assert (
+        list(StreamDataset([lambda: short, lambda: empty], STREAMS, rate_hz=RATE, length=3)) == []
+    )
+    two = WindowDataset([short], STREAMS, rate_hz=RATE, length=2)
+    assert len(two) == 1 and two[0]["timestamp_ns"].tolist() == [0, 1000]
+
+
+def test_bad_input() -> None:
+    seq = open_sequence(1)
+    with pytest.raises(MLInputError, match="length must be an integer > 0"):
+        WindowDataset([seq], STREAMS, rate_hz=RATE, length=0)
+    with pytest.raises(MLInputError, match="stride must be an integer > 0"):
+        StreamDataset(OPENERS, STREAMS, rate_hz=RATE, length=2, stride=0)
+    with pytest.raises(MLInputError, match="windows_per_unit"):
+        StreamDataset(OPENERS, STREAMS, rate_hz=RATE, length=2, windows_per_unit=0)
+    with pytest.raises(MLInputError, match="not numeric"):
+        WindowDataset([seq], STREAMS, rate_hz=RATE, length=2, columns=["/imu.header.frame_id"])
+    with pytest.raises(MLInputError, match="unknown column"):
+        WindowDataset([seq], STREAMS, rate_hz=RATE, length=2, columns=["/imu.nope"])
+    with pytest.raises(MLInputError, match="rate_hz must be"):
+        WindowDataset([seq], STREAMS, rate_hz=0, length=2)

@@ -1,0 +1,171 @@
+"""Writes small ROS recordings with rosbags' own writers, filled with pseudo-random messages.
+
+Messages are built by walking the typestore definitions (independently of the bridge), so
+every field of every type carries a value.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.rosbag1 import Writer as Writer1
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin
+from rosbags.rosbag2 import Writer as Writer2
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.base import Nodetype
+from rosbags.typesys.store import Typestore
+
+START_NS = 1_700_000_000_000_000_000
+
+# A custom message (with a nested custom type, arrays, constants) that no adapter knows.
+WHEEL_MSG = """\
+std_msgs/Header header
+string[] names
+float64[4] speeds
+uint8[] blob
+my_robot/Motor[] motors
+my_robot/Motor main
+int16 mode
+byte[3] code
+char letter
+uint8 MODE_IDLE=0
+uint8 MODE_RUN=1
+"""
+MOTOR_MSG = """\
+string name
+float32 current
+bool enabled
+geometry_msgs/Vector3[2] axes
+"""
+TF_MSG = "geometry_msgs/TransformStamped[] transforms\n"
+
+_INTS = {
+    "int8": (-100, 100), "int16": (-30000, 30000), "int32": (-2**31, 2**31 - 1),
+    "int64": (-2**63, 2**63 - 1), "uint8": (0, 255), "byte": (-128, 127), "char": (0, 255),
+    "uint16": (0, 65535), "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
+}  # fmt: skip
+_DTYPES = {"byte": "int8", "char": "uint8", "bool": "bool_"}
+
+
+def typestore(ros_version: int) -> Typestore:
+    """Stock definitions plus the custom types."""
+    store = get_typestore(Stores.ROS1_NOETIC if ros_version == 1 else Stores.ROS2_JAZZY)
+    types = {}
+    if "tf2_msgs/msg/TFMessage" not in store.fielddefs:  # not in rosbags' noetic store
+        types.update(get_types_from_msg(TF_MSG, "tf2_msgs/msg/TFMessage"))
+    types.update(get_types_from_msg(MOTOR_MSG, "my_robot/msg/Motor"))
+    types.update(get_types_from_msg(WHEEL_MSG, "my_robot/msg/WheelState"))
+    store.register(types)
+    return store
+
+
+class RandomMessages:
+    """Deterministic pseudo-random messages of any registered type."""
+
+    def __init__(self, store: Typestore, seed: int) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+
+    def message(self, msgtype: str) -> Any:
+        fields = self.store.fielddefs[msgtype][1]
+        values = {name: self._value(name, desc, msgtype) for name, desc in fields}
+        return self.store.types[msgtype](**values)
+
+    def _scalar(self, base: str) -> Any:
+        rng = self.rng
+        if base == "bool":
+            return rng.random() < 0.5
+        if base == "string":
+            return "".join(rng.choices(string.ascii_letters, k=rng.randint(0, 8)))
+        if base == "float32":
+            return float(np.float32(rng.uniform(-1e3, 1e3)))
+        if base == "float64":
+            return rng.uniform(-1e6, 1e6)
+        low, high = _INTS[base]
+        return rng.randint(low, high)
+
+    def _value(self, name: str, desc: tuple[Any, Any], owner: str) -> Any:
+        node, detail = desc
+        if node == Nodetype.BASE:
+            special = self._special(name, owner)
+            return self._scalar(detail[0]) if special is None else special
+        if node == Nodetype.NAME:
+            return self.message(detail)
+        (inner_node, inner), size = detail
+        count = size if node == Nodetype.ARRAY else self.rng.randint(0, 4)
+        if inner_node == Nodetype.NAME:
+            return [self.message(inner) for _ in range(count)]
+        base = inner[0]
+        if base in ("uint8", "byte", "char") and node == Nodetype.SEQUENCE:
+            count = self.rng.randint(0, 64)
+        items = [self._scalar(base) for _ in range(count)]
+        if base == "string":
+            return items
+        return np.array(items, dtype=_DTYPES.get(base, base))
+
+    def _special(self, name: str, owner: str) -> Any:
+        """Values the data model constrains: int32 seconds, valid codecs, fitting sizes."""
+        if owner == "builtin_interfaces/msg/Time" or owner == "builtin_interfaces/msg/Duration":
+            return (
+                self.rng.randint(0, 2**31 - 1)
+                if name == "sec"
+                else self.rng.randint(0, 999_999_999)
+            )
+        if owner == "sensor_msgs/msg/CompressedImage" and name == "format":
+            return self.rng.choice(["jpeg", "png"])
+        if owner == "sensor_msgs/msg/Image" and name == "is_bigendian":
+            return self.rng.randint(0, 1)
+        if owner == "sensor_msgs/msg/Image" and name in ("width", "height", "step"):
+            return self.rng.randint(1, 4000)  # mosaico Image sizes are int32
+        if owner == "sensor_msgs/msg/PointField" and name == "datatype":
+            return self.rng.randint(1, 8)
+        if owner == "sensor_msgs/msg/RegionOfInterest" or name in ("binning_x", "binning_y"):
+            return self.rng.randint(0, 4000)
+        return None
+
+
+def write(
+    path: Path,
+    fmt: str,
+    topics: Sequence[tuple[str, str, int, int]],
+    *,
+    compression: str | None = None,
+    seed: int = 0,
+) -> tuple[Path, Typestore]:
+    """A recording with (topic, msgtype, count, period ns) topics, interleaved by time.
+
+    `fmt`: bag (ROS 1), db3 or mcap (rosbag2). Returns the path to open (the .bag, the
+    rosbag2 folder for db3, the bare .mcap file for mcap) and the typestore used.
+    """
+    store = typestore(1 if fmt == "bag" else 2)
+    gen = RandomMessages(store, seed)
+    events = sorted(
+        (START_NS + i * period + k, k, topic, msgtype)
+        for k, (topic, msgtype, count, period) in enumerate(topics)
+        for i in range(count)
+    )
+    if fmt == "bag":
+        w1 = Writer1(path)
+        if compression:
+            w1.set_compression(Writer1.CompressionFormat[compression.upper()])
+        with w1:
+            conns = {t: w1.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
+            for ts, _, topic, msgtype in events:
+                w1.write(conns[topic], ts, store.serialize_ros1(gen.message(msgtype), msgtype))
+        return path, store
+    plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
+    w2 = Writer2(path, version=9, storage_plugin=plugin)
+    if compression:
+        w2.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    with w2:
+        conns = {t: w2.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
+        for ts, _, topic, msgtype in events:
+            w2.write(conns[topic], ts, store.serialize_cdr(gen.message(msgtype), msgtype))
+    if fmt == "mcap" and not compression:
+        return next(path.glob("*.mcap")), store
+    return path, store
