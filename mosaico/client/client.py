@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +29,9 @@ from mosaico.protocol.names import (
     normalize_topic_path,
 )
 from mosaico.protocol.notifications import Notification, parse_notifications_payload
+from mosaico.query import calls
+from mosaico.query.builders import Builder
+from mosaico.query.response import QueryResponse, QueryResponseItemTopic, TimeCluster
 
 
 class MosaicoClient:
@@ -222,6 +226,35 @@ class MosaicoClient:
         self._conn.action(
             TopicTarget(ActionName.TOPIC_NOTIFICATION_PURGE, _topic(sequence_name, topic_name))
         )
+
+    # -- queries -------------------------------------------------------------------------
+
+    def query(self, *builders: Builder) -> QueryResponse | None:
+        """Sequences and topics matching every builder (QuerySequence, QueryTopic,
+        QueryOntologyCatalog or a whole Query); chain with ``response.to_query_sequence()``."""
+        self._check_open()
+        return calls.query(self._conn.raw_action, *builders)
+
+    def clusterize(
+        self,
+        topic: QueryResponseItemTopic,
+        clustering_dt_ns: int = 0,
+        timestamp_range: tuple[int, int] | None = None,
+    ) -> list[TimeCluster]:
+        """Time ranges where the query's conditions on ``topic`` hold; a gap larger than
+        ``clustering_dt_ns`` starts a new range (0: one range)."""
+        self._check_open()
+        return calls.clusterize(self._conn.paged_action, topic, clustering_dt_ns, timestamp_range)
+
+    def intersect(
+        self,
+        topics: Sequence[QueryResponseItemTopic],
+        clustering_dt_ns: int = 0,
+        intersect_dt_ns: int = 0,
+    ) -> list[TimeCluster]:
+        """Time ranges where the conditions of all ``topics`` hold together."""
+        self._check_open()
+        return calls.intersect(self._conn.paged_action, topics, clustering_dt_ns, intersect_dt_ns)
 
 
 def _topic(sequence_name: str, topic_name: str) -> TopicLocator:

@@ -6,6 +6,7 @@ control calls stay responsive while uploads stream on other threads.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,11 @@ import pyarrow.flight as flight
 from mosaico.client.errors import Unavailable
 from mosaico.protocol.actions import InfoRequest, Request, encode_request
 from mosaico.protocol.commands import ResourceCommand
-from mosaico.protocol.envelope import decode_envelope
+from mosaico.protocol.envelope import decode_envelope, decode_paged
 from mosaico.protocol.errors import ProtocolError, from_flight_error
 from mosaico.protocol.info import ServerInfo
+from mosaico.protocol.permissions import API_KEY_HEADER
 
-API_KEY_HEADER = b"mosaico-api-key-token"
 _RETRY_S = 0.025  # connect polls `info` at this period (spec §2.2)
 _COMPRESSION = {"gzip": 2, "stream_gzip": 3}
 
@@ -72,7 +73,7 @@ class Connection:
         self._flight = flight.FlightClient(
             self.location, tls_root_certs=root_certs, generic_options=options or None
         )
-        headers = [(API_KEY_HEADER, api_key.encode("utf-8"))] if api_key else []
+        headers = [(API_KEY_HEADER.encode(), api_key.encode("utf-8"))] if api_key else []
         self.options = flight.FlightCallOptions(headers=headers)
         self.info = self._handshake(timeout)
 
@@ -96,10 +97,22 @@ class Connection:
 
     def action(self, request: Request) -> Any:
         """Run one single-document action; returns its payload (None for "no payload")."""
-        name, body = encode_request(request)
+        return self.raw_action(*encode_request(request))
+
+    def raw_action(self, name: str, body: bytes | dict[str, Any]) -> Any:
+        """A single-document action from its name and JSON body (the query actions)."""
         with translated():
-            results = self._flight.do_action(flight.Action(name, body), self.options)
-            return decode_envelope(name, (r.body.to_pybytes() for r in results))
+            return decode_envelope(name, self._results(name, body))
+
+    def paged_action(self, name: str, body: bytes | dict[str, Any]) -> list[Any]:
+        """A paged action (the temporal filters): the payload of every result."""
+        with translated():
+            return decode_paged(name, self._results(name, body))
+
+    def _results(self, name: str, body: bytes | dict[str, Any]) -> Iterator[bytes]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        for result in self._flight.do_action(flight.Action(name, data), self.options):
+            yield result.body.to_pybytes()
 
     # -- catalogue -----------------------------------------------------------------------
 

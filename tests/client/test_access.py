@@ -1,0 +1,57 @@
+"""Our client with API keys and TLS against our server (spec §2.3, §2.4)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mosaico.client import Message, MosaicoClient, Unavailable
+from mosaico.protocol.errors import PermissionDenied
+from mosaico.server import EmbeddedServer, MosaicoFlightServer, Store
+from mosaico.server.access import ApiKeys
+from mosaico_ontology import Floating64
+
+
+def test_api_keys(tmp_path: Path) -> None:
+    keys = ApiKeys.parse(["writer:read,write", "reader:read"])
+    with EmbeddedServer(str(tmp_path / "store"), api_keys=keys) as (host, port):
+        with MosaicoClient.connect(host, port, api_key="writer") as writer:
+            with writer.sequence_create("keyed", {}) as seq:
+                seq.topic_create("value", {}, Floating64).push(Message(1, Floating64(data=2.0)))
+            with pytest.raises(PermissionDenied, match="lacks the 'delete' permission"):
+                writer.sequence_delete("keyed")
+        with MosaicoClient.connect(host, port, api_key="reader") as reader:
+            handler = reader.topic_handler("keyed", "value")
+            assert handler is not None
+            assert [m.data for m in handler.get_data_streamer()] == [Floating64(data=2.0)]
+            with pytest.raises(PermissionDenied, match="lacks the 'write' permission"):
+                reader.sequence_create("nope", {}).__enter__()
+        with pytest.raises(Unavailable, match="permission denied"):
+            MosaicoClient.connect(host, port, timeout=0.5)
+        with pytest.raises(Unavailable, match="unknown API key"):
+            MosaicoClient.connect(host, port, timeout=0.5, api_key="stolen")
+
+
+def test_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    store = Store.open_local(str(tmp_path / "store"))
+    server = MosaicoFlightServer(
+        store, "grpc+tls://localhost:0", tls=(cert.read_bytes(), key.read_bytes())
+    )
+    try:
+        with MosaicoClient.connect("localhost", server.port, tls_cert_path=str(cert)) as client:
+            with client.sequence_create("secure", {}) as seq:
+                seq.topic_create("value", {}, Floating64).push(Message(1, Floating64(data=1.0)))
+            assert client.list_sequences() == ["secure"]
+        with pytest.raises(Unavailable):
+            MosaicoClient.connect("localhost", server.port, timeout=0.5)  # no TLS
+    finally:
+        server.shutdown()
+        store.close()
