@@ -136,9 +136,13 @@ def ingest(
         raise click.ClickException(str(exc)) from None
     _report_skipped(report.skipped)
     seconds = max(report.seconds, 1e-9)
+    # A topic failed midway is listed as skipped above; its kept messages count here.
+    complete = sum(t not in report.skipped for t in report.written)
+    failed = len(report.written) - complete
     click.echo(
         f"ingested {report.messages:,} messages ({report.nbytes / 1e6:.1f} MB) from "
-        f"{len(report.written)} topics into {sequence!r} in {report.seconds:.2f} s "
+        f"{complete} topics{f' (+{failed} failed midway)' if failed else ''} into "
+        f"{sequence!r} in {report.seconds:.2f} s "
         f"({report.messages / seconds:,.0f} msg/s, {report.nbytes / 1e6 / seconds:.1f} MB/s)"
     )
 
@@ -155,7 +159,10 @@ def _report_skipped(skipped: dict[str, str]) -> None:
     "--format", "fmt", type=click.Choice(_FORMATS),
     help="bag (ROS 1), db3 or mcap (rosbag2). Default: from OUT's suffix.",
 )  # fmt: skip
-@click.option("--topics", "-t", multiple=True, help="Topic globs to export ('!glob' excludes).")
+@click.option(
+    "--topics", "-t", multiple=True,
+    help="Globs on the stored or the original ROS topic names ('!glob' excludes).",
+)  # fmt: skip
 @_connection_options
 def export(
     sequence: str,
@@ -167,7 +174,7 @@ def export(
     store: Path | None,
 ) -> None:
     """Write a stored sequence back to a ROS recording."""
-    from mosaico.bridges.ros import RosBridgeError, TopicFilter
+    from mosaico.bridges.ros import ROS_KEY, RosBridgeError, TopicFilter
     from mosaico.bridges.ros import export as run_export
     from mosaico.bridges.ros.client_sink import stored_topics
     from mosaico.protocol.errors import ProtocolError
@@ -178,7 +185,13 @@ def export(
     try:
         with _client(host, port, store) as client:
             stored = stored_topics(client, sequence)
-            keep = set(TopicFilter(_patterns(topics)).select(t.name for t in stored))
+            ros_names = {
+                t.name: [t.metadata[ROS_KEY]["topic"]]
+                for t in stored
+                if isinstance(t.metadata.get(ROS_KEY), dict) and "topic" in t.metadata[ROS_KEY]
+            }
+            selected = TopicFilter(_patterns(topics)).select([t.name for t in stored], ros_names)
+            keep = set(selected)
             report = run_export([t for t in stored if t.name in keep], out, fmt)
     except (RosBridgeError, ProtocolError, LookupError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None

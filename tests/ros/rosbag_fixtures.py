@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ bool enabled
 geometry_msgs/Vector3[2] axes
 """
 TF_MSG = "geometry_msgs/TransformStamped[] transforms\n"
+# image_transport's free text: mosaico keeps the codec, `_ros_` metadata the full string.
+LOSSY_FORMAT = "rgb8; jpeg compressed bgr8"
 
 _INTS = {
     "int8": (-100, 100), "int16": (-30000, 30000), "int32": (-2**31, 2**31 - 1),
@@ -117,7 +119,7 @@ class RandomMessages:
                 else self.rng.randint(0, 999_999_999)
             )
         if owner == "sensor_msgs/msg/CompressedImage" and name == "format":
-            return self.rng.choice(["jpeg", "png"])
+            return LOSSY_FORMAT  # constant over a topic, as recorders write it
         if owner == "sensor_msgs/msg/Image" and name == "is_bigendian":
             return self.rng.randint(0, 1)
         if owner == "sensor_msgs/msg/Image" and name in ("width", "height", "step"):
@@ -136,8 +138,11 @@ def write(
     *,
     compression: str | None = None,
     seed: int = 0,
+    edit: Callable[[str, int, Any], None] | None = None,
 ) -> tuple[Path, Typestore]:
     """A recording with (topic, msgtype, count, period ns) topics, interleaved by time.
+
+    `edit(topic, index, message)` may change messages before they are written.
 
     `fmt`: bag (ROS 1), db3 or mcap (rosbag2). Returns the path to open (the .bag, the
     rosbag2 folder for db3, the bare .mcap file for mcap) and the typestore used.
@@ -145,18 +150,26 @@ def write(
     store = typestore(1 if fmt == "bag" else 2)
     gen = RandomMessages(store, seed)
     events = sorted(
-        (START_NS + i * period + k, k, topic, msgtype)
+        (START_NS + i * period + k, k, i, topic, msgtype)
         for k, (topic, msgtype, count, period) in enumerate(topics)
         for i in range(count)
     )
+
+    def message(topic: str, i: int, msgtype: str) -> Any:
+        msg = gen.message(msgtype)
+        if edit is not None:
+            edit(topic, i, msg)
+        return msg
+
     if fmt == "bag":
         w1 = Writer1(path)
         if compression:
             w1.set_compression(Writer1.CompressionFormat[compression.upper()])
         with w1:
             conns = {t: w1.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
-            for ts, _, topic, msgtype in events:
-                w1.write(conns[topic], ts, store.serialize_ros1(gen.message(msgtype), msgtype))
+            for ts, _, i, topic, msgtype in events:
+                msg = message(topic, i, msgtype)
+                w1.write(conns[topic], ts, store.serialize_ros1(msg, msgtype))
         return path, store
     plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
     w2 = Writer2(path, version=9, storage_plugin=plugin)
@@ -164,8 +177,8 @@ def write(
         w2.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
     with w2:
         conns = {t: w2.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
-        for ts, _, topic, msgtype in events:
-            w2.write(conns[topic], ts, store.serialize_cdr(gen.message(msgtype), msgtype))
+        for ts, _, i, topic, msgtype in events:
+            w2.write(conns[topic], ts, store.serialize_cdr(message(topic, i, msgtype), msgtype))
     if fmt == "mcap" and not compression:
         return next(path.glob("*.mcap")), store
     return path, store

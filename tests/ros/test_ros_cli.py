@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import Recording, raw_messages
+from rosbag_fixtures import write
 
 from mosaico.bridges.ros import ROS_KEY, MemorySequence, ingest
+from mosaico.bridges.ros.client_sink import ClientSequence
 from mosaico.cli import main
 from mosaico.client import MosaicoClient
 
-TOPICS = "/sensor_msgs/imu,/tf2_msgs/tfmessage,/sensor_msgs/image,/my_robot/wheelstate"
+TOPICS = (
+    "/sensor_msgs/imu,/tf2_msgs/tfmessage,/sensor_msgs/image,/sensor_msgs/compressedimage,"
+    "/my_robot/wheelstate"
+)
 
 
 def _run(*args: str | Path) -> tuple[int, str]:
@@ -32,7 +38,7 @@ def stored(recordings: dict[str, Recording], tmp_path_factory: pytest.TempPathFa
         "--metadata", meta, "--store", store,
     )  # fmt: skip
     assert code == 0, out
-    assert "ingested" in out and "4 topics" in out
+    assert "ingested" in out and "5 topics" in out
     return store
 
 
@@ -90,3 +96,77 @@ def test_dry_run_lists_the_plan(recordings: dict[str, Recording]) -> None:
     assert code == 0, out
     assert "/sensor_msgs/imu -> sensor_msgs/imu  [sensor_msgs/msg/Imu as sensor_msgs/msg/Imu" in out
     assert "as my_robot/msg/WheelState" in out
+
+
+def _two_bad_topics(topic: str, i: int, msg: Any) -> None:
+    if topic == "/camera" and i == 5:
+        msg.format = "webp"  # does not convert
+    if topic == "/imu" and i == 5:
+        msg.header.stamp.nanosec = 1_500_000_000  # converts, but the validator rejects it
+
+
+MIXED = [
+    ("/imu", "sensor_msgs/msg/Imu", 10, 10_000_000),
+    ("/camera", "sensor_msgs/msg/CompressedImage", 10, 30_000_000),
+    ("/gps", "sensor_msgs/msg/NavSatFix", 10, 50_000_000),
+]
+
+
+@pytest.fixture(scope="module")
+def two_bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path, _ = write(tmp_path_factory.mktemp("bad") / "rec", "mcap", MIXED, edit=_two_bad_topics)
+    return path
+
+
+def test_failed_topics_are_notified_and_the_rest_is_stored(two_bad: Path, tmp_path: Path) -> None:
+    expected = MemorySequence("expected")
+    ingest([two_bad], expected, topics=["/gps"])
+    with MosaicoClient.local(tmp_path / "store") as client:
+        sink = ClientSequence(client, "run", validate=True)
+        report = ingest([two_bad], sink, batch_messages=4)
+        # Conversion keeps the messages before the bad one; a rejected batch goes whole.
+        assert report.written == {"/camera": 5, "/gps": 10, "/imu": 4}
+        assert "'webp' is not a mosaico ImageFormat" in report.skipped["/camera"]
+        assert "rejected" in report.skipped["/imu"] and "nanoseconds" in report.skipped["/imu"]
+        for name, rows in report.written.items():
+            topic = client.topic_handler("run", name.lstrip("/"))
+            assert topic is not None and topic.row_count == rows, name
+            notes = client.list_topic_notifications("run", name.lstrip("/"))
+            if name == "/gps":
+                assert notes == []
+                got = topic.get_data_streamer().read_all().to_pylist()
+                assert got == expected.topics["gps"].table().to_pylist()
+            else:
+                (note,) = notes
+                assert note.notification_type == "error"
+                assert name in note.msg and report.skipped[name] in note.msg
+        assert client.list_sequence_notifications("run") == []
+
+
+def test_cli_summary_lists_failed_topics(two_bad: Path, tmp_path: Path) -> None:
+    code, out = _run("ingest", two_bad, "-s", "run", "--validate", "--store", tmp_path / "s")
+    assert code == 0, out
+    assert "skipped /camera: message 6 (log time" in out
+    assert "skipped /imu: a batch was rejected: " in out
+    assert "header.timestamp.nanoseconds: must be <= 999999999" in out
+    assert "from 1 topics (+2 failed midway)" in out
+
+
+def test_export_topics_match_ros_names_too(tmp_path: Path) -> None:
+    """`/_private/imu` is stored as `t_private/imu`: either name selects it on export."""
+    topics = [
+        ("/_private/imu", "sensor_msgs/msg/Imu", 3, 10),
+        ("/gps", "sensor_msgs/msg/NavSatFix", 2, 7),
+    ]
+    src, _ = write(tmp_path / "src.bag", "bag", topics)
+    store = tmp_path / "store"
+    code, out = _run("ingest", src, "-s", "run", "--store", store)
+    assert code == 0, out
+    original = raw_messages(src)
+    for pattern in ("/_private/*", "/t_private/*"):
+        back = tmp_path / f"{pattern.count('t_')}.bag"
+        code, out = _run("export", "run", back, "-t", pattern, "--store", store)
+        assert code == 0, out
+        assert raw_messages(back) == {"/_private/imu": original["/_private/imu"]}
+    code, out = _run("export", "run", tmp_path / "x.bag", "-t", "/nope*", "--store", store)
+    assert code == 1 and "matches no topic" in out and "/_private/imu" in out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import Recording, decode, raw_messages
+from rosbag_fixtures import write
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_idl, get_typestore
 
@@ -79,7 +81,7 @@ def test_ros1_exports_to_ros2_with_the_same_values(
 
 def test_topics_not_from_ros_export_with_the_default_type(tmp_path: Path) -> None:
     seq = MemorySequence("plain")
-    imu = seq.topic("imu", {}, _imu_type())
+    imu = seq.topic("/imu", {}, _imu_type())  # as a stored topic is named: one slash back
     vec = Vector3d(x=1.0, y=2.0, z=3.0)
     imu.write(IMU.to_batch([IMU(acceleration=vec, angular_velocity=vec)], [5]))
     seq.topic("odd", {}, _imu_type("NoSuchTag"))
@@ -143,3 +145,48 @@ def test_idl_definitions_ingest_and_round_trip(tmp_path: Path) -> None:
     assert topic.table().drop_columns(["timestamp_ns"]).to_pylist()[2] == {"x": 1.0, "ids": [2, 7]}
     export(_export_topics(seq), tmp_path / "out.mcap", "mcap")
     assert raw_messages(tmp_path / "out.mcap") == raw_messages(tmp_path / "idl")
+
+
+def _lossy(topic: str, i: int, msg: Any) -> None:
+    if topic == "/image":
+        msg.is_bigendian = (7, 0)[i % 2]  # not a bool: kept as the topic's original
+    elif topic == "/jpeg_png":  # two codecs: each row comes back with its own string
+        msg.format = ("bgr8; jpeg compressed bgr8", "png")[i % 2]
+    elif topic == "/two_jpegs":  # two strings of one codec: the documented loss
+        msg.format = ("bgr8; jpeg compressed bgr8", "mono8; jpeg compressed mono8")[i % 2]
+
+
+@pytest.mark.parametrize("fmt", ["bag", "db3", "mcap"])
+def test_values_the_ontology_cannot_hold_come_back(fmt: str, tmp_path: Path) -> None:
+    topics = [
+        ("/image", "sensor_msgs/msg/Image", 4, 10),
+        ("/jpeg_png", "sensor_msgs/msg/CompressedImage", 4, 10),
+        ("/two_jpegs", "sensor_msgs/msg/CompressedImage", 4, 10),
+    ]
+    src, _ = write(_out(tmp_path, fmt), fmt, topics, seed=2, edit=_lossy)
+    seq = MemorySequence("lossy")
+    ingest([src], seq)
+    originals = {n: t.metadata[ROS_KEY].get("originals") for n, t in seq.topics.items()}
+    assert originals == {
+        "image": {"is_bigendian": 7},
+        "jpeg_png": {"format": "bgr8; jpeg compressed bgr8"},
+        "two_jpegs": {"format": "bgr8; jpeg compressed bgr8"},
+    }
+    out = tmp_path / f"back.{fmt}"
+    export(_export_topics(seq), out, fmt)
+    before, after = raw_messages(src), raw_messages(out)
+    assert after["/image"] == before["/image"] and after["/jpeg_png"] == before["/jpeg_png"]
+    formats = [m.format for _, m in decode(out)["/two_jpegs"]]
+    assert formats == ["bgr8; jpeg compressed bgr8"] * 4
+
+
+def test_export_writes_in_log_time_order_across_topics(
+    ingested: dict[str, Any], tmp_path: Path
+) -> None:
+    seq, _ = ingested["mcap"]
+    out = tmp_path / "out.db3"
+    export(_export_topics(seq), out, "db3")
+    with sqlite3.connect(out) as db:  # rowid = write order
+        rows = db.execute("SELECT topic_id, timestamp FROM messages ORDER BY id").fetchall()
+    assert [t for _, t in rows] == sorted(t for _, t in rows)
+    assert len({topic for topic, _ in rows}) == len(seq.topics) > 1

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ALL_TYPES, Recording, fixture_topics
-from rosbag_fixtures import START_NS, RandomMessages, typestore, write
+from conftest import ALL_TYPES, Recording, decode, fixture_topics
+from rosbag_fixtures import LOSSY_FORMAT, START_NS, RandomMessages, typestore, write
 from rosbags.rosbag2 import Writer as Writer2
 
 from mosaico.bridges.ros import (
@@ -110,7 +110,7 @@ def _check_image(row: dict[str, Any], m: Any) -> None:
 
 def _check_compressed(row: dict[str, Any], m: Any) -> None:
     assert row["data"] == m.data.tobytes()
-    assert row["format"] == m.format
+    assert m.format == LOSSY_FORMAT and row["format"] == "jpeg"
 
 
 def _check_camera_info(row: dict[str, Any], m: Any) -> None:
@@ -336,3 +336,70 @@ def test_all_types_constant_lists_the_generic_cases() -> None:
         "my_robot/msg/WheelState",
         "sensor_msgs/msg/NavSatStatus",
     ]
+
+
+MIXED = [
+    ("/imu", "sensor_msgs/msg/Imu", 10, 10_000_000),
+    ("/camera", "sensor_msgs/msg/CompressedImage", 10, 30_000_000),
+    ("/gps", "sensor_msgs/msg/NavSatFix", 10, 50_000_000),
+    ("/image", "sensor_msgs/msg/Image", 10, 20_000_000),
+]
+
+
+def _bad_codec(topic: str, i: int, msg: Any) -> None:
+    if topic == "/camera" and i == 5:
+        msg.format = "webp"  # no mosaico ImageFormat
+
+
+def _wide_image(topic: str, i: int, msg: Any) -> None:
+    if topic == "/image" and i == 6:
+        msg.width = 2**31 + 5  # fits ROS uint32, not mosaico's int32
+
+
+@pytest.mark.parametrize(
+    ("fmt", "edit", "bad", "kept", "why"),
+    [
+        ("db3", _bad_codec, "/camera", 5, "'webp' is not a mosaico ImageFormat"),
+        ("bag", _wide_image, "/image", 6, "too large to fit"),
+    ],
+)
+def test_a_bad_message_fails_its_topic_only(
+    tmp_path: Path, fmt: str, edit: Any, bad: str, kept: int, why: str
+) -> None:
+    target = tmp_path / ("rec.bag" if fmt == "bag" else "rec")
+    path, _ = write(target, fmt, MIXED, seed=5, edit=edit)
+    decoded = decode(path)
+    seq = MemorySequence("run")
+    report = ingest([path], seq, batch_messages=4)  # the bad message is mid-batch
+    assert seq.finalized and seq.error is None
+    reason = report.skipped[bad]
+    assert why in reason and f"message {kept + 1} " in reason
+    assert f"its first {kept} messages are kept" in reason
+    assert report.written == {t: kept if t == bad else 10 for t, _, _, _ in MIXED}
+    assert report.messages == 30 + kept
+    for ros_topic, _, _, _ in MIXED:
+        times, _ = _rows(seq, ros_topic)
+        want = [t for t, _ in decoded[ros_topic]]
+        assert times == (want[:kept] if ros_topic == bad else want), ros_topic
+    topic = seq.topics[bad.lstrip("/")]
+    assert topic.error is not None and why in topic.error and bad in topic.error
+    assert all(t.error is None for t in seq.topics.values() if t is not topic)
+
+
+def test_a_message_that_does_not_decode_fails_its_topic_only(tmp_path: Path) -> None:
+    store = typestore(2)
+    gen = RandomMessages(store, 4)
+    with Writer2(tmp_path / "cut", version=9) as writer:
+        imu = writer.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=store)
+        gps = writer.add_connection("/gps", "sensor_msgs/msg/NavSatFix", typestore=store)
+        for i in range(6):
+            raw = store.serialize_cdr(gen.message(imu.msgtype), imu.msgtype)
+            writer.write(imu, START_NS + i, raw[:20] if i == 3 else raw)  # a truncated message
+            writer.write(
+                gps, START_NS + i, store.serialize_cdr(gen.message(gps.msgtype), gps.msgtype)
+            )
+    seq = MemorySequence("run")
+    report = ingest([tmp_path / "cut"], seq)
+    assert report.written == {"/gps": 6, "/imu": 3}
+    assert report.skipped["/imu"].startswith(f"message 4 (log time {START_NS + 3} ns) does not")
+    assert seq.topics["imu"].error is not None and seq.finalized

@@ -6,7 +6,7 @@ to a `SequenceSink`; export writes stored topics back with the recorded ROS type
 """
 
 from mosaico.bridges.ros.adapter import ADAPTERS, Adapter, TopicAdapter
-from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.bridges.ros.errors import RosBridgeError, TopicFailure
 from mosaico.bridges.ros.export import ExportReport, ExportTopic, default_ros_type, export
 from mosaico.bridges.ros.generic import GENERIC, GenericAdapter
 from mosaico.bridges.ros.ingest import IngestReport, TopicPlan, ingest, plan
@@ -40,6 +40,7 @@ __all__ = [
     "RosTopic",
     "SequenceSink",
     "TopicAdapter",
+    "TopicFailure",
     "TopicFilter",
     "TopicPlan",
     "TopicSink",

@@ -29,10 +29,18 @@ class TopicAdapter(Protocol):
     @property
     def serialization_format(self) -> str: ...
 
+    @property
+    def keeps_originals(self) -> bool:
+        """Whether `originals` may find values the mosaico type cannot hold."""
+
+    def originals(self, msg: Any) -> Row:
+        """Values of a topic's first message that its mosaico type holds only lossily,
+        recorded in the topic's `_ros_` metadata so export restores them."""
+
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
         """Many decoded messages → one record batch (`timestamp_ns` = log times)."""
 
-    def to_ros(self, row: Row) -> Row:
+    def to_ros(self, row: Row, originals: Row) -> Row:
         """One payload row → the ROS field dict of the message (see `RosFactory.build`)."""
 
 
@@ -44,6 +52,15 @@ class Adapter:
     ontology: type
     columns: Callable[[Sequence[Any]], dict[str, pa.Array]]
     row_to_ros: Callable[[Row], Row]
+    keep: Callable[[Any], Row] | None = None
+    restore: Callable[[Row, Row], None] | None = None  # (ROS field dict, originals)
+
+    @property
+    def keeps_originals(self) -> bool:
+        return self.keep is not None
+
+    def originals(self, msg: Any) -> Row:
+        return self.keep(msg) if self.keep is not None else {}
 
     @property
     def name(self) -> str:
@@ -64,8 +81,11 @@ class Adapter:
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
         return batch(self.schema, log_times, self.columns(msgs))
 
-    def to_ros(self, row: Row) -> Row:
-        return self.row_to_ros(row)
+    def to_ros(self, row: Row, originals: Row) -> Row:
+        out = self.row_to_ros(row)
+        if self.restore is not None and originals:
+            self.restore(out, originals)
+        return out
 
 
 ADAPTERS: dict[str, Adapter] = {}
@@ -76,8 +96,13 @@ def register(
     ontology: type,
     columns: Callable[[Sequence[Any]], dict[str, pa.Array]],
     row_to_ros: Callable[[Row], Row],
+    keep: Callable[[Any], Row] | None = None,
+    restore: Callable[[Row, Row], None] | None = None,
 ) -> None:
-    """Add the standard adapter of `ros_type` (e.g. `sensor_msgs/msg/Imu`)."""
+    """Add the standard adapter of `ros_type` (e.g. `sensor_msgs/msg/Imu`).
+
+    `keep` / `restore`: see `TopicAdapter.originals`; `restore` edits the ROS field dict.
+    """
     if ros_type in ADAPTERS:
         raise ValueError(f"an adapter for {ros_type} is already registered")
-    ADAPTERS[ros_type] = Adapter(ros_type, ontology, columns, row_to_ros)
+    ADAPTERS[ros_type] = Adapter(ros_type, ontology, columns, row_to_ros, keep, restore)

@@ -9,11 +9,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from mosaico.bridges.ros.errors import TopicFailure
 from mosaico.bridges.ros.export import ExportTopic
 from mosaico.bridges.ros.sink import TopicType
 from mosaico.client import MosaicoClient, SequenceWriter, TopicWriter, UnmodeledTypeWarning
-from mosaico.client.policies import SessionLevelErrorPolicy
+from mosaico.client.policies import SessionLevelErrorPolicy, TopicWriterStatus
 from mosaico.ontology import registry
+from mosaico_codegen.runtime import ValidationError
 
 
 def client_type(topic_type: TopicType, validate: bool) -> type:
@@ -54,7 +56,22 @@ class ClientTopic:
         self._writer = writer
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.push_batch(batch)
+        try:
+            self._writer.push_batch(batch)
+        except ValidationError as exc:  # checked before queueing: the upload is still sound
+            raise TopicFailure(str(exc)) from exc
+
+    def fail(self, reason: str) -> None:
+        """Notify, then close keeping what was pushed (like the reference's `Finalize`).
+
+        The close flushes: the bridge pushes only whole converted batches, and closing
+        without flush would drop whichever of them are still queued, a timing-dependent
+        tail. An upload error surfacing here is not per-topic and aborts the ingest.
+        """
+        self._writer.notify_error(reason)
+        self._writer.close(flush=True)
+        self._writer.last_error = reason
+        self._writer.status = TopicWriterStatus.FinalizedWithError
 
 
 class ClientSequence:

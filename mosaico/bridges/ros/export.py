@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def _typestore(
                 if ros.get("ros_version") != version:
                     types = {k: v for k, v in types.items() if k not in stock.fielddefs}
             else:
-                msgtype, ros_topic = default_ros_type(topic.tag) or "", "/" + topic.name
+                msgtype, ros_topic = default_ros_type(topic.tag) or "", "/" + topic.name.lstrip("/")
                 if not msgtype:
                     raise RosBridgeError(f"no ROS type known for tag {topic.tag!r}")
                 types = {}
@@ -166,39 +167,48 @@ def export(topics: Sequence[ExportTopic], out: str | Path, fmt: str) -> ExportRe
 def _write(
     plans: Sequence[_Plan], store: Typestore, fmt: str, out: Path, path: Path, report: ExportReport
 ) -> Path:
-    """Writes into `path` (inside a private temp folder); returns what becomes `out`."""
+    """Writes into `path` (inside a private temp folder); returns what becomes `out`.
+
+    Messages go in log-time order across topics, as recorders write them: one batch of each
+    topic is held at a time.
+    """
     factory = RosFactory(store)
+    merged = heapq.merge(
+        *(_messages(p, k, factory, report) for k, p in enumerate(plans)), key=lambda m: m[0]
+    )
     if fmt == "bag":
         path = path.with_suffix(".bag")
         with Writer1(path) as w1:
-            for plan in plans:
-                conn = w1.add_connection(plan.ros_topic, plan.msgtype, typestore=store)
-                for t, msg in _messages(plan, factory, report):
-                    w1.write(conn, t, store.serialize_ros1(msg, plan.msgtype))
+            conns = [w1.add_connection(p.ros_topic, p.msgtype, typestore=store) for p in plans]
+            for t, k, msg in merged:
+                w1.write(conns[k], t, store.serialize_ros1(msg, plans[k].msgtype))
         return path
     plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
     with Writer2(path, version=9, storage_plugin=plugin) as w2:
-        for plan in plans:
-            conn2 = w2.add_connection(plan.ros_topic, plan.msgtype, typestore=store)
-            for t, msg in _messages(plan, factory, report):
-                w2.write(conn2, t, store.serialize_cdr(msg, plan.msgtype))
+        conns2 = [w2.add_connection(p.ros_topic, p.msgtype, typestore=store) for p in plans]
+        for t, k, msg in merged:
+            w2.write(conns2[k], t, store.serialize_cdr(msg, plans[k].msgtype))
     if out.suffix == f".{fmt}":
         (storage,) = path.glob(f"*.{fmt}")
         return storage
     return path
 
 
-def _messages(plan: _Plan, factory: RosFactory, report: ExportReport) -> Iterable[tuple[int, Any]]:
+def _messages(
+    plan: _Plan, index: int, factory: RosFactory, report: ExportReport
+) -> Iterator[tuple[int, int, Any]]:
+    """(log time, `index`, message) of one topic, in its stored order."""
     report.written[plan.topic.name] = 0
+    originals = (plan.topic.metadata.get(ROS_KEY) or {}).get("originals") or {}
     for batch in plan.topic.batches:
         times = batch.column(0).to_pylist()
         payload = pa.Table.from_batches([batch]).drop_columns(["timestamp_ns"]).to_pylist()
         for t, row in zip(times, payload, strict=True):
             try:
-                msg = factory.build(plan.msgtype, plan.adapter.to_ros(row))
+                msg = factory.build(plan.msgtype, plan.adapter.to_ros(row, originals))
             except (KeyError, ValueError, TypeError) as exc:
                 raise RosBridgeError(
                     f"topic {plan.topic.name}: cannot export a row: {exc}"
                 ) from exc
             report.written[plan.topic.name] += 1
-            yield t, msg
+            yield t, index, msg

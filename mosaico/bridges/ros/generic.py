@@ -135,5 +135,12 @@ class GenericAdapter:
         cols = {name: arr.field(name) for name in arr.type.names}
         return batch(self.schema, log_times, cols)
 
-    def to_ros(self, row: Row) -> Row:
+    @property
+    def keeps_originals(self) -> bool:
+        return False  # the layout is the message's own: nothing is lost
+
+    def originals(self, msg: Any) -> Row:
+        return {}
+
+    def to_ros(self, row: Row, originals: Row) -> Row:
         return row

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
 from mosaico.bridges.ros.adapter import TopicAdapter
-from mosaico.bridges.ros.errors import RosBridgeError
-from mosaico.bridges.ros.names import topic_metadata, topic_name
+from mosaico.bridges.ros.errors import RosBridgeError, TopicFailure
+from mosaico.bridges.ros.names import ROS_KEY, topic_metadata, topic_name
 from mosaico.bridges.ros.progress import Progress
 from mosaico.bridges.ros.registry import adapter_for
 from mosaico.bridges.ros.sink import SequenceSink, TopicSink, TopicType
@@ -37,7 +38,10 @@ class TopicPlan:
 
 @attrs.define
 class IngestReport:
-    """What an ingest did: messages per written topic, and skipped topics with the reason."""
+    """What an ingest did: messages per written topic, and skipped topics with the reason.
+
+    A topic that failed midway is in both: `written` counts the messages it kept.
+    """
 
     written: dict[str, int] = attrs.Factory(dict)
     skipped: dict[str, str] = attrs.Factory(dict)
@@ -88,27 +92,57 @@ def plan(
     return plans, skipped
 
 
+_Batch = tuple[pa.RecordBatch, int]  # a converted batch and the bytes of its ROS messages
+
+
 class _Writer:
     """Moves sink writes to one background thread behind a bounded queue, so uploading
-    overlaps decoding while memory stays bounded. The first write error is re-raised."""
+    overlaps decoding while memory stays bounded.
 
-    def __init__(self, depth: int = 8) -> None:
-        self._queue: queue.Queue[tuple[TopicSink, Any] | None] = queue.Queue(depth)
+    Items run in order: a batch is written, a reason string fails its topic. A `TopicFailure` from a
+    write fails that topic only; any other error stops all writes and is re-raised on the
+    decoding thread. The report's counts are of batches the sink accepted.
+    """
+
+    def __init__(self, report: IngestReport, depth: int = 8) -> None:
+        self._queue: queue.Queue[tuple[_Pending, _Batch | str] | None] = queue.Queue(depth)
+        self._report = report
         self._error: BaseException | None = None
+        self.failed: dict[str, str] = {}  # ROS topic → reason; read by the decoding thread
         self._thread = threading.Thread(target=self._run, name="ros-ingest-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._error is None:
+            buf, payload = item
+            if self._error is not None or buf.plan.topic.name in self.failed:
+                continue
+            try:
+                if isinstance(payload, str):
+                    self._fail(buf, payload)
+                    continue
+                batch, nbytes = payload
                 try:
-                    item[0].write(item[1])
-                except BaseException as exc:  # handed to the decoding thread
-                    self._error = exc
+                    buf.sink.write(batch)
+                except TopicFailure as exc:
+                    self._fail(buf, f"a batch was rejected: {exc}")
+                    continue
+                report = self._report
+                report.written[buf.plan.topic.name] += batch.num_rows
+                report.messages += batch.num_rows
+                report.nbytes += nbytes
+            except BaseException as exc:  # handed to the decoding thread
+                self._error = exc
 
-    def put(self, sink: TopicSink, batch: Any) -> None:
+    def _fail(self, buf: _Pending, reason: str) -> None:
+        name = buf.plan.topic.name
+        kept = self._report.written[name]
+        self.failed[name] = reason = f"{reason}; its first {kept} messages are kept"
+        buf.sink.fail(f"ROS topic {name} ({buf.plan.topic.msgtype}): {reason}")
+
+    def put(self, buf: _Pending, payload: _Batch | str) -> None:
         self._raise()
-        self._queue.put((sink, batch))
+        self._queue.put((buf, payload))
 
     def stop(self) -> None:
         """Drain and end the thread without raising (an error is already in flight)."""
@@ -131,6 +165,8 @@ class _Pending:
     times: list[int] = attrs.Factory(list)
     raws: list[bytes] = attrs.Factory(list)
     nbytes: int = 0
+    seen: int = 0  # messages of the topic before the buffered ones
+    dead: bool = False  # failed: its remaining messages are dropped undecoded
 
 
 def ingest(
@@ -148,56 +184,97 @@ def ingest(
 
     Everything that can be checked is checked before the first topic is created: bad files
     and patterns raise `RosBridgeError`; topics that cannot be typed are skipped and listed
-    in the report. Errors while decoding propagate through `sink.__exit__`, which applies
-    the session's error policy.
+    in the report. A topic whose messages fail during ingest (a message that does not
+    decode or convert, a batch the sink rejects) is failed alone: it keeps every message
+    before the first bad one (a rejected batch is dropped whole), gets an `error`
+    notification through `TopicSink.fail`, is listed in `report.skipped` (and its kept
+    messages in `report.written`), and the rest of the recording ingests. Other errors
+    (reading the file, the sink's I/O) propagate through `sink.__exit__`, which applies the
+    session's error policy.
     """
     with RosSource(paths) as source:
         plans, skipped = plan(source, topics, adapters)
         report = IngestReport(written={p.topic.name: 0 for p in plans}, skipped=skipped)
         total = sum(p.topic.count for p in plans)
         bar = progress if isinstance(progress, Progress) else Progress(total, enabled=progress)
+        _record_originals(source, plans)
         start = time.monotonic()
         with sink:
             pending = {}
             for p in plans:
                 kind = TopicType(p.adapter.tag, p.adapter.schema, p.adapter.serialization_format)
                 pending[p.topic.name] = _Pending(p, sink.topic(p.name, p.metadata, kind))
-            writer = _Writer()
+            writer = _Writer(report)
             try:
                 for ros_name, log_time, raw in source.messages([p.topic for p in plans]):
                     buf = pending[ros_name]
+                    if buf.dead:
+                        bar.update(1, len(raw))
+                        continue
                     buf.times.append(log_time)
                     buf.raws.append(raw)
                     buf.nbytes += len(raw)
                     if len(buf.raws) >= batch_messages or buf.nbytes >= batch_bytes:
-                        _flush(source, buf, writer, report, bar)
+                        _flush(source, buf, writer, bar)
                 for buf in pending.values():
-                    _flush(source, buf, writer, report, bar)
+                    _flush(source, buf, writer, bar)
             except BaseException:
                 writer.stop()
                 raise
             finally:
                 bar.close()
             writer.close()
+        report.skipped.update(writer.failed)
         report.seconds = time.monotonic() - start
         return report
 
 
-def _flush(
-    source: RosSource, buf: _Pending, writer: _Writer, report: IngestReport, bar: Progress
-) -> None:
+def _record_originals(source: RosSource, plans: Sequence[TopicPlan]) -> None:
+    """Topic metadata is written before any message is read: peek at each topic whose
+    adapter may lose values, and record what its first message holds."""
+    for p in plans:
+        first = source.first(p.topic) if p.adapter.keeps_originals else None
+        if first is not None and (originals := p.adapter.originals(first)):
+            p.metadata[ROS_KEY]["originals"] = originals
+
+
+def _flush(source: RosSource, buf: _Pending, writer: _Writer, bar: Progress) -> None:
     if not buf.raws:
         return
-    msgtype = buf.plan.topic.msgtype
-    try:
-        msgs = [source.deserialize(raw, msgtype) for raw in buf.raws]
-        batch = buf.plan.adapter.to_batch(msgs, buf.times)
-    except Exception as exc:
-        raise RosBridgeError(f"topic {buf.plan.topic.name} ({msgtype}): {exc}") from exc
-    writer.put(buf.sink, batch)
-    n, nbytes = len(buf.raws), buf.nbytes
-    report.written[buf.plan.topic.name] += n
-    report.messages += n
-    report.nbytes += nbytes
-    bar.update(n, nbytes)
+    bar.update(len(buf.raws), buf.nbytes)
+    if buf.plan.topic.name in writer.failed:
+        buf.dead = True
+    else:
+        good, failure = _convert(source, buf)
+        if good is not None:
+            writer.put(buf, good)
+        if failure is not None:
+            writer.put(buf, failure)
+            buf.dead = True
+    buf.seen += len(buf.raws)
     buf.times, buf.raws, buf.nbytes = [], [], 0
+
+
+def _to_batch(source: RosSource, p: TopicPlan, raws: list[bytes], times: list[int]) -> Any:
+    msgs = [source.deserialize(raw, p.topic.msgtype) for raw in raws]
+    return p.adapter.to_batch(msgs, times)
+
+
+def _convert(source: RosSource, buf: _Pending) -> tuple[_Batch | None, str | None]:
+    """The batch of the buffered messages and None; when they do not convert, the batch of
+    those before the first bad message (None if there are none) and the reason."""
+    p, raws, times = buf.plan, buf.raws, buf.times
+    try:
+        return (_to_batch(source, p, raws, times), buf.nbytes), None
+    except Exception as exc:  # noqa: BLE001 - any decoding error is confined to the topic
+        error = exc
+    # Rare path: one message at a time, to find the first bad one and keep those before.
+    for i in range(len(raws)):
+        try:
+            _to_batch(source, p, raws[i : i + 1], times[i : i + 1])
+        except Exception as exc:  # noqa: BLE001
+            good = (_to_batch(source, p, raws[:i], times[:i]), sum(map(len, raws[:i])))
+            reason = f"message {buf.seen + i + 1} (log time {times[i]} ns) does not convert"
+            return good if i else None, f"{reason}: {type(exc).__name__}: {exc}"
+    first, last = buf.seen + 1, buf.seen + len(raws)
+    return None, f"messages {first} to {last} do not convert together: {error}"

@@ -33,7 +33,11 @@ def topic_metadata(
     ros_version: int,
     sources: Sequence[Path],
 ) -> dict[str, Any]:
-    """Everything export needs to write the topic back, under the `_ros_` key."""
+    """Everything export needs to write the topic back, under the `_ros_` key.
+
+    Ingest may add `originals`: values of the first message the mosaico type cannot hold
+    (see `TopicAdapter.originals`).
+    """
     return {
         ROS_KEY: {
             "topic": topic.name,

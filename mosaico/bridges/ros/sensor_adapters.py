@@ -144,7 +144,17 @@ def _image_ros(r: Row) -> Row:
     }
 
 
-register(P + "Image", Image, _image, _image_ros)
+def _keep_endianness(m: Any) -> Row:
+    # mosaico holds a bool; ROS holds a uint8 that is not always 0 or 1.
+    return {} if m.is_bigendian in (0, 1) else {"is_bigendian": int(m.is_bigendian)}
+
+
+def _restore_endianness(out: Row, originals: Row) -> None:
+    if out["is_bigendian"] == 1:
+        out["is_bigendian"] = originals["is_bigendian"]
+
+
+register(P + "Image", Image, _image, _image_ros, _keep_endianness, _restore_endianness)
 
 # ROS CompressedImage.format is free text ("jpeg", "png", "rgb8; jpeg compressed bgr8");
 # mosaico stores the codec as an ImageFormat value.
@@ -172,7 +182,25 @@ def _compressed_ros(r: Row) -> Row:
     return {"header": parts.header_ros(r["header"]), "format": r["format"], "data": r["data"]}
 
 
-register(P + "CompressedImage", CompressedImage, _compressed, _compressed_ros)
+def _keep_format(m: Any) -> Row:
+    try:
+        lossy = image_format(m.format) != m.format
+    except ValueError:  # the topic fails to ingest anyway
+        return {}
+    return {"format": m.format} if lossy else {}
+
+
+def _restore_format(out: Row, originals: Row) -> None:
+    # Only rows of the recorded string's codec get it back: a topic mixing several strings
+    # of one codec (rare) loses all but the first one.
+    if out["format"] == image_format(originals["format"]):
+        out["format"] = originals["format"]
+
+
+register(
+    P + "CompressedImage", CompressedImage, _compressed, _compressed_ros, _keep_format,
+    _restore_format,
+)  # fmt: skip
 
 
 def _camera_info(ms: Sequence[Any]) -> dict[str, pa.Array]:

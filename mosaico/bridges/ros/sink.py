@@ -20,7 +20,12 @@ class TopicType:
 
 class TopicSink(Protocol):
     def write(self, batch: pa.RecordBatch) -> None:
-        """Append a record batch of the topic's schema."""
+        """Append a record batch of the topic's schema. Raise `TopicFailure` to reject it
+        for its values (the topic is then failed); any other error aborts the ingest."""
+
+    def fail(self, reason: str) -> None:
+        """End the topic after a failure confined to it: attach an `error` notification and
+        close it, keeping every batch written before. No write follows."""
 
 
 class SequenceSink(Protocol):
@@ -48,11 +53,17 @@ class MemoryTopic:
     metadata: dict[str, Any]
     topic_type: TopicType
     batches: list[pa.RecordBatch] = attrs.Factory(list)
+    error: str | None = None  # the reason given to `fail`
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if self.error is not None:
+            raise ValueError(f"topic {self.name} has failed; it takes no more writes")
         if not batch.schema.equals(self.topic_type.schema):
             raise ValueError(f"topic {self.name}: batch schema differs from the topic schema")
         self.batches.append(batch)
+
+    def fail(self, reason: str) -> None:
+        self.error = reason
 
     def table(self) -> pa.Table:
         return pa.Table.from_batches(self.batches, schema=self.topic_type.schema)

@@ -8,7 +8,7 @@ whose definition is missing, unreadable or inconsistent is reported, the others 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -185,7 +185,7 @@ class RosSource:
                 f"({conn.digest}); it may be corrupt"
             )
 
-    def messages(self, topics: Sequence[RosTopic]) -> Iterator[tuple[str, int, bytes]]:
+    def messages(self, topics: Sequence[RosTopic]) -> Generator[tuple[str, int, bytes]]:
         """(topic, log time ns, raw bytes) in log-time order; other topics are never read."""
         wanted = {id(c) for t in topics for c in t.connections}
         streams = []
@@ -198,6 +198,18 @@ class RosSource:
                 yield conn.topic, log_time, raw
         except (ReaderError1, ReaderError2) as exc:
             raise RosBridgeError(f"reading the recording failed: {exc}") from None
+
+    def first(self, topic: RosTopic) -> object | None:
+        """The first message of `topic`, decoded; None when it has none or does not decode
+        (ingest then reports the topic)."""
+        stream = self.messages([topic])
+        try:
+            item = next(stream, None)
+            return None if item is None else self.deserialize(item[2], topic.msgtype)
+        except Exception:  # noqa: BLE001 - reported when the topic ingests
+            return None
+        finally:
+            stream.close()
 
     def deserialize(self, raw: bytes, msgtype: str) -> object:
         return self._deserialize(raw, msgtype)

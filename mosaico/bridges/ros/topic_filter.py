@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 from mosaico.bridges.ros.errors import RosBridgeError
@@ -22,18 +22,25 @@ class TopicFilter:
         if any(not p for p in (*self.includes, *self.excludes)):
             raise RosBridgeError("empty topic pattern")
 
-    def keeps(self, topic: str) -> bool:
-        if self.includes and not any(fnmatchcase(topic, p) for p in self.includes):
+    def keeps(self, *names: str) -> bool:
+        """Whether a topic known by `names` (e.g. its mosaico and its ROS name) is kept."""
+        if self.includes and not any(fnmatchcase(n, p) for n in names for p in self.includes):
             return False
-        return not any(fnmatchcase(topic, p) for p in self.excludes)
+        return not any(fnmatchcase(n, p) for n in names for p in self.excludes)
 
-    def select(self, topics: Iterable[str]) -> list[str]:
-        """The kept topics, in the given order; fails if a pattern matches no topic at all."""
-        names = list(topics)
+    def select(
+        self, topics: Iterable[str], aliases: Mapping[str, Sequence[str]] | None = None
+    ) -> list[str]:
+        """The kept topics, in the given order; fails if a pattern matches no topic at all.
+
+        `aliases`: other names a topic answers to (a stored topic's ROS name).
+        """
+        known = {t: (t, *(aliases or {}).get(t, ())) for t in topics}
+        every = [n for names in known.values() for n in names]
         for pattern in (*self.includes, *self.excludes):
-            if not any(fnmatchcase(t, pattern) for t in names):
+            if not any(fnmatchcase(n, pattern) for n in every):
                 raise RosBridgeError(
                     f"topic pattern {pattern!r} matches no topic of the recording "
-                    f"(topics: {', '.join(sorted(names)) or 'none'})"
+                    f"(topics: {', '.join(sorted(set(every))) or 'none'})"
                 )
-        return [t for t in names if self.keeps(t)]
+        return [t for t, names in known.items() if self.keeps(*names)]
