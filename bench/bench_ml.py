@@ -1,7 +1,7 @@
 """ML module throughput, printed as ratios against peers measured in the same run.
 
 * Flatten a sequence (IMU at 1 kHz + a 50 Hz scalar) to one pandas DataFrame: ours from
-  memory and through our server, next to the reference SDK's `DataFrameExtractor`
+  memory (and to polars) and through our server, next to the reference SDK's `DataFrameExtractor`
   (`mosaicolabs==0.7.0`) reading the same sequence from the same server, and a plain pandas
   baseline (`json_normalize` of the rows).
 * Synchronise both topics on a 100 Hz grid (hold): ours next to the reference
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mosaico.ml import Hold, Stream, TableSource, synchronize, to_pandas
+from mosaico.ml import Hold, Stream, TableSource, synchronize, to_pandas, to_polars
 from mosaico_ontology.scalars import Floating64
 from mosaico_ontology.sensors import IMU
 
@@ -171,6 +171,7 @@ def bench_flatten(imu_rows: int, repeat: int, with_server: bool) -> None:
     print(f"flatten to one pandas DataFrame: {total:,} rows ({imu_rows:,} IMU + baro)")
     ours_local = best_of(lambda: to_pandas(sources), repeat)
     rows_ps = {"mosaico.ml, in memory": total / ours_local}
+    rows_ps["mosaico.ml to_polars, in memory"] = total / best_of(lambda: to_polars(sources), repeat)
     per_row = json_normalize_baseline(sources["/imu"].table, min(imu_rows, 50_000))
     rows_ps["pandas json_normalize"] = 1 / per_row
     if with_server:
@@ -179,6 +180,7 @@ def bench_flatten(imu_rows: int, repeat: int, with_server: bool) -> None:
         print(f"  {label:36} {value / 1e6:8.2f} M rows/s")
     for ours, peer in (
         ("mosaico.ml, in memory", "pandas json_normalize"),
+        ("mosaico.ml to_polars, in memory", "mosaico.ml, in memory"),
         ("mosaico.ml via server", "reference DataFrameExtractor"),
     ):
         if peer in rows_ps:

@@ -1,11 +1,13 @@
 """`TopicSource`s over the client: a topic handler's windowed record batches.
 
-`SequenceOpener` is the picklable recipe a DataLoader worker uses to open its own
-connection to a sequence (one per worker, never shared across processes).
+`SequenceOpener` is the picklable recipe a DataLoader worker uses to open a sequence over
+its own connection (one per worker and server, shared by its sequences, never across
+processes).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -61,10 +63,26 @@ def sequence_sources(
     return {t: HandlerSource(sequence.get_topic_handler(t)) for t in wanted}
 
 
+_clients: dict[tuple[int, str, int, str], MosaicoClient] = {}
+
+
+def _client(host: str, port: int, kwargs: dict[str, Any]) -> MosaicoClient:
+    """This process's connection to a server, made on first use.
+
+    A worker opens every sequence (to count its windows): one connection serves them all.
+    Keyed by pid, so a forked worker never uses its parent's gRPC channel.
+    """
+    key = (os.getpid(), host, port, repr(sorted(kwargs.items())))
+    client = _clients.get(key)
+    if client is None or client.closed:
+        client = _clients[key] = MosaicoClient.connect(host, port, **kwargs)
+    return client
+
+
 @attrs.frozen
 class SequenceOpener:
-    """Connects to a server and opens one sequence's sources; picklable, so each
-    DataLoader worker calls it to get a connection of its own."""
+    """Opens one sequence's sources; picklable, so each DataLoader worker calls it in its
+    own process, where openers of the same server share one connection."""
 
     host: str
     port: int
@@ -73,10 +91,7 @@ class SequenceOpener:
     connect_kwargs: dict[str, Any] = attrs.field(factory=dict)
 
     def __call__(self) -> dict[str, TopicSource]:
-        client = MosaicoClient.connect(self.host, self.port, **self.connect_kwargs)
-        handler = client.sequence_handler(self.sequence)
+        handler = _client(self.host, self.port, self.connect_kwargs).sequence_handler(self.sequence)
         if handler is None:
-            client.close()
             raise MLInputError(f"unknown sequence {self.sequence!r}")
-        # The handlers hold the client's connection; it closes when they are dropped.
         return sequence_sources(handler, self.topics)

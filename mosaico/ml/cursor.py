@@ -64,11 +64,16 @@ class Cursor:
         start_ns: int | None,
         end_ns: int | None,
         timestamp: TimestampSource,
+        *,
+        records_from: int | None = None,
     ) -> None:
+        """Rows keyed in `[start_ns, end_ns)`; with header time, records are read from
+        record time `records_from` (default `start_ns`), as a key can precede its record."""
         self.topic = source.name
         self.schema = source.schema
         self._timestamp = timestamp
-        self._batches: Iterator[pa.RecordBatch] = iter(source.batches(start_ns, end_ns))
+        read_from = start_ns if records_from is None or timestamp == "record" else records_from
+        self._batches: Iterator[pa.RecordBatch] = iter(source.batches(read_from, end_ns))
         # Header time can fall outside the record-time range: keep the window's promise.
         self._lo = start_ns if timestamp == "header" else None
         self._hi = end_ns if timestamp == "header" else None

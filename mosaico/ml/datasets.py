@@ -1,7 +1,8 @@
 """PyTorch datasets of fixed-length windows over synchronised sequences.
 
 Both yield `{"sequence": int64 scalar, "timestamp_ns": int64 (L,), "<topic>.<field>": (L, ...)}`
-for windows of `length` ticks starting every `stride` ticks of a `rate_hz` grid, per sequence.
+for windows of `length` ticks starting every `stride` ticks of the grid (a `rate_hz` grid or
+a `reference` topic's timestamps; record or header time), per sequence.
 `WindowDataset` (map-style) synchronises up front; `StreamDataset` (iterable) streams, each
 DataLoader worker opening its own sources and computing a disjoint share of the windows.
 Requires the `ml` extra (torch).
@@ -17,10 +18,11 @@ import pyarrow as pa
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from mosaico.ml.cursor import TimestampSource, keys_of
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.policy import Stream
 from mosaico.ml.source import TopicSource
-from mosaico.ml.sync import Synchronizer
+from mosaico.ml.sync import Synchronizer, last_before_header
 from mosaico.ml.tensors import pick_columns, to_arrays
 
 Sources = Mapping[str, TopicSource]
@@ -37,21 +39,55 @@ def _check_window(length: int, stride: int) -> None:
         raise MLInputError(f"stride must be an integer > 0, got {stride!r}")
 
 
-def _extent(sync: Synchronizer) -> tuple[int, int] | None:
-    """Grid origin and tick count of a sequence: from its first to its last sample."""
-    assert sync.rate_hz is not None
-    bounds = [b for b in (sync.sources[p.stream.topic].bounds() for p in sync.plans) if b]
-    if not bounds:
-        return None
-    origin = min(b[0] for b in bounds)
-    last = max(b[1] for b in bounds)
-    k = math.floor((last - origin) * sync.rate_hz / 1e9)
-    # Ticks are rounded per tick: settle the edge with the exact tick times.
-    while int(sync.tick(origin, np.array([k + 1]))[0]) <= last:
-        k += 1
-    while k >= 0 and int(sync.tick(origin, np.array([k]))[0]) > last:
-        k -= 1
-    return origin, k + 1
+class _Grid:
+    """A sequence's ticks, numbered from 0: a rate grid's origin and count, or the
+    reference topic's keys (read once: a worker needs the tick times to cut its units)."""
+
+    def __init__(self, sync: Synchronizer) -> None:
+        self._sync = sync
+        self.origin: int | None = None
+        self._keys: np.ndarray | None = None
+        self.size = 0
+        if sync.reference is not None:
+            source = sync.sources[sync.reference]
+            keys = [keys_of(b, sync.timestamp)[0] for b in source.batches(None, None)]
+            self._keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
+            self.size = len(self._keys)
+            return
+        assert sync.rate_hz is not None
+        lasts = [_last_key(sync, sync.sources[p.stream.topic]) for p in sync.plans]
+        seen = [k for k in lasts if k is not None]
+        origin = sync.origin(None)
+        if origin is None or not seen:
+            return
+        last = max(seen)
+        k = math.floor((last - origin) * sync.rate_hz / 1e9)
+        # Ticks are rounded per tick: settle the edge with the exact tick times.
+        while int(sync.tick(origin, np.array([k + 1]))[0]) <= last:
+            k += 1
+        while k >= 0 and int(sync.tick(origin, np.array([k]))[0]) > last:
+            k -= 1
+        self.origin, self.size = origin, k + 1
+
+    def at(self, k: int) -> int:
+        if self._keys is not None:
+            return int(self._keys[k])
+        assert self.origin is not None
+        return int(self._sync.tick(self.origin, np.array([k]))[0])
+
+    def skip(self, k: int) -> int:
+        """Ticks before `k` at the same time (a reference topic can repeat a timestamp)."""
+        if self._keys is None:
+            return 0
+        return k - int(np.searchsorted(self._keys, self._keys[k], "left"))
+
+
+def _last_key(sync: Synchronizer, source: TopicSource) -> int | None:
+    if sync.timestamp == "record":
+        bounds = source.bounds()
+        return None if bounds is None else bounds[1]
+    found = last_before_header(source, np.iinfo(np.int64).max)
+    return None if found is None else int(keys_of(found[0], "header")[0][0])
 
 
 def _item(seq: int, arrays: Mapping[str, np.ndarray], lo: int, length: int) -> Item:
@@ -70,7 +106,9 @@ class WindowDataset(Dataset[Item]):
         sequences: Sequence[Sources],
         streams: Sequence[Stream | str],
         *,
-        rate_hz: float,
+        rate_hz: float | None = None,
+        reference: str | None = None,
+        timestamp: TimestampSource = "record",
         length: int,
         stride: int = 1,
         columns: Sequence[str] | None = None,
@@ -83,7 +121,14 @@ class WindowDataset(Dataset[Item]):
         self._starts: list[int] = [0]
         self.columns: list[str] = []
         for sources in sequences:
-            sync = Synchronizer(sources, streams, rate_hz=rate_hz, fixed_lists="arrays")
+            sync = Synchronizer(
+                sources,
+                streams,
+                rate_hz=rate_hz,
+                reference=reference,
+                timestamp=timestamp,
+                fixed_lists="arrays",
+            )
             tables = list(sync.run())
             table = pa.concat_tables(tables) if tables else sync.schema.empty_table()
             self.columns = pick_columns(sync.schema, columns)
@@ -111,7 +156,8 @@ class StreamDataset(IterableDataset[Item]):
     Each sequence's windows are cut into units of `windows_per_unit`; units go round-robin
     to workers. A unit is synchronised on its own, seeded with each stream's last sample
     before it, so the union over workers is exactly `WindowDataset`'s windows, in order
-    within a unit, with no overlap and no loss. Needs record timestamps (the default).
+    within a unit, with no overlap and no loss. With a reference grid each worker reads the
+    reference topic's timestamps once per sequence, to number the ticks.
 
     Openers that connect to a server should run in workers started with
     `multiprocessing_context="spawn"` (or "forkserver") when the parent process already
@@ -123,7 +169,9 @@ class StreamDataset(IterableDataset[Item]):
         openers: Sequence[Opener],
         streams: Sequence[Stream | str],
         *,
-        rate_hz: float,
+        rate_hz: float | None = None,
+        reference: str | None = None,
+        timestamp: TimestampSource = "record",
         length: int,
         stride: int = 1,
         windows_per_unit: int = 256,
@@ -136,6 +184,8 @@ class StreamDataset(IterableDataset[Item]):
         self.openers = list(openers)
         self.streams = list(streams)
         self.rate_hz = rate_hz
+        self.reference = reference
+        self.timestamp: TimestampSource = timestamp
         self.length = length
         self.stride = stride
         self.windows_per_unit = windows_per_unit
@@ -148,13 +198,17 @@ class StreamDataset(IterableDataset[Item]):
         np_dtype = torch.empty(0, dtype=self.dtype).numpy().dtype
         unit = 0
         for seq, opener in enumerate(self.openers):
-            sync = Synchronizer(opener(), self.streams, rate_hz=self.rate_hz, fixed_lists="arrays")
+            sync = Synchronizer(
+                opener(),
+                self.streams,
+                rate_hz=self.rate_hz,
+                reference=self.reference,
+                timestamp=self.timestamp,
+                fixed_lists="arrays",
+            )
             columns = pick_columns(sync.schema, self.columns)
-            extent = _extent(sync)
-            if extent is None:
-                continue
-            origin, n_ticks = extent
-            n_windows = max(0, (n_ticks - self.length) // self.stride + 1)
+            grid = _Grid(sync)
+            n_windows = max(0, (grid.size - self.length) // self.stride + 1)
             for w_lo in range(0, n_windows, self.windows_per_unit):
                 mine = unit % workers == worker
                 unit += 1
@@ -163,16 +217,16 @@ class StreamDataset(IterableDataset[Item]):
                 w_hi = min(w_lo + self.windows_per_unit, n_windows)
                 k0 = w_lo * self.stride
                 k1 = (w_hi - 1) * self.stride + self.length
-                t = sync.tick(origin, np.array([k0, k1 - 1]))
                 tables = list(
                     sync.run(
-                        start_ns=int(t[0]),
-                        end_ns=int(t[1]) + 1,
-                        origin_ns=origin,
-                        data_ns=(origin, None),
+                        start_ns=grid.at(k0),
+                        end_ns=grid.at(k1 - 1) + 1,
+                        origin_ns=grid.origin,
+                        data_ns=(None, None),
                     )
                 )
                 table = pa.concat_tables(tables) if tables else sync.schema.empty_table()
+                table = table.slice(grid.skip(k0), k1 - k0)
                 if table.num_rows != k1 - k0:
                     raise RuntimeError(
                         f"unit of sequence {seq}: {table.num_rows} ticks, want {k1 - k0}"

@@ -1,4 +1,4 @@
-"""Sequence or topic -> one flat, sparse table (Arrow or pandas), whole or in time windows.
+"""Sequence or topic -> one flat, sparse table (Arrow, pandas or polars), whole or in time windows.
 
 Each record becomes one row: `timestamp_ns`, then `<topic>.<field path>` columns, null for
 the topics the record does not belong to. Rows are in timestamp order; records sharing a
@@ -8,7 +8,7 @@ timestamp keep the order of the topics given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from mosaico.ml.cursor import Cursor
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, flat_schema, flatten_table
 from mosaico.ml.source import TIMESTAMP, TopicSource, select
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Sources = Mapping[str, TopicSource] | TopicSource
 
@@ -215,3 +218,51 @@ def iter_pandas(
         fixed_lists=fixed_lists,
     ):
         yield table_to_pandas(table, arrow_dtypes=arrow_dtypes, decoders=decoders)
+
+
+def table_to_polars(table: pa.Table) -> pl.DataFrame:
+    """A polars DataFrame of a flat table, sharing the Arrow buffers where polars can.
+
+    Needs polars (in the `ml` extra); imported here so the rest of the module does not.
+    """
+    import polars as pl
+
+    # rechunk=False keeps each Arrow chunk as a polars chunk instead of copying into one.
+    out = pl.from_arrow(table, rechunk=False)
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def to_polars(
+    sources: Sources,
+    *,
+    topics: Iterable[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    fixed_lists: FixedLists = "columns",
+) -> pl.DataFrame:
+    """One flat polars DataFrame of the topics over `[start_ns, end_ns)` (needs polars)."""
+    return table_to_polars(
+        to_arrow(sources, topics=topics, start_ns=start_ns, end_ns=end_ns, fixed_lists=fixed_lists)
+    )
+
+
+def iter_polars(
+    sources: Sources,
+    *,
+    window_ns: int,
+    topics: Iterable[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    fixed_lists: FixedLists = "columns",
+) -> Iterator[pl.DataFrame]:
+    """Flat polars DataFrames of consecutive time windows, with bounded memory."""
+    for table in iter_arrow(
+        sources,
+        window_ns=window_ns,
+        topics=topics,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        fixed_lists=fixed_lists,
+    ):
+        yield table_to_polars(table)

@@ -92,7 +92,8 @@ def unflatten_table(
 
     A nullable struct or fixed-size list whose leaves are all null comes back as null: the
     flat form has no separate validity column. Under such a null, required fields get a
-    placeholder (0, "", []), as writers put there, so typed readers accept the table.
+    placeholder (0, "", []), as writers put there: Arrow's Parquet writer refuses a null in
+    a non-nullable child even under a null parent (typed `from_batch` would accept it).
     """
     n = flat.num_rows
     arrays = []

@@ -16,7 +16,13 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.align import Bracket, pick, take_rows
-from mosaico.ml.cursor import Cursor, TimestampSource, check_timestamp_source, has_header_time
+from mosaico.ml.cursor import (
+    Cursor,
+    TimestampSource,
+    check_timestamp_source,
+    has_header_time,
+    keys_of,
+)
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, column_name, flat_schema, flatten_table
 from mosaico.ml.policy import Interpolate, Stream
@@ -139,6 +145,74 @@ def _last_before(source: TopicSource, t: int, floor: int | None) -> pa.RecordBat
         lookback *= 4
 
 
+def _probe_header(
+    source: TopicSource, r: int, t: int
+) -> tuple[int | None, tuple[pa.RecordBatch, int] | None]:
+    """Reads the first batch at record time >= r that has header times. Returns the record
+    time of its last row if all its rows are keyed before t (else None), and the last row
+    keyed before t with its record time if the batch holds the crossing."""
+    for b in source.batches(r, None):
+        keys, valid = keys_of(b, "header")
+        if not keys.size:
+            continue
+        if valid is not None:
+            b = b.filter(pa.array(valid))
+        n = int(np.searchsorted(keys, t, "left"))
+        records = b.column(TIMESTAMP)
+        if n == len(keys):
+            return int(records[n - 1].as_py()), None
+        if n:
+            return None, (b.slice(n - 1, 1), int(records[n - 1].as_py()))
+        return None, None
+    return None, None
+
+
+def last_before_header(source: TopicSource, t: int) -> tuple[pa.RecordBatch, int] | None:
+    """The last record whose header time is < t, and its record time.
+
+    Header times are non-decreasing in record order, so the records keyed before t form a
+    prefix: a search over record time finds its end, reading one batch per probe. It
+    gallops from record time t (header and record time are usually close), then bisects.
+    """
+    bounds = source.bounds()
+    if bounds is None:
+        return None
+    before, found = _probe_header(source, bounds[0], t)
+    if found is not None or before is None:
+        return found
+    # Invariant: the first keyed record at >= lo is keyed before t; none at >= hi is.
+    lo, hi = before, bounds[1] + 1
+    # From the last record when t is past them all (the last key is then one probe away).
+    r, step, gallop = min(t, bounds[1]), 1_000_000, 0
+    while hi - lo > 1:
+        if not lo < r < hi:
+            r = (lo + hi) // 2
+        before, found = _probe_header(source, r, t)
+        if found is not None:
+            return found
+        direction = 1 if before is not None else -1
+        if before is not None:
+            lo = before
+        else:
+            hi = r
+        # Keep galloping while the probes move one way; bisect once they turned.
+        if gallop in (0, direction):
+            gallop, r, step = direction, r + direction * step, step * 2
+        else:
+            r = (lo + hi) // 2
+    # Record time lo holds the prefix's last record (records sharing it may pass t).
+    last = None
+    for b in source.batches(lo, lo + 1):
+        keys, valid = keys_of(b, "header")
+        if valid is not None:
+            b = b.filter(pa.array(valid))
+        n = int(np.searchsorted(keys, t, "left"))
+        if n:
+            last = b.slice(n - 1, 1)
+    assert last is not None
+    return last, lo
+
+
 class Synchronizer:
     """A validated synchronisation plan over a set of topic sources."""
 
@@ -233,7 +307,8 @@ class Synchronizer:
 
         Data is read from the `data_ns` range (default: the tick range). A tick
         range that starts after the data range is seeded with the last sample of each stream
-        before it, which lets independent workers compute disjoint pieces of one result.
+        before it (record or header time), which lets independent workers compute disjoint
+        pieces of one result.
         """
         check_ns(start_ns=start_ns, end_ns=end_ns, chunk_ns=chunk_ns, origin_ns=origin_ns)
         if chunk_ns is not None and chunk_ns <= 0:
@@ -242,25 +317,29 @@ class Synchronizer:
             return
         data_start, data_end = (start_ns, end_ns) if data_ns is None else data_ns
         seeded = start_ns is not None and (data_start is None or start_ns > data_start)
-        if seeded and self.timestamp == "header":
-            raise MLInputError("a seeded tick range needs timestamp='record'")
         read_from = start_ns if start_ns is not None else data_start
         topics = [p.stream.topic for p in self.plans]
         if self.reference is not None and self.reference not in topics:
             topics.append(self.reference)
-        cursors = {t: Cursor(self.sources[t], read_from, data_end, self.timestamp) for t in topics}
-        carry: dict[str, tuple[pa.Table, int] | None] = {}
-        prev_ref = _NEVER
-        for p in self.plans:
-            carry[p.stream.topic] = None
+        seeds: dict[str, pa.RecordBatch | None] = dict.fromkeys(topics)
+        records_from: dict[str, int | None] = dict.fromkeys(topics)
         if seeded:
             assert start_ns is not None
-            for p in self.plans:
-                row = _last_before(self.sources[p.stream.topic], start_ns, data_start)
-                carry[p.stream.topic] = None if row is None else self._flat_row(p, row)
-            if self.reference is not None:
-                row = _last_before(self.sources[self.reference], start_ns, data_start)
-                prev_ref = _NEVER if row is None else int(row.column(TIMESTAMP)[0].as_py())
+            for t in topics:
+                seeds[t], records_from[t] = self._seed(self.sources[t], start_ns, data_start)
+        cursors = {
+            t: Cursor(
+                self.sources[t], read_from, data_end, self.timestamp, records_from=records_from[t]
+            )
+            for t in topics
+        }
+        carry: dict[str, tuple[pa.Table, int] | None] = {}
+        for p in self.plans:
+            row = seeds[p.stream.topic]
+            carry[p.stream.topic] = None if row is None else self._flat_row(p, row)
+        prev_ref = _NEVER
+        if self.reference is not None and (row := seeds[self.reference]) is not None:
+            prev_ref = self._key(row)
 
         origin = origin_ns
         if self.rate_hz is not None and origin is None:
@@ -308,9 +387,25 @@ class Synchronizer:
                 return
             w0 = w1
 
+    def _seed(
+        self, source: TopicSource, start_ns: int, floor: int | None
+    ) -> tuple[pa.RecordBatch | None, int | None]:
+        """The last row keyed before `start_ns`, and (header time) the record time to read
+        the rest from: the seed's own, as records sharing it may be keyed after the start."""
+        if self.timestamp == "record":
+            return _last_before(source, start_ns, floor), None
+        found = last_before_header(source, start_ns)
+        if found is None:
+            bounds = source.bounds()
+            return None, None if bounds is None else bounds[0]
+        return found
+
+    def _key(self, row: pa.RecordBatch) -> int:
+        return int(keys_of(row, self.timestamp)[0][0])
+
     def _flat_row(self, p: _Plan, row: pa.RecordBatch) -> tuple[pa.Table, int]:
         flat = flatten_table(row, fixed_lists=self.fixed_lists).select(p.columns)
-        return flat, int(row.column(TIMESTAMP)[0].as_py())
+        return flat, self._key(row)
 
     def _align(
         self,

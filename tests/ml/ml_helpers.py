@@ -74,3 +74,14 @@ def blank_structs(obj: Any) -> Any:
                 v = None
             changes[f.name] = v
     return attrs.evolve(obj, **changes) if changes else obj
+
+
+def lagged_imu(
+    name: str, header_ts: np.ndarray, lag: np.ndarray, seed: int = 0, *, batch_rows: int = 64
+) -> TableSource:
+    """An IMU topic stamped with `header_ts`, recorded `lag` ns later (lag non-decreasing)."""
+    imu = imu_source(name, header_ts.tolist(), seed=seed).table
+    record = pa.array(np.asarray(header_ts, np.int64) + np.asarray(lag, np.int64), pa.int64())
+    return TableSource(
+        name, "IMU", imu.set_column(0, "timestamp_ns", record), batch_rows=batch_rows
+    )

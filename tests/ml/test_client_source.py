@@ -87,6 +87,9 @@ def test_stream_dataset_workers_each_connect(server) -> None:  # type: ignore[no
                 for k in want
             )
     assert len(seen) == len(set(seen)) == len(expected)
+    # In one process, openers of one server share a connection across sequences.
+    a, b = (o() for o in openers)
+    assert a["/imu"]._handler._conn is b["/baro"]._handler._conn  # type: ignore[attr-defined]
     with pytest.raises(MLInputError, match="unknown sequence 'nope'"):
         SequenceOpener(where.hostname, where.port, "nope")()
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ml_helpers import imu_source, scalar_source
+from ml_helpers import imu_source, lagged_imu, scalar_source
 
 from mosaico.ml import (
     AsOf,
@@ -286,6 +286,48 @@ def test_seeded_range_equals_the_tail_of_the_whole(
     last = max(times)
     # The tail's ticks run to the end of the data, like the whole's.
     assert got.filter(pa.compute.less_equal(got.column("timestamp_ns"), last)).equals(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 40), min_size=1, max_size=25),
+    ref_gaps=st.lists(st.integers(0, 60), min_size=1, max_size=10),
+    lags=st.lists(st.integers(0, 30), min_size=35, max_size=35),
+    cut=st.integers(0, 700),
+    rate=st.none() | st.integers(1, 30),
+    policy=policies,
+    # Large times make the seek gallop over several steps before it bisects.
+    scale=st.sampled_from([1, 300_000]),
+)
+def test_seeded_header_range_equals_the_tail_of_the_whole(
+    gaps: list[int],
+    ref_gaps: list[int],
+    lags: list[int],
+    cut: int,
+    rate: int | None,
+    policy: object,
+    scale: int,
+) -> None:
+    # Record time trails header time by a growing lag: a key can come long after its record.
+    a = np.cumsum(gaps) * scale
+    r = np.cumsum(ref_gaps) * scale
+    lag = np.cumsum(lags) * scale
+    cut *= scale
+    srcs = {
+        "/a": lagged_imu("/a", a, lag[: len(a)], batch_rows=3),
+        "/r": lagged_imu("/r", r, lag[: len(r)] * 3, seed=1, batch_rows=2),
+    }
+    grid = {"rate_hz": 1e9 / (rate * scale)} if rate else {"reference": "/r"}
+    streams = [Stream("/a", policy, fields=("acceleration.x", "header.sample_counter"))]  # type: ignore[arg-type]
+    sync = Synchronizer(srcs, streams, timestamp="header", **grid)  # type: ignore[arg-type]
+    whole = pa.concat_tables(list(sync.run()))
+    origin = sync.origin(None) if rate else None
+    tail = list(sync.run(start_ns=cut, origin_ns=origin, data_ns=(None, None)))
+    expected = whole.filter(pa.compute.greater_equal(whole.column("timestamp_ns"), cut))
+    got = pa.concat_tables(tail) if tail else whole.schema.empty_table()
+    if rate:
+        got = got.filter(pa.compute.less_equal(got.column("timestamp_ns"), max(a[-1], r[-1])))
+    assert got.equals(expected)
 
 
 def test_empty_results_are_typed() -> None:
