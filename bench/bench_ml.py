@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mosaico.ml import Hold, Stream, TableSource, synchronize, to_pandas, to_polars
+from mosaico.server.launch import serve_process
 from mosaico_ontology.scalars import Floating64
 from mosaico_ontology.sensors import IMU
 
@@ -104,34 +101,11 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
     return best
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def mosaico_server(store: str) -> Iterator[int]:
     """`mosaico serve` in its own process; yields its port."""
-    port = free_port()
-    script = Path(sys.executable).with_name("mosaico")
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "mosaico"]
-    args = [*launcher, "serve", "--store", store, "--port", str(port), "--log-level", "WARNING"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("mosaico serve did not start") from None
-                time.sleep(0.05)
+    with serve_process(store, "--log-level", "WARNING") as (_, port):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def json_normalize_baseline(table: pa.Table, rows: int) -> float:

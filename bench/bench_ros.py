@@ -25,8 +25,7 @@ from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_server import free_port, mosaico_serve, process  # noqa: E402
+from mosaico.server.launch import serve_process
 
 START_NS = 1_700_000_000_000_000_000
 RATES = {"/imu": 400, "/camera/image_raw": 10, "/tf": 100}
@@ -134,12 +133,11 @@ def main() -> None:
         megabytes = bag.stat().st_size / 1e6
         print(f"recording: {bag.name}, {megabytes:.1f} MB, {messages:,} messages ({opts.format})")
 
-        port = free_port()
         store = str(Path(tmp) / "store")
         mosaico = Path(sys.executable).with_name("mosaico")
         reference = Path(sys.executable).with_name("mosaicolabs.ros_injector")
-        host = ["--host", "127.0.0.1", "--port", str(port)]
-        with process(mosaico_serve(store, port), port):
+        with serve_process(store, "--log-level", "WARNING") as (_, port):
+            host = ["--host", "127.0.0.1", "--port", str(port)]
             ours = timed_run([str(mosaico), "ingest", str(bag), "-s", "ours", *host])
             ref = timed_run([str(reference), str(bag), "--name", "reference", *host])
         for name, seconds in (("mosaico ingest", ours), ("reference ros_injector", ref)):

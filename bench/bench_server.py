@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
+
+from mosaico.server.launch import free_port, serve_command, wait_listening
 
 MiB = 1024 * 1024
 
@@ -59,12 +60,6 @@ def serve_raw_peer(port: int) -> None:
 # -- processes ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -73,17 +68,10 @@ def cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process (ours or the raw peer), once it listens on `port`."""
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{args[0]} did not start") from None
-                time.sleep(0.05)
+        wait_listening(port, proc)
         yield proc
     finally:
         proc.terminate()
@@ -91,10 +79,7 @@ def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def mosaico_serve(store: str, port: int, *extra: str) -> list[str]:
-    script = Path(sys.executable).with_name("mosaico")
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "mosaico"]
-    args = ["serve", "--store", store, "--port", str(port), "--log-level", "WARNING", *extra]
-    return [*launcher, *args]
+    return serve_command(store, port, "--log-level", "WARNING", *extra)
 
 
 # -- workloads ---------------------------------------------------------------------------

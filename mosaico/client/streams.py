@@ -2,9 +2,10 @@
 
 Everything is read as Arrow record batches; typed ``Message`` objects are a view built per
 batch with the type's column-wise ``from_batch``. The unified merge works a round at a time
-over whole batches: it cuts every topic's buffered rows at the smallest "last buffered
-timestamp" among them, concatenates the timestamps and stable-sorts them once (ties keep
-topic order, then upload order). No per-row heap, no per-row Arrow call.
+over whole batches: it cuts every topic's buffered rows at the smallest "last timestamp of
+the oldest buffered batch" among them (so each topic's part is a zero-copy slice of a batch
+as received), concatenates the timestamps and stable-sorts them once (ties keep topic order,
+then upload order). No per-row heap, no per-row Arrow call, no copy of the payload.
 """
 
 from __future__ import annotations
@@ -79,15 +80,26 @@ class TopicDataStreamer:
 
 
 class _Head:
-    """The buffered, not yet emitted rows of one topic in the merge."""
+    """The buffered, not yet emitted rows of one topic in the merge.
 
-    __slots__ = ("batches", "batch", "ts", "exhausted")
+    Batches are kept as received (a list, never concatenated): ``first_end`` is the last
+    timestamp of the oldest buffered batch, and a merge round that cuts at or below it takes
+    a zero-copy slice of that batch. Rows are copied only when a cut spans several batches
+    (a run of equal timestamps across a batch boundary).
+    """
+
+    __slots__ = ("batches", "buffered", "ts", "exhausted")
 
     def __init__(self, stream: TopicDataStreamer) -> None:
         self.batches = stream.batches()
-        self.batch: pa.RecordBatch | None = None
-        self.ts = np.empty(0, dtype=np.int64)
+        self.buffered: list[pa.RecordBatch] = []
+        self.ts = np.empty(0, dtype=np.int64)  # timestamps of all buffered rows
         self.exhausted = False
+
+    @property
+    def first_end(self) -> int:
+        """Last timestamp of the oldest buffered batch (the head must not be empty)."""
+        return int(self.ts[self.buffered[0].num_rows - 1])
 
     def load(self) -> bool:
         """Append the next batch to the buffer; False at the end of the stream."""
@@ -96,17 +108,25 @@ class _Head:
             self.exhausted = True
             return False
         ts = nxt.column(TIMESTAMP).to_numpy()
-        if self.batch is None or not len(self.ts):
-            self.batch, self.ts = nxt, ts
-        else:
-            self.batch = pa.concat_batches([self.batch, nxt])
-            self.ts = np.concatenate([self.ts, ts])
+        self.ts = np.concatenate([self.ts, ts]) if len(self.ts) else ts
+        self.buffered.append(nxt)
         return True
 
     def take(self, k: int) -> tuple[pa.RecordBatch, np.ndarray]:
-        assert self.batch is not None
-        part, stamps = self.batch.slice(0, k), self.ts[:k]
-        self.batch, self.ts = self.batch.slice(k), self.ts[k:]
+        """Remove and return the first ``k`` buffered rows and their timestamps."""
+        parts: list[pa.RecordBatch] = []
+        need = k
+        while need:
+            first = self.buffered[0]
+            if first.num_rows <= need:
+                parts.append(self.buffered.pop(0))
+                need -= first.num_rows
+            else:
+                parts.append(first.slice(0, need))
+                self.buffered[0] = first.slice(need)
+                need = 0
+        part = parts[0] if len(parts) == 1 else pa.concat_batches(parts)
+        stamps, self.ts = self.ts[:k], self.ts[k:]
         return part, stamps
 
 
@@ -160,7 +180,9 @@ class SequenceDataStreamer:
             live = [h for h in heads if len(h.ts) or (not h.exhausted and h.load())]
             if not live:
                 return
-            cutoff = min(int(h.ts[-1]) for h in live)
+            # Cut at the end of the earliest oldest-buffered batch: every row at or below the
+            # cutoff is then in a head's oldest batch (a slice, no copy), except ties.
+            cutoff = min(h.first_end for h in live)
             for h in live:
                 # Rows equal to the cutoff may continue in the next batch: load them all now
                 # so that ties are emitted together, in topic order.
@@ -183,16 +205,37 @@ class SequenceDataStreamer:
             yield MergedRound(parts, all_ts, order)
 
     def __iter__(self) -> Iterator[tuple[str, Message]]:
+        # Objects are built _TYPED_ROWS merged rows at a time, not a whole round at once: a
+        # round can hold a whole batch of every topic, and that many live objects would only
+        # cost memory (and cyclic-GC passes) before the caller sees the first one.
         for rnd in self.rounds():
-            items: list[tuple[str, Message]] = []
-            for i, part in rnd.parts:
+            if len(rnd.parts) == 1:
+                i, part = rnd.parts[0]
                 stream = self.streams[i]
                 name = stream.name
-                items.extend([(name, m) for m in stream.messages(part)])
-            if len(rnd.parts) == 1:
-                yield from items
-            else:
-                yield from map(items.__getitem__, rnd.order.tolist())
+                for lo in range(0, part.num_rows, _TYPED_ROWS):
+                    piece = part.slice(lo, _TYPED_ROWS)
+                    yield from [(name, m) for m in stream.messages(piece)]
+                continue
+            sizes = [part.num_rows for _, part in rnd.parts]
+            which = np.repeat(np.arange(len(sizes)), sizes)[rnd.order]  # part of each row
+            taken = [0] * len(sizes)
+            for lo in range(0, len(which), _TYPED_ROWS):
+                window = which[lo : lo + _TYPED_ROWS]
+                counts = np.bincount(window, minlength=len(sizes)).tolist()
+                items: list[tuple[str, Message]] = []
+                for j, (i, part) in enumerate(rnd.parts):
+                    if counts[j]:
+                        stream = self.streams[i]
+                        name = stream.name
+                        piece = part.slice(taken[j], counts[j])
+                        items.extend([(name, m) for m in stream.messages(piece)])
+                        taken[j] += counts[j]
+                # items are grouped by part (each in its own order); put them in merged order
+                grouped = np.argsort(window, kind="stable")
+                position = np.empty_like(grouped)
+                position[grouped] = np.arange(len(grouped))
+                yield from map(items.__getitem__, position.tolist())
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Merged batches: ``timestamp_ns``, ``topic`` and a dense-union ``data`` column.
@@ -263,6 +306,7 @@ class SequenceDataStreamer:
 
 
 _MAX_UNION = 127
+_TYPED_ROWS = 8192  # merged rows turned into objects at a time by the typed iterator
 
 
 def _payload_type(schema: pa.Schema) -> pa.StructType:

@@ -8,6 +8,11 @@ opened) can be emitted at once with one stable sort. Chunks are opened only when
 reaches their first timestamp, so memory is bounded by the chunks that overlap in time.
 Ties keep upload order: buffers are concatenated in chunk order before the stable sort, and a
 timestamp is emitted only once every chunk that may hold it has loaded all of its copies.
+
+The usual case needs no merge at all: a topic uploaded in time order has chunks whose time
+ranges do not overlap, so the sorted stream is just the chunks one after the other. That case
+streams each chunk's row groups in target-sized batches, with no buffering, sorting, take or
+concatenation (see ``_disjoint`` and ``_streamed_pieces``).
 """
 
 from __future__ import annotations
@@ -90,14 +95,63 @@ class _Run:
         return head
 
 
+def _in_time_order(chunks: list[ChunkRow], window: TimeWindow) -> list[ChunkRow]:
+    """The chunks that may hold rows inside the window, by (first timestamp, upload order)."""
+    return sorted(
+        (c for c in chunks if window.overlaps(c.min_ts, c.max_ts)),
+        key=lambda c: (c.min_ts, c.ordinal),
+    )
+
+
+def _disjoint(ordered: list[ChunkRow]) -> bool:
+    """Whether reading the chunks one after the other (in the given order) is already the
+    stable sort: every chunk starts after the previous one ends, or exactly where it ends
+    when it was also uploaded after it (equal timestamps then keep upload order)."""
+    for prev, cur in zip(ordered, ordered[1:]):
+        if prev.max_ts > cur.min_ts or (prev.max_ts == cur.min_ts and prev.ordinal > cur.ordinal):
+            return False
+    return True
+
+
+def _streamed_pieces(
+    store: ChunkStore, ordered: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
+    batch_rows: int,
+) -> Iterator[pa.Table]:  # fmt: skip
+    """Rows of chunks that do not overlap in time, chunk after chunk: each chunk's in-window
+    row groups are decoded ``batch_rows`` rows at a time (the only rows held in memory) and
+    trimmed to the window at its edges."""
+    start = -_INF - 1 if window.start_ns is None else window.start_ns
+    end = _INF if window.end_ns is None else window.end_ns  # timestamps are below int64 max
+    for chunk in ordered:
+        pf = store.open_chunk(chunk.path)
+        ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
+        groups = _row_groups(pf, ts_index, window)
+        if not groups:
+            continue
+        cast = not pf.schema_arrow.equals(schema, check_metadata=True)
+        trim_start = window.start_ns is not None and chunk.min_ts < start
+        trim_end = window.end_ns is not None and chunk.max_ts >= end
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False)
+        for batch in batches:
+            lo, hi, last = 0, batch.num_rows, False
+            if trim_start or trim_end:
+                ts = batch.column(ts_index).to_numpy()
+                if trim_start and ts[0] < start:
+                    lo = int(np.searchsorted(ts, start))
+                if trim_end and ts[-1] >= end:
+                    hi, last = int(np.searchsorted(ts, end)), True
+            if hi > lo:
+                piece = batch if hi - lo == batch.num_rows else batch.slice(lo, hi - lo)
+                yield pa.Table.from_batches([piece.cast(schema) if cast else piece])
+            if last:
+                break  # sorted: nothing later in this chunk is inside the window
+
+
 def _merged_pieces(
     store: ChunkStore, chunks: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
     read_rows: int,
 ) -> Iterator[pa.Table]:  # fmt: skip
-    pending = sorted(
-        (c for c in chunks if window.overlaps(c.min_ts, c.max_ts)),
-        key=lambda c: (c.min_ts, c.ordinal),
-    )
+    pending = _in_time_order(chunks, window)
     pending.reverse()  # pop() from the end = next chunk in time
     active: list[_Run] = []
     while pending or active:
@@ -130,14 +184,21 @@ def read_sorted(
     """Rows of the chunks inside the window, sorted by timestamp (stable), in batches of
     ``batch_rows`` rows (the last may be smaller), never empty, cast to ``schema``.
 
-    Each open chunk is read ``read_rows`` rows at a time: that, times the number of chunks
-    overlapping in time, bounds the memory of the merge."""
+    Chunks that do not overlap in time are streamed one after the other, ``batch_rows`` rows
+    at a time. Otherwise each open chunk is read ``read_rows`` rows at a time: that, times
+    the number of chunks overlapping in time, bounds the memory of the merge."""
+    ordered = _in_time_order(chunks, window)
+    pieces = (
+        _streamed_pieces(store, ordered, schema, window, batch_rows)
+        if _disjoint(ordered)
+        else _merged_pieces(store, ordered, schema, window, read_rows)
+    )
     # Pieces of at least a quarter of the target go out as they are (no copy); smaller ones
     # are coalesced first so that the stream does not degrade into many tiny messages.
     min_rows = max(1, batch_rows // 4)
     buffered: list[pa.Table] = []
     rows = 0
-    for piece in _merged_pieces(store, chunks, schema, window, read_rows):
+    for piece in pieces:
         if not buffered and piece.num_rows >= min_rows and piece.column(0).num_chunks == 1:
             yield from piece.to_batches(max_chunksize=batch_rows)
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import secrets
 import threading
 import time
@@ -87,6 +88,49 @@ def _schema(topic: TopicRow) -> pa.Schema:
     if topic.arrow_schema is None:
         return pa.schema([])
     return pa.ipc.read_schema(pa.py_buffer(topic.arrow_schema))
+
+
+_END = object()
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, the next one decoded on a helper thread while the caller sends the
+    current one (Parquet decoding releases the GIL). At most two batches wait beyond the one
+    being sent; errors reach the caller in order; stopping early stops the helper."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(batch):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            hand_over(exc)
+            return
+        hand_over(_END)
+
+    worker = threading.Thread(target=produce, name="doget-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
 
 
 class Store:
@@ -300,7 +344,7 @@ class Store:
             sorted_batches = read_sorted(
                 self.chunks, chunks, schema, ticket.window, batch_rows, read_rows
             )
-            for batch in sorted_batches:
+            for batch in _read_ahead(sorted_batches):
                 if self.closing.is_set():
                     raise Internal("server is shutting down")
                 yield batch

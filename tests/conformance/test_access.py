@@ -9,25 +9,20 @@ from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
-from conftest import free_port, serve_command, wait_listening
 from mosaicolabs import IMU, Message, MosaicoClient, Vector3d
+
+from mosaico.server.launch import serve_process
 
 KEYS = {"admin-key": ["read", "write", "delete"], "reader-key": ["read"]}
 
 
 def _serve(tmp_path: Path, *extra: str) -> Iterator[int]:
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [*serve_command(tmp_path / "store", port), *extra], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_listening(port, process)
+    log_path = tmp_path / "serve.log"
+    with (
+        log_path.open("wb") as log,
+        serve_process(tmp_path / "store", *extra, output=log) as (_, port),
+    ):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture

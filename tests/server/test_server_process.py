@@ -6,9 +6,7 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,24 +17,14 @@ import pyarrow.flight as flight
 import pytest
 from server_helpers import SCHEMA, Raw, make_batch
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve_args(store: Path, port: int, *extra: str) -> list[str]:
-    script = Path(sys.executable).with_name("mosaico")
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "mosaico"]
-    return [*launcher, "serve", "--store", str(store), "--port", str(port), *extra]
+from mosaico.server.launch import free_port, serve_command
 
 
 @contextmanager
 def _serving(store: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], Raw]]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
-        _serve_args(store, port, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        serve_command(store, port, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     client = flight.FlightClient(f"grpc://127.0.0.1:{port}")
     try:
@@ -83,7 +71,7 @@ def test_unusable_store_is_reported(tmp_path: Path, kind: str) -> None:
     blocker.write_text("not a folder")
     store = blocker if kind == "file" else blocker / "store"
     result = subprocess.run(
-        _serve_args(store, _free_port()), capture_output=True, text=True, timeout=60
+        serve_command(store, free_port()), capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
     assert f"store '{store}'" in result.stderr
