@@ -494,19 +494,23 @@ class Catalog:
             ).fetchall()
         return [ChunkRow(*r) for r in rows]
 
-    def chunk_stats(self, chunk_id: str) -> list[ColumnStats]:
+    def chunk_stats(self, topic_id: str) -> dict[str, list[ColumnStats]]:
+        """chunk id -> the column statistics of that chunk, for every chunk of a topic (one
+        query: the query engine needs them for every chunk it may prune)."""
         with self._tx() as cur:
             rows = cur.execute(
-                "SELECT column_path, kind, null_count, min_int, max_int, min_real, max_real, "
-                "min_text, max_text FROM chunk_stats WHERE chunk_id = ? ORDER BY column_path",
-                (chunk_id,),
+                "SELECT s.chunk_id, s.column_path, s.kind, s.null_count, s.min_int, s.max_int, "
+                "s.min_real, s.max_real, s.min_text, s.max_text FROM chunk_stats s "
+                "JOIN chunks c ON c.id = s.chunk_id WHERE c.topic_id = ? "
+                "ORDER BY s.chunk_id, s.column_path",
+                (topic_id,),
             ).fetchall()
-        out = []
-        for path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
+        out: dict[str, list[ColumnStats]] = {}
+        for chunk_id, path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
             lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
                 kind, (mint, maxt)
             )
-            out.append(ColumnStats(path, kind, nulls, lo, hi))
+            out.setdefault(chunk_id, []).append(ColumnStats(path, kind, nulls, lo, hi))
         return out
 
     def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:

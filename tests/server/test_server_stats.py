@@ -43,7 +43,7 @@ def test_chunk_stats_in_catalog(server: tuple[EmbeddedServer, Raw]) -> None:
     catalog = embedded.store.catalog
     [chunk] = catalog.chunks_of(uuid)
     assert (chunk.row_count, chunk.min_ts, chunk.max_ts) == (4, 3, 21)
-    stats = {s.column_path: s for s in catalog.chunk_stats(chunk.id)}
+    stats = {s.column_path: s for s in catalog.chunk_stats(uuid)[chunk.id]}
     assert set(stats) == {
         "timestamp_ns", "value", "label", "covariance[]", "header.frame_id", "header.seq",
         "positions[]",

@@ -74,8 +74,9 @@ class QueryService:
 
     def _chunks(self, topic_id: str) -> Iterator[ChunkSource]:
         catalog = self.store.catalog
+        by_chunk = catalog.chunk_stats(topic_id)
         for chunk in catalog.chunks_of(topic_id):
-            stats = {s.column_path: s for s in catalog.chunk_stats(chunk.id)}
+            stats = {s.column_path: s for s in by_chunk.get(chunk.id, [])}
             yield ChunkSource(stats, functools.partial(self._read, chunk))
 
     def candidates(self) -> list[TopicCandidate]:
