@@ -13,46 +13,9 @@ from mosaico_ontology import __all__ as _ontology_names
 if not TYPE_CHECKING:
     # Hidden from mypy: importing the client puts this package in an import cycle, where mypy
     # drops the names of the star import above. Typed code imports from mosaico.client.
-    from mosaico.client import (
-        Message,
-        MosaicoClient,
-        SequenceDataStreamer,
-        SequenceHandler,
-        SequenceUpdater,
-        SequenceWriter,
-        SessionLevelErrorPolicy,
-        SessionStatus,
-        TopicDataStreamer,
-        TopicHandler,
-        TopicLevelErrorPolicy,
-        TopicWriter,
-        TopicWriterStatus,
-        Unavailable,
-        Unmodeled,
-        UnmodeledTypeWarning,
-        UploadError,
-        WriterClosedError,
-    )
+    from mosaico.client import *  # noqa: F403
+    from mosaico.client import __all__ as _client_names
+else:
+    _client_names: list[str] = []
 
-__all__ = [
-    "ontology",
-    *_ontology_names,
-    "Message",
-    "MosaicoClient",
-    "SequenceDataStreamer",
-    "SequenceHandler",
-    "SequenceUpdater",
-    "SequenceWriter",
-    "SessionLevelErrorPolicy",
-    "SessionStatus",
-    "TopicDataStreamer",
-    "TopicHandler",
-    "TopicLevelErrorPolicy",
-    "TopicWriter",
-    "TopicWriterStatus",
-    "Unavailable",
-    "Unmodeled",
-    "UnmodeledTypeWarning",
-    "UploadError",
-    "WriterClosedError",
-]
+__all__ = ["ontology", *_ontology_names, *_client_names]

@@ -144,3 +144,18 @@ def parquet_chunk(data: list[dict[str, Any]], schema: pa.Schema = SCHEMA,
         yield from read_pruned(parquet, columns, keep, batch_rows)
 
     return ChunkSource(stats, read)
+
+
+def walk_clusters(ts: list[int], dt: int) -> list[tuple[int, int]]:
+    """Clusters of timestamps by the gap rule of spec §9.1 step 3, literally (the oracle)."""
+    ts = sorted(ts)
+    if not ts:
+        return []
+    if dt == 0:
+        return [(ts[0], ts[-1])]
+    out, first = [], ts[0]
+    for prev, cur in zip(ts, ts[1:]):
+        if cur - prev > dt:
+            out.append((first, prev))
+            first = cur
+    return [*out, (first, ts[-1])]

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows
+from query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows, walk_clusters
 
 from mosaico.server.query import (
     ScanCounters,
@@ -91,20 +91,6 @@ def test_query_equals_brute_force(layout: list[Any], drawn: list[Any]) -> None:
     assert counters.chunks_read + counters.chunks_pruned == counters.chunks_considered
 
 
-def _walk(ts: list[int], dt: int) -> list[tuple[int, int]]:
-    ts = sorted(ts)
-    if not ts:
-        return []
-    if dt == 0:
-        return [(ts[0], ts[-1])]
-    out, first = [], ts[0]
-    for prev, cur in zip(ts, ts[1:]):
-        if cur - prev > dt:
-            out.append((first, prev))
-            first = cur
-    return [*out, (first, ts[-1])]
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(rows, min_size=1, max_size=3),
@@ -119,7 +105,7 @@ def test_clusters_equal_brute_force(chunks: list[list[dict[str, Any]]],
     got = topic_clusters(SCHEMA, group, sources, dt, window)
     matched = [r["timestamp_ns"] for c in chunks for r in c if row_matches(r, group)
                and (window is None or window[0] <= r["timestamp_ns"] < window[1])]  # fmt: skip
-    assert got == _walk(matched, dt)
+    assert got == walk_clusters(matched, dt)
 
 
 def test_sections_and_tag_combination() -> None:

@@ -28,6 +28,7 @@ from mosaicolabs import (
     Vector3d,
 )
 from mosaicolabs.query import TimestampRange
+from query_helpers import walk_clusters
 
 import mosaico_ontology as ours
 from mosaico.protocol.envelope import decode_envelope, decode_paged
@@ -212,20 +213,6 @@ def test_chained_query(world: World) -> None:
     assert _answer(chained) == {"drive-a": ["drive-a/arm"], "drive-b": ["drive-b/arm"]}
 
 
-def _walk(ts: list[int], dt: int) -> list[tuple[int, int]]:
-    ts = sorted(ts)
-    if not ts:
-        return []
-    if dt == 0:
-        return [(ts[0], ts[-1])]
-    out, first = [], ts[0]
-    for prev, cur in zip(ts, ts[1:]):
-        if cur - prev > dt:
-            out.append((first, prev))
-            first = cur
-    return [*out, (first, ts[-1])]
-
-
 def test_clusterize_and_intersect(world: World) -> None:
     client, frames = world.client, world.frames
     response = client.query(QueryOntologyCatalog(IMU.Q.acceleration.x.geq(10.0),
@@ -239,15 +226,15 @@ def test_clusterize_and_intersect(world: World) -> None:
     gps_ts = frames["drive-b/gps"].query("sats >= 5").ts.tolist()
     for dt in (0, STEP, 3 * STEP, 60 * STEP):
         got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(dt)]
-        assert got == _walk(imu_ts, dt)
+        assert got == walk_clusters(imu_ts, dt)
         assert [c.id for c in imu.clusterize(dt)] == list(range(len(got)))
     window = TimestampRange(start=T0 + 20 * STEP, end=T0 + 100 * STEP)
     got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(STEP, window)]
-    assert got == _walk([t for t in imu_ts if window.start <= t < window.end], STEP)
+    assert got == walk_clusters([t for t in imu_ts if window.start <= t < window.end], STEP)
     # Intersect within the item, with the clusters computed by brute force.
     windows = [(c.timerange.start, c.timerange.end)
                for c in item.intersect(override_clustering_dt_ns=4 * STEP)]  # fmt: skip
-    a, b = _walk(imu_ts, 4 * STEP), _walk(gps_ts, 4 * STEP)
+    a, b = walk_clusters(imu_ts, 4 * STEP), walk_clusters(gps_ts, 4 * STEP)
     expected = []
     i = j = 0
     while i < len(a) and j < len(b):

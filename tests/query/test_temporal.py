@@ -5,24 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from query_helpers import walk_clusters
 
 from mosaico.server.query.temporal import batch_clusters, clusterize, intersect, merge_clusters
-
-
-def _walk(ts: list[int], dt: int) -> list[tuple[int, int]]:
-    """§9.1 step 3, literally."""
-    ts = sorted(ts)
-    if not ts:
-        return []
-    if dt == 0:
-        return [(ts[0], ts[-1])]
-    out, first = [], ts[0]
-    for prev, cur in zip(ts, ts[1:]):
-        if cur - prev > dt:
-            out.append((first, prev))
-            first = cur
-    out.append((first, ts[-1]))
-    return out
 
 
 def test_examples() -> None:
@@ -34,10 +19,12 @@ def test_examples() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(-50, 50), max_size=15), max_size=5), st.integers(0, 12))
-def test_merging_batches_in_any_order_equals_one_walk(batches: list[list[int]], dt: int) -> None:
+def test_merging_batches_in_any_order_equals_one_walk(
+    batches: list[list[int]], dt: int
+) -> None:
     pieces = [batch_clusters(np.sort(np.array(b, dtype=np.int64)), dt) for b in batches]
     everything = [t for b in batches for t in b]
-    assert merge_clusters(pieces, dt) == _walk(everything, dt)
+    assert merge_clusters(pieces, dt) == walk_clusters(everything, dt)
 
 
 def test_intersect_informative_example() -> None:
@@ -61,7 +48,7 @@ def test_intersect_tolerance_and_edges() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 60), min_size=1, max_size=12), min_size=2, max_size=3))
 def test_intersect_dt0_is_the_overlap_of_cluster_sets(times: list[list[int]]) -> None:
-    clusters = [_walk(t, 3) for t in times]
+    clusters = [walk_clusters(t, 3) for t in times]
     windows = intersect(clusters, 0)
     covered = {x for s, e in windows for x in range(s, e + 1)}
     expected = set(range(0, 61))
