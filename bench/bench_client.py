@@ -55,7 +55,7 @@ def serve(store: Path) -> Iterator[int]:
 
 
 def ours_imu(n: int) -> list[Any]:
-    from mosaico_ontology import IMU, Header, Time, Vector3d
+    from mosaico.types import IMU, Header, Time, Vector3d
 
     return [
         IMU(
@@ -81,7 +81,7 @@ def ref_imu(n: int) -> list[Any]:
 
 
 def ours_image(payload: bytes, w: int = W, h: int = H) -> Any:
-    from mosaico_ontology import Image
+    from mosaico.types import Image
 
     return Image(data=payload, format="raw", width=w, height=h, stride=w * 3, encoding="rgb8")
 
@@ -134,7 +134,7 @@ def ours_write(client: Any, topic_type: Any, messages: list[tuple[int, Any]]) ->
 
 
 def ours_push_batch(client: Any, n: int, chunk: int = 1_000_000) -> None:
-    from mosaico_ontology import IMU
+    from mosaico.types import IMU
 
     rng = np.random.default_rng(0)
     cols = {k: rng.standard_normal(chunk) for k in ("ax", "ay", "az", "wx", "wy", "wz")}
@@ -162,7 +162,7 @@ def write_read_dataset(client: Any, seconds: int, cam_w: int, cam_h: int) -> tup
     """IMU 1 kHz, GPS 10 Hz, camera 30 Hz for ``seconds``, written with our push_batch."""
     import pyarrow as pa
 
-    from mosaico_ontology import GPS, IMU, Image
+    from mosaico.types import GPS, IMU, Image
 
     seq_name = name("read")
     n_imu, n_gps, n_cam = seconds * 1000, seconds * 10, seconds * 30
@@ -248,7 +248,7 @@ class _RawFlightWriter:
         self._act("session_finalize", {"session_uuid": self.session})
 
     def topic_create(self, path: str, metadata: dict[str, Any], cls: Any) -> Any:
-        from mosaico_ontology import Image
+        from mosaico.types import Image
 
         locator = f"{self.sequence}/{path}"
         uuid = self._act("topic_create", {
@@ -261,7 +261,7 @@ class _RawFlightWriter:
         return self
 
     def _flush(self) -> Any:
-        from mosaico_ontology import Image
+        from mosaico.types import Image
 
         batch = Image.to_batch([o for _, o in self._rows], [t for t, _ in self._rows])
         self._rows = []
@@ -282,7 +282,7 @@ def memory_child(which: str, port: int, total_bytes: int) -> None:
     payloads = [_frame(i) for i in range(4)]  # rotated: the data are not all one object
     if which == "ours":
         from mosaico.client import Message, MosaicoClient
-        from mosaico_ontology import Image
+        from mosaico.types import Image
 
         client: Any = MosaicoClient.connect("127.0.0.1", port)
         make, msg, cls = ours_image, (lambda ts, o: Message(ts, o)), Image
@@ -361,7 +361,7 @@ def main() -> None:
     import mosaicolabs
 
     from mosaico.client import MosaicoClient
-    from mosaico_ontology import IMU, Image
+    from mosaico.types import IMU, Image
 
     q = args.quick
     n_obj, n_ref_obj = (50_000, 3_000) if q else (300_000, 20_000)

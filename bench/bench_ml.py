@@ -29,8 +29,8 @@ import pyarrow as pa
 
 from mosaico.ml import Hold, Stream, TableSource, synchronize, to_pandas, to_polars
 from mosaico.server.launch import serve_process
-from mosaico_ontology.scalars import Floating64
-from mosaico_ontology.sensors import IMU
+from mosaico.types.scalars import Floating64
+from mosaico.types.sensors import IMU
 
 # -- data ------------------------------------------------------------------------------------
 

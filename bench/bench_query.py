@@ -29,7 +29,7 @@ import pyarrow.flight as flight
 from mosaico.server import EmbeddedServer, StoreConfig
 from mosaico.server.query.service import QueryService
 from mosaico.server.store import Store
-from mosaico_ontology import GPS, IMU
+from mosaico.types import GPS, IMU
 
 MiB = 1024 * 1024
 T0 = 1_700_000_000_000_000_000

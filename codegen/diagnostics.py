@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from mosaico.errors import MosaicoError
+
 
 @attrs.frozen(order=True)
 class Problem:
@@ -17,7 +19,11 @@ class Problem:
         return f"{self.file}:{self.line}:{where} {self.message}"
 
 
-class CodegenError(Exception):
+class CodegenUsageError(MosaicoError, ValueError):
+    """The generator was called wrongly (bad package name, no output folder)."""
+
+
+class CodegenError(MosaicoError):
     """The ontology is invalid; `problems` lists every error found, in file order."""
 
     def __init__(self, problems: list[Problem]) -> None:

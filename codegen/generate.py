@@ -11,12 +11,12 @@ from pathlib import Path
 import attrs
 
 from mosaico_codegen import ir
-from mosaico_codegen.diagnostics import Diagnostics
+from mosaico_codegen.diagnostics import CodegenUsageError, Diagnostics
 from mosaico_codegen.loader import SourceFile, load_file
 from mosaico_codegen.render import HEADER_MARK, render_package
 from mosaico_codegen.resolve import resolve
 
-STD_PACKAGE = "mosaico_ontology"
+STD_PACKAGE = "mosaico.types"
 STD_PREFIX = "std:"
 
 
@@ -27,10 +27,11 @@ def standard_ontology_dir() -> Path:
 
 
 def standard_output_dir() -> Path:
-    spec = importlib.util.find_spec(STD_PACKAGE)
+    """The folder of ``mosaico.types``, found without importing it (it may be stale)."""
+    spec = importlib.util.find_spec("mosaico")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"cannot locate the {STD_PACKAGE} package; pass --out")
-    return Path(next(iter(spec.submodule_search_locations)))
+        raise CodegenUsageError(f"cannot locate the {STD_PACKAGE} package; pass --out")
+    return Path(next(iter(spec.submodule_search_locations))) / "types"
 
 
 @attrs.define
@@ -54,9 +55,12 @@ def generate(
     std_dir = standard_ontology_dir()
     standard = not ontology_dirs
     dirs = [std_dir] if standard else [Path(d) for d in ontology_dirs or []]
-    package = STD_PACKAGE if standard else package or (out.name if out else None)
-    if not package or not package.isidentifier():
-        raise ValueError(f"--package must be a Python identifier, got {package!r}")
+    if standard:
+        package = STD_PACKAGE
+    else:
+        package = package or (out.name if out else None)
+        if not package or not package.isidentifier():
+            raise CodegenUsageError(f"--package must be a Python identifier, got {package!r}")
     if out is None:
         out = standard_output_dir() if standard else Path(package)
     files = render_files(dirs, std_dir, package, standard)
@@ -216,12 +220,19 @@ def _foreign_strategies(modules: list[ir.ModuleIR], package: str) -> list[ir.Imp
     needed: dict[str, set[str]] = {}
     for m in modules:
         for imp in m.imports:
-            root = imp.module.split(".")[0]
+            root = _package_of(imp.module)
             if root != package:
                 for name in imp.names:
                     if name not in own:
                         needed.setdefault(f"{root}.strategies", set()).add(ir._snake(name))
     return [ir.ImportIR(mod, sorted(names)) for mod, names in sorted(needed.items())]
+
+
+def _package_of(module: str) -> str:
+    """The generated package a module belongs to (the standard one has a dotted name)."""
+    if module.startswith(f"{STD_PACKAGE}."):
+        return STD_PACKAGE
+    return module.split(".")[0]
 
 
 # --- writing and checking ------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
-from mosaico_ontology.geometry import Vector3d
-from mosaico_ontology.header import Header
+from mosaico.ontology import base, columnar, runtime
+from mosaico.types.geometry import Vector3d
+from mosaico.types.header import Header
 
 __all__ = [
     "ForceTorque",

@@ -9,10 +9,10 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
-from mosaico_ontology.geometry import Point3d, Pose
-from mosaico_ontology.header import Header
-from mosaico_ontology.time import Time
+from mosaico.ontology import base, columnar, runtime
+from mosaico.types.geometry import Point3d, Pose
+from mosaico.types.header import Header
+from mosaico.types.time import Time
 
 __all__ = [
     "Lidar",

@@ -9,8 +9,8 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
-from mosaico_ontology.time import Time
+from mosaico.ontology import base, columnar, runtime
+from mosaico.types.time import Time
 
 __all__ = [
     "Header",

@@ -9,6 +9,6 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
+from mosaico.ontology import base, columnar, runtime
 
 __all__ = []

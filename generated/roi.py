@@ -9,8 +9,8 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
-from mosaico_ontology.geometry import Vector2d
+from mosaico.ontology import base, columnar, runtime
+from mosaico.types.geometry import Vector2d
 
 __all__ = [
     "ROI",

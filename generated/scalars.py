@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
+from mosaico.ontology import base, columnar, runtime
 
 __all__ = [
     "Integer8",

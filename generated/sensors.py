@@ -9,10 +9,10 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
-from mosaico_ontology.geometry import Point3d, Quaternion, Vector2d, Vector3d
-from mosaico_ontology.header import Header
-from mosaico_ontology.roi import ROI
+from mosaico.ontology import base, columnar, runtime
+from mosaico.types.geometry import Point3d, Quaternion, Vector2d, Vector3d
+from mosaico.types.header import Header
+from mosaico.types.roi import ROI
 
 __all__ = [
     "IMU",

@@ -1,21 +1,19 @@
 """mosaico: typed, queryable multi-modal robotics recordings.
 
-The standard ontology types are importable from here (`from mosaico import IMU, Vector3d`),
-and so is the client SDK (`from mosaico import MosaicoClient, Message`).
+The standard ontology types and the client SDK are importable from here:
+
+>>> from mosaico import IMU, MosaicoClient, Message, Vector3d
+
+Subpackages: ``mosaico.types`` (the standard types, generated), ``mosaico.ontology`` (their
+run-time support and the tag registry), ``mosaico.client``, ``mosaico.query``,
+``mosaico.ml``, ``mosaico.bridges.ros``, ``mosaico.server``, ``mosaico.protocol``,
+``mosaico.errors``.
 """
 
-from typing import TYPE_CHECKING
+from mosaico import ontology, types
+from mosaico.client import *  # noqa: F403
+from mosaico.client import __all__ as _client_names
+from mosaico.types import *  # noqa: F403
+from mosaico.types import __all__ as _type_names
 
-from mosaico import ontology
-from mosaico_ontology import *  # noqa: F403
-from mosaico_ontology import __all__ as _ontology_names
-
-if not TYPE_CHECKING:
-    # Hidden from mypy: importing the client puts this package in an import cycle, where mypy
-    # drops the names of the star import above. Typed code imports from mosaico.client.
-    from mosaico.client import *  # noqa: F403
-    from mosaico.client import __all__ as _client_names
-else:
-    _client_names: list[str] = []
-
-__all__ = ["ontology", *_ontology_names, *_client_names]
+__all__ = ["ontology", "types", *_type_names, *_client_names]

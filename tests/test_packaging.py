@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -24,7 +26,7 @@ def test_every_source_package_is_in_the_wheel() -> None:
 
 def test_generator_and_generated_code_ship_under_their_own_names() -> None:
     declared = _declared()
-    assert {"mosaico_codegen", "mosaico_codegen.standard", "mosaico_ontology"} <= declared
+    assert {"mosaico_codegen", "mosaico_codegen.standard", "mosaico.types"} <= declared
     assert not {"codegen", "generated", "ontology"} & declared
 
 
@@ -33,3 +35,57 @@ def test_installed_standard_ontology_has_its_yaml() -> None:
 
     shipped = {p.name for p in standard_ontology_dir().glob("*.yaml")}
     assert shipped == {p.name for p in (ROOT / "ontology").glob("*.yaml")}
+
+
+# Makes the generator's dependencies unimportable, as in a plain `pip install mosaico-sdk`.
+_WITHOUT_CODEGEN_EXTRA = """
+import importlib.abc, sys
+
+class _Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"jinja2", "yaml", "ruff"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _Absent())
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_CODEGEN_EXTRA + code],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def test_runtime_and_standard_types_import_without_the_generator() -> None:
+    result = _python(
+        "import mosaico, mosaico.types, mosaico.ontology\n"
+        "from mosaico import IMU, MosaicoClient\n"
+        "assert not {'jinja2', 'yaml', 'ruff', 'mosaico_codegen'} & set(sys.modules)\n"
+        "print(len(mosaico.ontology.registry))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 40  # every standard type registered
+
+
+def test_generated_code_imports_only_the_runtime() -> None:
+    for path in (ROOT / "generated").glob("*.py"):
+        text = path.read_text()
+        assert "mosaico_codegen" not in text, path.name
+        assert "jinja2" not in text and "import yaml" not in text, path.name
+
+
+def test_codegen_without_its_extra_says_what_to_install() -> None:
+    result = _python(
+        "from click.testing import CliRunner\n"
+        "from mosaico.cli import main\n"
+        "out = CliRunner().invoke(main, ['codegen', '--check'])\n"
+        "print(out.exit_code)\n"
+        "print(out.output)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    code, _, output = result.stdout.partition("\n")
+    assert code == "1"
+    assert "jinja2, pyyaml, ruff" in output
+    assert "pip install 'mosaico-sdk[codegen]'" in output

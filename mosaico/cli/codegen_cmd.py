@@ -23,14 +23,13 @@ def codegen(
     ontology_dirs: tuple[Path, ...], out: Path | None, package: str | None, check: bool
 ) -> None:
     """Generate attrs classes, Arrow schemas and strategies from YAML ontologies."""
-    from mosaico_codegen.diagnostics import CodegenError
-    from mosaico_codegen.generate import generate
+    from mosaico.errors import MosaicoError
 
     try:
+        from mosaico_codegen.generate import generate
+
         outcome = generate(list(ontology_dirs) or None, out=out, package=package, check=check)
-    except CodegenError as exc:
-        raise click.ClickException(str(exc)) from None
-    except ValueError as exc:
+    except MosaicoError as exc:  # a missing extra, an invalid ontology, a bad option
         raise click.ClickException(str(exc)) from None
     if check:
         if outcome.stale:

@@ -19,7 +19,7 @@ import numpy as np
 
 from mosaico.cli.inspect_cmd import fmt_bytes, table
 from mosaico.client import Message, MosaicoClient
-from mosaico_ontology import GPS, IMU, GPSStatus, Header, Image, Point3d, Time, Vector3d
+from mosaico.types import GPS, IMU, GPSStatus, Header, Image, Point3d, Time, Vector3d
 
 T0 = 1_700_000_000_000_000_000
 S = 1_000_000_000

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mosaico_codegen.columnar import null_struct
+from mosaico.errors import InputError, InputTypeError
+from mosaico.ontology.placeholders import null_struct
 
 TIMESTAMP = "timestamp_ns"
 
@@ -27,23 +28,23 @@ def build_batch(cls: type, data: Any, timestamps_ns: Any = None) -> pa.RecordBat
     if isinstance(data, pa.StructArray):
         data = {f.name: data.field(i) for i, f in enumerate(data.type)}
     if not isinstance(data, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             f"push_batch takes a RecordBatch, Table, StructArray or mapping of columns, "
             f"not {type(data).__name__}"
         )
     columns = _nest(dict(data))
     if TIMESTAMP in columns:
         if timestamps_ns is not None:
-            raise ValueError("timestamps given twice (column and timestamps_ns=)")
+            raise InputError("timestamps given twice (column and timestamps_ns=)")
         timestamps_ns = columns.pop(TIMESTAMP)
     if timestamps_ns is None:
-        raise ValueError("push_batch needs timestamps_ns")
+        raise InputError("push_batch needs timestamps_ns")
     n = len(timestamps_ns)
     arrays = [_timestamps(timestamps_ns, n)]
     for field in list(schema)[1:]:
         arrays.append(_column(cls.__name__, field, columns.pop(field.name, None), n))
     if columns:
-        raise ValueError(f"{cls.__name__} has no field(s) {sorted(columns)}")
+        raise InputError(f"{cls.__name__} has no field(s) {sorted(columns)}")
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -60,7 +61,7 @@ def _nest(columns: dict[str, Any]) -> dict[str, Any]:
             continue
         sub = out.setdefault(head, {})
         if not isinstance(sub, dict):
-            raise ValueError(f"column {head!r} given both whole and by its children")
+            raise InputError(f"column {head!r} given both whole and by its children")
         sub[rest] = value
     return {k: _nest(v) if isinstance(v, dict) else v for k, v in out.items()}
 
@@ -73,9 +74,9 @@ def _timestamps(values: Any, n: int) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if len(arr) != n:
-        raise ValueError(f"{len(arr)} timestamps for {n} rows")
+        raise InputError(f"{len(arr)} timestamps for {n} rows")
     if arr.null_count:
-        raise ValueError("timestamp_ns must not contain nulls")
+        raise InputError("timestamp_ns must not contain nulls")
     return arr
 
 
@@ -83,17 +84,17 @@ def _column(owner: str, field: pa.Field, value: Any, n: int) -> pa.Array:
     where = f"{owner}.{field.name}"
     if value is None:
         if not field.nullable:
-            raise ValueError(f"{where} is required but no column was given")
+            raise InputError(f"{where} is required but no column was given")
         if pa.types.is_struct(field.type):
             return null_struct(field.type, n)
         return pa.nulls(n, field.type)
     if isinstance(value, Mapping):
         if not pa.types.is_struct(field.type):
-            raise ValueError(f"{where} is not a struct; cannot take children {sorted(value)}")
+            raise InputError(f"{where} is not a struct; cannot take children {sorted(value)}")
         kids = dict(value)
         arrays = [_column(where, f, kids.pop(f.name, None), n) for f in field.type]
         if kids:
-            raise ValueError(f"{where} has no field(s) {sorted(kids)}")
+            raise InputError(f"{where} has no field(s) {sorted(kids)}")
         return pa.StructArray.from_arrays(arrays, fields=list(field.type))
     if isinstance(value, pa.ChunkedArray):
         value = value.combine_chunks()
@@ -102,9 +103,9 @@ def _column(owner: str, field: pa.Field, value: Any, n: int) -> pa.Array:
         if not arr.type.equals(field.type):
             arr = arr.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
-        raise ValueError(f"{where}: cannot use column as {field.type}: {exc}") from exc
+        raise InputError(f"{where}: cannot use column as {field.type}: {exc}") from exc
     if len(arr) != n:
-        raise ValueError(f"{where} has {len(arr)} rows, expected {n}")
+        raise InputError(f"{where} has {len(arr)} rows, expected {n}")
     return arr
 
 
@@ -112,12 +113,12 @@ def _conform(cls: type, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBa
     if batch.schema.equals(schema):
         return batch
     if batch.schema.names != schema.names:
-        raise ValueError(
+        raise InputError(
             f"batch columns {batch.schema.names} do not match {cls.__name__}: {schema.names}"
         )
     arrays = [
         _column(cls.__name__, f, batch.column(i), batch.num_rows) for i, f in enumerate(schema)
     ]
     if arrays[0].null_count:
-        raise ValueError("timestamp_ns must not contain nulls")
+        raise InputError("timestamp_ns must not contain nulls")
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

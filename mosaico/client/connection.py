@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from mosaico.client.errors import Unavailable
+from mosaico.errors import InputError
 from mosaico.protocol.actions import InfoRequest, Request, encode_request
 from mosaico.protocol.commands import ResourceCommand
 from mosaico.protocol.envelope import decode_envelope, decode_paged
@@ -64,7 +65,7 @@ class Connection:
         options: list[tuple[str, Any]] = []
         if compression is not None:
             if compression not in _COMPRESSION:
-                raise ValueError(f"compression {compression!r} is not one of {list(_COMPRESSION)}")
+                raise InputError(f"compression {compression!r} is not one of {list(_COMPRESSION)}")
             options += [
                 ("grpc.default_compression_algorithm", _COMPRESSION[compression]),
                 ("grpc.compression_enabled", 1),

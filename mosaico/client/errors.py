@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mosaico.errors import MosaicoError, StateError
 from mosaico.protocol.errors import ProtocolError
 
 
@@ -12,9 +13,9 @@ class Unavailable(ProtocolError, ConnectionError):
     prefix = "unavailable"
 
 
-class WriterClosedError(RuntimeError):
+class WriterClosedError(StateError):
     """A write on a sequence or topic writer that was already finalized or closed."""
 
 
-class UploadError(RuntimeError):
+class UploadError(MosaicoError, RuntimeError):
     """A topic upload failed on a background thread; raised at the next call on the writer."""

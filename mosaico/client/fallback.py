@@ -14,15 +14,16 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
-import mosaico_ontology  # noqa: F401  - registers the standard types
-from mosaico_codegen.runtime import registry, schema_fingerprint
+import mosaico.types  # noqa: F401  - registers the standard types
+from mosaico.errors import MosaicoWarning
+from mosaico.ontology import registry, schema_fingerprint
 
 TIMESTAMP = "timestamp_ns"
 
 Decoder = Callable[[pa.RecordBatch], list[Any]]
 
 
-class UnmodeledTypeWarning(UserWarning):
+class UnmodeledTypeWarning(MosaicoWarning):
     """A topic was decoded into ``Unmodeled`` instead of a typed class."""
 
 

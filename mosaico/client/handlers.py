@@ -11,6 +11,7 @@ import pyarrow.flight as flight
 from mosaico.client.connection import Connection
 from mosaico.client.fallback import TIMESTAMP, resolve_type
 from mosaico.client.streams import SequenceDataStreamer, TopicDataStreamer
+from mosaico.errors import InputError, UnknownNameError
 from mosaico.protocol.appmeta import Interval, SequenceMetadata, SessionMetadata, TopicMetadata
 from mosaico.protocol.commands import ResourceCommand, TimeWindow
 from mosaico.protocol.errors import NotFound, ProtocolError
@@ -40,7 +41,7 @@ def _interval(meta: TopicMetadata) -> Interval | None:
 
 def _window(start: int | None, end: int | None) -> TimeWindow:
     if start is not None and end is not None and start >= end:
-        raise ValueError(f"empty time window: start {start} >= end {end}")
+        raise InputError(f"empty time window: start {start} >= end {end}")
     return TimeWindow(start, end)
 
 
@@ -232,7 +233,7 @@ class SequenceHandler:
             wanted = {"/" + normalize_topic_path(t) for t in topics}
             unknown = wanted - set(self.topics)
             if unknown:
-                raise KeyError(f"sequence {self.name!r} has no topic(s) {sorted(unknown)}")
+                raise UnknownNameError(f"sequence {self.name!r} has no topic(s) {sorted(unknown)}")
         info = self._conn.flight_info(ResourceCommand(self.name, None, window))
         streams = []
         for meta, ticket in _endpoints(info):

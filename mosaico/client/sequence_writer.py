@@ -11,6 +11,7 @@ from mosaico.client.connection import Connection
 from mosaico.client.errors import WriterClosedError
 from mosaico.client.policies import SessionLevelErrorPolicy, SessionStatus, TopicLevelErrorPolicy
 from mosaico.client.topic_writer import DEFAULT_QUEUE_CHUNKS, Progress, TopicWriter
+from mosaico.errors import InputTypeError
 from mosaico.protocol.actions import (
     ActionName,
     NotificationCreate,
@@ -176,7 +177,7 @@ class _SessionWriter:
             raise AlreadyExists(f"topic '/{path}' already created by this writer")
         schema = getattr(ontology_type, "ARROW_SCHEMA", None)
         if schema is None or not hasattr(ontology_type, "to_batch"):
-            raise TypeError(f"{ontology_type!r} is not an ontology type (no ARROW_SCHEMA)")
+            raise InputTypeError(f"{ontology_type!r} is not an ontology type (no ARROW_SCHEMA)")
         topic = TopicLocator(self.sequence_name, path)
         created = TopicCreated.from_json(
             self._conn.action(

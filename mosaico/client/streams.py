@@ -20,6 +20,7 @@ import pyarrow.flight as flight
 from mosaico.client.connection import translated
 from mosaico.client.fallback import TIMESTAMP, decoder_for
 from mosaico.client.message import Message
+from mosaico.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,7 +168,7 @@ class SequenceDataStreamer:
     def schema(self) -> pa.Schema:
         """Schema of ``batches()``: ``timestamp_ns``, ``topic``, dense-union ``data``."""
         if len(self.streams) > _MAX_UNION:
-            raise ValueError(
+            raise InputError(
                 f"{len(self.streams)} topics do not fit a union column (at most {_MAX_UNION}); "
                 "select fewer topics, or use wide_batches() or the typed iterator"
             )

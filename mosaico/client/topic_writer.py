@@ -26,11 +26,12 @@ from mosaico.client.connection import Connection, translate
 from mosaico.client.errors import UploadError, WriterClosedError
 from mosaico.client.message import Message
 from mosaico.client.policies import TopicLevelErrorPolicy, TopicWriterStatus
+from mosaico.errors import InputError, InputTypeError
+from mosaico.ontology import validation_enabled
 from mosaico.protocol.actions import NotificationCreate
 from mosaico.protocol.commands import UploadCommand
 from mosaico.protocol.info import Limits
 from mosaico.protocol.names import TopicLocator
-from mosaico_codegen.runtime import validation_enabled
 
 log = logging.getLogger("mosaico.client")
 
@@ -114,13 +115,13 @@ class TopicWriter:
             timestamp_ns, data = message.timestamp_ns, message.data
         cls = self.ontology_type
         if type(data) is not cls and not isinstance(data, cls):
-            raise TypeError(
+            raise InputTypeError(
                 f"topic {self.name!r} holds {cls.__name__}, cannot push {type(data).__name__}"
             )
         if type(timestamp_ns) is not int:
             timestamp_ns = _as_timestamp(timestamp_ns)
         elif not _INT64[0] <= timestamp_ns < _INT64[1]:
-            raise ValueError(f"timestamp_ns {timestamp_ns} does not fit in int64")
+            raise InputError(f"timestamp_ns {timestamp_ns} does not fit in int64")
         if not self._chunk_rows:
             self._size_chunks(timestamp_ns, data)
         self._objs.append(data)
@@ -338,5 +339,5 @@ def _as_timestamp(value: Any) -> int:
         result = int(value)
         if _INT64[0] <= result < _INT64[1]:
             return result
-        raise ValueError(f"timestamp_ns {result} does not fit in int64")
-    raise TypeError(f"timestamp_ns must be an integer (ns), got {type(value).__name__}")
+        raise InputError(f"timestamp_ns {result} does not fit in int64")
+    raise InputTypeError(f"timestamp_ns must be an integer (ns), got {type(value).__name__}")

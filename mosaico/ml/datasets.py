@@ -15,11 +15,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
-import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from mosaico.extras import missing_extra
+
+try:
+    import torch
+    from torch.utils.data import Dataset, IterableDataset, get_worker_info
+except ModuleNotFoundError as exc:
+    raise missing_extra("ml", exc.name or "torch") from exc
 
 from mosaico.ml.cursor import TimestampSource, keys_of
-from mosaico.ml.errors import MLInputError
+from mosaico.ml.errors import MLInputError, WindowIndexError
 from mosaico.ml.policy import Stream
 from mosaico.ml.source import TopicSource
 from mosaico.ml.sync import Synchronizer, last_before_header
@@ -143,7 +149,7 @@ class WindowDataset(Dataset[Item]):
 
     def __getitem__(self, index: int) -> Item:
         if not -len(self) <= index < len(self):
-            raise IndexError(f"window {index} out of range for {len(self)} windows")
+            raise WindowIndexError(f"window {index} out of range for {len(self)} windows")
         index %= len(self)
         seq = int(np.searchsorted(self._starts, index, "right")) - 1
         lo = (index - self._starts[seq]) * self.stride

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from mosaico.errors import InputError
 
-class MLInputError(ValueError):
+
+class MLInputError(InputError):
     """Bad input to the ML module: unknown topic or field, bad rate, tolerance or window."""
+
+
+class WindowIndexError(MLInputError, IndexError):
+    """A dataset index outside the windows the dataset has."""
 
 
 def check_ns(**values: object) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mosaico.extras import require
 from mosaico.ml.cursor import Cursor
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, flat_schema, flatten_table
@@ -225,6 +226,7 @@ def table_to_polars(table: pa.Table) -> pl.DataFrame:
 
     Needs polars (in the `ml` extra); imported here so the rest of the module does not.
     """
+    require("ml", "polars")
     import polars as pl
 
     # rechunk=False keeps each Arrow chunk as a polars chunk instead of copying into one.

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.source import TIMESTAMP
+from mosaico.ontology.placeholders import fill_required
 
 FixedLists = Literal["columns", "arrays"]
 
@@ -129,7 +130,7 @@ def _build(
         mask = None
         if f.nullable and not any_leaf.all():
             mask = pa.array(~any_leaf)
-            kids = [_fill_required(k, c, ~any_leaf) for k, c in zip(kids, t)]
+            kids = [fill_required(k, c.nullable, ~any_leaf) for k, c in zip(kids, t)]
         return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask), any_leaf
     if pa.types.is_fixed_size_list(t) and fixed_lists == "columns":
         size = t.list_size
@@ -147,33 +148,3 @@ def _build(
         return pa.FixedSizeListArray.from_arrays(values, type=t, mask=mask), any_leaf
     col = _column(flat, column_name(prefix, path)).cast(t)
     return col, _valid(col)
-
-
-def _placeholder(t: pa.DataType) -> pa.Scalar:
-    if pa.types.is_fixed_size_list(t):
-        return pa.scalar([None] * t.list_size, type=t)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return pa.scalar([], type=t)
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pa.scalar("", type=t)
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return pa.scalar(b"", type=t)
-    if pa.types.is_boolean(t):
-        return pa.scalar(False, type=t)
-    return pa.scalar(0).cast(t)
-
-
-def _fill_required(arr: pa.Array, f: pa.Field, where: np.ndarray) -> pa.Array:
-    """Give a required field a placeholder in the rows `where` its parent is null."""
-    if f.nullable:
-        return arr
-    t = f.type
-    if pa.types.is_struct(t):
-        assert isinstance(arr, pa.StructArray)
-        kids = [_fill_required(arr.field(i), c, where) for i, c in enumerate(t)]
-        mask = None if not arr.null_count else pa.array(~_valid(arr))
-        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
-    fill = pc.and_(pa.array(where), arr.is_null())
-    if not pc.any(fill).as_py():
-        return arr
-    return pc.if_else(fill, _placeholder(t), arr)

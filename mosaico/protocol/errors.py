@@ -12,8 +12,10 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from mosaico.errors import MosaicoError
 
-class ProtocolError(Exception):
+
+class ProtocolError(MosaicoError):
     """Base class: a failure that the protocol names, with a human-readable detail."""
 
     code: ClassVar[str] = "INTERNAL"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
-from mosaico_codegen.query import Expression, QueryBuildError
+from mosaico.ontology import Expression, QueryBuildError
 
 __all__ = ["Query", "QueryBuildError", "QueryOntologyCatalog", "QuerySequence", "QueryTopic"]
 

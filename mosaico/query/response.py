@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from mosaico.errors import InputError, MosaicoError
 from mosaico.query.builders import QuerySequence, QueryTopic
 
 QUERY_ACTION = "query"
@@ -18,7 +19,7 @@ CLUSTERIZE_ACTION = "topic_filter_clusterize"
 INTERSECT_ACTION = "topic_filter_intersect"
 
 
-class ResponseError(ValueError):
+class ResponseError(MosaicoError, ValueError):
     """A reply that does not have the shape the protocol defines."""
 
 
@@ -60,12 +61,12 @@ def clusterize_request(
 ) -> tuple[str, dict[str, Any]]:  # fmt: skip
     """``topic_filter_clusterize`` (§9.1): every key present; range half-open [start, end)."""
     if clustering_dt_ns < 0:
-        raise ValueError(f"clustering_dt_ns must be >= 0, got {clustering_dt_ns}")
+        raise InputError(f"clustering_dt_ns must be >= 0, got {clustering_dt_ns}")
     window = None
     if timestamp_range is not None:
         start, end = timestamp_range
         if start >= end:
-            raise ValueError(f"timestamp_range needs start < end, got {timestamp_range}")
+            raise InputError(f"timestamp_range needs start < end, got {timestamp_range}")
         window = {"start_ns": start, "end_ns": end}
     body = {
         "locator": locator,
@@ -81,9 +82,9 @@ def intersect_request(
 ) -> tuple[str, dict[str, Any]]:
     """``topic_filter_intersect`` (§9.2) from (locator, clustering_dt_ns, ontology) triples."""
     if not topics:
-        raise ValueError("intersect needs at least one topic")
+        raise InputError("intersect needs at least one topic")
     if intersect_dt_ns < 0:
-        raise ValueError(f"intersect_dt_ns must be >= 0, got {intersect_dt_ns}")
+        raise InputError(f"intersect_dt_ns must be >= 0, got {intersect_dt_ns}")
     body = {
         "topics": [
             {"locator": loc, "clustering_dt_ns": dt, "ontology": dict(onto)}

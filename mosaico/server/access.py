@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pyarrow.flight as flight
 
+from mosaico.errors import InputError
 from mosaico.protocol.permissions import API_KEY_HEADER, PERMISSIONS
 
 MIDDLEWARE_KEY = "mosaico-auth"
@@ -39,15 +40,15 @@ class ApiKeys:
         """A JSON object `{"<key>": ["read", "write", "delete"], ...}`."""
         data = json.loads(Path(path).read_text())
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object of key -> list of permissions")
+            raise InputError(f"{path}: expected a JSON object of key -> list of permissions")
         return cls({key: cls._permissions(key, perms) for key, perms in data.items()})
 
     @staticmethod
     def _permissions(key: str, perms: Any) -> frozenset[str]:
         if not key:
-            raise ValueError("an API key cannot be empty")
+            raise InputError("an API key cannot be empty")
         if not isinstance(perms, list) or not set(perms) <= set(PERMISSIONS):
-            raise ValueError(
+            raise InputError(
                 f"permissions of an API key must be a list among {', '.join(PERMISSIONS)}, got {perms!r}"
             )
         return frozenset(perms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
+from mosaico.errors import StateError
 from mosaico.server.access import ApiKeys
 from mosaico.server.flight import MosaicoFlightServer
 from mosaico.server.logs import kv
@@ -36,13 +37,13 @@ class EmbeddedServer:
     @property
     def address(self) -> tuple[str, int]:
         if self._server is None:
-            raise RuntimeError("embedded server is not running")
+            raise StateError("embedded server is not running")
         return self.host, self._server.port
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise RuntimeError("embedded server is not running")
+            raise StateError("embedded server is not running")
         return self._store
 
     def start(self) -> tuple[str, int]:

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from mosaico.errors import StateError
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -35,13 +37,13 @@ def wait_listening(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"mosaico serve exited with {process.returncode}")
+            raise StateError(f"mosaico serve exited with {process.returncode}")
         try:
             socket.create_connection((host, port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"mosaico serve did not listen on {host}:{port} within {timeout}s")
+    raise StateError(f"mosaico serve did not listen on {host}:{port} within {timeout}s")
 
 
 @contextmanager

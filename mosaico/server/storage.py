@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from mosaico.server.repair import fill_required_nulls
+from mosaico.ontology.placeholders import fill_required_columns
 from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
@@ -95,9 +95,9 @@ class ChunkStore:
             except (pa.ArrowInvalid, RuntimeError) as exc:
                 if not _required_nulls(exc):
                     raise
-                # Rare: nulls under null parents in required columns (see repair.py).
+                # Rare: nulls under null parents in required columns (see placeholders).
                 collected.clear()
-                repaired = fill_required_nulls(table)
+                repaired = fill_required_columns(table)
                 self._write_parquet(tmp, repaired, options, row_group_rows, collected)
             size = self.fs.get_file_info(tmp).size or 0
             self.fs.create_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"), recursive=True)

@@ -19,6 +19,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from mosaico.errors import MosaicoError
 from mosaico.protocol import actions as act
 from mosaico.protocol.appmeta import (
     DataInfo,
@@ -47,7 +48,7 @@ CATALOG_FILE = "catalog.sqlite3"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-class StoreError(Exception):
+class StoreError(MosaicoError):
     """The store folder cannot be used (missing, not a folder, not writable)."""
 
 

@@ -11,7 +11,7 @@ from mosaico.client import Message, MosaicoClient, Unavailable
 from mosaico.protocol.errors import PermissionDenied
 from mosaico.server import EmbeddedServer, MosaicoFlightServer, Store
 from mosaico.server.access import ApiKeys
-from mosaico_ontology import Floating64
+from mosaico.types import Floating64
 
 
 def test_api_keys(tmp_path: Path) -> None:

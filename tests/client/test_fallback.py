@@ -6,11 +6,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 import pytest
-from client_data import imu
 
 from mosaico import IMU
 from mosaico.client import Message, MosaicoClient, Unmodeled, UnmodeledTypeWarning
 from mosaico.ontology import schema_fingerprint
+from tests.client.client_data import imu
 
 
 class _Columnar:

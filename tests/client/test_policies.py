@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from client_data import T0, gps, image, imu
-from client_serve import kill_server, served
 
 from mosaico import IMU, GPSStatus, Image
 from mosaico.client import (
@@ -20,6 +18,8 @@ from mosaico.client import (
     UploadError,
 )
 from mosaico.ontology import validation
+from tests.client.client_data import T0, gps, image, imu
+from tests.client.client_serve import kill_server, served
 
 
 class Boom(Exception):

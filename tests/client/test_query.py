@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from mosaico.client import Message, MosaicoClient
+from mosaico.ontology import Expression
 from mosaico.protocol.errors import InvalidArgument
 from mosaico.query import QueryOntologyCatalog, QuerySequence, QueryTopic
-from mosaico_codegen.query import Expression
-from mosaico_ontology import GPS, IMU, Point3d, RobotJoint, Vector3d
+from mosaico.types import GPS, IMU, Point3d, RobotJoint, Vector3d
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from client_data import MS, T0, gps, image, imu
 
 from mosaico import GPS, IMU, Image
 from mosaico.client import Message, MosaicoClient
+from tests.client.client_data import MS, T0, gps, image, imu
 
 
 def _record(client: MosaicoClient, name: str) -> dict[str, list[Message]]:

@@ -7,12 +7,12 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
-from client_data import MS, T0, gps, image, imu
 
 from mosaico import GPS, IMU, Image, Vector3d
 from mosaico.client import Message, MosaicoClient, SessionStatus, TopicWriterStatus
 from mosaico.ontology import ValidationError
 from mosaico.protocol.errors import AlreadyExists
+from tests.client.client_data import MS, T0, gps, image, imu
 
 
 def _read(client: MosaicoClient, seq: str, topic: str) -> list[Message]:

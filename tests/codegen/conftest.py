@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaico_codegen import runtime
+from mosaico.ontology import runtime
 
 HERE = Path(__file__).parent
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from mosaico.cli import main
+from mosaico.ontology import TagClashError, ValidationError, registry
 from mosaico_codegen.diagnostics import CodegenError
 from mosaico_codegen.generate import generate, standard_output_dir
-from mosaico_codegen.runtime import TagClashError, ValidationError, registry
 
 HERE = Path(__file__).parent
 KITCHEN = HERE / "kitchen_sink"
@@ -170,7 +170,7 @@ def test_user_tag_clashing_with_standard_is_a_generation_error(tmp_path: Path) -
     with pytest.raises(CodegenError) as err:
         generate([tmp_path], out=tmp_path / "out", package="clash")
     assert str(err.value.problems[0]) == (
-        f"{_rel(tmp_path / 'clash.yaml')}:2: MyImu: duplicate tag 'IMU' (already used by mosaico_ontology.sensors.IMU)"
+        f"{_rel(tmp_path / 'clash.yaml')}:2: MyImu: duplicate tag 'IMU' (already used by mosaico.types.sensors.IMU)"
     )
 
 
@@ -189,7 +189,7 @@ def test_two_user_packages_with_one_tag_clash_on_import(tmp_path: Path, import_g
 
 
 def test_standard_output_is_the_generated_folder() -> None:
-    assert standard_output_dir().name in {"generated", "mosaico_ontology"}
+    assert standard_output_dir().name in {"generated", "types"}
     assert (standard_output_dir() / "sensors.py").exists()
 
 

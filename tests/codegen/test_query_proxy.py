@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mosaico.ontology import QueryBuildError, UnknownFieldError
+from mosaico.types import GPS, IMU, Image, MultiEchoLaserScan, PointCloud2, RobotJoint
 from mosaico_codegen.generate import generate
-from mosaico_codegen.query import QueryBuildError, UnknownFieldError
-from mosaico_ontology import GPS, IMU, Image, MultiEchoLaserScan, PointCloud2, RobotJoint
 
 HERE = Path(__file__).parent
 

@@ -12,12 +12,12 @@ import mosaicolabs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from interop_values import normalize, ours_as_dict
 from mosaicolabs.models.core.serializable import _SCHEMA_REGISTRY as REFERENCE_TYPES
 
 from mosaico.client import Message, MosaicoClient
 from mosaico.ontology import registry
-from mosaico_ontology.strategies import STRATEGIES
+from mosaico.types.strategies import STRATEGIES
+from tests.interop.interop_values import normalize, ours_as_dict
 
 T0 = 1_700_000_000_000_000_000
 TAGS = sorted(STRATEGIES)

@@ -6,10 +6,10 @@ import random
 
 import mosaicolabs
 import pytest
-from interop_values import normalize, ours_as_dict
 
 from mosaico.client import Message, MosaicoClient, SessionLevelErrorPolicy
-from mosaico_ontology import GPS, IMU, GPSStatus, Header, Point3d, Time, Vector3d
+from mosaico.types import GPS, IMU, GPSStatus, Header, Point3d, Time, Vector3d
+from tests.interop.interop_values import normalize, ours_as_dict
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000

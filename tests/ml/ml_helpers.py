@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml import TableSource
-from mosaico_ontology.geometry import Quaternion, Vector3d
-from mosaico_ontology.header import Header
-from mosaico_ontology.sensors import IMU
-from mosaico_ontology.time import Time
+from mosaico.types.geometry import Quaternion, Vector3d
+from mosaico.types.header import Header
+from mosaico.types.sensors import IMU
+from mosaico.types.time import Time
 
 
 def scalar_source(

@@ -11,15 +11,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-from ml_helpers import imu_source, scalar_source
 from torch.utils.data import DataLoader
 
 from mosaico.client import MosaicoClient
 from mosaico.ml import Hold, Interpolate, MLInputError, Stream, TableSource, synchronize, to_arrow
 from mosaico.ml.client_source import SequenceOpener, sequence_sources
 from mosaico.ml.datasets import StreamDataset, WindowDataset
-from mosaico_ontology.scalars import Floating64
-from mosaico_ontology.sensors import IMU
+from mosaico.types.scalars import Floating64
+from mosaico.types.sensors import IMU
+from tests.ml.ml_helpers import imu_source, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
 

@@ -7,12 +7,12 @@ import functools
 import numpy as np
 import pytest
 import torch
-from ml_helpers import imu_source, lagged_imu, scalar_source
 from torch.utils.data import DataLoader
 
 from mosaico.ml import Drop, Hold, Interpolate, MLInputError, Stream, TableSource, synchronize
 from mosaico.ml.datasets import StreamDataset, WindowDataset
 from mosaico.ml.tensors import to_arrays
+from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
 RATE = 1e9 / 1_000  # a tick every microsecond

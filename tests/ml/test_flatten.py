@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ml_helpers import blank_structs, imu_source, scalar_source
 
 from mosaico.ml import (
     MLInputError,
@@ -29,9 +28,10 @@ from mosaico.ml import (
     unflatten_table,
 )
 from mosaico.ontology import registry
-from mosaico_ontology.images import Image
-from mosaico_ontology.sensors import IMU, CameraInfo
-from mosaico_ontology.strategies import STRATEGIES
+from mosaico.types.images import Image
+from mosaico.types.sensors import IMU, CameraInfo
+from mosaico.types.strategies import STRATEGIES
+from tests.ml.ml_helpers import blank_structs, imu_source, scalar_source
 
 
 @st.composite

@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ml_helpers import imu_source, lagged_imu, scalar_source
 
 from mosaico.ml import (
     AsOf,
@@ -25,8 +24,9 @@ from mosaico.ml import (
     synchronize,
 )
 from mosaico.ml.align import slerp
-from mosaico_ontology.geometry import Quaternion
-from mosaico_ontology.sensors import CameraInfo
+from mosaico.types.geometry import Quaternion
+from mosaico.types.sensors import CameraInfo
+from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
 
 # One stream, samples at 10, 20, 40; ticks every 10 ns from 5: 5, 15, 25, 35, 45.
 HAND = {"/a": scalar_source("/a", [10, 20, 40], [1.0, 2.0, 4.0])}

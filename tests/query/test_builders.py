@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mosaico.query import Query, QueryBuildError, QueryOntologyCatalog, QuerySequence, QueryTopic
-from mosaico_ontology import IMU, PointCloud2, RobotJoint
+from mosaico.types import IMU, PointCloud2, RobotJoint
 
 TABLE: list[tuple[Any, str, dict[str, Any]]] = [
     (QuerySequence().with_name("x"), "name", {"$eq": "x"}),

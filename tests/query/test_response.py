@@ -14,7 +14,7 @@ from mosaico.query import (
     intersect_request,
     parse_clusters,
 )
-from mosaico_ontology import GPS, IMU
+from mosaico.types import GPS, IMU
 
 PAYLOAD = {
     "items": [

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
-from server_helpers import Raw
 
 from mosaico.server import EmbeddedServer, StoreConfig
+from tests.server.server_helpers import Raw
 
 
 @pytest.fixture

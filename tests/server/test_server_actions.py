@@ -8,7 +8,8 @@ import re
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from server_helpers import SCHEMA, Raw, make_batch
+
+from tests.server.server_helpers import SCHEMA, Raw, make_batch
 
 
 def test_info_handshake(raw: Raw) -> None:

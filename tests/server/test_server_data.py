@@ -10,7 +10,8 @@ import time
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from server_helpers import SCHEMA, Raw, make_batch
+
+from tests.server.server_helpers import SCHEMA, Raw, make_batch
 
 
 def _expected(timestamps: list[int], start: int | None = None, end: int | None = None) -> pa.Table:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
-from server_helpers import Raw, make_batch
 
 from mosaico.server import EmbeddedServer
+from tests.server.server_helpers import Raw, make_batch
 
 
 def test_start_stop_restart_keeps_data(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from server_helpers import SCHEMA, Raw, make_batch
 
 from mosaico.server.launch import free_port, serve_command
+from tests.server.server_helpers import SCHEMA, Raw, make_batch
 
 
 @contextmanager

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from server_helpers import Raw
 
-from mosaico_ontology import IMU, Vector3d
+from mosaico.types import IMU, Vector3d
+from tests.server.server_helpers import Raw
 
 
 def test_null_struct_with_null_required_children_round_trips(raw: Raw) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from server_helpers import Raw, make_batch
 
 from mosaico.server import EmbeddedServer
 from mosaico.server.stats import leaves
+from tests.server.server_helpers import Raw, make_batch
 
 
 def test_leaf_paths() -> None:

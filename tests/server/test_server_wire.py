@@ -7,7 +7,8 @@ import struct
 
 import grpc
 import pyarrow as pa
-from server_helpers import Raw
+
+from tests.server.server_helpers import Raw
 
 DO_PUT = "/arrow.flight.protocol.FlightService/DoPut"
 

@@ -9,6 +9,7 @@ import attrs
 import pyarrow as pa
 
 from mosaico.bridges.ros.arrow import batch
+from mosaico.bridges.ros.errors import RosBridgeError
 
 Row = dict[str, Any]
 
@@ -104,5 +105,5 @@ def register(
     `keep` / `restore`: see `TopicAdapter.originals`; `restore` edits the ROS field dict.
     """
     if ros_type in ADAPTERS:
-        raise ValueError(f"an adapter for {ros_type} is already registered")
+        raise RosBridgeError(f"an adapter for {ros_type} is already registered")
     ADAPTERS[ros_type] = Adapter(ros_type, ontology, columns, row_to_ros, keep, restore)

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mosaico_codegen.columnar import null_struct
+from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.errors import UnknownNameError
+from mosaico.ontology.placeholders import null_struct
 
 
 def struct(t: pa.StructType, n: int, cols: Mapping[str, pa.Array]) -> pa.StructArray:
@@ -23,13 +25,13 @@ def struct(t: pa.StructType, n: int, cols: Mapping[str, pa.Array]) -> pa.StructA
 def _children(t: pa.StructType | pa.Schema, n: int, cols: Mapping[str, pa.Array]) -> list[pa.Array]:
     unknown = set(cols) - set(t.names)
     if unknown:
-        raise KeyError(f"no field(s) {sorted(unknown)} in {t}")
+        raise UnknownNameError(f"no field(s) {sorted(unknown)} in {t}")
     arrays = []
     for field in t:
         arr = cols.get(field.name)
         if arr is None:
             if not field.nullable:
-                raise KeyError(f"required field {field.name!r} missing")
+                raise UnknownNameError(f"required field {field.name!r} missing")
             # Null structs keep placeholder values in their required children (Parquet).
             arr = (
                 null_struct(field.type, n)
@@ -91,7 +93,7 @@ def fixed_list(arrays: Sequence[Any], t: pa.FixedSizeListType) -> pa.Array:
     flat = _flat(arrays, t.value_type)
     if len(flat) != len(arrays) * t.list_size:
         bad = next(len(a) for a in arrays if len(a) != t.list_size)
-        raise ValueError(f"expected {t.list_size} values per row, got {bad}")
+        raise RosBridgeError(f"expected {t.list_size} values per row, got {bad}")
     return pa.FixedSizeListArray.from_arrays(flat, type=t)
 
 
@@ -99,7 +101,7 @@ def binary(blobs: Sequence[Any]) -> pa.Array:
     """`binary` from per-row byte buffers (uint8 numpy arrays or bytes), one copy."""
     lengths = [len(b) for b in blobs]
     if sum(lengths) >= 2**31:
-        raise ValueError("a batch of binary values must stay below 2 GiB")
+        raise RosBridgeError("a batch of binary values must stay below 2 GiB")
     data = (
         np.concatenate([np.frombuffer(b, dtype=np.uint8) for b in blobs])
         if blobs

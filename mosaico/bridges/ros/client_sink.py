@@ -14,8 +14,8 @@ from mosaico.bridges.ros.export import ExportTopic
 from mosaico.bridges.ros.sink import TopicType
 from mosaico.client import MosaicoClient, SequenceWriter, TopicWriter, UnmodeledTypeWarning
 from mosaico.client.policies import SessionLevelErrorPolicy, TopicWriterStatus
-from mosaico.ontology import registry
-from mosaico_codegen.runtime import ValidationError
+from mosaico.errors import InputTypeError, UnknownNameError
+from mosaico.ontology import ValidationError, registry
 
 
 def client_type(topic_type: TopicType, validate: bool) -> type:
@@ -44,7 +44,7 @@ def client_type(topic_type: TopicType, validate: bool) -> type:
 
 
 def _arrow_only(cls: type, objs: Any, timestamps_ns: Any) -> pa.RecordBatch:
-    raise TypeError(f"{cls.__name__} topics take Arrow record batches (push_batch), not objects")
+    raise InputTypeError(f"{cls.__name__} topics take Arrow record batches (push_batch), not objects")
 
 
 def _keep(cls: type, batch: pa.RecordBatch) -> None:
@@ -112,7 +112,7 @@ def stored_topics(client: MosaicoClient, sequence: str) -> list[ExportTopic]:
     """The topics of a stored sequence, their data streamed lazily, for `export`."""
     handler = client.sequence_handler(sequence)
     if handler is None:
-        raise LookupError(f"sequence {sequence!r} does not exist")
+        raise UnknownNameError(f"sequence {sequence!r} does not exist")
     topics = []
     for name in handler.topics:
         topic = handler.get_topic_handler(name)
@@ -133,7 +133,7 @@ class _Batches:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         handler = self._client.topic_handler(self._sequence, self._topic)
         if handler is None:
-            raise LookupError(f"topic {self._sequence}/{self._topic} disappeared")
+            raise UnknownNameError(f"topic {self._sequence}/{self._topic} disappeared")
         with warnings.catch_warnings():
             # Only Arrow batches are read here, never objects: the typed-decoding fallback
             # warning about custom tags does not apply.

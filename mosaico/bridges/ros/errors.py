@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from mosaico.errors import InputError
 
-class RosBridgeError(ValueError):
+
+class RosBridgeError(InputError):
     """Bad ROS input or a bad request: raised before anything is written whenever possible."""
 
 

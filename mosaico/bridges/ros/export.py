@@ -30,6 +30,7 @@ from mosaico.bridges.ros.messages import RosFactory
 from mosaico.bridges.ros.names import ROS_KEY
 from mosaico.bridges.ros.source import STOCK, parse_definition
 from mosaico.bridges.ros.typedefs import element
+from mosaico.errors import UnknownNameError
 
 FORMATS = {"bag": 1, "db3": 2, "mcap": 2}
 
@@ -73,7 +74,7 @@ def _complete(types: dict[str, Any], msgtype: str, stock: Typestore) -> None:
     while missing := {msgtype, *_references(types)} - set(types):
         for name in missing:
             if name not in stock.fielddefs:
-                raise KeyError(f"type {name} has no definition")
+                raise UnknownNameError(f"type {name} has no definition")
             types[name] = stock.fielddefs[name]
 
 

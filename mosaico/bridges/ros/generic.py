@@ -18,6 +18,7 @@ from rosbags.typesys.store import Typestore
 
 from mosaico.bridges.ros.adapter import Row
 from mosaico.bridges.ros.arrow import batch, binary, fixed_list, list_of, list_of_structs, struct
+from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.typedefs import BYTE_NAMES
 
 GENERIC = "generic"
@@ -112,7 +113,7 @@ class GenericAdapter:
         builder = _Builder(typestore)
         payload = list(builder.struct_type(ros_type))
         if any(f.name == "timestamp_ns" for f in payload):
-            raise ValueError(f"{ros_type} has a field named timestamp_ns, the envelope column")
+            raise RosBridgeError(f"{ros_type} has a field named timestamp_ns, the envelope column")
         schema = pa.schema([pa.field("timestamp_ns", pa.int64(), nullable=False), *payload])
         return cls(ros_type, schema, builder)
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
-from mosaico_ontology import (
+from mosaico.types import (
     Acceleration,
     ForceTorque,
     Point3d,

@@ -9,6 +9,7 @@ from typing import Any
 
 from rosbags.typesys.store import Typestore
 
+from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.source import RosTopic
 from mosaico.bridges.ros.typedefs import constants
 
@@ -20,7 +21,7 @@ def topic_name(ros_topic: str) -> str:
     """`/camera/image_raw` → `camera/image_raw`; characters mosaico forbids become `_`."""
     segments = [_BAD.sub("_", s) for s in ros_topic.split("/") if s]
     if not segments:
-        raise ValueError(f"ROS topic {ros_topic!r} has no name")
+        raise RosBridgeError(f"ROS topic {ros_topic!r} has no name")
     if not segments[0][0].isalnum():
         segments[0] = "t" + segments[0]
     return "/".join(segments)

@@ -10,7 +10,7 @@ import pyarrow as pa
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
 from mosaico.bridges.ros.arrow import attr, list_of_structs, struct
-from mosaico_ontology import FrameTransform, MotionState, RobotPath, Transform
+from mosaico.types import FrameTransform, MotionState, RobotPath, Transform
 
 
 def _odometry(ms: Sequence[Any]) -> dict[str, pa.Array]:

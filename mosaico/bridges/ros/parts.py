@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from mosaico.bridges.ros.arrow import attr, list_of, struct
-from mosaico_ontology import (
+from mosaico.types import (
     Header,
     Point3d,
     Pose,

@@ -11,7 +11,8 @@ import pyarrow as pa
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
 from mosaico.bridges.ros.arrow import attr, binary, fixed_list, list_of, list_of_structs, struct
-from mosaico_ontology import (
+from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.types import (
     GPS,
     IMU,
     ROI,
@@ -132,7 +133,7 @@ def _image(ms: Sequence[Any]) -> dict[str, pa.Array]:
 
 def _image_ros(r: Row) -> Row:
     if r["format"] != "raw":
-        raise ValueError(f"only raw images export to sensor_msgs/Image, not {r['format']!r}")
+        raise RosBridgeError(f"only raw images export to sensor_msgs/Image, not {r['format']!r}")
     return {
         "header": parts.header_ros(r["header"]),
         "height": r["height"],
@@ -167,7 +168,7 @@ def image_format(ros_format: str) -> str:
     for needle, codec in _CODECS:
         if needle in text:
             return codec
-    raise ValueError(f"compressed image format {ros_format!r} is not a mosaico ImageFormat")
+    raise RosBridgeError(f"compressed image format {ros_format!r} is not a mosaico ImageFormat")
 
 
 def _compressed(ms: Sequence[Any]) -> dict[str, pa.Array]:

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 import attrs
 import pyarrow as pa
 
+from mosaico.bridges.ros.errors import RosBridgeError
+
 
 @attrs.frozen
 class TopicType:
@@ -57,9 +59,9 @@ class MemoryTopic:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.error is not None:
-            raise ValueError(f"topic {self.name} has failed; it takes no more writes")
+            raise RosBridgeError(f"topic {self.name} has failed; it takes no more writes")
         if not batch.schema.equals(self.topic_type.schema):
-            raise ValueError(f"topic {self.name}: batch schema differs from the topic schema")
+            raise RosBridgeError(f"topic {self.name}: batch schema differs from the topic schema")
         self.batches.append(batch)
 
     def fail(self, reason: str) -> None:
@@ -81,7 +83,7 @@ class MemorySequence:
 
     def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> MemoryTopic:
         if name in self.topics:
-            raise ValueError(f"topic {name} already exists in sequence {self.name}")
+            raise RosBridgeError(f"topic {name} already exists in sequence {self.name}")
         self.topics[name] = MemoryTopic(name, metadata, topic_type)
         return self.topics[name]
 

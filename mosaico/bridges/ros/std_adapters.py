@@ -7,13 +7,14 @@ from typing import Any
 
 import pyarrow as pa
 
-import mosaico_ontology as onto
+import mosaico.types as onto
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
+from mosaico.ontology import OntologyType
 
 P = "std_msgs/msg/"
 
-_SCALARS = {
+_SCALARS: dict[str, type[OntologyType]] = {
     "Bool": onto.Boolean,
     "Byte": onto.Integer8,  # rosbags: byte is signed, char unsigned
     "Char": onto.Unsigned8,

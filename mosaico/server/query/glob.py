@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import re
 
+from mosaico.errors import InputError
 
-class GlobError(ValueError):
+
+class GlobError(InputError):
     """A pattern that cannot be translated (an inverted character range)."""
 
 

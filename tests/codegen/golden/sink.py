@@ -9,10 +9,10 @@ from typing import ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen import base, columnar, runtime
+from mosaico.ontology import base, columnar, runtime
 from kitchen.base import Point
-from mosaico_ontology.geometry import Vector3d
-from mosaico_ontology.header import Header
+from mosaico.types.geometry import Vector3d
+from mosaico.types.header import Header
 
 __all__ = [
     "KitchenSink",

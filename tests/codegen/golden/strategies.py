@@ -14,7 +14,7 @@ from kitchen.base import (
 from kitchen.sink import (
     KitchenSink,
 )
-from mosaico_ontology.strategies import header, vector3d
+from mosaico.types.strategies import header, vector3d
 
 
 def _text() -> st.SearchStrategy[str]:

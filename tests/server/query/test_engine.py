@@ -8,7 +8,6 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows, walk_clusters
 
 from mosaico.server.query import (
     ScanCounters,
@@ -18,6 +17,14 @@ from mosaico.server.query import (
     topic_clusters,
 )
 from mosaico.server.query.plan import Condition, OntologyEntry
+from tests.server.query.query_helpers import (
+    SCHEMA,
+    entries,
+    parquet_chunk,
+    row_matches,
+    rows,
+    walk_clusters,
+)
 
 TAGS = ["T", "U"]
 

@@ -9,8 +9,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ALL_TYPES, Recording, decode, fixture_topics
-from rosbag_fixtures import LOSSY_FORMAT, START_NS, RandomMessages, typestore, write
 from rosbags.rosbag2 import Writer as Writer2
 
 from mosaico.bridges.ros import (
@@ -23,6 +21,14 @@ from mosaico.bridges.ros import (
     TopicType,
     adapter_for,
     ingest,
+)
+from tests.bridges.ros.recordings import ALL_TYPES, Recording, decode, fixture_topics
+from tests.bridges.ros.rosbag_fixtures import (
+    LOSSY_FORMAT,
+    START_NS,
+    RandomMessages,
+    typestore,
+    write,
 )
 
 

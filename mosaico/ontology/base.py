@@ -7,7 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
-from mosaico_codegen import columnar, query, runtime
+from mosaico.ontology import columnar, query, runtime
 
 T = TypeVar("T", bound="OntologyType")
 

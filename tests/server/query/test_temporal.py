@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from query_helpers import walk_clusters
 
 from mosaico.server.query.temporal import batch_clusters, clusterize, intersect, merge_clusters
+from tests.server.query.query_helpers import walk_clusters
 
 
 def test_examples() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from client_data import MS, T0, gps, imu
 
 from mosaico import GPS, IMU
 from mosaico.cli import main
 from mosaico.client import Message, MosaicoClient
 from mosaico.server import EmbeddedServer
+from tests.client.client_data import MS, T0, gps, imu
 
 
 @pytest.fixture

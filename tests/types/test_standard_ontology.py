@@ -3,7 +3,7 @@
 `tests/spec/standard_types.json` is a machine-readable copy of the spec's tables (ontology.md
 §6 overview, §7 per-type tables, Appendix A struct strings), produced by
 `tests/spec/extract_spec.py`. The first group of tests checks that the copy is consistent with
-itself; the rest compare the classes of the generated `mosaico_ontology` package with it.
+itself; the rest compare the classes of the generated `mosaico.types` package with it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SPEC_JSON = Path(__file__).parent / "spec" / "standard_types.json"
+SPEC_JSON = Path(__file__).parents[1] / "spec" / "standard_types.json"
 SPEC: list[dict] = json.loads(SPEC_JSON.read_text(encoding="utf-8"))
 BY_TAG: dict[str, dict] = {t["tag"]: t for t in SPEC}
 TAGS = [t["tag"] for t in SPEC]
@@ -97,8 +97,8 @@ def test_spec_json_field_tables_agree_with_appendix_a(tag: str) -> None:
 
 
 def _registry():
-    importlib.import_module("mosaico_ontology")
-    from mosaico_codegen.runtime import registry
+    importlib.import_module("mosaico.types")
+    from mosaico.ontology import registry
 
     return registry
 
@@ -119,14 +119,14 @@ def _arrow_field(tag: str, name: str):
 def test_registry_holds_exactly_the_standard_tags() -> None:
     registry = _registry()
     standard = {
-        tag for tag, cls in registry.items() if cls.__module__.split(".")[0] == "mosaico_ontology"
+        tag for tag, cls in registry.items() if cls.__module__.startswith("mosaico.types.")
     }
     assert standard == set(TAGS)
 
 
 @pytest.mark.parametrize("tag", TAGS)
 def test_class_is_exported_by_the_package(tag: str) -> None:
-    package = importlib.import_module("mosaico_ontology")
+    package = importlib.import_module("mosaico.types")
     assert getattr(package, tag, None) is _cls(tag)
 
 
@@ -144,7 +144,7 @@ def test_arrow_struct_string_is_byte_exact(tag: str) -> None:
 
 @pytest.mark.parametrize("tag", TAGS)
 def test_fingerprint(tag: str) -> None:
-    from mosaico_codegen.runtime import fingerprint
+    from mosaico.ontology import fingerprint
 
     cls = _cls(tag)
     assert fingerprint(cls.ARROW_TYPE) == BY_TAG[tag]["fingerprint"]

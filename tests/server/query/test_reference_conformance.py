@@ -28,9 +28,8 @@ from mosaicolabs import (
     Vector3d,
 )
 from mosaicolabs.query import TimestampRange
-from query_helpers import walk_clusters
 
-import mosaico_ontology as ours
+import mosaico.types as ours
 from mosaico.protocol.envelope import decode_envelope, decode_paged
 from mosaico.query import QueryOntologyCatalog as OurCatalog
 from mosaico.query import QuerySequence as OurSequence
@@ -38,6 +37,7 @@ from mosaico.query import calls
 from mosaico.server.flight import MosaicoFlightServer
 from mosaico.server.query.service import QueryService
 from mosaico.server.store import Store, StoreConfig
+from tests.server.query.query_helpers import walk_clusters
 
 T0 = 1_700_000_000_000_000_000
 STEP = 1_000_000

@@ -18,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mosaico_codegen import runtime
-from mosaico_codegen.runtime import TIMESTAMP_FIELD, ValidationError
+from mosaico.errors import InputError
+from mosaico.ontology import runtime
+from mosaico.ontology.placeholders import null_struct
+from mosaico.ontology.runtime import TIMESTAMP_FIELD, ValidationError
 
 # Field kinds of a compiled plan.
 _SCALAR, _STRUCT, _LIST_STRUCT, _LIST = range(4)
@@ -96,38 +98,6 @@ def struct_array(cls: type, values: Sequence[Any]) -> pa.Array:
     return pa.StructArray.from_arrays([kid.take(index) for kid in kids], fields=fields, mask=mask)
 
 
-def null_struct(struct_type: pa.StructType, n: int) -> pa.Array:
-    """n null rows of a struct type whose non-nullable descendants hold placeholder values."""
-    return _filler(struct_type, True, n)
-
-
-def _filler(t: pa.DataType, nullable: bool, n: int) -> pa.Array:
-    # Parquet rejects nulls in a non-nullable column even under a null parent, so only
-    # nullable leaves are null; required ones get the simplest valid value.
-    if pa.types.is_struct(t):
-        kids = [_filler(f.type, f.nullable, n) for f in t]
-        mask = pa.array(np.ones(n, dtype=bool)) if nullable else None
-        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
-    if nullable:
-        return pa.nulls(n, t)
-    return pa.repeat(pa.scalar(placeholder(t), type=t), n)
-
-
-def placeholder(t: pa.DataType) -> Any:
-    """The simplest valid Python value of a non-struct Arrow type."""
-    if pa.types.is_fixed_size_list(t):
-        return [None] * t.list_size
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return []
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return ""
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return b""
-    if pa.types.is_boolean(t):
-        return False
-    return 0
-
-
 def _check_kinds(cls: type, objs: Sequence[Any]) -> None:
     for o in objs:
         if type(o) is not cls and not isinstance(o, cls):
@@ -178,7 +148,7 @@ def record_batch(cls: type, objs: Sequence[Any], timestamps_ns: Any) -> pa.Recor
     """A topic record batch: timestamp envelope + the fields of `cls`."""
     ts = pa.array(np.asarray(timestamps_ns, dtype=np.int64), type=pa.int64())
     if len(ts) != len(objs):
-        raise ValueError(f"{len(objs)} objects but {len(ts)} timestamps")
+        raise InputError(f"{len(objs)} objects but {len(ts)} timestamps")
     _check_kinds(cls, objs)
     return pa.RecordBatch.from_arrays(
         [ts, *children(cls, objs)],

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Recording, decode, raw_messages
-from rosbag_fixtures import write
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_idl, get_typestore
 
@@ -23,7 +21,9 @@ from mosaico.bridges.ros import (
     ingest,
 )
 from mosaico.bridges.ros.source import parse_definition
-from mosaico_ontology import IMU, Vector3d
+from mosaico.types import IMU, Vector3d
+from tests.bridges.ros.recordings import Recording, decode, raw_messages
+from tests.bridges.ros.rosbag_fixtures import write
 
 
 def _export_topics(seq: MemorySequence) -> list[ExportTopic]:

@@ -1,7 +1,8 @@
-"""Support library of generated ontology packages: validation switch, errors, tag registry.
+"""Run-time support every generated class uses: value kinds, validation switch and errors,
+the tag registry, topic schemas and fingerprints.
 
-Generated modules import this module (never `mosaico`), so a user's generated package needs
-only the generator's distribution at run time.
+Generated modules import ``mosaico.ontology`` (never the generator), so a generated package
+needs only mosaico at run time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 import pyarrow as pa
+
+from mosaico.errors import InputError
 
 # Python kinds accepted for each scalar family (numpy scalars included: users push them).
 BOOL_KINDS: tuple[type, ...] = (bool, np.bool_)
@@ -29,7 +32,7 @@ TIMESTAMP_FIELD = pa.field("timestamp_ns", pa.int64(), nullable=False)
 VALIDATE = True
 
 
-class ValidationError(ValueError):
+class ValidationError(InputError):
     """A value does not fit its type: names the type, the field and the offending value."""
 
     def __init__(self, type_name: str, field: str, value: Any, reason: str) -> None:
@@ -43,7 +46,7 @@ class ValidationError(ValueError):
         super().__init__(f"{type_name}.{field}: {reason} (got {shown})")
 
 
-class TagClashError(ValueError):
+class TagClashError(InputError):
     """Two different classes claim one ontology tag."""
 
 

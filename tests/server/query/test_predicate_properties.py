@@ -15,12 +15,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows
 
 from mosaico.protocol.errors import InvalidArgument
 from mosaico.server.query.plan import Condition, OntologyEntry, parse_ontology_key
 from mosaico.server.query.predicate import compile_predicate
 from mosaico.server.query.pruning import chunk_may_match
+from tests.server.query.query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

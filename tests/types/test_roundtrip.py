@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mosaico.ontology import registry, schema_fingerprint
-from mosaico_ontology.strategies import STRATEGIES
+from mosaico.types.strategies import STRATEGIES
 
 SETTINGS = settings(
     max_examples=12,
@@ -42,7 +42,7 @@ def _same_schema(actual: pa.Schema, declared: pa.Schema) -> None:
 
 
 def test_every_registered_type_has_a_strategy() -> None:
-    standard = {t for t, c in registry.items() if c.__module__.startswith("mosaico_ontology.")}
+    standard = {t for t, c in registry.items() if c.__module__.startswith("mosaico.types.")}
     assert standard == set(STRATEGIES)
 
 

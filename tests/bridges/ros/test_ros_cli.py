@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import Recording, raw_messages
-from rosbag_fixtures import write
 
 from mosaico.bridges.ros import ROS_KEY, MemorySequence, ingest
 from mosaico.bridges.ros.client_sink import ClientSequence
 from mosaico.cli import main
 from mosaico.client import MosaicoClient
+from tests.bridges.ros.recordings import Recording, raw_messages
+from tests.bridges.ros.rosbag_fixtures import write
 
 TOPICS = (
     "/sensor_msgs/imu,/tf2_msgs/tfmessage,/sensor_msgs/image,/sensor_msgs/compressedimage,"

@@ -13,14 +13,15 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
-from mosaico_codegen.runtime import TIMESTAMP_FIELD
+from mosaico.errors import InputError
+from mosaico.ontology.runtime import TIMESTAMP_FIELD
 
 NUMERIC_OPS = ("eq", "neq", "lt", "leq", "gt", "geq", "between", "outside", "in_")
 STRING_OPS = ("eq", "lt", "leq", "gt", "geq", "between", "outside", "in_", "match")
 BOOL_OPS = ("eq",)
 
 
-class QueryBuildError(ValueError):
+class QueryBuildError(InputError):
     """An expression that the query language cannot express (wrong operator or operand)."""
 
 
