@@ -62,6 +62,7 @@ class TypeIR:
     fields: list[FieldIR]
     rules: list[RuleIR]
     deps: list[str]  # type names nested by this type
+    slerp: list[str] = attrs.Factory(list)  # quaternion components (x, y, z, w), if declared
 
     @property
     def strategy_name(self) -> str:

@@ -28,7 +28,7 @@ TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 FIELD_TYPE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]*\])*)$")
 FILE_KEYS = {"description", "imports", "enums", "mixins", "types"}
-TYPE_KEYS = {"description", "tag", "serialization", "mixins", "fields", "rules"}
+TYPE_KEYS = {"description", "tag", "serialization", "mixins", "fields", "rules", "slerp"}
 MIXIN_KEYS = {"description", "fields"}
 ENUM_KEYS = {"description", "type", "values"}
 FIELD_KEYS = {
@@ -317,6 +317,7 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
     if not fields and not specs:
         ctx.diag.error(src.display, d.line, d.name, "a type needs at least one field")
     rules = _resolve_rules(ctx, d, {f.name: f for f in fields})
+    slerp = _resolve_slerp(ctx, d, {f.name: f for f in fields})
     return ir.TypeIR(
         name=d.name,
         tag=tag,
@@ -325,6 +326,7 @@ def _resolve_type(ctx: Context, d: Decl) -> ir.TypeIR:
         serialization=serialization,
         fields=fields,
         rules=rules,
+        slerp=slerp,
         deps=deps,
     )
 
@@ -734,6 +736,26 @@ def _resolve_rules(ctx: Context, d: Decl, fields: dict[str, ir.FieldIR]) -> list
             continue
         out.append(ir.RuleIR(kind, [str(n) for n in names]))
     return out
+
+
+def _resolve_slerp(ctx: Context, d: Decl, fields: dict[str, ir.FieldIR]) -> list[str]:
+    """``slerp: [x, y, z, w]``: the four float fields that interpolate as a unit quaternion."""
+    names = d.body.get("slerp")
+    if names is None:
+        return []
+    line = d.body.line_of("slerp")
+    if not isinstance(names, list) or len(names) != 4 or not all(isinstance(n, str) for n in names):
+        ctx.diag.error(d.source.display, line, d.name, "'slerp' lists four fields: [x, y, z, w]")
+        return []
+    for name in names:
+        f = fields.get(name)
+        if f is None:
+            ctx.diag.error(d.source.display, line, d.name, f"slerp names unknown field {name!r}")
+            return []
+        if f.annotation.removesuffix(" | None") not in ("float",):
+            ctx.diag.error(d.source.display, line, d.name, f"slerp field {name!r} is not a float")
+            return []
+    return [str(n) for n in names]
 
 
 # --- whole-ontology checks ---------------------------------------------------------------------

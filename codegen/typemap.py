@@ -68,6 +68,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "NESTED",
         "COLUMN_CHECKS",
         "RULES",
+        "SLERP_FIELDS",
         "Q",
         "to_arrow",
         "from_arrow",

@@ -770,6 +770,12 @@ class Quaternion(base.OntologyType):
         "w": (columnar.Required(),),
     }
     RULES: ClassVar[tuple[object, ...]] = ()
+    SLERP_FIELDS: ClassVar[tuple[str, ...]] = (
+        "x",
+        "y",
+        "z",
+        "w",
+    )
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}

@@ -25,6 +25,8 @@ class OntologyType:
     NESTED: ClassVar[dict[str, type]]
     COLUMN_CHECKS: ClassVar[dict[str, tuple[Any, ...]]]
     RULES: ClassVar[tuple[Any, ...]]
+    SLERP_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """The (x, y, z, w) fields that interpolate as a unit quaternion (YAML ``slerp:``)."""
     Q: ClassVar[query.QueryProxy] = query.QueryProxy()
     """Query expressions over this type's fields, e.g. `IMU.Q.acceleration.x.gt(4.0)`."""
 

@@ -50,6 +50,16 @@ CASES = {
         },
         ["bad.yaml:6: B: duplicate tag 'same' (already used by bad.bad.A)"],
     ),
+    "bad slerp declaration": (
+        {
+            "bad.yaml": "types:\n  Q:\n    slerp: [x, y, z, w]\n    fields:\n      x: {type: float64}\n      y: {type: float64}\n      z: {type: float64}\n      w: {type: int8}\n"
+            "  R:\n    slerp: [x, y]\n    fields:\n      x: {type: float64}\n      y: {type: float64}\n"
+        },
+        [
+            "bad.yaml:3: Q: slerp field 'w' is not a float",
+            "bad.yaml:10: R: 'slerp' lists four fields: [x, y, z, w]",
+        ],
+    ),
     "min greater than max": (
         {"bad.yaml": "types:\n  T:\n    fields:\n      a: {type: float32, min: 5, max: 1}\n"},
         ["bad.yaml:4: T.a: min (5) is greater than max (1)"],

@@ -169,3 +169,10 @@ def test_unit_metadata(tag: str, name: str) -> None:
 def test_description_metadata(tag: str, name: str) -> None:
     metadata = _arrow_field(tag, name).metadata or {}
     assert metadata.get(b"description") == _field(tag, name)["description"].encode("utf-8")
+
+
+def test_quaternion_declares_its_slerp_components() -> None:
+    from mosaico.types import IMU, Quaternion, Vector4d
+
+    assert Quaternion.SLERP_FIELDS == ("x", "y", "z", "w")
+    assert Vector4d.SLERP_FIELDS == () and IMU.SLERP_FIELDS == ()
