@@ -1,77 +1,24 @@
 """``mosaico ls | info | cat | rm``: inspect a store (embedded) or a server (remote).
 
-Every command takes ``--store DIR`` (start the server in-process over DIR) or
-``--host/--port`` (connect to a running server). Output is a table for people; ``--format``
-asks for JSON / JSON lines / CSV for programs.
+Every command takes the shared connection options of ``mosaico.cli.connection``
+(``--store DIR`` embedded, or ``--host/--port`` with ``--api-key``/``--tls``). Output is a
+table for people; ``--format`` asks for JSON / JSON lines / CSV for programs.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pyarrow as pa
 
+from mosaico.cli.connection import with_client
 from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
-from mosaico.protocol.errors import ProtocolError
-from mosaico.protocol.info import DEFAULT_PORT
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def server_options(command: F) -> F:
-    """``--store`` / ``--host`` / ``--port`` / ``--api-key``, shared by every command."""
-    options = [
-        click.option("--store", "store", type=click.Path(file_okay=False), envvar="MOSAICO_STORE",
-                     help="Store folder: run the server in-process over it (embedded)."),
-        click.option("--host", default=None, help="Connect to a running server on this host."),
-        click.option("--port", default=DEFAULT_PORT, show_default=True, type=int),
-        click.option("--api-key", default=None, envvar="MOSAICO_API_KEY", help="API key."),
-        click.option("--timeout", default=5.0, show_default=True, type=float,
-                     help="Seconds to wait for the server."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-@contextmanager
-def connect(options: dict[str, Any]) -> Iterator[MosaicoClient]:
-    """The client the options name; protocol errors become clean CLI errors."""
-    store, host = options.pop("store"), options.pop("host")
-    port, api_key, timeout = options.pop("port"), options.pop("api_key"), options.pop("timeout")
-    if host is None and store is None:
-        raise click.UsageError("give --store DIR (embedded) or --host HOST (remote)")
-    try:
-        if host is not None:
-            client = MosaicoClient.connect(host, port, timeout=timeout, api_key=api_key)
-        else:
-            client = MosaicoClient.local(store, timeout=timeout)
-    except (ProtocolError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        with client:
-            yield client
-    except ProtocolError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def with_client(command: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(command)
-    def run(**kwargs: Any) -> None:
-        options = {k: kwargs.pop(k) for k in ("store", "host", "port", "api_key", "timeout")}
-        with connect(options) as client:
-            command(client, **kwargs)
-
-    return server_options(run)
-
 
 # -- formatting ---------------------------------------------------------------------------
 

@@ -4,44 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mosaico.protocol.info import DEFAULT_PORT
+from mosaico.cli.connection import PlatformTarget, connected, connection_options
 
 _FORMATS = ("mcap", "bag", "db3")
-
-
-def _connection_options(func: Any) -> Any:
-    func = click.option(
-        "--store", type=click.Path(file_okay=False, path_type=Path),
-        help="Use an embedded server over this store folder instead of --host/--port.",
-    )(func)  # fmt: skip
-    func = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)(func)
-    func = click.option("--host", help="Server address (default: 127.0.0.1 unless --store).")(func)
-    return func
-
-
-@contextmanager
-def _client(host: str | None, port: int, store: Path | None) -> Iterator[Any]:
-    from mosaico.client import MosaicoClient, Unavailable
-
-    if store is not None and host is not None:
-        raise click.UsageError("give either --store or --host/--port, not both")
-    try:
-        client = (
-            MosaicoClient.local(store)
-            if store is not None
-            else MosaicoClient.connect(host or "127.0.0.1", port)
-        )
-    except Unavailable as exc:
-        raise click.ClickException(f"cannot reach the server: {exc}") from None
-    with client:
-        yield client
 
 
 def _patterns(values: tuple[str, ...]) -> list[str]:
@@ -94,7 +64,7 @@ def _adapters(values: tuple[str, ...]) -> dict[str, str]:
 )  # fmt: skip
 @click.option("--validate", is_flag=True, help="Apply mosaico's value checks to every batch.")
 @click.option("--dry-run", is_flag=True, help="Show the topics and adapters; write nothing.")
-@_connection_options
+@connection_options
 def ingest(
     files: tuple[Path, ...],
     sequence: str,
@@ -104,9 +74,7 @@ def ingest(
     on_error: str,
     validate: bool,
     dry_run: bool,
-    host: str | None,
-    port: int,
-    store: Path | None,
+    platform: PlatformTarget,
 ) -> None:
     """Ingest one ROS recording (.bag files, a .db3/.mcap file or a rosbag2 folder) as a sequence."""
     from mosaico.bridges.ros import RosBridgeError, RosSource, plan
@@ -125,7 +93,7 @@ def ingest(
                            f"{p.topic.count} msgs]")  # fmt: skip
             _report_skipped(skipped)
             return
-        with _client(host, port, store) as client:
+        with connected(platform) as client:
             if client.sequence_exists(sequence):
                 raise click.ClickException(f"sequence {sequence!r} already exists")
             sink = ClientSequence(
@@ -163,15 +131,13 @@ def _report_skipped(skipped: dict[str, str]) -> None:
     "--topics", "-t", multiple=True,
     help="Globs on the stored or the original ROS topic names ('!glob' excludes).",
 )  # fmt: skip
-@_connection_options
+@connection_options
 def export(
     sequence: str,
     out: Path,
     fmt: str | None,
     topics: tuple[str, ...],
-    host: str | None,
-    port: int,
-    store: Path | None,
+    platform: PlatformTarget,
 ) -> None:
     """Write a stored sequence back to a ROS recording."""
     from mosaico.bridges.ros import ROS_KEY, RosBridgeError, TopicFilter
@@ -183,7 +149,7 @@ def export(
     if fmt not in _FORMATS:
         raise click.UsageError("give --format (mcap, bag or db3) or an OUT ending in one of them")
     try:
-        with _client(host, port, store) as client:
+        with connected(platform) as client:
             stored = stored_topics(client, sequence)
             ros_names = {
                 t.name: [t.metadata[ROS_KEY]["topic"]]

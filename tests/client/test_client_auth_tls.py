@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mosaico.protocol.errors import PermissionDenied
 from mosaico.server import EmbeddedServer, MosaicoFlightServer, Store
 from mosaico.server.access import ApiKeys
 from mosaico.types import Floating64
+from tests.tls import self_signed
 
 
 def test_api_keys(tmp_path: Path) -> None:
@@ -35,12 +35,7 @@ def test_api_keys(tmp_path: Path) -> None:
 
 
 def test_tls(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path)
     store = Store.open_local(str(tmp_path / "store"))
     server = MosaicoFlightServer(
         store, "grpc+tls://localhost:0", tls=(cert.read_bytes(), key.read_bytes())

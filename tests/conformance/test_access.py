@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from mosaicolabs import IMU, Message, MosaicoClient, Vector3d
 
 from mosaico.server.launch import serve_process
+from tests.tls import self_signed
 
 KEYS = {"admin-key": ["read", "write", "delete"], "reader-key": ["read"]}
 
@@ -90,12 +90,7 @@ def test_every_rpc_needs_a_valid_key(keyed: int) -> None:
 
 
 def test_tls_with_the_reference_client(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path)
     for port in _serve(
         tmp_path, "--host", "localhost", "--tls-cert", str(cert), "--tls-key", str(key)
     ):
