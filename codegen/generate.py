@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 
-from mosaico_codegen import ir
+from mosaico_codegen import model
 from mosaico_codegen.diagnostics import CodegenUsageError, Diagnostics
 from mosaico_codegen.loader import SourceFile, load_file
 from mosaico_codegen.render import HEADER_MARK, render_package
@@ -214,7 +214,7 @@ def _standard_tags(std_dir: Path) -> dict[str, str]:
     return tags
 
 
-def _foreign_strategies(modules: list[ir.ModuleIR], package: str) -> list[ir.ImportIR]:
+def _foreign_strategies(modules: list[model.Module], package: str) -> list[model.Import]:
     """Strategy functions of types nested from other packages (the standard ontology)."""
     own = {t.name for m in modules for t in m.types}
     needed: dict[str, set[str]] = {}
@@ -224,8 +224,8 @@ def _foreign_strategies(modules: list[ir.ModuleIR], package: str) -> list[ir.Imp
             if root != package:
                 for name in imp.names:
                     if name not in own:
-                        needed.setdefault(f"{root}.strategies", set()).add(ir._snake(name))
-    return [ir.ImportIR(mod, sorted(names)) for mod, names in sorted(needed.items())]
+                        needed.setdefault(f"{root}.strategies", set()).add(model.snake(name))
+    return [model.Import(mod, sorted(names)) for mod, names in sorted(needed.items())]
 
 
 def _package_of(module: str) -> str:

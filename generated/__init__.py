@@ -7,83 +7,83 @@ from mosaico.types.dynamics import (
     Inertia,
 )
 from mosaico.types.futures import (
+    GridCells,
+    LaserScan,
     Lidar,
+    MapMetadata,
+    MultiEchoLaserScan,
+    OccupancyGrid,
     Radar,
     RGBDCamera,
-    ToFCamera,
     StereoCamera,
-    LaserScan,
-    MultiEchoLaserScan,
-    GridCells,
-    MapMetadata,
-    OccupancyGrid,
+    ToFCamera,
 )
 from mosaico.types.geometry import (
+    Point2d,
+    Point3d,
+    Polygon,
+    Pose,
+    Quaternion,
+    RobotPath,
+    Transform,
     Vector2d,
     Vector3d,
     Vector4d,
-    Point2d,
-    Point3d,
-    Quaternion,
-    Transform,
-    Pose,
-    RobotPath,
-    Polygon,
 )
 from mosaico.types.header import (
     Header,
 )
 from mosaico.types.images import (
-    ImageFormat,
-    Image,
     CompressedImage,
+    Image,
+    ImageFormat,
 )
 from mosaico.types.kinematics import (
-    Velocity,
     Acceleration,
     MotionState,
+    Velocity,
 )
 from mosaico.types.roi import (
     ROI,
 )
 from mosaico.types.ros_bridge import (
-    PointFieldDatatype,
     BatteryState,
     FrameTransform,
-    PointField,
     PointCloud2,
+    PointField,
+    PointFieldDatatype,
 )
 from mosaico.types.scalars import (
+    Boolean,
+    Floating16,
+    Floating32,
+    Floating64,
     Integer8,
     Integer16,
     Integer32,
     Integer64,
+    String,
     Unsigned8,
     Unsigned16,
     Unsigned32,
     Unsigned64,
-    Floating16,
-    Floating32,
-    Floating64,
-    Boolean,
-    String,
 )
 from mosaico.types.sensors import (
-    IMU,
-    GPSStatus,
     GPS,
-    NMEASentence,
-    Magnetometer,
+    IMU,
+    CameraInfo,
+    GPSStatus,
     Joy,
+    Magnetometer,
+    NMEASentence,
     Pressure,
-    Temperature,
     Range,
     RobotJoint,
-    CameraInfo,
+    Temperature,
 )
 from mosaico.types.time import (
-    Time,
     Duration,
+    Time,
 )
 
 __all__ = [

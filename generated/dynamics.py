@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Vector3d
 from mosaico.types.header import Header
 
@@ -71,15 +71,15 @@ class ForceTorque(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "force": Vector3d,
         "torque": Vector3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -100,44 +100,49 @@ class ForceTorque(base.OntologyType):
     torque: Vector3d = attrs.field(metadata={"description": "Moment / torque.", "unit": "N·m"})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("ForceTorque", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("ForceTorque", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("ForceTorque", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("ForceTorque", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.force
-        if v is None:
-            runtime.fail("ForceTorque", "force", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("ForceTorque", "force", v, "expected Vector3d")
-        v = self.torque
-        if v is None:
-            runtime.fail("ForceTorque", "torque", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("ForceTorque", "torque", v, "expected Vector3d")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("ForceTorque", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("ForceTorque", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "ForceTorque", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "ForceTorque",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_force = self.force
+        if not isinstance(v_force, Vector3d):
+            validity.fail(
+                "ForceTorque",
+                "force",
+                v_force,
+                "a value is required" if v_force is None else "expected Vector3d",
+            )
+        v_torque = self.torque
+        if not isinstance(v_torque, Vector3d):
+            validity.fail(
+                "ForceTorque",
+                "torque",
+                v_torque,
+                "a value is required" if v_torque is None else "expected Vector3d",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[ForceTorque]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[ForceTorque]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -148,7 +153,7 @@ class ForceTorque(base.OntologyType):
         return out
 
 
-runtime.register(ForceTorque)
+tags.register(ForceTorque)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -195,14 +200,14 @@ class Inertia(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "center_of_mass": Vector3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -219,40 +224,43 @@ class Inertia(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Inertia", "header", v, "expected Header")
-        v = self.mass
-        if v is None:
-            runtime.fail("Inertia", "mass", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Inertia", "mass", v, "expected float (float64)")
-        v = self.center_of_mass
-        if v is None:
-            runtime.fail("Inertia", "center_of_mass", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("Inertia", "center_of_mass", v, "expected Vector3d")
-        v = self.inertia
-        if v is None:
-            runtime.fail("Inertia", "inertia", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Inertia", "inertia", v, "expected a list")
-        if len(v) != 6:
-            runtime.fail("Inertia", "inertia", v, "needs exactly 6 elements")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Inertia", "header", v_header, "expected Header")
+        v_mass = self.mass
+        if not isinstance(v_mass, kinds.FLOAT):
+            validity.fail(
+                "Inertia",
+                "mass",
+                v_mass,
+                "a value is required" if v_mass is None else "expected float (float64)",
+            )
+        v_center_of_mass = self.center_of_mass
+        if not isinstance(v_center_of_mass, Vector3d):
+            validity.fail(
+                "Inertia",
+                "center_of_mass",
+                v_center_of_mass,
+                "a value is required" if v_center_of_mass is None else "expected Vector3d",
+            )
+        v_inertia = self.inertia
+        if not isinstance(v_inertia, kinds.LIST):
+            validity.fail(
+                "Inertia",
+                "inertia",
+                v_inertia,
+                "a value is required" if v_inertia is None else "expected a list",
+            )
+        if len(v_inertia) != 6:
+            validity.fail("Inertia", "inertia", v_inertia, "needs exactly 6 elements")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Inertia]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Inertia]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.header = f0
             o.mass = f1
@@ -262,4 +270,4 @@ class Inertia(base.OntologyType):
         return out
 
 
-runtime.register(Inertia)
+tags.register(Inertia)

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Point3d, Pose
 from mosaico.types.header import Header
 from mosaico.types.time import Time
@@ -144,13 +144,13 @@ class Lidar(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -195,88 +195,62 @@ class Lidar(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Lidar", "header", v, "expected Header")
-        v = self.x
-        if v is None:
-            runtime.fail("Lidar", "x", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Lidar", "x", v, "expected a list")
-        v = self.y
-        if v is None:
-            runtime.fail("Lidar", "y", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Lidar", "y", v, "expected a list")
-        v = self.z
-        if v is None:
-            runtime.fail("Lidar", "z", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Lidar", "z", v, "expected a list")
-        v = self.intensity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "intensity", v, "expected a list")
-        v = self.reflectivity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "reflectivity", v, "expected a list")
-        v = self.beam_id
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "beam_id", v, "expected a list")
-        v = self.range
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "range", v, "expected a list")
-        v = self.near_ir
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "near_ir", v, "expected a list")
-        v = self.azimuth
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "azimuth", v, "expected a list")
-        v = self.elevation
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "elevation", v, "expected a list")
-        v = self.confidence
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "confidence", v, "expected a list")
-        v = self.return_type
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "return_type", v, "expected a list")
-        v = self.point_timestamp
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Lidar", "point_timestamp", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Lidar", "header", v_header, "expected Header")
+        v_x = self.x
+        if not isinstance(v_x, kinds.LIST):
+            validity.fail(
+                "Lidar", "x", v_x, "a value is required" if v_x is None else "expected a list"
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.LIST):
+            validity.fail(
+                "Lidar", "y", v_y, "a value is required" if v_y is None else "expected a list"
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.LIST):
+            validity.fail(
+                "Lidar", "z", v_z, "a value is required" if v_z is None else "expected a list"
+            )
+        v_intensity = self.intensity
+        if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
+            validity.fail("Lidar", "intensity", v_intensity, "expected a list")
+        v_reflectivity = self.reflectivity
+        if v_reflectivity is not None and not isinstance(v_reflectivity, kinds.LIST):
+            validity.fail("Lidar", "reflectivity", v_reflectivity, "expected a list")
+        v_beam_id = self.beam_id
+        if v_beam_id is not None and not isinstance(v_beam_id, kinds.LIST):
+            validity.fail("Lidar", "beam_id", v_beam_id, "expected a list")
+        v_range = self.range
+        if v_range is not None and not isinstance(v_range, kinds.LIST):
+            validity.fail("Lidar", "range", v_range, "expected a list")
+        v_near_ir = self.near_ir
+        if v_near_ir is not None and not isinstance(v_near_ir, kinds.LIST):
+            validity.fail("Lidar", "near_ir", v_near_ir, "expected a list")
+        v_azimuth = self.azimuth
+        if v_azimuth is not None and not isinstance(v_azimuth, kinds.LIST):
+            validity.fail("Lidar", "azimuth", v_azimuth, "expected a list")
+        v_elevation = self.elevation
+        if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
+            validity.fail("Lidar", "elevation", v_elevation, "expected a list")
+        v_confidence = self.confidence
+        if v_confidence is not None and not isinstance(v_confidence, kinds.LIST):
+            validity.fail("Lidar", "confidence", v_confidence, "expected a list")
+        v_return_type = self.return_type
+        if v_return_type is not None and not isinstance(v_return_type, kinds.LIST):
+            validity.fail("Lidar", "return_type", v_return_type, "expected a list")
+        v_point_timestamp = self.point_timestamp
+        if v_point_timestamp is not None and not isinstance(v_point_timestamp, kinds.LIST):
+            validity.fail("Lidar", "point_timestamp", v_point_timestamp, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Lidar]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Lidar]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-            f10,
-            f11,
-            f12,
-            f13,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13 in zip(*c):
             o = new(cls)
             o.header = f0
             o.x = f1
@@ -296,7 +270,7 @@ class Lidar(base.OntologyType):
         return out
 
 
-runtime.register(Lidar)
+tags.register(Lidar)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -451,13 +425,13 @@ class Radar(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -532,103 +506,71 @@ class Radar(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Radar", "header", v, "expected Header")
-        v = self.x
-        if v is None:
-            runtime.fail("Radar", "x", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Radar", "x", v, "expected a list")
-        v = self.y
-        if v is None:
-            runtime.fail("Radar", "y", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Radar", "y", v, "expected a list")
-        v = self.z
-        if v is None:
-            runtime.fail("Radar", "z", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Radar", "z", v, "expected a list")
-        v = self.range
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "range", v, "expected a list")
-        v = self.azimuth
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "azimuth", v, "expected a list")
-        v = self.elevation
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "elevation", v, "expected a list")
-        v = self.rcs
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "rcs", v, "expected a list")
-        v = self.snr
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "snr", v, "expected a list")
-        v = self.doppler_velocity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "doppler_velocity", v, "expected a list")
-        v = self.vx
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "vx", v, "expected a list")
-        v = self.vy
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "vy", v, "expected a list")
-        v = self.vx_comp
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "vx_comp", v, "expected a list")
-        v = self.vy_comp
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "vy_comp", v, "expected a list")
-        v = self.ax
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "ax", v, "expected a list")
-        v = self.ay
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "ay", v, "expected a list")
-        v = self.radial_speed
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Radar", "radial_speed", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Radar", "header", v_header, "expected Header")
+        v_x = self.x
+        if not isinstance(v_x, kinds.LIST):
+            validity.fail(
+                "Radar", "x", v_x, "a value is required" if v_x is None else "expected a list"
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.LIST):
+            validity.fail(
+                "Radar", "y", v_y, "a value is required" if v_y is None else "expected a list"
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.LIST):
+            validity.fail(
+                "Radar", "z", v_z, "a value is required" if v_z is None else "expected a list"
+            )
+        v_range = self.range
+        if v_range is not None and not isinstance(v_range, kinds.LIST):
+            validity.fail("Radar", "range", v_range, "expected a list")
+        v_azimuth = self.azimuth
+        if v_azimuth is not None and not isinstance(v_azimuth, kinds.LIST):
+            validity.fail("Radar", "azimuth", v_azimuth, "expected a list")
+        v_elevation = self.elevation
+        if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
+            validity.fail("Radar", "elevation", v_elevation, "expected a list")
+        v_rcs = self.rcs
+        if v_rcs is not None and not isinstance(v_rcs, kinds.LIST):
+            validity.fail("Radar", "rcs", v_rcs, "expected a list")
+        v_snr = self.snr
+        if v_snr is not None and not isinstance(v_snr, kinds.LIST):
+            validity.fail("Radar", "snr", v_snr, "expected a list")
+        v_doppler_velocity = self.doppler_velocity
+        if v_doppler_velocity is not None and not isinstance(v_doppler_velocity, kinds.LIST):
+            validity.fail("Radar", "doppler_velocity", v_doppler_velocity, "expected a list")
+        v_vx = self.vx
+        if v_vx is not None and not isinstance(v_vx, kinds.LIST):
+            validity.fail("Radar", "vx", v_vx, "expected a list")
+        v_vy = self.vy
+        if v_vy is not None and not isinstance(v_vy, kinds.LIST):
+            validity.fail("Radar", "vy", v_vy, "expected a list")
+        v_vx_comp = self.vx_comp
+        if v_vx_comp is not None and not isinstance(v_vx_comp, kinds.LIST):
+            validity.fail("Radar", "vx_comp", v_vx_comp, "expected a list")
+        v_vy_comp = self.vy_comp
+        if v_vy_comp is not None and not isinstance(v_vy_comp, kinds.LIST):
+            validity.fail("Radar", "vy_comp", v_vy_comp, "expected a list")
+        v_ax = self.ax
+        if v_ax is not None and not isinstance(v_ax, kinds.LIST):
+            validity.fail("Radar", "ax", v_ax, "expected a list")
+        v_ay = self.ay
+        if v_ay is not None and not isinstance(v_ay, kinds.LIST):
+            validity.fail("Radar", "ay", v_ay, "expected a list")
+        v_radial_speed = self.radial_speed
+        if v_radial_speed is not None and not isinstance(v_radial_speed, kinds.LIST):
+            validity.fail("Radar", "radial_speed", v_radial_speed, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Radar]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Radar]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-            f10,
-            f11,
-            f12,
-            f13,
-            f14,
-            f15,
-            f16,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16 in zip(*c):
             o = new(cls)
             o.header = f0
             o.x = f1
@@ -651,7 +593,7 @@ class Radar(base.OntologyType):
         return out
 
 
-runtime.register(Radar)
+tags.register(Radar)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -717,13 +659,13 @@ class RGBDCamera(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -748,48 +690,38 @@ class RGBDCamera(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("RGBDCamera", "header", v, "expected Header")
-        v = self.x
-        if v is None:
-            runtime.fail("RGBDCamera", "x", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RGBDCamera", "x", v, "expected a list")
-        v = self.y
-        if v is None:
-            runtime.fail("RGBDCamera", "y", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RGBDCamera", "y", v, "expected a list")
-        v = self.z
-        if v is None:
-            runtime.fail("RGBDCamera", "z", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RGBDCamera", "z", v, "expected a list")
-        v = self.rgb
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("RGBDCamera", "rgb", v, "expected a list")
-        v = self.intensity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("RGBDCamera", "intensity", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("RGBDCamera", "header", v_header, "expected Header")
+        v_x = self.x
+        if not isinstance(v_x, kinds.LIST):
+            validity.fail(
+                "RGBDCamera", "x", v_x, "a value is required" if v_x is None else "expected a list"
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.LIST):
+            validity.fail(
+                "RGBDCamera", "y", v_y, "a value is required" if v_y is None else "expected a list"
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.LIST):
+            validity.fail(
+                "RGBDCamera", "z", v_z, "a value is required" if v_z is None else "expected a list"
+            )
+        v_rgb = self.rgb
+        if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
+            validity.fail("RGBDCamera", "rgb", v_rgb, "expected a list")
+        v_intensity = self.intensity
+        if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
+            validity.fail("RGBDCamera", "intensity", v_intensity, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[RGBDCamera]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[RGBDCamera]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5 in zip(*c):
             o = new(cls)
             o.header = f0
             o.x = f1
@@ -801,7 +733,7 @@ class RGBDCamera(base.OntologyType):
         return out
 
 
-runtime.register(RGBDCamera)
+tags.register(RGBDCamera)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -881,13 +813,13 @@ class ToFCamera(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -918,58 +850,44 @@ class ToFCamera(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("ToFCamera", "header", v, "expected Header")
-        v = self.x
-        if v is None:
-            runtime.fail("ToFCamera", "x", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("ToFCamera", "x", v, "expected a list")
-        v = self.y
-        if v is None:
-            runtime.fail("ToFCamera", "y", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("ToFCamera", "y", v, "expected a list")
-        v = self.z
-        if v is None:
-            runtime.fail("ToFCamera", "z", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("ToFCamera", "z", v, "expected a list")
-        v = self.rgb
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("ToFCamera", "rgb", v, "expected a list")
-        v = self.intensity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("ToFCamera", "intensity", v, "expected a list")
-        v = self.noise
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("ToFCamera", "noise", v, "expected a list")
-        v = self.grayscale
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("ToFCamera", "grayscale", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("ToFCamera", "header", v_header, "expected Header")
+        v_x = self.x
+        if not isinstance(v_x, kinds.LIST):
+            validity.fail(
+                "ToFCamera", "x", v_x, "a value is required" if v_x is None else "expected a list"
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.LIST):
+            validity.fail(
+                "ToFCamera", "y", v_y, "a value is required" if v_y is None else "expected a list"
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.LIST):
+            validity.fail(
+                "ToFCamera", "z", v_z, "a value is required" if v_z is None else "expected a list"
+            )
+        v_rgb = self.rgb
+        if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
+            validity.fail("ToFCamera", "rgb", v_rgb, "expected a list")
+        v_intensity = self.intensity
+        if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
+            validity.fail("ToFCamera", "intensity", v_intensity, "expected a list")
+        v_noise = self.noise
+        if v_noise is not None and not isinstance(v_noise, kinds.LIST):
+            validity.fail("ToFCamera", "noise", v_noise, "expected a list")
+        v_grayscale = self.grayscale
+        if v_grayscale is not None and not isinstance(v_grayscale, kinds.LIST):
+            validity.fail("ToFCamera", "grayscale", v_grayscale, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[ToFCamera]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[ToFCamera]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c):
             o = new(cls)
             o.header = f0
             o.x = f1
@@ -983,7 +901,7 @@ class ToFCamera(base.OntologyType):
         return out
 
 
-runtime.register(ToFCamera)
+tags.register(ToFCamera)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1063,13 +981,13 @@ class StereoCamera(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1100,58 +1018,53 @@ class StereoCamera(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("StereoCamera", "header", v, "expected Header")
-        v = self.x
-        if v is None:
-            runtime.fail("StereoCamera", "x", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("StereoCamera", "x", v, "expected a list")
-        v = self.y
-        if v is None:
-            runtime.fail("StereoCamera", "y", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("StereoCamera", "y", v, "expected a list")
-        v = self.z
-        if v is None:
-            runtime.fail("StereoCamera", "z", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("StereoCamera", "z", v, "expected a list")
-        v = self.rgb
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("StereoCamera", "rgb", v, "expected a list")
-        v = self.intensity
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("StereoCamera", "intensity", v, "expected a list")
-        v = self.luma
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("StereoCamera", "luma", v, "expected a list")
-        v = self.cost
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("StereoCamera", "cost", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("StereoCamera", "header", v_header, "expected Header")
+        v_x = self.x
+        if not isinstance(v_x, kinds.LIST):
+            validity.fail(
+                "StereoCamera",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected a list",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.LIST):
+            validity.fail(
+                "StereoCamera",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected a list",
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.LIST):
+            validity.fail(
+                "StereoCamera",
+                "z",
+                v_z,
+                "a value is required" if v_z is None else "expected a list",
+            )
+        v_rgb = self.rgb
+        if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
+            validity.fail("StereoCamera", "rgb", v_rgb, "expected a list")
+        v_intensity = self.intensity
+        if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
+            validity.fail("StereoCamera", "intensity", v_intensity, "expected a list")
+        v_luma = self.luma
+        if v_luma is not None and not isinstance(v_luma, kinds.LIST):
+            validity.fail("StereoCamera", "luma", v_luma, "expected a list")
+        v_cost = self.cost
+        if v_cost is not None and not isinstance(v_cost, kinds.LIST):
+            validity.fail("StereoCamera", "cost", v_cost, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[StereoCamera]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[StereoCamera]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c):
             o = new(cls)
             o.header = f0
             o.x = f1
@@ -1165,7 +1078,7 @@ class StereoCamera(base.OntologyType):
         return out
 
 
-runtime.register(StereoCamera)
+tags.register(StereoCamera)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1257,13 +1170,13 @@ class LaserScan(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1297,73 +1210,84 @@ class LaserScan(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("LaserScan", "header", v, "expected Header")
-        v = self.angle_min
-        if v is None:
-            runtime.fail("LaserScan", "angle_min", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "angle_min", v, "expected float (float32)")
-        v = self.angle_max
-        if v is None:
-            runtime.fail("LaserScan", "angle_max", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "angle_max", v, "expected float (float32)")
-        v = self.angle_increment
-        if v is None:
-            runtime.fail("LaserScan", "angle_increment", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "angle_increment", v, "expected float (float32)")
-        v = self.time_increment
-        if v is None:
-            runtime.fail("LaserScan", "time_increment", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "time_increment", v, "expected float (float32)")
-        v = self.scan_time
-        if v is None:
-            runtime.fail("LaserScan", "scan_time", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "scan_time", v, "expected float (float32)")
-        v = self.range_min
-        if v is None:
-            runtime.fail("LaserScan", "range_min", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "range_min", v, "expected float (float32)")
-        v = self.range_max
-        if v is None:
-            runtime.fail("LaserScan", "range_max", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("LaserScan", "range_max", v, "expected float (float32)")
-        v = self.ranges
-        if v is None:
-            runtime.fail("LaserScan", "ranges", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("LaserScan", "ranges", v, "expected a list")
-        v = self.intensities
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("LaserScan", "intensities", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("LaserScan", "header", v_header, "expected Header")
+        v_angle_min = self.angle_min
+        if not isinstance(v_angle_min, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "angle_min",
+                v_angle_min,
+                "a value is required" if v_angle_min is None else "expected float (float32)",
+            )
+        v_angle_max = self.angle_max
+        if not isinstance(v_angle_max, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "angle_max",
+                v_angle_max,
+                "a value is required" if v_angle_max is None else "expected float (float32)",
+            )
+        v_angle_increment = self.angle_increment
+        if not isinstance(v_angle_increment, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "angle_increment",
+                v_angle_increment,
+                "a value is required" if v_angle_increment is None else "expected float (float32)",
+            )
+        v_time_increment = self.time_increment
+        if not isinstance(v_time_increment, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "time_increment",
+                v_time_increment,
+                "a value is required" if v_time_increment is None else "expected float (float32)",
+            )
+        v_scan_time = self.scan_time
+        if not isinstance(v_scan_time, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "scan_time",
+                v_scan_time,
+                "a value is required" if v_scan_time is None else "expected float (float32)",
+            )
+        v_range_min = self.range_min
+        if not isinstance(v_range_min, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "range_min",
+                v_range_min,
+                "a value is required" if v_range_min is None else "expected float (float32)",
+            )
+        v_range_max = self.range_max
+        if not isinstance(v_range_max, kinds.FLOAT):
+            validity.fail(
+                "LaserScan",
+                "range_max",
+                v_range_max,
+                "a value is required" if v_range_max is None else "expected float (float32)",
+            )
+        v_ranges = self.ranges
+        if not isinstance(v_ranges, kinds.LIST):
+            validity.fail(
+                "LaserScan",
+                "ranges",
+                v_ranges,
+                "a value is required" if v_ranges is None else "expected a list",
+            )
+        v_intensities = self.intensities
+        if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
+            validity.fail("LaserScan", "intensities", v_intensities, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[LaserScan]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[LaserScan]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c):
             o = new(cls)
             o.header = f0
             o.angle_min = f1
@@ -1379,7 +1303,7 @@ class LaserScan(base.OntologyType):
         return out
 
 
-runtime.register(LaserScan)
+tags.register(LaserScan)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1473,13 +1397,13 @@ class MultiEchoLaserScan(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1514,73 +1438,84 @@ class MultiEchoLaserScan(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("MultiEchoLaserScan", "header", v, "expected Header")
-        v = self.angle_min
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "angle_min", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "angle_min", v, "expected float (float32)")
-        v = self.angle_max
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "angle_max", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "angle_max", v, "expected float (float32)")
-        v = self.angle_increment
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "angle_increment", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "angle_increment", v, "expected float (float32)")
-        v = self.time_increment
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "time_increment", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "time_increment", v, "expected float (float32)")
-        v = self.scan_time
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "scan_time", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "scan_time", v, "expected float (float32)")
-        v = self.range_min
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "range_min", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "range_min", v, "expected float (float32)")
-        v = self.range_max
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "range_max", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MultiEchoLaserScan", "range_max", v, "expected float (float32)")
-        v = self.ranges
-        if v is None:
-            runtime.fail("MultiEchoLaserScan", "ranges", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("MultiEchoLaserScan", "ranges", v, "expected a list")
-        v = self.intensities
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("MultiEchoLaserScan", "intensities", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("MultiEchoLaserScan", "header", v_header, "expected Header")
+        v_angle_min = self.angle_min
+        if not isinstance(v_angle_min, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "angle_min",
+                v_angle_min,
+                "a value is required" if v_angle_min is None else "expected float (float32)",
+            )
+        v_angle_max = self.angle_max
+        if not isinstance(v_angle_max, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "angle_max",
+                v_angle_max,
+                "a value is required" if v_angle_max is None else "expected float (float32)",
+            )
+        v_angle_increment = self.angle_increment
+        if not isinstance(v_angle_increment, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "angle_increment",
+                v_angle_increment,
+                "a value is required" if v_angle_increment is None else "expected float (float32)",
+            )
+        v_time_increment = self.time_increment
+        if not isinstance(v_time_increment, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "time_increment",
+                v_time_increment,
+                "a value is required" if v_time_increment is None else "expected float (float32)",
+            )
+        v_scan_time = self.scan_time
+        if not isinstance(v_scan_time, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "scan_time",
+                v_scan_time,
+                "a value is required" if v_scan_time is None else "expected float (float32)",
+            )
+        v_range_min = self.range_min
+        if not isinstance(v_range_min, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "range_min",
+                v_range_min,
+                "a value is required" if v_range_min is None else "expected float (float32)",
+            )
+        v_range_max = self.range_max
+        if not isinstance(v_range_max, kinds.FLOAT):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "range_max",
+                v_range_max,
+                "a value is required" if v_range_max is None else "expected float (float32)",
+            )
+        v_ranges = self.ranges
+        if not isinstance(v_ranges, kinds.LIST):
+            validity.fail(
+                "MultiEchoLaserScan",
+                "ranges",
+                v_ranges,
+                "a value is required" if v_ranges is None else "expected a list",
+            )
+        v_intensities = self.intensities
+        if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
+            validity.fail("MultiEchoLaserScan", "intensities", v_intensities, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[MultiEchoLaserScan]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[MultiEchoLaserScan]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c):
             o = new(cls)
             o.header = f0
             o.angle_min = f1
@@ -1596,7 +1531,7 @@ class MultiEchoLaserScan(base.OntologyType):
         return out
 
 
-runtime.register(MultiEchoLaserScan)
+tags.register(MultiEchoLaserScan)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1642,14 +1577,14 @@ class GridCells(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "cells": Point3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1663,40 +1598,43 @@ class GridCells(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("GridCells", "header", v, "expected Header")
-        v = self.cell_width
-        if v is None:
-            runtime.fail("GridCells", "cell_width", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("GridCells", "cell_width", v, "expected float (float32)")
-        v = self.cell_height
-        if v is None:
-            runtime.fail("GridCells", "cell_height", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("GridCells", "cell_height", v, "expected float (float32)")
-        v = self.cells
-        if v is None:
-            runtime.fail("GridCells", "cells", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("GridCells", "cells", v, "expected a list")
-        if any(not isinstance(x, Point3d) for x in v):
-            runtime.fail("GridCells", "cells", v, "expected Point3d elements")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("GridCells", "header", v_header, "expected Header")
+        v_cell_width = self.cell_width
+        if not isinstance(v_cell_width, kinds.FLOAT):
+            validity.fail(
+                "GridCells",
+                "cell_width",
+                v_cell_width,
+                "a value is required" if v_cell_width is None else "expected float (float32)",
+            )
+        v_cell_height = self.cell_height
+        if not isinstance(v_cell_height, kinds.FLOAT):
+            validity.fail(
+                "GridCells",
+                "cell_height",
+                v_cell_height,
+                "a value is required" if v_cell_height is None else "expected float (float32)",
+            )
+        v_cells = self.cells
+        if not isinstance(v_cells, kinds.LIST):
+            validity.fail(
+                "GridCells",
+                "cells",
+                v_cells,
+                "a value is required" if v_cells is None else "expected a list",
+            )
+        if any(not isinstance(x, Point3d) for x in v_cells):
+            validity.fail("GridCells", "cells", v_cells, "expected Point3d elements")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[GridCells]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[GridCells]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.header = f0
             o.cell_width = f1
@@ -1706,7 +1644,7 @@ class GridCells(base.OntologyType):
         return out
 
 
-runtime.register(GridCells)
+tags.register(GridCells)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1757,14 +1695,14 @@ class MapMetadata(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "map_load_time": Time,
         "origin": Pose,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     map_load_time: Time = attrs.field(
         metadata={"description": "Time at which the map was loaded (struct Time)."}
@@ -1779,49 +1717,58 @@ class MapMetadata(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.map_load_time
-        if v is None:
-            runtime.fail("MapMetadata", "map_load_time", v, "a value is required")
-        if not isinstance(v, Time):
-            runtime.fail("MapMetadata", "map_load_time", v, "expected Time")
-        v = self.resolution
-        if v is None:
-            runtime.fail("MapMetadata", "resolution", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("MapMetadata", "resolution", v, "expected float (float32)")
-        v = self.width
-        if v is None:
-            runtime.fail("MapMetadata", "width", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("MapMetadata", "width", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("MapMetadata", "width", v, "must be within [0, 4294967295]")
-        v = self.height
-        if v is None:
-            runtime.fail("MapMetadata", "height", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("MapMetadata", "height", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("MapMetadata", "height", v, "must be within [0, 4294967295]")
-        v = self.origin
-        if v is None:
-            runtime.fail("MapMetadata", "origin", v, "a value is required")
-        if not isinstance(v, Pose):
-            runtime.fail("MapMetadata", "origin", v, "expected Pose")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_map_load_time = self.map_load_time
+        if not isinstance(v_map_load_time, Time):
+            validity.fail(
+                "MapMetadata",
+                "map_load_time",
+                v_map_load_time,
+                "a value is required" if v_map_load_time is None else "expected Time",
+            )
+        v_resolution = self.resolution
+        if not isinstance(v_resolution, kinds.FLOAT):
+            validity.fail(
+                "MapMetadata",
+                "resolution",
+                v_resolution,
+                "a value is required" if v_resolution is None else "expected float (float32)",
+            )
+        v_width = self.width
+        if not isinstance(v_width, kinds.INT):
+            validity.fail(
+                "MapMetadata",
+                "width",
+                v_width,
+                "a value is required" if v_width is None else "expected int (uint32)",
+            )
+        if v_width < 0 or v_width > 4294967295:
+            validity.fail("MapMetadata", "width", v_width, "must be within [0, 4294967295]")
+        v_height = self.height
+        if not isinstance(v_height, kinds.INT):
+            validity.fail(
+                "MapMetadata",
+                "height",
+                v_height,
+                "a value is required" if v_height is None else "expected int (uint32)",
+            )
+        if v_height < 0 or v_height > 4294967295:
+            validity.fail("MapMetadata", "height", v_height, "must be within [0, 4294967295]")
+        v_origin = self.origin
+        if not isinstance(v_origin, Pose):
+            validity.fail(
+                "MapMetadata",
+                "origin",
+                v_origin,
+                "a value is required" if v_origin is None else "expected Pose",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[MapMetadata]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[MapMetadata]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.map_load_time = f0
             o.resolution = f1
@@ -1832,7 +1779,7 @@ class MapMetadata(base.OntologyType):
         return out
 
 
-runtime.register(MapMetadata)
+tags.register(MapMetadata)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1871,14 +1818,14 @@ class OccupancyGrid(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "info": MapMetadata,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1891,32 +1838,33 @@ class OccupancyGrid(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("OccupancyGrid", "header", v, "expected Header")
-        v = self.info
-        if v is None:
-            runtime.fail("OccupancyGrid", "info", v, "a value is required")
-        if not isinstance(v, MapMetadata):
-            runtime.fail("OccupancyGrid", "info", v, "expected MapMetadata")
-        v = self.data
-        if v is None:
-            runtime.fail("OccupancyGrid", "data", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("OccupancyGrid", "data", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("OccupancyGrid", "header", v_header, "expected Header")
+        v_info = self.info
+        if not isinstance(v_info, MapMetadata):
+            validity.fail(
+                "OccupancyGrid",
+                "info",
+                v_info,
+                "a value is required" if v_info is None else "expected MapMetadata",
+            )
+        v_data = self.data
+        if not isinstance(v_data, kinds.LIST):
+            validity.fail(
+                "OccupancyGrid",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected a list",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[OccupancyGrid]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[OccupancyGrid]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-        ) in zip(*c):
+        for f0, f1, f2 in zip(*c):
             o = new(cls)
             o.header = f0
             o.info = f1
@@ -1925,4 +1873,4 @@ class OccupancyGrid(base.OntologyType):
         return out
 
 
-runtime.register(OccupancyGrid)
+tags.register(OccupancyGrid)

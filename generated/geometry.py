@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.header import Header
 
 __all__ = [
@@ -72,16 +72,16 @@ class Vector2d(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -102,44 +102,49 @@ class Vector2d(base.OntologyType):
     y: float = attrs.field(metadata={"description": "Second component."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Vector2d", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Vector2d", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Vector2d", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Vector2d", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Vector2d", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector2d", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Vector2d", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector2d", "y", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Vector2d", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Vector2d", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Vector2d", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Vector2d",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Vector2d",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Vector2d",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Vector2d]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Vector2d]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -150,7 +155,7 @@ class Vector2d(base.OntologyType):
         return out
 
 
-runtime.register(Vector2d)
+tags.register(Vector2d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -197,17 +202,17 @@ class Vector3d(base.OntologyType):
             pa.field("z", pa.float64(), nullable=True, metadata={"description": "Z component."}),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
-        "z": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
+        "z": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -229,50 +234,57 @@ class Vector3d(base.OntologyType):
     z: float = attrs.field(metadata={"description": "Z component."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Vector3d", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Vector3d", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Vector3d", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Vector3d", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Vector3d", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector3d", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Vector3d", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector3d", "y", v, "expected float (float64)")
-        v = self.z
-        if v is None:
-            runtime.fail("Vector3d", "z", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector3d", "z", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Vector3d", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Vector3d", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Vector3d", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Vector3d",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Vector3d",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Vector3d",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.FLOAT):
+            validity.fail(
+                "Vector3d",
+                "z",
+                v_z,
+                "a value is required" if v_z is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Vector3d]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Vector3d]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -284,7 +296,7 @@ class Vector3d(base.OntologyType):
         return out
 
 
-runtime.register(Vector3d)
+tags.register(Vector3d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -341,18 +353,18 @@ class Vector4d(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
-        "z": (columnar.Required(),),
-        "w": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
+        "z": constraints.Constraints(required=True),
+        "w": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -375,56 +387,65 @@ class Vector4d(base.OntologyType):
     w: float = attrs.field(metadata={"description": "Fourth component."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Vector4d", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Vector4d", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Vector4d", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Vector4d", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Vector4d", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector4d", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Vector4d", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector4d", "y", v, "expected float (float64)")
-        v = self.z
-        if v is None:
-            runtime.fail("Vector4d", "z", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector4d", "z", v, "expected float (float64)")
-        v = self.w
-        if v is None:
-            runtime.fail("Vector4d", "w", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Vector4d", "w", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Vector4d", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Vector4d", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Vector4d", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Vector4d",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Vector4d",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Vector4d",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.FLOAT):
+            validity.fail(
+                "Vector4d",
+                "z",
+                v_z,
+                "a value is required" if v_z is None else "expected float (float64)",
+            )
+        v_w = self.w
+        if not isinstance(v_w, kinds.FLOAT):
+            validity.fail(
+                "Vector4d",
+                "w",
+                v_w,
+                "a value is required" if v_w is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Vector4d]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Vector4d]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -437,7 +458,7 @@ class Vector4d(base.OntologyType):
         return out
 
 
-runtime.register(Vector4d)
+tags.register(Vector4d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -482,16 +503,16 @@ class Point2d(base.OntologyType):
             pa.field("y", pa.float64(), nullable=True, metadata={"description": "Y coordinate."}),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -512,44 +533,49 @@ class Point2d(base.OntologyType):
     y: float = attrs.field(metadata={"description": "Y coordinate."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Point2d", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Point2d", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Point2d", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Point2d", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Point2d", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point2d", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Point2d", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point2d", "y", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Point2d", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Point2d", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Point2d", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Point2d",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Point2d",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Point2d",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Point2d]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Point2d]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -560,7 +586,7 @@ class Point2d(base.OntologyType):
         return out
 
 
-runtime.register(Point2d)
+tags.register(Point2d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -607,17 +633,17 @@ class Point3d(base.OntologyType):
             pa.field("z", pa.float64(), nullable=True, metadata={"description": "Z coordinate."}),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
-        "z": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
+        "z": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -639,50 +665,57 @@ class Point3d(base.OntologyType):
     z: float = attrs.field(metadata={"description": "Z coordinate."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Point3d", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Point3d", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Point3d", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Point3d", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Point3d", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point3d", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Point3d", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point3d", "y", v, "expected float (float64)")
-        v = self.z
-        if v is None:
-            runtime.fail("Point3d", "z", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point3d", "z", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Point3d", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Point3d", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Point3d", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Point3d",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Point3d",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Point3d",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.FLOAT):
+            validity.fail(
+                "Point3d",
+                "z",
+                v_z,
+                "a value is required" if v_z is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Point3d]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Point3d]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -694,7 +727,7 @@ class Point3d(base.OntologyType):
         return out
 
 
-runtime.register(Point3d)
+tags.register(Point3d)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -758,18 +791,18 @@ class Quaternion(base.OntologyType):
             pa.field("w", pa.float64(), nullable=True, metadata={"description": "Scalar part."}),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "x": (columnar.Required(),),
-        "y": (columnar.Required(),),
-        "z": (columnar.Required(),),
-        "w": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "x": constraints.Constraints(required=True),
+        "y": constraints.Constraints(required=True),
+        "z": constraints.Constraints(required=True),
+        "w": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
     SLERP_FIELDS: ClassVar[tuple[str, ...]] = (
         "x",
         "y",
@@ -798,56 +831,65 @@ class Quaternion(base.OntologyType):
     w: float = attrs.field(metadata={"description": "Scalar part."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Quaternion", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Quaternion", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Quaternion", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Quaternion", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.x
-        if v is None:
-            runtime.fail("Quaternion", "x", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Quaternion", "x", v, "expected float (float64)")
-        v = self.y
-        if v is None:
-            runtime.fail("Quaternion", "y", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Quaternion", "y", v, "expected float (float64)")
-        v = self.z
-        if v is None:
-            runtime.fail("Quaternion", "z", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Quaternion", "z", v, "expected float (float64)")
-        v = self.w
-        if v is None:
-            runtime.fail("Quaternion", "w", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Quaternion", "w", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Quaternion", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Quaternion", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Quaternion", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Quaternion",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_x = self.x
+        if not isinstance(v_x, kinds.FLOAT):
+            validity.fail(
+                "Quaternion",
+                "x",
+                v_x,
+                "a value is required" if v_x is None else "expected float (float64)",
+            )
+        v_y = self.y
+        if not isinstance(v_y, kinds.FLOAT):
+            validity.fail(
+                "Quaternion",
+                "y",
+                v_y,
+                "a value is required" if v_y is None else "expected float (float64)",
+            )
+        v_z = self.z
+        if not isinstance(v_z, kinds.FLOAT):
+            validity.fail(
+                "Quaternion",
+                "z",
+                v_z,
+                "a value is required" if v_z is None else "expected float (float64)",
+            )
+        v_w = self.w
+        if not isinstance(v_w, kinds.FLOAT):
+            validity.fail(
+                "Quaternion",
+                "w",
+                v_w,
+                "a value is required" if v_w is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Quaternion]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Quaternion]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -860,7 +902,7 @@ class Quaternion(base.OntologyType):
         return out
 
 
-runtime.register(Quaternion)
+tags.register(Quaternion)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -927,15 +969,15 @@ class Transform(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "translation": Vector3d,
         "rotation": Quaternion,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -967,49 +1009,54 @@ class Transform(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Transform", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Transform", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Transform", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Transform", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.translation
-        if v is None:
-            runtime.fail("Transform", "translation", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("Transform", "translation", v, "expected Vector3d")
-        v = self.rotation
-        if v is None:
-            runtime.fail("Transform", "rotation", v, "a value is required")
-        if not isinstance(v, Quaternion):
-            runtime.fail("Transform", "rotation", v, "expected Quaternion")
-        v = self.target_frame_id
-        if v is not None:
-            if not isinstance(v, runtime.STR_KINDS):
-                runtime.fail("Transform", "target_frame_id", v, "expected str (string)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Transform", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Transform", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Transform", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Transform",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_translation = self.translation
+        if not isinstance(v_translation, Vector3d):
+            validity.fail(
+                "Transform",
+                "translation",
+                v_translation,
+                "a value is required" if v_translation is None else "expected Vector3d",
+            )
+        v_rotation = self.rotation
+        if not isinstance(v_rotation, Quaternion):
+            validity.fail(
+                "Transform",
+                "rotation",
+                v_rotation,
+                "a value is required" if v_rotation is None else "expected Quaternion",
+            )
+        v_target_frame_id = self.target_frame_id
+        if v_target_frame_id is not None and not isinstance(v_target_frame_id, kinds.STR):
+            validity.fail(
+                "Transform", "target_frame_id", v_target_frame_id, "expected str (string)"
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Transform]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Transform]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -1021,7 +1068,7 @@ class Transform(base.OntologyType):
         return out
 
 
-runtime.register(Transform)
+tags.register(Transform)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1076,15 +1123,15 @@ class Pose(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "position": Point3d,
         "orientation": Quaternion,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1107,44 +1154,44 @@ class Pose(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Pose", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Pose", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Pose", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Pose", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.position
-        if v is None:
-            runtime.fail("Pose", "position", v, "a value is required")
-        if not isinstance(v, Point3d):
-            runtime.fail("Pose", "position", v, "expected Point3d")
-        v = self.orientation
-        if v is None:
-            runtime.fail("Pose", "orientation", v, "a value is required")
-        if not isinstance(v, Quaternion):
-            runtime.fail("Pose", "orientation", v, "expected Quaternion")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Pose", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Pose", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail("Pose", "covariance_type", v_covariance_type, "expected int (int16)")
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Pose", "covariance_type", v_covariance_type, "must be within [-32768, 32767]"
+                )
+        v_position = self.position
+        if not isinstance(v_position, Point3d):
+            validity.fail(
+                "Pose",
+                "position",
+                v_position,
+                "a value is required" if v_position is None else "expected Point3d",
+            )
+        v_orientation = self.orientation
+        if not isinstance(v_orientation, Quaternion):
+            validity.fail(
+                "Pose",
+                "orientation",
+                v_orientation,
+                "a value is required" if v_orientation is None else "expected Quaternion",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Pose]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Pose]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -1155,7 +1202,7 @@ class Pose(base.OntologyType):
         return out
 
 
-runtime.register(Pose)
+tags.register(Pose)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1185,14 +1232,14 @@ class RobotPath(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "poses": Pose,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1200,28 +1247,27 @@ class RobotPath(base.OntologyType):
     poses: list[Pose] = attrs.field(metadata={"description": "Ordered waypoints of the path."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("RobotPath", "header", v, "expected Header")
-        v = self.poses
-        if v is None:
-            runtime.fail("RobotPath", "poses", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RobotPath", "poses", v, "expected a list")
-        if any(not isinstance(x, Pose) for x in v):
-            runtime.fail("RobotPath", "poses", v, "expected Pose elements")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("RobotPath", "header", v_header, "expected Header")
+        v_poses = self.poses
+        if not isinstance(v_poses, kinds.LIST):
+            validity.fail(
+                "RobotPath",
+                "poses",
+                v_poses,
+                "a value is required" if v_poses is None else "expected a list",
+            )
+        if any(not isinstance(x, Pose) for x in v_poses):
+            validity.fail("RobotPath", "poses", v_poses, "expected Pose elements")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[RobotPath]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[RobotPath]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.header = f0
             o.poses = f1
@@ -1229,7 +1275,7 @@ class RobotPath(base.OntologyType):
         return out
 
 
-runtime.register(RobotPath)
+tags.register(RobotPath)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1259,14 +1305,14 @@ class Polygon(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "points": Point3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1276,28 +1322,27 @@ class Polygon(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Polygon", "header", v, "expected Header")
-        v = self.points
-        if v is None:
-            runtime.fail("Polygon", "points", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Polygon", "points", v, "expected a list")
-        if any(not isinstance(x, Point3d) for x in v):
-            runtime.fail("Polygon", "points", v, "expected Point3d elements")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Polygon", "header", v_header, "expected Header")
+        v_points = self.points
+        if not isinstance(v_points, kinds.LIST):
+            validity.fail(
+                "Polygon",
+                "points",
+                v_points,
+                "a value is required" if v_points is None else "expected a list",
+            )
+        if any(not isinstance(x, Point3d) for x in v_points):
+            validity.fail("Polygon", "points", v_points, "expected Point3d elements")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Polygon]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Polygon]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.header = f0
             o.points = f1
@@ -1305,4 +1350,4 @@ class Polygon(base.OntologyType):
         return out
 
 
-runtime.register(Polygon)
+tags.register(Polygon)

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.time import Time
 
 __all__ = [
@@ -55,13 +55,13 @@ class Header(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "timestamp": Time,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     timestamp: Time | None = attrs.field(
         default=None,
@@ -79,34 +79,31 @@ class Header(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.timestamp
-        if v is not None:
-            if not isinstance(v, Time):
-                runtime.fail("Header", "timestamp", v, "expected Time")
-        v = self.frame_id
-        if v is not None:
-            if not isinstance(v, runtime.STR_KINDS):
-                runtime.fail("Header", "frame_id", v, "expected str (string)")
-        v = self.sample_counter
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Header", "sample_counter", v, "expected int (uint64)")
-            if v < 0 or v > 18446744073709551615:
-                runtime.fail(
-                    "Header", "sample_counter", v, "must be within [0, 18446744073709551615]"
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_timestamp = self.timestamp
+        if v_timestamp is not None and not isinstance(v_timestamp, Time):
+            validity.fail("Header", "timestamp", v_timestamp, "expected Time")
+        v_frame_id = self.frame_id
+        if v_frame_id is not None and not isinstance(v_frame_id, kinds.STR):
+            validity.fail("Header", "frame_id", v_frame_id, "expected str (string)")
+        v_sample_counter = self.sample_counter
+        if v_sample_counter is not None:
+            if not isinstance(v_sample_counter, kinds.INT):
+                validity.fail("Header", "sample_counter", v_sample_counter, "expected int (uint64)")
+            if v_sample_counter < 0 or v_sample_counter > 18446744073709551615:
+                validity.fail(
+                    "Header",
+                    "sample_counter",
+                    v_sample_counter,
+                    "must be within [0, 18446744073709551615]",
                 )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Header]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Header]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-        ) in zip(*c):
+        for f0, f1, f2 in zip(*c):
             o = new(cls)
             o.timestamp = f0
             o.frame_id = f1
@@ -115,4 +112,4 @@ class Header(base.OntologyType):
         return out
 
 
-runtime.register(Header)
+tags.register(Header)

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.header import Header
 
 __all__ = [
@@ -110,15 +110,17 @@ class Image(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "format": constraints.Constraints(
+            allowed=("raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc")
+        ),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -147,69 +149,81 @@ class Image(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Image", "header", v, "expected Header")
-        v = self.data
-        if v is None:
-            runtime.fail("Image", "data", v, "a value is required")
-        if not isinstance(v, runtime.BYTES_KINDS):
-            runtime.fail("Image", "data", v, "expected bytes (binary)")
-        v = self.format
-        if v is None:
-            runtime.fail("Image", "format", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("Image", "format", v, "expected str (string)")
-        if v not in _ALLOWED_Image_format:
-            runtime.fail("Image", "format", v, f"must be one of {sorted(_ALLOWED_Image_format)}")
-        v = self.width
-        if v is None:
-            runtime.fail("Image", "width", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Image", "width", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Image", "width", v, "must be within [-2147483648, 2147483647]")
-        v = self.height
-        if v is None:
-            runtime.fail("Image", "height", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Image", "height", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Image", "height", v, "must be within [-2147483648, 2147483647]")
-        v = self.stride
-        if v is None:
-            runtime.fail("Image", "stride", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Image", "stride", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Image", "stride", v, "must be within [-2147483648, 2147483647]")
-        v = self.encoding
-        if v is None:
-            runtime.fail("Image", "encoding", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("Image", "encoding", v, "expected str (string)")
-        v = self.is_bigendian
-        if v is not None:
-            if not isinstance(v, runtime.BOOL_KINDS):
-                runtime.fail("Image", "is_bigendian", v, "expected bool (bool)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Image", "header", v_header, "expected Header")
+        v_data = self.data
+        if not isinstance(v_data, kinds.BYTES):
+            validity.fail(
+                "Image",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected bytes (binary)",
+            )
+        v_format = self.format
+        if not isinstance(v_format, kinds.STR):
+            validity.fail(
+                "Image",
+                "format",
+                v_format,
+                "a value is required" if v_format is None else "expected str (string)",
+            )
+        if v_format not in _ALLOWED_Image_format:
+            validity.fail(
+                "Image",
+                "format",
+                v_format,
+                "must be one of ['h264', 'hevc', 'jpeg', 'jpg', 'png', 'raw', 'tiff']",
+            )
+        v_width = self.width
+        if not isinstance(v_width, kinds.INT):
+            validity.fail(
+                "Image",
+                "width",
+                v_width,
+                "a value is required" if v_width is None else "expected int (int32)",
+            )
+        if v_width < -2147483648 or v_width > 2147483647:
+            validity.fail("Image", "width", v_width, "must be within [-2147483648, 2147483647]")
+        v_height = self.height
+        if not isinstance(v_height, kinds.INT):
+            validity.fail(
+                "Image",
+                "height",
+                v_height,
+                "a value is required" if v_height is None else "expected int (int32)",
+            )
+        if v_height < -2147483648 or v_height > 2147483647:
+            validity.fail("Image", "height", v_height, "must be within [-2147483648, 2147483647]")
+        v_stride = self.stride
+        if not isinstance(v_stride, kinds.INT):
+            validity.fail(
+                "Image",
+                "stride",
+                v_stride,
+                "a value is required" if v_stride is None else "expected int (int32)",
+            )
+        if v_stride < -2147483648 or v_stride > 2147483647:
+            validity.fail("Image", "stride", v_stride, "must be within [-2147483648, 2147483647]")
+        v_encoding = self.encoding
+        if not isinstance(v_encoding, kinds.STR):
+            validity.fail(
+                "Image",
+                "encoding",
+                v_encoding,
+                "a value is required" if v_encoding is None else "expected str (string)",
+            )
+        v_is_bigendian = self.is_bigendian
+        if v_is_bigendian is not None and not isinstance(v_is_bigendian, kinds.BOOL):
+            validity.fail("Image", "is_bigendian", v_is_bigendian, "expected bool (bool)")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Image]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Image]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c):
             o = new(cls)
             o.header = f0
             o.data = f1
@@ -223,7 +237,7 @@ class Image(base.OntologyType):
         return out
 
 
-runtime.register(Image)
+tags.register(Image)
 
 _ALLOWED_CompressedImage_format = frozenset(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"])
 
@@ -262,15 +276,17 @@ class CompressedImage(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "format": (columnar.Allowed(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "format": constraints.Constraints(
+            allowed=("raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc")
+        ),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -281,39 +297,40 @@ class CompressedImage(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("CompressedImage", "header", v, "expected Header")
-        v = self.data
-        if v is None:
-            runtime.fail("CompressedImage", "data", v, "a value is required")
-        if not isinstance(v, runtime.BYTES_KINDS):
-            runtime.fail("CompressedImage", "data", v, "expected bytes (binary)")
-        v = self.format
-        if v is None:
-            runtime.fail("CompressedImage", "format", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("CompressedImage", "format", v, "expected str (string)")
-        if v not in _ALLOWED_CompressedImage_format:
-            runtime.fail(
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("CompressedImage", "header", v_header, "expected Header")
+        v_data = self.data
+        if not isinstance(v_data, kinds.BYTES):
+            validity.fail(
+                "CompressedImage",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected bytes (binary)",
+            )
+        v_format = self.format
+        if not isinstance(v_format, kinds.STR):
+            validity.fail(
                 "CompressedImage",
                 "format",
-                v,
-                f"must be one of {sorted(_ALLOWED_CompressedImage_format)}",
+                v_format,
+                "a value is required" if v_format is None else "expected str (string)",
+            )
+        if v_format not in _ALLOWED_CompressedImage_format:
+            validity.fail(
+                "CompressedImage",
+                "format",
+                v_format,
+                "must be one of ['h264', 'hevc', 'jpeg', 'jpg', 'png', 'raw', 'tiff']",
             )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[CompressedImage]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[CompressedImage]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-        ) in zip(*c):
+        for f0, f1, f2 in zip(*c):
             o = new(cls)
             o.header = f0
             o.data = f1
@@ -322,4 +339,4 @@ class CompressedImage(base.OntologyType):
         return out
 
 
-runtime.register(CompressedImage)
+tags.register(CompressedImage)

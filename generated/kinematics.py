@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Pose, Vector3d
 from mosaico.types.header import Header
 
@@ -75,15 +75,17 @@ class Velocity(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "linear": Vector3d,
         "angular": Vector3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = (columnar.AtLeastOneOf(["linear", "angular"]),)
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = (
+        constraints.AtLeastOneOf(("linear", "angular")),
+    )
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -112,44 +114,41 @@ class Velocity(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Velocity", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Velocity", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Velocity", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Velocity", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.linear
-        if v is not None:
-            if not isinstance(v, Vector3d):
-                runtime.fail("Velocity", "linear", v, "expected Vector3d")
-        v = self.angular
-        if v is not None:
-            if not isinstance(v, Vector3d):
-                runtime.fail("Velocity", "angular", v, "expected Vector3d")
-        if self.linear is None and self.angular is None:
-            runtime.fail("Velocity", "linear/angular", None, "at least one must be set")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Velocity", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Velocity", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Velocity", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Velocity",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_linear = self.linear
+        if v_linear is not None and not isinstance(v_linear, Vector3d):
+            validity.fail("Velocity", "linear", v_linear, "expected Vector3d")
+        v_angular = self.angular
+        if v_angular is not None and not isinstance(v_angular, Vector3d):
+            validity.fail("Velocity", "angular", v_angular, "expected Vector3d")
+        if v_linear is None and v_angular is None:
+            validity.fail("Velocity", "linear/angular", None, "at least one must be set")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Velocity]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Velocity]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -160,7 +159,7 @@ class Velocity(base.OntologyType):
         return out
 
 
-runtime.register(Velocity)
+tags.register(Velocity)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -218,15 +217,17 @@ class Acceleration(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "linear": Vector3d,
         "angular": Vector3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = (columnar.AtLeastOneOf(["linear", "angular"]),)
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = (
+        constraints.AtLeastOneOf(("linear", "angular")),
+    )
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -255,44 +256,41 @@ class Acceleration(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Acceleration", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("Acceleration", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Acceleration", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Acceleration", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.linear
-        if v is not None:
-            if not isinstance(v, Vector3d):
-                runtime.fail("Acceleration", "linear", v, "expected Vector3d")
-        v = self.angular
-        if v is not None:
-            if not isinstance(v, Vector3d):
-                runtime.fail("Acceleration", "angular", v, "expected Vector3d")
-        if self.linear is None and self.angular is None:
-            runtime.fail("Acceleration", "linear/angular", None, "at least one must be set")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Acceleration", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("Acceleration", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "Acceleration", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "Acceleration",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_linear = self.linear
+        if v_linear is not None and not isinstance(v_linear, Vector3d):
+            validity.fail("Acceleration", "linear", v_linear, "expected Vector3d")
+        v_angular = self.angular
+        if v_angular is not None and not isinstance(v_angular, Vector3d):
+            validity.fail("Acceleration", "angular", v_angular, "expected Vector3d")
+        if v_linear is None and v_angular is None:
+            validity.fail("Acceleration", "linear/angular", None, "at least one must be set")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Acceleration]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Acceleration]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -303,7 +301,7 @@ class Acceleration(base.OntologyType):
         return out
 
 
-runtime.register(Acceleration)
+tags.register(Acceleration)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -371,16 +369,16 @@ class MotionState(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "pose": Pose,
         "velocity": Velocity,
         "acceleration": Acceleration,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -409,55 +407,60 @@ class MotionState(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("MotionState", "header", v, "expected Header")
-        v = self.covariance
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("MotionState", "covariance", v, "expected a list")
-        v = self.covariance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("MotionState", "covariance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("MotionState", "covariance_type", v, "must be within [-32768, 32767]")
-        v = self.pose
-        if v is None:
-            runtime.fail("MotionState", "pose", v, "a value is required")
-        if not isinstance(v, Pose):
-            runtime.fail("MotionState", "pose", v, "expected Pose")
-        v = self.velocity
-        if v is None:
-            runtime.fail("MotionState", "velocity", v, "a value is required")
-        if not isinstance(v, Velocity):
-            runtime.fail("MotionState", "velocity", v, "expected Velocity")
-        v = self.target_frame_id
-        if v is None:
-            runtime.fail("MotionState", "target_frame_id", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("MotionState", "target_frame_id", v, "expected str (string)")
-        v = self.acceleration
-        if v is not None:
-            if not isinstance(v, Acceleration):
-                runtime.fail("MotionState", "acceleration", v, "expected Acceleration")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("MotionState", "header", v_header, "expected Header")
+        v_covariance = self.covariance
+        if v_covariance is not None and not isinstance(v_covariance, kinds.LIST):
+            validity.fail("MotionState", "covariance", v_covariance, "expected a list")
+        v_covariance_type = self.covariance_type
+        if v_covariance_type is not None:
+            if not isinstance(v_covariance_type, kinds.INT):
+                validity.fail(
+                    "MotionState", "covariance_type", v_covariance_type, "expected int (int16)"
+                )
+            if v_covariance_type < -32768 or v_covariance_type > 32767:
+                validity.fail(
+                    "MotionState",
+                    "covariance_type",
+                    v_covariance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_pose = self.pose
+        if not isinstance(v_pose, Pose):
+            validity.fail(
+                "MotionState",
+                "pose",
+                v_pose,
+                "a value is required" if v_pose is None else "expected Pose",
+            )
+        v_velocity = self.velocity
+        if not isinstance(v_velocity, Velocity):
+            validity.fail(
+                "MotionState",
+                "velocity",
+                v_velocity,
+                "a value is required" if v_velocity is None else "expected Velocity",
+            )
+        v_target_frame_id = self.target_frame_id
+        if not isinstance(v_target_frame_id, kinds.STR):
+            validity.fail(
+                "MotionState",
+                "target_frame_id",
+                v_target_frame_id,
+                "a value is required" if v_target_frame_id is None else "expected str (string)",
+            )
+        v_acceleration = self.acceleration
+        if v_acceleration is not None and not isinstance(v_acceleration, Acceleration):
+            validity.fail("MotionState", "acceleration", v_acceleration, "expected Acceleration")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[MotionState]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[MotionState]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6 in zip(*c):
             o = new(cls)
             o.header = f0
             o.covariance = f1
@@ -470,4 +473,4 @@ class MotionState(base.OntologyType):
         return out
 
 
-runtime.register(MotionState)
+tags.register(MotionState)

@@ -4,11 +4,4 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import attrs
-import pyarrow as pa
-
-from mosaico.ontology import base, columnar, runtime
-
 __all__ = []

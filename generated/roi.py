@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Vector2d
 
 __all__ = [
@@ -62,13 +62,13 @@ class ROI(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "offset": Vector2d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     offset: Vector2d = attrs.field(
         metadata={
@@ -85,42 +85,45 @@ class ROI(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.offset
-        if v is None:
-            runtime.fail("ROI", "offset", v, "a value is required")
-        if not isinstance(v, Vector2d):
-            runtime.fail("ROI", "offset", v, "expected Vector2d")
-        v = self.height
-        if v is None:
-            runtime.fail("ROI", "height", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("ROI", "height", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("ROI", "height", v, "must be within [0, 4294967295]")
-        v = self.width
-        if v is None:
-            runtime.fail("ROI", "width", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("ROI", "width", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("ROI", "width", v, "must be within [0, 4294967295]")
-        v = self.do_rectify
-        if v is not None:
-            if not isinstance(v, runtime.BOOL_KINDS):
-                runtime.fail("ROI", "do_rectify", v, "expected bool (bool)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_offset = self.offset
+        if not isinstance(v_offset, Vector2d):
+            validity.fail(
+                "ROI",
+                "offset",
+                v_offset,
+                "a value is required" if v_offset is None else "expected Vector2d",
+            )
+        v_height = self.height
+        if not isinstance(v_height, kinds.INT):
+            validity.fail(
+                "ROI",
+                "height",
+                v_height,
+                "a value is required" if v_height is None else "expected int (uint32)",
+            )
+        if v_height < 0 or v_height > 4294967295:
+            validity.fail("ROI", "height", v_height, "must be within [0, 4294967295]")
+        v_width = self.width
+        if not isinstance(v_width, kinds.INT):
+            validity.fail(
+                "ROI",
+                "width",
+                v_width,
+                "a value is required" if v_width is None else "expected int (uint32)",
+            )
+        if v_width < 0 or v_width > 4294967295:
+            validity.fail("ROI", "width", v_width, "must be within [0, 4294967295]")
+        v_do_rectify = self.do_rectify
+        if v_do_rectify is not None and not isinstance(v_do_rectify, kinds.BOOL):
+            validity.fail("ROI", "do_rectify", v_do_rectify, "expected bool (bool)")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[ROI]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[ROI]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.offset = f0
             o.height = f1
@@ -130,4 +133,4 @@ class ROI(base.OntologyType):
         return out
 
 
-runtime.register(ROI)
+tags.register(ROI)

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Transform
 from mosaico.types.header import Header
 
@@ -163,13 +163,13 @@ class BatteryState(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -216,109 +216,127 @@ class BatteryState(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("BatteryState", "header", v, "expected Header")
-        v = self.voltage
-        if v is None:
-            runtime.fail("BatteryState", "voltage", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("BatteryState", "voltage", v, "expected float (float32)")
-        v = self.temperature
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("BatteryState", "temperature", v, "expected float (float32)")
-        v = self.current
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("BatteryState", "current", v, "expected float (float32)")
-        v = self.charge
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("BatteryState", "charge", v, "expected float (float32)")
-        v = self.capacity
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("BatteryState", "capacity", v, "expected float (float32)")
-        v = self.design_capacity
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("BatteryState", "design_capacity", v, "expected float (float32)")
-        v = self.percentage
-        if v is None:
-            runtime.fail("BatteryState", "percentage", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("BatteryState", "percentage", v, "expected float (float32)")
-        v = self.power_supply_status
-        if v is None:
-            runtime.fail("BatteryState", "power_supply_status", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("BatteryState", "power_supply_status", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("BatteryState", "power_supply_status", v, "must be within [0, 255]")
-        v = self.power_supply_health
-        if v is None:
-            runtime.fail("BatteryState", "power_supply_health", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("BatteryState", "power_supply_health", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("BatteryState", "power_supply_health", v, "must be within [0, 255]")
-        v = self.power_supply_technology
-        if v is None:
-            runtime.fail("BatteryState", "power_supply_technology", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("BatteryState", "power_supply_technology", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("BatteryState", "power_supply_technology", v, "must be within [0, 255]")
-        v = self.present
-        if v is None:
-            runtime.fail("BatteryState", "present", v, "a value is required")
-        if not isinstance(v, runtime.BOOL_KINDS):
-            runtime.fail("BatteryState", "present", v, "expected bool (bool)")
-        v = self.location
-        if v is None:
-            runtime.fail("BatteryState", "location", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("BatteryState", "location", v, "expected str (string)")
-        v = self.serial_number
-        if v is None:
-            runtime.fail("BatteryState", "serial_number", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("BatteryState", "serial_number", v, "expected str (string)")
-        v = self.cell_voltage
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("BatteryState", "cell_voltage", v, "expected a list")
-        v = self.cell_temperature
-        if v is not None:
-            if not isinstance(v, runtime.LIST_KINDS):
-                runtime.fail("BatteryState", "cell_temperature", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("BatteryState", "header", v_header, "expected Header")
+        v_voltage = self.voltage
+        if not isinstance(v_voltage, kinds.FLOAT):
+            validity.fail(
+                "BatteryState",
+                "voltage",
+                v_voltage,
+                "a value is required" if v_voltage is None else "expected float (float32)",
+            )
+        v_temperature = self.temperature
+        if v_temperature is not None and not isinstance(v_temperature, kinds.FLOAT):
+            validity.fail("BatteryState", "temperature", v_temperature, "expected float (float32)")
+        v_current = self.current
+        if v_current is not None and not isinstance(v_current, kinds.FLOAT):
+            validity.fail("BatteryState", "current", v_current, "expected float (float32)")
+        v_charge = self.charge
+        if v_charge is not None and not isinstance(v_charge, kinds.FLOAT):
+            validity.fail("BatteryState", "charge", v_charge, "expected float (float32)")
+        v_capacity = self.capacity
+        if v_capacity is not None and not isinstance(v_capacity, kinds.FLOAT):
+            validity.fail("BatteryState", "capacity", v_capacity, "expected float (float32)")
+        v_design_capacity = self.design_capacity
+        if v_design_capacity is not None and not isinstance(v_design_capacity, kinds.FLOAT):
+            validity.fail(
+                "BatteryState", "design_capacity", v_design_capacity, "expected float (float32)"
+            )
+        v_percentage = self.percentage
+        if not isinstance(v_percentage, kinds.FLOAT):
+            validity.fail(
+                "BatteryState",
+                "percentage",
+                v_percentage,
+                "a value is required" if v_percentage is None else "expected float (float32)",
+            )
+        v_power_supply_status = self.power_supply_status
+        if not isinstance(v_power_supply_status, kinds.INT):
+            validity.fail(
+                "BatteryState",
+                "power_supply_status",
+                v_power_supply_status,
+                "a value is required" if v_power_supply_status is None else "expected int (uint8)",
+            )
+        if v_power_supply_status < 0 or v_power_supply_status > 255:
+            validity.fail(
+                "BatteryState",
+                "power_supply_status",
+                v_power_supply_status,
+                "must be within [0, 255]",
+            )
+        v_power_supply_health = self.power_supply_health
+        if not isinstance(v_power_supply_health, kinds.INT):
+            validity.fail(
+                "BatteryState",
+                "power_supply_health",
+                v_power_supply_health,
+                "a value is required" if v_power_supply_health is None else "expected int (uint8)",
+            )
+        if v_power_supply_health < 0 or v_power_supply_health > 255:
+            validity.fail(
+                "BatteryState",
+                "power_supply_health",
+                v_power_supply_health,
+                "must be within [0, 255]",
+            )
+        v_power_supply_technology = self.power_supply_technology
+        if not isinstance(v_power_supply_technology, kinds.INT):
+            validity.fail(
+                "BatteryState",
+                "power_supply_technology",
+                v_power_supply_technology,
+                "a value is required"
+                if v_power_supply_technology is None
+                else "expected int (uint8)",
+            )
+        if v_power_supply_technology < 0 or v_power_supply_technology > 255:
+            validity.fail(
+                "BatteryState",
+                "power_supply_technology",
+                v_power_supply_technology,
+                "must be within [0, 255]",
+            )
+        v_present = self.present
+        if not isinstance(v_present, kinds.BOOL):
+            validity.fail(
+                "BatteryState",
+                "present",
+                v_present,
+                "a value is required" if v_present is None else "expected bool (bool)",
+            )
+        v_location = self.location
+        if not isinstance(v_location, kinds.STR):
+            validity.fail(
+                "BatteryState",
+                "location",
+                v_location,
+                "a value is required" if v_location is None else "expected str (string)",
+            )
+        v_serial_number = self.serial_number
+        if not isinstance(v_serial_number, kinds.STR):
+            validity.fail(
+                "BatteryState",
+                "serial_number",
+                v_serial_number,
+                "a value is required" if v_serial_number is None else "expected str (string)",
+            )
+        v_cell_voltage = self.cell_voltage
+        if v_cell_voltage is not None and not isinstance(v_cell_voltage, kinds.LIST):
+            validity.fail("BatteryState", "cell_voltage", v_cell_voltage, "expected a list")
+        v_cell_temperature = self.cell_temperature
+        if v_cell_temperature is not None and not isinstance(v_cell_temperature, kinds.LIST):
+            validity.fail("BatteryState", "cell_temperature", v_cell_temperature, "expected a list")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[BatteryState]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[BatteryState]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-            f10,
-            f11,
-            f12,
-            f13,
-            f14,
-            f15,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15 in zip(*c):
             o = new(cls)
             o.header = f0
             o.voltage = f1
@@ -340,7 +358,7 @@ class BatteryState(base.OntologyType):
         return out
 
 
-runtime.register(BatteryState)
+tags.register(BatteryState)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -363,30 +381,35 @@ class FrameTransform(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "transforms": Transform,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     transforms: list[Transform] = attrs.field(
         metadata={"description": "The transforms of one TF message."}
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.transforms
-        if v is None:
-            runtime.fail("FrameTransform", "transforms", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("FrameTransform", "transforms", v, "expected a list")
-        if any(not isinstance(x, Transform) for x in v):
-            runtime.fail("FrameTransform", "transforms", v, "expected Transform elements")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_transforms = self.transforms
+        if not isinstance(v_transforms, kinds.LIST):
+            validity.fail(
+                "FrameTransform",
+                "transforms",
+                v_transforms,
+                "a value is required" if v_transforms is None else "expected a list",
+            )
+        if any(not isinstance(x, Transform) for x in v_transforms):
+            validity.fail(
+                "FrameTransform", "transforms", v_transforms, "expected Transform elements"
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[FrameTransform]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[FrameTransform]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -397,7 +420,7 @@ class FrameTransform(base.OntologyType):
         return out
 
 
-runtime.register(FrameTransform)
+tags.register(FrameTransform)
 
 _ALLOWED_PointField_datatype = frozenset([1, 2, 3, 4, 5, 6, 7, 8])
 
@@ -443,13 +466,13 @@ class PointField(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "datatype": (columnar.Allowed([1, 2, 3, 4, 5, 6, 7, 8]),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "datatype": constraints.Constraints(allowed=(1, 2, 3, 4, 5, 6, 7, 8)),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     name: str = attrs.field(metadata={"description": "Channel name (e.g. x, intensity)."})
     offset: int = attrs.field(
@@ -463,57 +486,61 @@ class PointField(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.name
-        if v is None:
-            runtime.fail("PointField", "name", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("PointField", "name", v, "expected str (string)")
-        v = self.offset
-        if v is None:
-            runtime.fail("PointField", "offset", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointField", "offset", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointField", "offset", v, "must be within [0, 4294967295]")
-        v = self.datatype
-        if v is None:
-            runtime.fail("PointField", "datatype", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointField", "datatype", v, "expected int (int64)")
-        if v < -9223372036854775808 or v > 9223372036854775807:
-            runtime.fail(
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_name = self.name
+        if not isinstance(v_name, kinds.STR):
+            validity.fail(
+                "PointField",
+                "name",
+                v_name,
+                "a value is required" if v_name is None else "expected str (string)",
+            )
+        v_offset = self.offset
+        if not isinstance(v_offset, kinds.INT):
+            validity.fail(
+                "PointField",
+                "offset",
+                v_offset,
+                "a value is required" if v_offset is None else "expected int (uint32)",
+            )
+        if v_offset < 0 or v_offset > 4294967295:
+            validity.fail("PointField", "offset", v_offset, "must be within [0, 4294967295]")
+        v_datatype = self.datatype
+        if not isinstance(v_datatype, kinds.INT):
+            validity.fail(
                 "PointField",
                 "datatype",
-                v,
+                v_datatype,
+                "a value is required" if v_datatype is None else "expected int (int64)",
+            )
+        if v_datatype < -9223372036854775808 or v_datatype > 9223372036854775807:
+            validity.fail(
+                "PointField",
+                "datatype",
+                v_datatype,
                 "must be within [-9223372036854775808, 9223372036854775807]",
             )
-        if v not in _ALLOWED_PointField_datatype:
-            runtime.fail(
-                "PointField",
-                "datatype",
-                v,
-                f"must be one of {sorted(_ALLOWED_PointField_datatype)}",
+        if v_datatype not in _ALLOWED_PointField_datatype:
+            validity.fail(
+                "PointField", "datatype", v_datatype, "must be one of [1, 2, 3, 4, 5, 6, 7, 8]"
             )
-        v = self.count
-        if v is None:
-            runtime.fail("PointField", "count", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointField", "count", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointField", "count", v, "must be within [0, 4294967295]")
+        v_count = self.count
+        if not isinstance(v_count, kinds.INT):
+            validity.fail(
+                "PointField",
+                "count",
+                v_count,
+                "a value is required" if v_count is None else "expected int (uint32)",
+            )
+        if v_count < 0 or v_count > 4294967295:
+            validity.fail("PointField", "count", v_count, "must be within [0, 4294967295]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[PointField]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[PointField]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.name = f0
             o.offset = f1
@@ -523,7 +550,7 @@ class PointField(base.OntologyType):
         return out
 
 
-runtime.register(PointField)
+tags.register(PointField)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -598,14 +625,14 @@ class PointCloud2(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "fields": PointField,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -626,78 +653,93 @@ class PointCloud2(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("PointCloud2", "header", v, "expected Header")
-        v = self.height
-        if v is None:
-            runtime.fail("PointCloud2", "height", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointCloud2", "height", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointCloud2", "height", v, "must be within [0, 4294967295]")
-        v = self.width
-        if v is None:
-            runtime.fail("PointCloud2", "width", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointCloud2", "width", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointCloud2", "width", v, "must be within [0, 4294967295]")
-        v = self.fields
-        if v is None:
-            runtime.fail("PointCloud2", "fields", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("PointCloud2", "fields", v, "expected a list")
-        if any(not isinstance(x, PointField) for x in v):
-            runtime.fail("PointCloud2", "fields", v, "expected PointField elements")
-        v = self.is_bigendian
-        if v is None:
-            runtime.fail("PointCloud2", "is_bigendian", v, "a value is required")
-        if not isinstance(v, runtime.BOOL_KINDS):
-            runtime.fail("PointCloud2", "is_bigendian", v, "expected bool (bool)")
-        v = self.point_step
-        if v is None:
-            runtime.fail("PointCloud2", "point_step", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointCloud2", "point_step", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointCloud2", "point_step", v, "must be within [0, 4294967295]")
-        v = self.row_step
-        if v is None:
-            runtime.fail("PointCloud2", "row_step", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("PointCloud2", "row_step", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("PointCloud2", "row_step", v, "must be within [0, 4294967295]")
-        v = self.data
-        if v is None:
-            runtime.fail("PointCloud2", "data", v, "a value is required")
-        if not isinstance(v, runtime.BYTES_KINDS):
-            runtime.fail("PointCloud2", "data", v, "expected bytes (binary)")
-        v = self.is_dense
-        if v is None:
-            runtime.fail("PointCloud2", "is_dense", v, "a value is required")
-        if not isinstance(v, runtime.BOOL_KINDS):
-            runtime.fail("PointCloud2", "is_dense", v, "expected bool (bool)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("PointCloud2", "header", v_header, "expected Header")
+        v_height = self.height
+        if not isinstance(v_height, kinds.INT):
+            validity.fail(
+                "PointCloud2",
+                "height",
+                v_height,
+                "a value is required" if v_height is None else "expected int (uint32)",
+            )
+        if v_height < 0 or v_height > 4294967295:
+            validity.fail("PointCloud2", "height", v_height, "must be within [0, 4294967295]")
+        v_width = self.width
+        if not isinstance(v_width, kinds.INT):
+            validity.fail(
+                "PointCloud2",
+                "width",
+                v_width,
+                "a value is required" if v_width is None else "expected int (uint32)",
+            )
+        if v_width < 0 or v_width > 4294967295:
+            validity.fail("PointCloud2", "width", v_width, "must be within [0, 4294967295]")
+        v_fields = self.fields
+        if not isinstance(v_fields, kinds.LIST):
+            validity.fail(
+                "PointCloud2",
+                "fields",
+                v_fields,
+                "a value is required" if v_fields is None else "expected a list",
+            )
+        if any(not isinstance(x, PointField) for x in v_fields):
+            validity.fail("PointCloud2", "fields", v_fields, "expected PointField elements")
+        v_is_bigendian = self.is_bigendian
+        if not isinstance(v_is_bigendian, kinds.BOOL):
+            validity.fail(
+                "PointCloud2",
+                "is_bigendian",
+                v_is_bigendian,
+                "a value is required" if v_is_bigendian is None else "expected bool (bool)",
+            )
+        v_point_step = self.point_step
+        if not isinstance(v_point_step, kinds.INT):
+            validity.fail(
+                "PointCloud2",
+                "point_step",
+                v_point_step,
+                "a value is required" if v_point_step is None else "expected int (uint32)",
+            )
+        if v_point_step < 0 or v_point_step > 4294967295:
+            validity.fail(
+                "PointCloud2", "point_step", v_point_step, "must be within [0, 4294967295]"
+            )
+        v_row_step = self.row_step
+        if not isinstance(v_row_step, kinds.INT):
+            validity.fail(
+                "PointCloud2",
+                "row_step",
+                v_row_step,
+                "a value is required" if v_row_step is None else "expected int (uint32)",
+            )
+        if v_row_step < 0 or v_row_step > 4294967295:
+            validity.fail("PointCloud2", "row_step", v_row_step, "must be within [0, 4294967295]")
+        v_data = self.data
+        if not isinstance(v_data, kinds.BYTES):
+            validity.fail(
+                "PointCloud2",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected bytes (binary)",
+            )
+        v_is_dense = self.is_dense
+        if not isinstance(v_is_dense, kinds.BOOL):
+            validity.fail(
+                "PointCloud2",
+                "is_dense",
+                v_is_dense,
+                "a value is required" if v_is_dense is None else "expected bool (bool)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[PointCloud2]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[PointCloud2]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8 in zip(*c):
             o = new(cls)
             o.header = f0
             o.height = f1
@@ -712,4 +754,4 @@ class PointCloud2(base.OntologyType):
         return out
 
 
-runtime.register(PointCloud2)
+tags.register(PointCloud2)

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 
 __all__ = [
     "Integer8",
@@ -45,26 +45,29 @@ class Integer8(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Integer8", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Integer8", "data", v, "expected int (int8)")
-        if v < -128 or v > 127:
-            runtime.fail("Integer8", "data", v, "must be within [-128, 127]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Integer8",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (int8)",
+            )
+        if v_data < -128 or v_data > 127:
+            validity.fail("Integer8", "data", v_data, "must be within [-128, 127]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Integer8]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Integer8]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -75,7 +78,7 @@ class Integer8(base.OntologyType):
         return out
 
 
-runtime.register(Integer8)
+tags.register(Integer8)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -95,26 +98,29 @@ class Integer16(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Integer16", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Integer16", "data", v, "expected int (int16)")
-        if v < -32768 or v > 32767:
-            runtime.fail("Integer16", "data", v, "must be within [-32768, 32767]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Integer16",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (int16)",
+            )
+        if v_data < -32768 or v_data > 32767:
+            validity.fail("Integer16", "data", v_data, "must be within [-32768, 32767]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Integer16]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Integer16]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -125,7 +131,7 @@ class Integer16(base.OntologyType):
         return out
 
 
-runtime.register(Integer16)
+tags.register(Integer16)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -145,26 +151,29 @@ class Integer32(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Integer32", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Integer32", "data", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Integer32", "data", v, "must be within [-2147483648, 2147483647]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Integer32",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (int32)",
+            )
+        if v_data < -2147483648 or v_data > 2147483647:
+            validity.fail("Integer32", "data", v_data, "must be within [-2147483648, 2147483647]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Integer32]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Integer32]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -175,7 +184,7 @@ class Integer32(base.OntologyType):
         return out
 
 
-runtime.register(Integer32)
+tags.register(Integer32)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -195,28 +204,34 @@ class Integer64(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Integer64", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Integer64", "data", v, "expected int (int64)")
-        if v < -9223372036854775808 or v > 9223372036854775807:
-            runtime.fail(
-                "Integer64", "data", v, "must be within [-9223372036854775808, 9223372036854775807]"
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Integer64",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (int64)",
+            )
+        if v_data < -9223372036854775808 or v_data > 9223372036854775807:
+            validity.fail(
+                "Integer64",
+                "data",
+                v_data,
+                "must be within [-9223372036854775808, 9223372036854775807]",
             )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Integer64]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Integer64]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -227,7 +242,7 @@ class Integer64(base.OntologyType):
         return out
 
 
-runtime.register(Integer64)
+tags.register(Integer64)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -247,26 +262,29 @@ class Unsigned8(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Unsigned8", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Unsigned8", "data", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("Unsigned8", "data", v, "must be within [0, 255]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Unsigned8",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (uint8)",
+            )
+        if v_data < 0 or v_data > 255:
+            validity.fail("Unsigned8", "data", v_data, "must be within [0, 255]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Unsigned8]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Unsigned8]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -277,7 +295,7 @@ class Unsigned8(base.OntologyType):
         return out
 
 
-runtime.register(Unsigned8)
+tags.register(Unsigned8)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -297,26 +315,29 @@ class Unsigned16(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Unsigned16", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Unsigned16", "data", v, "expected int (uint16)")
-        if v < 0 or v > 65535:
-            runtime.fail("Unsigned16", "data", v, "must be within [0, 65535]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Unsigned16",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (uint16)",
+            )
+        if v_data < 0 or v_data > 65535:
+            validity.fail("Unsigned16", "data", v_data, "must be within [0, 65535]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Unsigned16]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Unsigned16]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -327,7 +348,7 @@ class Unsigned16(base.OntologyType):
         return out
 
 
-runtime.register(Unsigned16)
+tags.register(Unsigned16)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -347,26 +368,29 @@ class Unsigned32(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Unsigned32", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Unsigned32", "data", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("Unsigned32", "data", v, "must be within [0, 4294967295]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Unsigned32",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (uint32)",
+            )
+        if v_data < 0 or v_data > 4294967295:
+            validity.fail("Unsigned32", "data", v_data, "must be within [0, 4294967295]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Unsigned32]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Unsigned32]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -377,7 +401,7 @@ class Unsigned32(base.OntologyType):
         return out
 
 
-runtime.register(Unsigned32)
+tags.register(Unsigned32)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -397,26 +421,29 @@ class Unsigned64(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: int = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Unsigned64", "data", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Unsigned64", "data", v, "expected int (uint64)")
-        if v < 0 or v > 18446744073709551615:
-            runtime.fail("Unsigned64", "data", v, "must be within [0, 18446744073709551615]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.INT):
+            validity.fail(
+                "Unsigned64",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected int (uint64)",
+            )
+        if v_data < 0 or v_data > 18446744073709551615:
+            validity.fail("Unsigned64", "data", v_data, "must be within [0, 18446744073709551615]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Unsigned64]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Unsigned64]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -427,7 +454,7 @@ class Unsigned64(base.OntologyType):
         return out
 
 
-runtime.register(Unsigned64)
+tags.register(Unsigned64)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -447,24 +474,27 @@ class Floating16(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Floating16", "data", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Floating16", "data", v, "expected float (float16)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.FLOAT):
+            validity.fail(
+                "Floating16",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected float (float16)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Floating16]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Floating16]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -475,7 +505,7 @@ class Floating16(base.OntologyType):
         return out
 
 
-runtime.register(Floating16)
+tags.register(Floating16)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -495,24 +525,27 @@ class Floating32(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Floating32", "data", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Floating32", "data", v, "expected float (float32)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.FLOAT):
+            validity.fail(
+                "Floating32",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected float (float32)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Floating32]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Floating32]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -523,7 +556,7 @@ class Floating32(base.OntologyType):
         return out
 
 
-runtime.register(Floating32)
+tags.register(Floating32)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -543,24 +576,27 @@ class Floating64(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: float = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Floating64", "data", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Floating64", "data", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.FLOAT):
+            validity.fail(
+                "Floating64",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Floating64]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Floating64]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -571,7 +607,7 @@ class Floating64(base.OntologyType):
         return out
 
 
-runtime.register(Floating64)
+tags.register(Floating64)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -591,24 +627,27 @@ class Boolean(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: bool = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("Boolean", "data", v, "a value is required")
-        if not isinstance(v, runtime.BOOL_KINDS):
-            runtime.fail("Boolean", "data", v, "expected bool (bool)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.BOOL):
+            validity.fail(
+                "Boolean",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected bool (bool)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Boolean]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Boolean]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -619,7 +658,7 @@ class Boolean(base.OntologyType):
         return out
 
 
-runtime.register(Boolean)
+tags.register(Boolean)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -639,24 +678,27 @@ class String(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     data: str = attrs.field(metadata={"description": "The wrapped value."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.data
-        if v is None:
-            runtime.fail("String", "data", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("String", "data", v, "expected str (string)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_data = self.data
+        if not isinstance(v_data, kinds.STR):
+            validity.fail(
+                "String",
+                "data",
+                v_data,
+                "a value is required" if v_data is None else "expected str (string)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[String]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[String]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -667,4 +709,4 @@ class String(base.OntologyType):
         return out
 
 
-runtime.register(String)
+tags.register(String)

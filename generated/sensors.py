@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Point3d, Quaternion, Vector2d, Vector3d
 from mosaico.types.header import Header
 from mosaico.types.roi import ROI
@@ -70,16 +70,16 @@ class IMU(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "acceleration": Vector3d,
         "angular_velocity": Vector3d,
         "orientation": Quaternion,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -95,37 +95,36 @@ class IMU(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("IMU", "header", v, "expected Header")
-        v = self.acceleration
-        if v is None:
-            runtime.fail("IMU", "acceleration", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("IMU", "acceleration", v, "expected Vector3d")
-        v = self.angular_velocity
-        if v is None:
-            runtime.fail("IMU", "angular_velocity", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("IMU", "angular_velocity", v, "expected Vector3d")
-        v = self.orientation
-        if v is not None:
-            if not isinstance(v, Quaternion):
-                runtime.fail("IMU", "orientation", v, "expected Quaternion")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("IMU", "header", v_header, "expected Header")
+        v_acceleration = self.acceleration
+        if not isinstance(v_acceleration, Vector3d):
+            validity.fail(
+                "IMU",
+                "acceleration",
+                v_acceleration,
+                "a value is required" if v_acceleration is None else "expected Vector3d",
+            )
+        v_angular_velocity = self.angular_velocity
+        if not isinstance(v_angular_velocity, Vector3d):
+            validity.fail(
+                "IMU",
+                "angular_velocity",
+                v_angular_velocity,
+                "a value is required" if v_angular_velocity is None else "expected Vector3d",
+            )
+        v_orientation = self.orientation
+        if v_orientation is not None and not isinstance(v_orientation, Quaternion):
+            validity.fail("IMU", "orientation", v_orientation, "expected Quaternion")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[IMU]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[IMU]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.header = f0
             o.acceleration = f1
@@ -135,7 +134,7 @@ class IMU(base.OntologyType):
         return out
 
 
-runtime.register(IMU)
+tags.register(IMU)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -186,11 +185,11 @@ class GPSStatus(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     status: int = attrs.field(metadata={"description": "Fix status code (see §8.4)."})
     service: int = attrs.field(
@@ -207,48 +206,46 @@ class GPSStatus(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.status
-        if v is None:
-            runtime.fail("GPSStatus", "status", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("GPSStatus", "status", v, "expected int (int8)")
-        if v < -128 or v > 127:
-            runtime.fail("GPSStatus", "status", v, "must be within [-128, 127]")
-        v = self.service
-        if v is None:
-            runtime.fail("GPSStatus", "service", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("GPSStatus", "service", v, "expected int (uint16)")
-        if v < 0 or v > 65535:
-            runtime.fail("GPSStatus", "service", v, "must be within [0, 65535]")
-        v = self.satellites
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("GPSStatus", "satellites", v, "expected int (int8)")
-            if v < -128 or v > 127:
-                runtime.fail("GPSStatus", "satellites", v, "must be within [-128, 127]")
-        v = self.hdop
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("GPSStatus", "hdop", v, "expected float (float64)")
-        v = self.vdop
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("GPSStatus", "vdop", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_status = self.status
+        if not isinstance(v_status, kinds.INT):
+            validity.fail(
+                "GPSStatus",
+                "status",
+                v_status,
+                "a value is required" if v_status is None else "expected int (int8)",
+            )
+        if v_status < -128 or v_status > 127:
+            validity.fail("GPSStatus", "status", v_status, "must be within [-128, 127]")
+        v_service = self.service
+        if not isinstance(v_service, kinds.INT):
+            validity.fail(
+                "GPSStatus",
+                "service",
+                v_service,
+                "a value is required" if v_service is None else "expected int (uint16)",
+            )
+        if v_service < 0 or v_service > 65535:
+            validity.fail("GPSStatus", "service", v_service, "must be within [0, 65535]")
+        v_satellites = self.satellites
+        if v_satellites is not None:
+            if not isinstance(v_satellites, kinds.INT):
+                validity.fail("GPSStatus", "satellites", v_satellites, "expected int (int8)")
+            if v_satellites < -128 or v_satellites > 127:
+                validity.fail("GPSStatus", "satellites", v_satellites, "must be within [-128, 127]")
+        v_hdop = self.hdop
+        if v_hdop is not None and not isinstance(v_hdop, kinds.FLOAT):
+            validity.fail("GPSStatus", "hdop", v_hdop, "expected float (float64)")
+        v_vdop = self.vdop
+        if v_vdop is not None and not isinstance(v_vdop, kinds.FLOAT):
+            validity.fail("GPSStatus", "vdop", v_vdop, "expected float (float64)")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[GPSStatus]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[GPSStatus]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.status = f0
             o.service = f1
@@ -259,7 +256,7 @@ class GPSStatus(base.OntologyType):
         return out
 
 
-runtime.register(GPSStatus)
+tags.register(GPSStatus)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -306,16 +303,16 @@ class GPS(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "position": Point3d,
         "velocity": Vector3d,
         "status": GPSStatus,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -335,36 +332,31 @@ class GPS(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("GPS", "header", v, "expected Header")
-        v = self.position
-        if v is None:
-            runtime.fail("GPS", "position", v, "a value is required")
-        if not isinstance(v, Point3d):
-            runtime.fail("GPS", "position", v, "expected Point3d")
-        v = self.velocity
-        if v is not None:
-            if not isinstance(v, Vector3d):
-                runtime.fail("GPS", "velocity", v, "expected Vector3d")
-        v = self.status
-        if v is not None:
-            if not isinstance(v, GPSStatus):
-                runtime.fail("GPS", "status", v, "expected GPSStatus")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("GPS", "header", v_header, "expected Header")
+        v_position = self.position
+        if not isinstance(v_position, Point3d):
+            validity.fail(
+                "GPS",
+                "position",
+                v_position,
+                "a value is required" if v_position is None else "expected Point3d",
+            )
+        v_velocity = self.velocity
+        if v_velocity is not None and not isinstance(v_velocity, Vector3d):
+            validity.fail("GPS", "velocity", v_velocity, "expected Vector3d")
+        v_status = self.status
+        if v_status is not None and not isinstance(v_status, GPSStatus):
+            validity.fail("GPS", "status", v_status, "expected GPSStatus")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[GPS]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[GPS]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.header = f0
             o.position = f1
@@ -374,7 +366,7 @@ class GPS(base.OntologyType):
         return out
 
 
-runtime.register(GPS)
+tags.register(GPS)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -404,13 +396,13 @@ class NMEASentence(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -418,26 +410,25 @@ class NMEASentence(base.OntologyType):
     sentence: str = attrs.field(metadata={"description": "One raw NMEA-0183 sentence (ASCII)."})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("NMEASentence", "header", v, "expected Header")
-        v = self.sentence
-        if v is None:
-            runtime.fail("NMEASentence", "sentence", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("NMEASentence", "sentence", v, "expected str (string)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("NMEASentence", "header", v_header, "expected Header")
+        v_sentence = self.sentence
+        if not isinstance(v_sentence, kinds.STR):
+            validity.fail(
+                "NMEASentence",
+                "sentence",
+                v_sentence,
+                "a value is required" if v_sentence is None else "expected str (string)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[NMEASentence]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[NMEASentence]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.header = f0
             o.sentence = f1
@@ -445,7 +436,7 @@ class NMEASentence(base.OntologyType):
         return out
 
 
-runtime.register(NMEASentence)
+tags.register(NMEASentence)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -475,14 +466,14 @@ class Magnetometer(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "magnetic_field": Vector3d,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -492,26 +483,25 @@ class Magnetometer(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Magnetometer", "header", v, "expected Header")
-        v = self.magnetic_field
-        if v is None:
-            runtime.fail("Magnetometer", "magnetic_field", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("Magnetometer", "magnetic_field", v, "expected Vector3d")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Magnetometer", "header", v_header, "expected Header")
+        v_magnetic_field = self.magnetic_field
+        if not isinstance(v_magnetic_field, Vector3d):
+            validity.fail(
+                "Magnetometer",
+                "magnetic_field",
+                v_magnetic_field,
+                "a value is required" if v_magnetic_field is None else "expected Vector3d",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Magnetometer]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Magnetometer]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.header = f0
             o.magnetic_field = f1
@@ -519,7 +509,7 @@ class Magnetometer(base.OntologyType):
         return out
 
 
-runtime.register(Magnetometer)
+tags.register(Magnetometer)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -556,13 +546,13 @@ class Joy(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -573,32 +563,33 @@ class Joy(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Joy", "header", v, "expected Header")
-        v = self.axes
-        if v is None:
-            runtime.fail("Joy", "axes", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Joy", "axes", v, "expected a list")
-        v = self.buttons
-        if v is None:
-            runtime.fail("Joy", "buttons", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("Joy", "buttons", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Joy", "header", v_header, "expected Header")
+        v_axes = self.axes
+        if not isinstance(v_axes, kinds.LIST):
+            validity.fail(
+                "Joy",
+                "axes",
+                v_axes,
+                "a value is required" if v_axes is None else "expected a list",
+            )
+        v_buttons = self.buttons
+        if not isinstance(v_buttons, kinds.LIST):
+            validity.fail(
+                "Joy",
+                "buttons",
+                v_buttons,
+                "a value is required" if v_buttons is None else "expected a list",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Joy]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Joy]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-        ) in zip(*c):
+        for f0, f1, f2 in zip(*c):
             o = new(cls)
             o.header = f0
             o.axes = f1
@@ -607,7 +598,7 @@ class Joy(base.OntologyType):
         return out
 
 
-runtime.register(Joy)
+tags.register(Joy)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -653,13 +644,13 @@ class Pressure(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -674,38 +665,36 @@ class Pressure(base.OntologyType):
     value: float = attrs.field(metadata={"description": "Absolute pressure.", "unit": "Pa"})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.variance
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("Pressure", "variance", v, "expected float (float64)")
-        v = self.variance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Pressure", "variance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Pressure", "variance_type", v, "must be within [-32768, 32767]")
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Pressure", "header", v, "expected Header")
-        v = self.value
-        if v is None:
-            runtime.fail("Pressure", "value", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Pressure", "value", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_variance = self.variance
+        if v_variance is not None and not isinstance(v_variance, kinds.FLOAT):
+            validity.fail("Pressure", "variance", v_variance, "expected float (float64)")
+        v_variance_type = self.variance_type
+        if v_variance_type is not None:
+            if not isinstance(v_variance_type, kinds.INT):
+                validity.fail("Pressure", "variance_type", v_variance_type, "expected int (int16)")
+            if v_variance_type < -32768 or v_variance_type > 32767:
+                validity.fail(
+                    "Pressure", "variance_type", v_variance_type, "must be within [-32768, 32767]"
+                )
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Pressure", "header", v_header, "expected Header")
+        v_value = self.value
+        if not isinstance(v_value, kinds.FLOAT):
+            validity.fail(
+                "Pressure",
+                "value",
+                v_value,
+                "a value is required" if v_value is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Pressure]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Pressure]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.variance = f0
             o.variance_type = f1
@@ -715,7 +704,7 @@ class Pressure(base.OntologyType):
         return out
 
 
-runtime.register(Pressure)
+tags.register(Pressure)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -761,13 +750,13 @@ class Temperature(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -782,38 +771,41 @@ class Temperature(base.OntologyType):
     value: float = attrs.field(metadata={"description": "Temperature.", "unit": "K"})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.variance
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("Temperature", "variance", v, "expected float (float64)")
-        v = self.variance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Temperature", "variance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Temperature", "variance_type", v, "must be within [-32768, 32767]")
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Temperature", "header", v, "expected Header")
-        v = self.value
-        if v is None:
-            runtime.fail("Temperature", "value", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Temperature", "value", v, "expected float (float64)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_variance = self.variance
+        if v_variance is not None and not isinstance(v_variance, kinds.FLOAT):
+            validity.fail("Temperature", "variance", v_variance, "expected float (float64)")
+        v_variance_type = self.variance_type
+        if v_variance_type is not None:
+            if not isinstance(v_variance_type, kinds.INT):
+                validity.fail(
+                    "Temperature", "variance_type", v_variance_type, "expected int (int16)"
+                )
+            if v_variance_type < -32768 or v_variance_type > 32767:
+                validity.fail(
+                    "Temperature",
+                    "variance_type",
+                    v_variance_type,
+                    "must be within [-32768, 32767]",
+                )
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Temperature", "header", v_header, "expected Header")
+        v_value = self.value
+        if not isinstance(v_value, kinds.FLOAT):
+            validity.fail(
+                "Temperature",
+                "value",
+                v_value,
+                "a value is required" if v_value is None else "expected float (float64)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Temperature]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Temperature]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-        ) in zip(*c):
+        for f0, f1, f2, f3 in zip(*c):
             o = new(cls)
             o.variance = f0
             o.variance_type = f1
@@ -823,7 +815,7 @@ class Temperature(base.OntologyType):
         return out
 
 
-runtime.register(Temperature)
+tags.register(Temperature)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -905,13 +897,15 @@ class Range(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = (columnar.Ordered(["min_range", "range", "max_range"]),)
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = (
+        constraints.Ordered(("min_range", "range", "max_range")),
+    )
 
     variance: float | None = attrs.field(
         default=None, metadata={"description": "Scalar variance of the measured value."}
@@ -946,80 +940,82 @@ class Range(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.variance
-        if v is not None:
-            if not isinstance(v, runtime.FLOAT_KINDS):
-                runtime.fail("Range", "variance", v, "expected float (float64)")
-        v = self.variance_type
-        if v is not None:
-            if not isinstance(v, runtime.INT_KINDS):
-                runtime.fail("Range", "variance_type", v, "expected int (int16)")
-            if v < -32768 or v > 32767:
-                runtime.fail("Range", "variance_type", v, "must be within [-32768, 32767]")
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("Range", "header", v, "expected Header")
-        v = self.radiation_type
-        if v is None:
-            runtime.fail("Range", "radiation_type", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Range", "radiation_type", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("Range", "radiation_type", v, "must be within [0, 255]")
-        v = self.field_of_view
-        if v is None:
-            runtime.fail("Range", "field_of_view", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Range", "field_of_view", v, "expected float (float32)")
-        v = self.min_range
-        if v is None:
-            runtime.fail("Range", "min_range", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Range", "min_range", v, "expected float (float32)")
-        v = self.max_range
-        if v is None:
-            runtime.fail("Range", "max_range", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Range", "max_range", v, "expected float (float32)")
-        v = self.range
-        if v is None:
-            runtime.fail("Range", "range", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Range", "range", v, "expected float (float32)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_variance = self.variance
+        if v_variance is not None and not isinstance(v_variance, kinds.FLOAT):
+            validity.fail("Range", "variance", v_variance, "expected float (float64)")
+        v_variance_type = self.variance_type
+        if v_variance_type is not None:
+            if not isinstance(v_variance_type, kinds.INT):
+                validity.fail("Range", "variance_type", v_variance_type, "expected int (int16)")
+            if v_variance_type < -32768 or v_variance_type > 32767:
+                validity.fail(
+                    "Range", "variance_type", v_variance_type, "must be within [-32768, 32767]"
+                )
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("Range", "header", v_header, "expected Header")
+        v_radiation_type = self.radiation_type
+        if not isinstance(v_radiation_type, kinds.INT):
+            validity.fail(
+                "Range",
+                "radiation_type",
+                v_radiation_type,
+                "a value is required" if v_radiation_type is None else "expected int (uint8)",
+            )
+        if v_radiation_type < 0 or v_radiation_type > 255:
+            validity.fail("Range", "radiation_type", v_radiation_type, "must be within [0, 255]")
+        v_field_of_view = self.field_of_view
+        if not isinstance(v_field_of_view, kinds.FLOAT):
+            validity.fail(
+                "Range",
+                "field_of_view",
+                v_field_of_view,
+                "a value is required" if v_field_of_view is None else "expected float (float32)",
+            )
+        v_min_range = self.min_range
+        if not isinstance(v_min_range, kinds.FLOAT):
+            validity.fail(
+                "Range",
+                "min_range",
+                v_min_range,
+                "a value is required" if v_min_range is None else "expected float (float32)",
+            )
+        v_max_range = self.max_range
+        if not isinstance(v_max_range, kinds.FLOAT):
+            validity.fail(
+                "Range",
+                "max_range",
+                v_max_range,
+                "a value is required" if v_max_range is None else "expected float (float32)",
+            )
+        v_range = self.range
+        if not isinstance(v_range, kinds.FLOAT):
+            validity.fail(
+                "Range",
+                "range",
+                v_range,
+                "a value is required" if v_range is None else "expected float (float32)",
+            )
         if (
-            self.min_range is not None
-            and self.range is not None
-            and self.max_range is not None
-            and not (self.min_range <= self.range <= self.max_range)
+            v_min_range is not None
+            and v_range is not None
+            and v_max_range is not None
+            and not (v_min_range <= v_range <= v_max_range)
         ):
-            runtime.fail(
+            validity.fail(
                 "Range",
                 "min_range/range/max_range",
-                (
-                    self.min_range,
-                    self.range,
-                    self.max_range,
-                ),
+                (v_min_range, v_range, v_max_range),
                 "must satisfy min_range <= range <= max_range",
             )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Range]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Range]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7 in zip(*c):
             o = new(cls)
             o.variance = f0
             o.variance_type = f1
@@ -1033,7 +1029,7 @@ class Range(base.OntologyType):
         return out
 
 
-runtime.register(Range)
+tags.register(Range)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1084,13 +1080,13 @@ class RobotJoint(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1109,44 +1105,49 @@ class RobotJoint(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("RobotJoint", "header", v, "expected Header")
-        v = self.names
-        if v is None:
-            runtime.fail("RobotJoint", "names", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RobotJoint", "names", v, "expected a list")
-        v = self.positions
-        if v is None:
-            runtime.fail("RobotJoint", "positions", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RobotJoint", "positions", v, "expected a list")
-        v = self.velocities
-        if v is None:
-            runtime.fail("RobotJoint", "velocities", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RobotJoint", "velocities", v, "expected a list")
-        v = self.efforts
-        if v is None:
-            runtime.fail("RobotJoint", "efforts", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("RobotJoint", "efforts", v, "expected a list")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("RobotJoint", "header", v_header, "expected Header")
+        v_names = self.names
+        if not isinstance(v_names, kinds.LIST):
+            validity.fail(
+                "RobotJoint",
+                "names",
+                v_names,
+                "a value is required" if v_names is None else "expected a list",
+            )
+        v_positions = self.positions
+        if not isinstance(v_positions, kinds.LIST):
+            validity.fail(
+                "RobotJoint",
+                "positions",
+                v_positions,
+                "a value is required" if v_positions is None else "expected a list",
+            )
+        v_velocities = self.velocities
+        if not isinstance(v_velocities, kinds.LIST):
+            validity.fail(
+                "RobotJoint",
+                "velocities",
+                v_velocities,
+                "a value is required" if v_velocities is None else "expected a list",
+            )
+        v_efforts = self.efforts
+        if not isinstance(v_efforts, kinds.LIST):
+            validity.fail(
+                "RobotJoint",
+                "efforts",
+                v_efforts,
+                "a value is required" if v_efforts is None else "expected a list",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[RobotJoint]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[RobotJoint]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4 in zip(*c):
             o = new(cls)
             o.header = f0
             o.names = f1
@@ -1157,7 +1158,7 @@ class RobotJoint(base.OntologyType):
         return out
 
 
-runtime.register(RobotJoint)
+tags.register(RobotJoint)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -1249,15 +1250,15 @@ class CameraInfo(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "binning": Vector2d,
         "roi": ROI,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {}
-    RULES: ClassVar[tuple[object, ...]] = ()
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {}
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -1295,82 +1296,104 @@ class CameraInfo(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("CameraInfo", "header", v, "expected Header")
-        v = self.height
-        if v is None:
-            runtime.fail("CameraInfo", "height", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("CameraInfo", "height", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("CameraInfo", "height", v, "must be within [0, 4294967295]")
-        v = self.width
-        if v is None:
-            runtime.fail("CameraInfo", "width", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("CameraInfo", "width", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("CameraInfo", "width", v, "must be within [0, 4294967295]")
-        v = self.distortion_model
-        if v is None:
-            runtime.fail("CameraInfo", "distortion_model", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("CameraInfo", "distortion_model", v, "expected str (string)")
-        v = self.distortion_parameters
-        if v is None:
-            runtime.fail("CameraInfo", "distortion_parameters", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("CameraInfo", "distortion_parameters", v, "expected a list")
-        v = self.intrinsic_parameters
-        if v is None:
-            runtime.fail("CameraInfo", "intrinsic_parameters", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("CameraInfo", "intrinsic_parameters", v, "expected a list")
-        if len(v) != 9:
-            runtime.fail("CameraInfo", "intrinsic_parameters", v, "needs exactly 9 elements")
-        v = self.rectification_parameters
-        if v is None:
-            runtime.fail("CameraInfo", "rectification_parameters", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("CameraInfo", "rectification_parameters", v, "expected a list")
-        if len(v) != 9:
-            runtime.fail("CameraInfo", "rectification_parameters", v, "needs exactly 9 elements")
-        v = self.projection_parameters
-        if v is None:
-            runtime.fail("CameraInfo", "projection_parameters", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("CameraInfo", "projection_parameters", v, "expected a list")
-        if len(v) != 12:
-            runtime.fail("CameraInfo", "projection_parameters", v, "needs exactly 12 elements")
-        v = self.binning
-        if v is not None:
-            if not isinstance(v, Vector2d):
-                runtime.fail("CameraInfo", "binning", v, "expected Vector2d")
-        v = self.roi
-        if v is not None:
-            if not isinstance(v, ROI):
-                runtime.fail("CameraInfo", "roi", v, "expected ROI")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("CameraInfo", "header", v_header, "expected Header")
+        v_height = self.height
+        if not isinstance(v_height, kinds.INT):
+            validity.fail(
+                "CameraInfo",
+                "height",
+                v_height,
+                "a value is required" if v_height is None else "expected int (uint32)",
+            )
+        if v_height < 0 or v_height > 4294967295:
+            validity.fail("CameraInfo", "height", v_height, "must be within [0, 4294967295]")
+        v_width = self.width
+        if not isinstance(v_width, kinds.INT):
+            validity.fail(
+                "CameraInfo",
+                "width",
+                v_width,
+                "a value is required" if v_width is None else "expected int (uint32)",
+            )
+        if v_width < 0 or v_width > 4294967295:
+            validity.fail("CameraInfo", "width", v_width, "must be within [0, 4294967295]")
+        v_distortion_model = self.distortion_model
+        if not isinstance(v_distortion_model, kinds.STR):
+            validity.fail(
+                "CameraInfo",
+                "distortion_model",
+                v_distortion_model,
+                "a value is required" if v_distortion_model is None else "expected str (string)",
+            )
+        v_distortion_parameters = self.distortion_parameters
+        if not isinstance(v_distortion_parameters, kinds.LIST):
+            validity.fail(
+                "CameraInfo",
+                "distortion_parameters",
+                v_distortion_parameters,
+                "a value is required" if v_distortion_parameters is None else "expected a list",
+            )
+        v_intrinsic_parameters = self.intrinsic_parameters
+        if not isinstance(v_intrinsic_parameters, kinds.LIST):
+            validity.fail(
+                "CameraInfo",
+                "intrinsic_parameters",
+                v_intrinsic_parameters,
+                "a value is required" if v_intrinsic_parameters is None else "expected a list",
+            )
+        if len(v_intrinsic_parameters) != 9:
+            validity.fail(
+                "CameraInfo",
+                "intrinsic_parameters",
+                v_intrinsic_parameters,
+                "needs exactly 9 elements",
+            )
+        v_rectification_parameters = self.rectification_parameters
+        if not isinstance(v_rectification_parameters, kinds.LIST):
+            validity.fail(
+                "CameraInfo",
+                "rectification_parameters",
+                v_rectification_parameters,
+                "a value is required" if v_rectification_parameters is None else "expected a list",
+            )
+        if len(v_rectification_parameters) != 9:
+            validity.fail(
+                "CameraInfo",
+                "rectification_parameters",
+                v_rectification_parameters,
+                "needs exactly 9 elements",
+            )
+        v_projection_parameters = self.projection_parameters
+        if not isinstance(v_projection_parameters, kinds.LIST):
+            validity.fail(
+                "CameraInfo",
+                "projection_parameters",
+                v_projection_parameters,
+                "a value is required" if v_projection_parameters is None else "expected a list",
+            )
+        if len(v_projection_parameters) != 12:
+            validity.fail(
+                "CameraInfo",
+                "projection_parameters",
+                v_projection_parameters,
+                "needs exactly 12 elements",
+            )
+        v_binning = self.binning
+        if v_binning is not None and not isinstance(v_binning, Vector2d):
+            validity.fail("CameraInfo", "binning", v_binning, "expected Vector2d")
+        v_roi = self.roi
+        if v_roi is not None and not isinstance(v_roi, ROI):
+            validity.fail("CameraInfo", "roi", v_roi, "expected ROI")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[CameraInfo]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[CameraInfo]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-            f2,
-            f3,
-            f4,
-            f5,
-            f6,
-            f7,
-            f8,
-            f9,
-        ) in zip(*c):
+        for f0, f1, f2, f3, f4, f5, f6, f7, f8, f9 in zip(*c):
             o = new(cls)
             o.header = f0
             o.height = f1
@@ -1386,4 +1409,4 @@ class CameraInfo(base.OntologyType):
         return out
 
 
-runtime.register(CameraInfo)
+tags.register(CameraInfo)

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from mosaico.types.dynamics import (
@@ -13,40 +15,40 @@ from mosaico.types.dynamics import (
     Inertia,
 )
 from mosaico.types.futures import (
+    GridCells,
+    LaserScan,
     Lidar,
+    MapMetadata,
+    MultiEchoLaserScan,
+    OccupancyGrid,
     Radar,
     RGBDCamera,
-    ToFCamera,
     StereoCamera,
-    LaserScan,
-    MultiEchoLaserScan,
-    GridCells,
-    MapMetadata,
-    OccupancyGrid,
+    ToFCamera,
 )
 from mosaico.types.geometry import (
+    Point2d,
+    Point3d,
+    Polygon,
+    Pose,
+    Quaternion,
+    RobotPath,
+    Transform,
     Vector2d,
     Vector3d,
     Vector4d,
-    Point2d,
-    Point3d,
-    Quaternion,
-    Transform,
-    Pose,
-    RobotPath,
-    Polygon,
 )
 from mosaico.types.header import (
     Header,
 )
 from mosaico.types.images import (
-    Image,
     CompressedImage,
+    Image,
 )
 from mosaico.types.kinematics import (
-    Velocity,
     Acceleration,
     MotionState,
+    Velocity,
 )
 from mosaico.types.roi import (
     ROI,
@@ -54,40 +56,40 @@ from mosaico.types.roi import (
 from mosaico.types.ros_bridge import (
     BatteryState,
     FrameTransform,
-    PointField,
     PointCloud2,
+    PointField,
 )
 from mosaico.types.scalars import (
+    Boolean,
+    Floating16,
+    Floating32,
+    Floating64,
     Integer8,
     Integer16,
     Integer32,
     Integer64,
+    String,
     Unsigned8,
     Unsigned16,
     Unsigned32,
     Unsigned64,
-    Floating16,
-    Floating32,
-    Floating64,
-    Boolean,
-    String,
 )
 from mosaico.types.sensors import (
-    IMU,
-    GPSStatus,
     GPS,
-    NMEASentence,
-    Magnetometer,
+    IMU,
+    CameraInfo,
+    GPSStatus,
     Joy,
+    Magnetometer,
+    NMEASentence,
     Pressure,
-    Temperature,
     Range,
     RobotJoint,
-    CameraInfo,
+    Temperature,
 )
 from mosaico.types.time import (
-    Time,
     Duration,
+    Time,
 )
 
 
@@ -99,833 +101,762 @@ def _binary() -> st.SearchStrategy[bytes]:
     return st.binary(max_size=32)
 
 
-def _ordered(kwargs: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """Reassign the values of `names` in ascending order (for `ordered` rules)."""
-    values = sorted(kwargs[n] for n in names)
-    return {**kwargs, **dict(zip(names, values))}
-
-
-def force_torque() -> st.SearchStrategy[ForceTorque]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "force": vector3d(),
-            "torque": vector3d(),
-        }
+@st.composite
+def force_torque(draw: st.DrawFn) -> ForceTorque:
+    return ForceTorque(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        force=draw(vector3d()),
+        torque=draw(vector3d()),
     )
-    return fields.map(lambda kw: ForceTorque(**kw))
 
 
-def inertia() -> st.SearchStrategy[Inertia]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "mass": st.floats(width=64, allow_nan=False),
-            "center_of_mass": vector3d(),
-            "inertia": st.lists(st.floats(width=64, allow_nan=False), min_size=6, max_size=6),
-        }
+@st.composite
+def inertia(draw: st.DrawFn) -> Inertia:
+    return Inertia(
+        header=draw(st.none() | header()),
+        mass=draw(st.floats(width=64, allow_nan=False)),
+        center_of_mass=draw(vector3d()),
+        inertia=draw(st.lists(st.floats(width=64, allow_nan=False), min_size=6, max_size=6)),
     )
-    return fields.map(lambda kw: Inertia(**kw))
 
 
-def lidar() -> st.SearchStrategy[Lidar]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "intensity": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "reflectivity": st.none()
-            | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
-            "beam_id": st.none()
-            | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3),
-            "range": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "near_ir": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "azimuth": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "elevation": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "confidence": st.none()
-            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-            "return_type": st.none()
-            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-            "point_timestamp": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def lidar(draw: st.DrawFn) -> Lidar:
+    return Lidar(
+        header=draw(st.none() | header()),
+        x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        y=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        z=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        intensity=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        reflectivity=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3)
+        ),
+        beam_id=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=65535), min_size=0, max_size=3)
+        ),
+        range=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        near_ir=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        azimuth=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        elevation=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        confidence=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3)
+        ),
+        return_type=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3)
+        ),
+        point_timestamp=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: Lidar(**kw))
 
 
-def radar() -> st.SearchStrategy[Radar]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "range": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "azimuth": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "elevation": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "rcs": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "snr": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "doppler_velocity": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "vx": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "vy": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "vx_comp": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "vy_comp": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "ax": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "ay": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "radial_speed": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def radar(draw: st.DrawFn) -> Radar:
+    return Radar(
+        header=draw(st.none() | header()),
+        x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        y=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        z=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        range=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        azimuth=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        elevation=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        rcs=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        snr=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        doppler_velocity=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        vx=draw(st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        vy=draw(st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        vx_comp=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        vy_comp=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        ax=draw(st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        ay=draw(st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        radial_speed=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: Radar(**kw))
 
 
-def rgbd_camera() -> st.SearchStrategy[RGBDCamera]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "rgb": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "intensity": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def rgbd_camera(draw: st.DrawFn) -> RGBDCamera:
+    return RGBDCamera(
+        header=draw(st.none() | header()),
+        x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        y=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        z=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        rgb=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        intensity=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: RGBDCamera(**kw))
 
 
-def to_f_camera() -> st.SearchStrategy[ToFCamera]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "rgb": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "intensity": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "noise": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "grayscale": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def to_f_camera(draw: st.DrawFn) -> ToFCamera:
+    return ToFCamera(
+        header=draw(st.none() | header()),
+        x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        y=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        z=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        rgb=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        intensity=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        noise=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        grayscale=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: ToFCamera(**kw))
 
 
-def stereo_camera() -> st.SearchStrategy[StereoCamera]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "x": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "y": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "z": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "rgb": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "intensity": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "luma": st.none()
-            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-            "cost": st.none()
-            | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3),
-        }
+@st.composite
+def stereo_camera(draw: st.DrawFn) -> StereoCamera:
+    return StereoCamera(
+        header=draw(st.none() | header()),
+        x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        y=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        z=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        rgb=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        intensity=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        luma=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3)
+        ),
+        cost=draw(
+            st.none() | st.lists(st.integers(min_value=0, max_value=255), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: StereoCamera(**kw))
 
 
-def laser_scan() -> st.SearchStrategy[LaserScan]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "angle_min": st.floats(width=32, allow_nan=False),
-            "angle_max": st.floats(width=32, allow_nan=False),
-            "angle_increment": st.floats(width=32, allow_nan=False),
-            "time_increment": st.floats(width=32, allow_nan=False),
-            "scan_time": st.floats(width=32, allow_nan=False),
-            "range_min": st.floats(width=32, allow_nan=False),
-            "range_max": st.floats(width=32, allow_nan=False),
-            "ranges": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "intensities": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def laser_scan(draw: st.DrawFn) -> LaserScan:
+    return LaserScan(
+        header=draw(st.none() | header()),
+        angle_min=draw(st.floats(width=32, allow_nan=False)),
+        angle_max=draw(st.floats(width=32, allow_nan=False)),
+        angle_increment=draw(st.floats(width=32, allow_nan=False)),
+        time_increment=draw(st.floats(width=32, allow_nan=False)),
+        scan_time=draw(st.floats(width=32, allow_nan=False)),
+        range_min=draw(st.floats(width=32, allow_nan=False)),
+        range_max=draw(st.floats(width=32, allow_nan=False)),
+        ranges=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        intensities=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: LaserScan(**kw))
 
 
-def multi_echo_laser_scan() -> st.SearchStrategy[MultiEchoLaserScan]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "angle_min": st.floats(width=32, allow_nan=False),
-            "angle_max": st.floats(width=32, allow_nan=False),
-            "angle_increment": st.floats(width=32, allow_nan=False),
-            "time_increment": st.floats(width=32, allow_nan=False),
-            "scan_time": st.floats(width=32, allow_nan=False),
-            "range_min": st.floats(width=32, allow_nan=False),
-            "range_max": st.floats(width=32, allow_nan=False),
-            "ranges": st.lists(
+@st.composite
+def multi_echo_laser_scan(draw: st.DrawFn) -> MultiEchoLaserScan:
+    return MultiEchoLaserScan(
+        header=draw(st.none() | header()),
+        angle_min=draw(st.floats(width=32, allow_nan=False)),
+        angle_max=draw(st.floats(width=32, allow_nan=False)),
+        angle_increment=draw(st.floats(width=32, allow_nan=False)),
+        time_increment=draw(st.floats(width=32, allow_nan=False)),
+        scan_time=draw(st.floats(width=32, allow_nan=False)),
+        range_min=draw(st.floats(width=32, allow_nan=False)),
+        range_max=draw(st.floats(width=32, allow_nan=False)),
+        ranges=draw(
+            st.lists(
                 st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
                 min_size=0,
                 max_size=3,
-            ),
-            "intensities": st.none()
+            )
+        ),
+        intensities=draw(
+            st.none()
             | st.lists(
                 st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
                 min_size=0,
                 max_size=3,
-            ),
-        }
+            )
+        ),
     )
-    return fields.map(lambda kw: MultiEchoLaserScan(**kw))
 
 
-def grid_cells() -> st.SearchStrategy[GridCells]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "cell_width": st.floats(width=32, allow_nan=False),
-            "cell_height": st.floats(width=32, allow_nan=False),
-            "cells": st.lists(point3d(), min_size=0, max_size=3),
-        }
+@st.composite
+def grid_cells(draw: st.DrawFn) -> GridCells:
+    return GridCells(
+        header=draw(st.none() | header()),
+        cell_width=draw(st.floats(width=32, allow_nan=False)),
+        cell_height=draw(st.floats(width=32, allow_nan=False)),
+        cells=draw(st.lists(point3d(), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: GridCells(**kw))
 
 
-def map_metadata() -> st.SearchStrategy[MapMetadata]:
-    fields = st.fixed_dictionaries(
-        {
-            "map_load_time": time(),
-            "resolution": st.floats(width=32, allow_nan=False),
-            "width": st.integers(min_value=0, max_value=4294967295),
-            "height": st.integers(min_value=0, max_value=4294967295),
-            "origin": pose(),
-        }
+@st.composite
+def map_metadata(draw: st.DrawFn) -> MapMetadata:
+    return MapMetadata(
+        map_load_time=draw(time()),
+        resolution=draw(st.floats(width=32, allow_nan=False)),
+        width=draw(st.integers(min_value=0, max_value=4294967295)),
+        height=draw(st.integers(min_value=0, max_value=4294967295)),
+        origin=draw(pose()),
     )
-    return fields.map(lambda kw: MapMetadata(**kw))
 
 
-def occupancy_grid() -> st.SearchStrategy[OccupancyGrid]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "info": map_metadata(),
-            "data": st.lists(st.integers(min_value=-128, max_value=127), min_size=0, max_size=3),
-        }
+@st.composite
+def occupancy_grid(draw: st.DrawFn) -> OccupancyGrid:
+    return OccupancyGrid(
+        header=draw(st.none() | header()),
+        info=draw(map_metadata()),
+        data=draw(st.lists(st.integers(min_value=-128, max_value=127), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: OccupancyGrid(**kw))
 
 
-def vector2d() -> st.SearchStrategy[Vector2d]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def vector2d(draw: st.DrawFn) -> Vector2d:
+    return Vector2d(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Vector2d(**kw))
 
 
-def vector3d() -> st.SearchStrategy[Vector3d]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-            "z": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def vector3d(draw: st.DrawFn) -> Vector3d:
+    return Vector3d(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
+        z=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Vector3d(**kw))
 
 
-def vector4d() -> st.SearchStrategy[Vector4d]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-            "z": st.floats(width=64, allow_nan=False),
-            "w": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def vector4d(draw: st.DrawFn) -> Vector4d:
+    return Vector4d(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
+        z=draw(st.floats(width=64, allow_nan=False)),
+        w=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Vector4d(**kw))
 
 
-def point2d() -> st.SearchStrategy[Point2d]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def point2d(draw: st.DrawFn) -> Point2d:
+    return Point2d(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Point2d(**kw))
 
 
-def point3d() -> st.SearchStrategy[Point3d]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-            "z": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def point3d(draw: st.DrawFn) -> Point3d:
+    return Point3d(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
+        z=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Point3d(**kw))
 
 
-def quaternion() -> st.SearchStrategy[Quaternion]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "x": st.floats(width=64, allow_nan=False),
-            "y": st.floats(width=64, allow_nan=False),
-            "z": st.floats(width=64, allow_nan=False),
-            "w": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def quaternion(draw: st.DrawFn) -> Quaternion:
+    return Quaternion(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        x=draw(st.floats(width=64, allow_nan=False)),
+        y=draw(st.floats(width=64, allow_nan=False)),
+        z=draw(st.floats(width=64, allow_nan=False)),
+        w=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Quaternion(**kw))
 
 
-def transform() -> st.SearchStrategy[Transform]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "translation": vector3d(),
-            "rotation": quaternion(),
-            "target_frame_id": st.none() | _text(),
-        }
+@st.composite
+def transform(draw: st.DrawFn) -> Transform:
+    return Transform(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        translation=draw(vector3d()),
+        rotation=draw(quaternion()),
+        target_frame_id=draw(st.none() | _text()),
     )
-    return fields.map(lambda kw: Transform(**kw))
 
 
-def pose() -> st.SearchStrategy[Pose]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "position": point3d(),
-            "orientation": quaternion(),
-        }
+@st.composite
+def pose(draw: st.DrawFn) -> Pose:
+    return Pose(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        position=draw(point3d()),
+        orientation=draw(quaternion()),
     )
-    return fields.map(lambda kw: Pose(**kw))
 
 
-def robot_path() -> st.SearchStrategy[RobotPath]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "poses": st.lists(pose(), min_size=0, max_size=3),
-        }
+@st.composite
+def robot_path(draw: st.DrawFn) -> RobotPath:
+    return RobotPath(
+        header=draw(st.none() | header()),
+        poses=draw(st.lists(pose(), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: RobotPath(**kw))
 
 
-def polygon() -> st.SearchStrategy[Polygon]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "points": st.lists(point3d(), min_size=0, max_size=3),
-        }
+@st.composite
+def polygon(draw: st.DrawFn) -> Polygon:
+    return Polygon(
+        header=draw(st.none() | header()),
+        points=draw(st.lists(point3d(), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: Polygon(**kw))
 
 
-def header() -> st.SearchStrategy[Header]:
-    fields = st.fixed_dictionaries(
-        {
-            "timestamp": st.none() | time(),
-            "frame_id": st.none() | _text(),
-            "sample_counter": st.none() | st.integers(min_value=0, max_value=18446744073709551615),
-        }
+@st.composite
+def header(draw: st.DrawFn) -> Header:
+    return Header(
+        timestamp=draw(st.none() | time()),
+        frame_id=draw(st.none() | _text()),
+        sample_counter=draw(st.none() | st.integers(min_value=0, max_value=18446744073709551615)),
     )
-    return fields.map(lambda kw: Header(**kw))
 
 
-def image() -> st.SearchStrategy[Image]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "data": _binary(),
-            "format": st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
-            "width": st.integers(min_value=-2147483648, max_value=2147483647),
-            "height": st.integers(min_value=-2147483648, max_value=2147483647),
-            "stride": st.integers(min_value=-2147483648, max_value=2147483647),
-            "encoding": _text(),
-            "is_bigendian": st.none() | st.booleans(),
-        }
+@st.composite
+def image(draw: st.DrawFn) -> Image:
+    return Image(
+        header=draw(st.none() | header()),
+        data=draw(_binary()),
+        format=draw(st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"])),
+        width=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        height=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        stride=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        encoding=draw(_text()),
+        is_bigendian=draw(st.none() | st.booleans()),
     )
-    return fields.map(lambda kw: Image(**kw))
 
 
-def compressed_image() -> st.SearchStrategy[CompressedImage]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "data": _binary(),
-            "format": st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"]),
-        }
+@st.composite
+def compressed_image(draw: st.DrawFn) -> CompressedImage:
+    return CompressedImage(
+        header=draw(st.none() | header()),
+        data=draw(_binary()),
+        format=draw(st.sampled_from(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"])),
     )
-    return fields.map(lambda kw: CompressedImage(**kw))
 
 
-def velocity() -> st.SearchStrategy[Velocity]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "linear": st.none() | vector3d(),
-            "angular": st.none() | vector3d(),
-        }
+@st.composite
+def velocity(draw: st.DrawFn) -> Velocity:
+    v_linear = draw(st.none() | vector3d())
+    v_angular = draw(st.none() | vector3d())
+    assume(v_linear is not None or v_angular is not None)
+    return Velocity(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        linear=v_linear,
+        angular=v_angular,
     )
-    fields = fields.filter(lambda kw: kw["linear"] is not None or kw["angular"] is not None)
-    return fields.map(lambda kw: Velocity(**kw))
 
 
-def acceleration() -> st.SearchStrategy[Acceleration]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "linear": st.none() | vector3d(),
-            "angular": st.none() | vector3d(),
-        }
+@st.composite
+def acceleration(draw: st.DrawFn) -> Acceleration:
+    v_linear = draw(st.none() | vector3d())
+    v_angular = draw(st.none() | vector3d())
+    assume(v_linear is not None or v_angular is not None)
+    return Acceleration(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        linear=v_linear,
+        angular=v_angular,
     )
-    fields = fields.filter(lambda kw: kw["linear"] is not None or kw["angular"] is not None)
-    return fields.map(lambda kw: Acceleration(**kw))
 
 
-def motion_state() -> st.SearchStrategy[MotionState]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "covariance": st.none()
-            | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "covariance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "pose": pose(),
-            "velocity": velocity(),
-            "target_frame_id": _text(),
-            "acceleration": st.none() | acceleration(),
-        }
+@st.composite
+def motion_state(draw: st.DrawFn) -> MotionState:
+    return MotionState(
+        header=draw(st.none() | header()),
+        covariance=draw(
+            st.none() | st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        covariance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        pose=draw(pose()),
+        velocity=draw(velocity()),
+        target_frame_id=draw(_text()),
+        acceleration=draw(st.none() | acceleration()),
     )
-    return fields.map(lambda kw: MotionState(**kw))
 
 
-def roi() -> st.SearchStrategy[ROI]:
-    fields = st.fixed_dictionaries(
-        {
-            "offset": vector2d(),
-            "height": st.integers(min_value=0, max_value=4294967295),
-            "width": st.integers(min_value=0, max_value=4294967295),
-            "do_rectify": st.none() | st.booleans(),
-        }
+@st.composite
+def roi(draw: st.DrawFn) -> ROI:
+    return ROI(
+        offset=draw(vector2d()),
+        height=draw(st.integers(min_value=0, max_value=4294967295)),
+        width=draw(st.integers(min_value=0, max_value=4294967295)),
+        do_rectify=draw(st.none() | st.booleans()),
     )
-    return fields.map(lambda kw: ROI(**kw))
 
 
-def battery_state() -> st.SearchStrategy[BatteryState]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "voltage": st.floats(width=32, allow_nan=False),
-            "temperature": st.none() | st.floats(width=32, allow_nan=False),
-            "current": st.none() | st.floats(width=32, allow_nan=False),
-            "charge": st.none() | st.floats(width=32, allow_nan=False),
-            "capacity": st.none() | st.floats(width=32, allow_nan=False),
-            "design_capacity": st.none() | st.floats(width=32, allow_nan=False),
-            "percentage": st.floats(width=32, allow_nan=False),
-            "power_supply_status": st.integers(min_value=0, max_value=255),
-            "power_supply_health": st.integers(min_value=0, max_value=255),
-            "power_supply_technology": st.integers(min_value=0, max_value=255),
-            "present": st.booleans(),
-            "location": _text(),
-            "serial_number": _text(),
-            "cell_voltage": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "cell_temperature": st.none()
-            | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def battery_state(draw: st.DrawFn) -> BatteryState:
+    return BatteryState(
+        header=draw(st.none() | header()),
+        voltage=draw(st.floats(width=32, allow_nan=False)),
+        temperature=draw(st.none() | st.floats(width=32, allow_nan=False)),
+        current=draw(st.none() | st.floats(width=32, allow_nan=False)),
+        charge=draw(st.none() | st.floats(width=32, allow_nan=False)),
+        capacity=draw(st.none() | st.floats(width=32, allow_nan=False)),
+        design_capacity=draw(st.none() | st.floats(width=32, allow_nan=False)),
+        percentage=draw(st.floats(width=32, allow_nan=False)),
+        power_supply_status=draw(st.integers(min_value=0, max_value=255)),
+        power_supply_health=draw(st.integers(min_value=0, max_value=255)),
+        power_supply_technology=draw(st.integers(min_value=0, max_value=255)),
+        present=draw(st.booleans()),
+        location=draw(_text()),
+        serial_number=draw(_text()),
+        cell_voltage=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
+        cell_temperature=draw(
+            st.none() | st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)
+        ),
     )
-    return fields.map(lambda kw: BatteryState(**kw))
 
 
-def frame_transform() -> st.SearchStrategy[FrameTransform]:
-    fields = st.fixed_dictionaries(
-        {
-            "transforms": st.lists(transform(), min_size=0, max_size=3),
-        }
+@st.composite
+def frame_transform(draw: st.DrawFn) -> FrameTransform:
+    return FrameTransform(
+        transforms=draw(st.lists(transform(), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: FrameTransform(**kw))
 
 
-def point_field() -> st.SearchStrategy[PointField]:
-    fields = st.fixed_dictionaries(
-        {
-            "name": _text(),
-            "offset": st.integers(min_value=0, max_value=4294967295),
-            "datatype": st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8]),
-            "count": st.integers(min_value=0, max_value=4294967295),
-        }
+@st.composite
+def point_field(draw: st.DrawFn) -> PointField:
+    return PointField(
+        name=draw(_text()),
+        offset=draw(st.integers(min_value=0, max_value=4294967295)),
+        datatype=draw(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8])),
+        count=draw(st.integers(min_value=0, max_value=4294967295)),
     )
-    return fields.map(lambda kw: PointField(**kw))
 
 
-def point_cloud2() -> st.SearchStrategy[PointCloud2]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "height": st.integers(min_value=0, max_value=4294967295),
-            "width": st.integers(min_value=0, max_value=4294967295),
-            "fields": st.lists(point_field(), min_size=0, max_size=3),
-            "is_bigendian": st.booleans(),
-            "point_step": st.integers(min_value=0, max_value=4294967295),
-            "row_step": st.integers(min_value=0, max_value=4294967295),
-            "data": _binary(),
-            "is_dense": st.booleans(),
-        }
+@st.composite
+def point_cloud2(draw: st.DrawFn) -> PointCloud2:
+    return PointCloud2(
+        header=draw(st.none() | header()),
+        height=draw(st.integers(min_value=0, max_value=4294967295)),
+        width=draw(st.integers(min_value=0, max_value=4294967295)),
+        fields=draw(st.lists(point_field(), min_size=0, max_size=3)),
+        is_bigendian=draw(st.booleans()),
+        point_step=draw(st.integers(min_value=0, max_value=4294967295)),
+        row_step=draw(st.integers(min_value=0, max_value=4294967295)),
+        data=draw(_binary()),
+        is_dense=draw(st.booleans()),
     )
-    return fields.map(lambda kw: PointCloud2(**kw))
 
 
-def integer8() -> st.SearchStrategy[Integer8]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=-128, max_value=127),
-        }
+@st.composite
+def integer8(draw: st.DrawFn) -> Integer8:
+    return Integer8(
+        data=draw(st.integers(min_value=-128, max_value=127)),
     )
-    return fields.map(lambda kw: Integer8(**kw))
 
 
-def integer16() -> st.SearchStrategy[Integer16]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=-32768, max_value=32767),
-        }
+@st.composite
+def integer16(draw: st.DrawFn) -> Integer16:
+    return Integer16(
+        data=draw(st.integers(min_value=-32768, max_value=32767)),
     )
-    return fields.map(lambda kw: Integer16(**kw))
 
 
-def integer32() -> st.SearchStrategy[Integer32]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=-2147483648, max_value=2147483647),
-        }
+@st.composite
+def integer32(draw: st.DrawFn) -> Integer32:
+    return Integer32(
+        data=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
     )
-    return fields.map(lambda kw: Integer32(**kw))
 
 
-def integer64() -> st.SearchStrategy[Integer64]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=-9223372036854775808, max_value=9223372036854775807),
-        }
+@st.composite
+def integer64(draw: st.DrawFn) -> Integer64:
+    return Integer64(
+        data=draw(st.integers(min_value=-9223372036854775808, max_value=9223372036854775807)),
     )
-    return fields.map(lambda kw: Integer64(**kw))
 
 
-def unsigned8() -> st.SearchStrategy[Unsigned8]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=0, max_value=255),
-        }
+@st.composite
+def unsigned8(draw: st.DrawFn) -> Unsigned8:
+    return Unsigned8(
+        data=draw(st.integers(min_value=0, max_value=255)),
     )
-    return fields.map(lambda kw: Unsigned8(**kw))
 
 
-def unsigned16() -> st.SearchStrategy[Unsigned16]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=0, max_value=65535),
-        }
+@st.composite
+def unsigned16(draw: st.DrawFn) -> Unsigned16:
+    return Unsigned16(
+        data=draw(st.integers(min_value=0, max_value=65535)),
     )
-    return fields.map(lambda kw: Unsigned16(**kw))
 
 
-def unsigned32() -> st.SearchStrategy[Unsigned32]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=0, max_value=4294967295),
-        }
+@st.composite
+def unsigned32(draw: st.DrawFn) -> Unsigned32:
+    return Unsigned32(
+        data=draw(st.integers(min_value=0, max_value=4294967295)),
     )
-    return fields.map(lambda kw: Unsigned32(**kw))
 
 
-def unsigned64() -> st.SearchStrategy[Unsigned64]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.integers(min_value=0, max_value=18446744073709551615),
-        }
+@st.composite
+def unsigned64(draw: st.DrawFn) -> Unsigned64:
+    return Unsigned64(
+        data=draw(st.integers(min_value=0, max_value=18446744073709551615)),
     )
-    return fields.map(lambda kw: Unsigned64(**kw))
 
 
-def floating16() -> st.SearchStrategy[Floating16]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.floats(width=16, allow_nan=False),
-        }
+@st.composite
+def floating16(draw: st.DrawFn) -> Floating16:
+    return Floating16(
+        data=draw(st.floats(width=16, allow_nan=False)),
     )
-    return fields.map(lambda kw: Floating16(**kw))
 
 
-def floating32() -> st.SearchStrategy[Floating32]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.floats(width=32, allow_nan=False),
-        }
+@st.composite
+def floating32(draw: st.DrawFn) -> Floating32:
+    return Floating32(
+        data=draw(st.floats(width=32, allow_nan=False)),
     )
-    return fields.map(lambda kw: Floating32(**kw))
 
 
-def floating64() -> st.SearchStrategy[Floating64]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def floating64(draw: st.DrawFn) -> Floating64:
+    return Floating64(
+        data=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Floating64(**kw))
 
 
-def boolean() -> st.SearchStrategy[Boolean]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": st.booleans(),
-        }
+@st.composite
+def boolean(draw: st.DrawFn) -> Boolean:
+    return Boolean(
+        data=draw(st.booleans()),
     )
-    return fields.map(lambda kw: Boolean(**kw))
 
 
-def string() -> st.SearchStrategy[String]:
-    fields = st.fixed_dictionaries(
-        {
-            "data": _text(),
-        }
+@st.composite
+def string(draw: st.DrawFn) -> String:
+    return String(
+        data=draw(_text()),
     )
-    return fields.map(lambda kw: String(**kw))
 
 
-def imu() -> st.SearchStrategy[IMU]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "acceleration": vector3d(),
-            "angular_velocity": vector3d(),
-            "orientation": st.none() | quaternion(),
-        }
+@st.composite
+def imu(draw: st.DrawFn) -> IMU:
+    return IMU(
+        header=draw(st.none() | header()),
+        acceleration=draw(vector3d()),
+        angular_velocity=draw(vector3d()),
+        orientation=draw(st.none() | quaternion()),
     )
-    return fields.map(lambda kw: IMU(**kw))
 
 
-def gps_status() -> st.SearchStrategy[GPSStatus]:
-    fields = st.fixed_dictionaries(
-        {
-            "status": st.integers(min_value=-128, max_value=127),
-            "service": st.integers(min_value=0, max_value=65535),
-            "satellites": st.none() | st.integers(min_value=-128, max_value=127),
-            "hdop": st.none() | st.floats(width=64, allow_nan=False),
-            "vdop": st.none() | st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def gps_status(draw: st.DrawFn) -> GPSStatus:
+    return GPSStatus(
+        status=draw(st.integers(min_value=-128, max_value=127)),
+        service=draw(st.integers(min_value=0, max_value=65535)),
+        satellites=draw(st.none() | st.integers(min_value=-128, max_value=127)),
+        hdop=draw(st.none() | st.floats(width=64, allow_nan=False)),
+        vdop=draw(st.none() | st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: GPSStatus(**kw))
 
 
-def gps() -> st.SearchStrategy[GPS]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "position": point3d(),
-            "velocity": st.none() | vector3d(),
-            "status": st.none() | gps_status(),
-        }
+@st.composite
+def gps(draw: st.DrawFn) -> GPS:
+    return GPS(
+        header=draw(st.none() | header()),
+        position=draw(point3d()),
+        velocity=draw(st.none() | vector3d()),
+        status=draw(st.none() | gps_status()),
     )
-    return fields.map(lambda kw: GPS(**kw))
 
 
-def nmea_sentence() -> st.SearchStrategy[NMEASentence]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "sentence": _text(),
-        }
+@st.composite
+def nmea_sentence(draw: st.DrawFn) -> NMEASentence:
+    return NMEASentence(
+        header=draw(st.none() | header()),
+        sentence=draw(_text()),
     )
-    return fields.map(lambda kw: NMEASentence(**kw))
 
 
-def magnetometer() -> st.SearchStrategy[Magnetometer]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "magnetic_field": vector3d(),
-        }
+@st.composite
+def magnetometer(draw: st.DrawFn) -> Magnetometer:
+    return Magnetometer(
+        header=draw(st.none() | header()),
+        magnetic_field=draw(vector3d()),
     )
-    return fields.map(lambda kw: Magnetometer(**kw))
 
 
-def joy() -> st.SearchStrategy[Joy]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "axes": st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
-            "buttons": st.lists(
+@st.composite
+def joy(draw: st.DrawFn) -> Joy:
+    return Joy(
+        header=draw(st.none() | header()),
+        axes=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
+        buttons=draw(
+            st.lists(
                 st.integers(min_value=-2147483648, max_value=2147483647), min_size=0, max_size=3
-            ),
-        }
+            )
+        ),
     )
-    return fields.map(lambda kw: Joy(**kw))
 
 
-def pressure() -> st.SearchStrategy[Pressure]:
-    fields = st.fixed_dictionaries(
-        {
-            "variance": st.none() | st.floats(width=64, allow_nan=False),
-            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "header": st.none() | header(),
-            "value": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def pressure(draw: st.DrawFn) -> Pressure:
+    return Pressure(
+        variance=draw(st.none() | st.floats(width=64, allow_nan=False)),
+        variance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        header=draw(st.none() | header()),
+        value=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Pressure(**kw))
 
 
-def temperature() -> st.SearchStrategy[Temperature]:
-    fields = st.fixed_dictionaries(
-        {
-            "variance": st.none() | st.floats(width=64, allow_nan=False),
-            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "header": st.none() | header(),
-            "value": st.floats(width=64, allow_nan=False),
-        }
+@st.composite
+def temperature(draw: st.DrawFn) -> Temperature:
+    return Temperature(
+        variance=draw(st.none() | st.floats(width=64, allow_nan=False)),
+        variance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        header=draw(st.none() | header()),
+        value=draw(st.floats(width=64, allow_nan=False)),
     )
-    return fields.map(lambda kw: Temperature(**kw))
 
 
-def range() -> st.SearchStrategy[Range]:
-    fields = st.fixed_dictionaries(
-        {
-            "variance": st.none() | st.floats(width=64, allow_nan=False),
-            "variance_type": st.none() | st.integers(min_value=-32768, max_value=32767),
-            "header": st.none() | header(),
-            "radiation_type": st.integers(min_value=0, max_value=255),
-            "field_of_view": st.floats(width=32, allow_nan=False),
-            "min_range": st.floats(width=32, allow_nan=False),
-            "max_range": st.floats(width=32, allow_nan=False),
-            "range": st.floats(width=32, allow_nan=False),
-        }
+@st.composite
+def range(draw: st.DrawFn) -> Range:
+    v_min_range = draw(st.floats(width=32, allow_nan=False))
+    v_max_range = draw(st.floats(width=32, allow_nan=False))
+    v_range = draw(st.floats(width=32, allow_nan=False))
+    v_min_range, v_range, v_max_range = sorted([v_min_range, v_range, v_max_range])
+    return Range(
+        variance=draw(st.none() | st.floats(width=64, allow_nan=False)),
+        variance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
+        header=draw(st.none() | header()),
+        radiation_type=draw(st.integers(min_value=0, max_value=255)),
+        field_of_view=draw(st.floats(width=32, allow_nan=False)),
+        min_range=v_min_range,
+        max_range=v_max_range,
+        range=v_range,
     )
-    fields = fields.map(lambda kw: _ordered(kw, ["min_range", "range", "max_range"]))
-    return fields.map(lambda kw: Range(**kw))
 
 
-def robot_joint() -> st.SearchStrategy[RobotJoint]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "names": st.lists(_text(), min_size=0, max_size=3),
-            "positions": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "velocities": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-            "efforts": st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3),
-        }
+@st.composite
+def robot_joint(draw: st.DrawFn) -> RobotJoint:
+    return RobotJoint(
+        header=draw(st.none() | header()),
+        names=draw(st.lists(_text(), min_size=0, max_size=3)),
+        positions=draw(st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)),
+        velocities=draw(st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)),
+        efforts=draw(st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)),
     )
-    return fields.map(lambda kw: RobotJoint(**kw))
 
 
-def camera_info() -> st.SearchStrategy[CameraInfo]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "height": st.integers(min_value=0, max_value=4294967295),
-            "width": st.integers(min_value=0, max_value=4294967295),
-            "distortion_model": _text(),
-            "distortion_parameters": st.lists(
-                st.floats(width=64, allow_nan=False), min_size=0, max_size=3
-            ),
-            "intrinsic_parameters": st.lists(
-                st.floats(width=64, allow_nan=False), min_size=9, max_size=9
-            ),
-            "rectification_parameters": st.lists(
-                st.floats(width=64, allow_nan=False), min_size=9, max_size=9
-            ),
-            "projection_parameters": st.lists(
-                st.floats(width=64, allow_nan=False), min_size=12, max_size=12
-            ),
-            "binning": st.none() | vector2d(),
-            "roi": st.none() | roi(),
-        }
+@st.composite
+def camera_info(draw: st.DrawFn) -> CameraInfo:
+    return CameraInfo(
+        header=draw(st.none() | header()),
+        height=draw(st.integers(min_value=0, max_value=4294967295)),
+        width=draw(st.integers(min_value=0, max_value=4294967295)),
+        distortion_model=draw(_text()),
+        distortion_parameters=draw(
+            st.lists(st.floats(width=64, allow_nan=False), min_size=0, max_size=3)
+        ),
+        intrinsic_parameters=draw(
+            st.lists(st.floats(width=64, allow_nan=False), min_size=9, max_size=9)
+        ),
+        rectification_parameters=draw(
+            st.lists(st.floats(width=64, allow_nan=False), min_size=9, max_size=9)
+        ),
+        projection_parameters=draw(
+            st.lists(st.floats(width=64, allow_nan=False), min_size=12, max_size=12)
+        ),
+        binning=draw(st.none() | vector2d()),
+        roi=draw(st.none() | roi()),
     )
-    return fields.map(lambda kw: CameraInfo(**kw))
 
 
-def time() -> st.SearchStrategy[Time]:
-    fields = st.fixed_dictionaries(
-        {
-            "seconds": st.integers(min_value=-2147483648, max_value=2147483647),
-            "nanoseconds": st.integers(min_value=0, max_value=999999999),
-        }
+@st.composite
+def time(draw: st.DrawFn) -> Time:
+    return Time(
+        seconds=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        nanoseconds=draw(st.integers(min_value=0, max_value=999999999)),
     )
-    return fields.map(lambda kw: Time(**kw))
 
 
-def duration() -> st.SearchStrategy[Duration]:
-    fields = st.fixed_dictionaries(
-        {
-            "seconds": st.integers(min_value=-2147483648, max_value=2147483647),
-            "nanoseconds": st.integers(min_value=0, max_value=999999999),
-        }
+@st.composite
+def duration(draw: st.DrawFn) -> Duration:
+    return Duration(
+        seconds=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        nanoseconds=draw(st.integers(min_value=0, max_value=999999999)),
     )
-    return fields.map(lambda kw: Duration(**kw))
 
 
-STRATEGIES: dict[str, Any] = {
+STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "ForceTorque": force_torque,
     "Inertia": inertia,
     "Lidar": lidar,

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 
 __all__ = [
     "Time",
@@ -48,13 +48,13 @@ class Time(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "nanoseconds": (columnar.Bounds(0, 999999999),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "nanoseconds": constraints.Constraints(low=0, high=999999999),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     seconds: int = attrs.field(
         metadata={
@@ -66,31 +66,34 @@ class Time(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.seconds
-        if v is None:
-            runtime.fail("Time", "seconds", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Time", "seconds", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Time", "seconds", v, "must be within [-2147483648, 2147483647]")
-        v = self.nanoseconds
-        if v is None:
-            runtime.fail("Time", "nanoseconds", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Time", "nanoseconds", v, "expected int (uint32)")
-        if v < 0 or v > 999999999:
-            runtime.fail("Time", "nanoseconds", v, "must be within [0, 999999999]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_seconds = self.seconds
+        if not isinstance(v_seconds, kinds.INT):
+            validity.fail(
+                "Time",
+                "seconds",
+                v_seconds,
+                "a value is required" if v_seconds is None else "expected int (int32)",
+            )
+        if v_seconds < -2147483648 or v_seconds > 2147483647:
+            validity.fail("Time", "seconds", v_seconds, "must be within [-2147483648, 2147483647]")
+        v_nanoseconds = self.nanoseconds
+        if not isinstance(v_nanoseconds, kinds.INT):
+            validity.fail(
+                "Time",
+                "nanoseconds",
+                v_nanoseconds,
+                "a value is required" if v_nanoseconds is None else "expected int (uint32)",
+            )
+        if v_nanoseconds < 0 or v_nanoseconds > 999999999:
+            validity.fail("Time", "nanoseconds", v_nanoseconds, "must be within [0, 999999999]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Time]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Time]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.seconds = f0
             o.nanoseconds = f1
@@ -98,7 +101,7 @@ class Time(base.OntologyType):
         return out
 
 
-runtime.register(Time)
+tags.register(Time)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -130,13 +133,13 @@ class Duration(base.OntologyType):
             ),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "nanoseconds": (columnar.Bounds(0, 999999999),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "nanoseconds": constraints.Constraints(low=0, high=999999999),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     seconds: int = attrs.field(
         metadata={"description": "Whole seconds of the span (signed, int32)."}
@@ -146,31 +149,36 @@ class Duration(base.OntologyType):
     )
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.seconds
-        if v is None:
-            runtime.fail("Duration", "seconds", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Duration", "seconds", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("Duration", "seconds", v, "must be within [-2147483648, 2147483647]")
-        v = self.nanoseconds
-        if v is None:
-            runtime.fail("Duration", "nanoseconds", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("Duration", "nanoseconds", v, "expected int (uint32)")
-        if v < 0 or v > 999999999:
-            runtime.fail("Duration", "nanoseconds", v, "must be within [0, 999999999]")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_seconds = self.seconds
+        if not isinstance(v_seconds, kinds.INT):
+            validity.fail(
+                "Duration",
+                "seconds",
+                v_seconds,
+                "a value is required" if v_seconds is None else "expected int (int32)",
+            )
+        if v_seconds < -2147483648 or v_seconds > 2147483647:
+            validity.fail(
+                "Duration", "seconds", v_seconds, "must be within [-2147483648, 2147483647]"
+            )
+        v_nanoseconds = self.nanoseconds
+        if not isinstance(v_nanoseconds, kinds.INT):
+            validity.fail(
+                "Duration",
+                "nanoseconds",
+                v_nanoseconds,
+                "a value is required" if v_nanoseconds is None else "expected int (uint32)",
+            )
+        if v_nanoseconds < 0 or v_nanoseconds > 999999999:
+            validity.fail("Duration", "nanoseconds", v_nanoseconds, "must be within [0, 999999999]")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Duration]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Duration]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.seconds = f0
             o.nanoseconds = f1
@@ -178,4 +186,4 @@ class Duration(base.OntologyType):
         return out
 
 
-runtime.register(Duration)
+tags.register(Duration)

@@ -1,4 +1,9 @@
-"""The base class of every generated type: what all ontology types do the same way."""
+"""The base class of every generated type: what all ontology types do the same way.
+
+Values are checked once on each way in: objects at construction (the generated
+``validate()``), columns when Arrow data is decoded or pushed (``checks``). Objects already
+checked at construction are converted to Arrow without checking their values again.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
-from mosaico.ontology import columnar, query, runtime
+from mosaico.ontology import checks, columnar, query, validity
+from mosaico.ontology.constraints import Constraints, Rule
 
 T = TypeVar("T", bound="OntologyType")
 
@@ -23,19 +29,21 @@ class OntologyType:
     ARROW_SCHEMA: ClassVar[pa.Schema]
     FINGERPRINT: ClassVar[str]
     NESTED: ClassVar[dict[str, type]]
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[Any, ...]]]
-    RULES: ClassVar[tuple[Any, ...]]
+    CONSTRAINTS: ClassVar[dict[str, Constraints]]
+    """Field -> its value rules (YAML ``min``, ``max``, ``allowed``, lengths, ...)."""
+    RULES: ClassVar[tuple[Rule, ...]]
+    """The cross-field rules of the type (YAML ``rules:``)."""
     SLERP_FIELDS: ClassVar[tuple[str, ...]] = ()
     """The (x, y, z, w) fields that interpolate as a unit quaternion (YAML ``slerp:``)."""
     Q: ClassVar[query.QueryProxy] = query.QueryProxy()
     """Query expressions over this type's fields, e.g. `IMU.Q.acceleration.x.gt(4.0)`."""
 
     def __attrs_post_init__(self) -> None:
-        if runtime.VALIDATE:
+        if validity.VALIDATE:
             self.validate()
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
+        """Check every field against the YAML constraints; raises ValidationError."""
 
     @classmethod
     def _from_columns(cls: type[T], c: list[list[Any]]) -> list[T]:
@@ -49,22 +57,29 @@ class OntologyType:
     @classmethod
     def from_arrow(cls: type[T], arr: pa.Array) -> list[T | None]:
         """Objects from a struct array of this type's layout (checked column-wise)."""
+        if validity.VALIDATE:
+            checks.validate_struct(cls, arr)
         return columnar.from_struct_array(cls, arr)
 
     @classmethod
     def to_batch(cls: type[T], objs: Sequence[T], timestamps_ns: Any) -> pa.RecordBatch:
-        """A topic record batch: `timestamp_ns` then this type's fields."""
-        batch = columnar.record_batch(cls, objs, timestamps_ns)
-        if runtime.VALIDATE:
-            columnar.validate_columns(cls, batch.columns[1:])
-        return batch
+        """A topic record batch: `timestamp_ns` then this type's fields.
+
+        The objects were checked when they were built; a value Arrow cannot hold at the
+        declared type (an out-of-range integer set while validation was off) still raises
+        ValidationError.
+        """
+        return columnar.record_batch(cls, objs, timestamps_ns)
 
     @classmethod
     def from_batch(cls: type[T], batch: pa.RecordBatch) -> list[T]:
         """Objects from a topic record batch (the timestamp column is left aside)."""
-        return columnar.from_columns(cls, columnar.split_batch(batch)[1])
+        columns = columnar.split_batch(batch)[1]
+        if validity.VALIDATE:
+            checks.validate_columns(cls, columns)
+        return columnar.from_columns(cls, columns)
 
     @classmethod
     def validate_batch(cls, batch: pa.RecordBatch) -> None:
         """Check a topic record batch against the YAML constraints, column-wise."""
-        columnar.validate_columns(cls, columnar.split_batch(batch)[1])
+        checks.validate_columns(cls, columnar.split_batch(batch)[1])

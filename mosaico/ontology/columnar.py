@@ -4,6 +4,9 @@ Objects -> Arrow gathers one Python list per leaf column (attribute getters mapp
 rows) and builds every array once; nested structs recurse on the present sub-objects only.
 Arrow -> objects decodes every column to a Python list, then builds the objects in one pass
 per type through the generated `_from_columns`. Nothing goes through per-row dicts.
+
+Conversion only: value checks live in ``checks`` (columns) and the generated ``validate()``
+(objects); the base class decides when each runs.
 """
 
 from __future__ import annotations
@@ -16,18 +19,32 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mosaico.errors import InputError
-from mosaico.ontology import runtime
 from mosaico.ontology.placeholders import null_struct
-from mosaico.ontology.runtime import TIMESTAMP_FIELD, ValidationError
+from mosaico.ontology.schema import TIMESTAMP_FIELD
+from mosaico.ontology.validity import ValidationError
+
+__all__ = [
+    "LIST_STRUCT",
+    "STRUCT",
+    "FieldPlan",
+    "children",
+    "from_columns",
+    "from_struct_array",
+    "plan",
+    "record_batch",
+    "split_batch",
+    "struct_array",
+]
 
 # Field kinds of a compiled plan.
-_SCALAR, _STRUCT, _LIST_STRUCT, _LIST = range(4)
+SCALAR, STRUCT, LIST_STRUCT, LIST = range(4)
 
 
-class _FieldPlan:
+class FieldPlan:
+    """How one top-level field of a type converts: its Arrow field, getter and kind."""
+
     __slots__ = ("field", "get", "kind", "nested", "name")
 
     def __init__(self, field: pa.Field, nested: type | None) -> None:
@@ -36,25 +53,26 @@ class _FieldPlan:
         self.get = attrgetter(field.name)
         self.nested = nested
         if pa.types.is_struct(field.type):
-            self.kind = _STRUCT
+            self.kind = STRUCT
         elif nested is not None:
-            self.kind = _LIST_STRUCT
+            self.kind = LIST_STRUCT
         elif pa.types.is_list(field.type) or pa.types.is_fixed_size_list(field.type):
-            self.kind = _LIST
+            self.kind = LIST
         else:
-            self.kind = _SCALAR
+            self.kind = SCALAR
 
 
-_PLANS: dict[type, list[_FieldPlan]] = {}
+_PLANS: dict[type, list[FieldPlan]] = {}
 
 
-def _plan(cls: type) -> list[_FieldPlan]:
-    plan = _PLANS.get(cls)
-    if plan is None:
+def plan(cls: type) -> list[FieldPlan]:
+    """The conversion plan of a generated class, compiled once per class."""
+    compiled = _PLANS.get(cls)
+    if compiled is None:
         nested: dict[str, type] = cls.NESTED  # type: ignore[attr-defined]
-        plan = [_FieldPlan(f, nested.get(f.name)) for f in cls.ARROW_TYPE]  # type: ignore[attr-defined]
-        _PLANS[cls] = plan
-    return plan
+        compiled = [FieldPlan(f, nested.get(f.name)) for f in cls.ARROW_TYPE]  # type: ignore[attr-defined]
+        _PLANS[cls] = compiled
+    return compiled
 
 
 # --- objects -> Arrow --------------------------------------------------------------------------
@@ -63,11 +81,11 @@ def _plan(cls: type) -> list[_FieldPlan]:
 def children(cls: type, objs: Sequence[Any]) -> list[pa.Array]:
     """One Arrow array per top-level field of `cls`, for objects that are all present."""
     out = []
-    for fp in _plan(cls):
+    for fp in plan(cls):
         values = list(map(fp.get, objs))
-        if fp.kind == _STRUCT:
+        if fp.kind == STRUCT:
             out.append(struct_array(fp.nested, values))  # type: ignore[arg-type]
-        elif fp.kind == _LIST_STRUCT:
+        elif fp.kind == LIST_STRUCT:
             out.append(_list_of_structs(fp, values))
         else:
             out.append(_scalar_array(cls, fp, values))
@@ -104,7 +122,7 @@ def _check_kinds(cls: type, objs: Sequence[Any]) -> None:
             raise ValidationError(cls.__name__, "<value>", o, f"expected {cls.__name__}")
 
 
-def _list_of_structs(fp: _FieldPlan, values: list[Any]) -> pa.Array:
+def _list_of_structs(fp: FieldPlan, values: list[Any]) -> pa.Array:
     offsets = [0]
     flat: list[Any] = []
     mask = []
@@ -126,7 +144,7 @@ def _list_of_structs(fp: _FieldPlan, values: list[Any]) -> pa.Array:
     return arr
 
 
-def _scalar_array(cls: type, fp: _FieldPlan, values: list[Any]) -> pa.Array:
+def _scalar_array(cls: type, fp: FieldPlan, values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, type=fp.field.type, from_pandas=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
@@ -159,25 +177,24 @@ def record_batch(cls: type, objs: Sequence[Any], timestamps_ns: Any) -> pa.Recor
 # --- Arrow -> objects --------------------------------------------------------------------------
 
 
-def from_struct_array(cls: type, arr: pa.Array, validate: bool = True) -> list[Any]:
-    """Objects of `cls` (None for null rows) from a struct array of its layout."""
-    if validate:
-        if runtime.VALIDATE:
-            validate_struct(cls, arr)
-        with _gc_paused():
-            return from_struct_array(cls, arr, validate=False)
-    n = len(arr)
-    if arr.null_count == n:
-        return [None] * n
-    if arr.null_count:
-        valid = arr.is_valid()
-        dense = from_struct_array(cls, arr.filter(valid), validate=False)
-        it = iter(dense)
-        return [next(it) if ok else None for ok in valid.to_pylist()]
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    cols = [_column(fp, arr.field(i)) for i, fp in enumerate(_plan(cls))]
-    return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
+def from_struct_array(cls: type, arr: pa.Array) -> list[Any]:
+    """Objects of `cls` (None for null rows) from a struct array of its layout.
+
+    Values are taken as they are: callers check them column-wise first (``checks``).
+    """
+    with _gc_paused():
+        return _objects(cls, arr)
+
+
+def from_columns(cls: type, columns: Sequence[pa.Array]) -> list[Any]:
+    """Objects of `cls` from its top-level columns (a record batch without the envelope).
+
+    Values are taken as they are: callers check them column-wise first (``checks``); the
+    objects are built without per-object checks.
+    """
+    with _gc_paused():
+        cols = [_column(fp, c) for fp, c in zip(plan(cls), columns)]
+        return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
 
 
 @contextlib.contextmanager
@@ -196,37 +213,41 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def from_columns(cls: type, columns: Sequence[pa.Array]) -> list[Any]:
-    """Objects of `cls` from its top-level columns (a record batch without the envelope).
-
-    With validation on, the constraints are checked over whole columns first; the objects
-    are then built without per-object checks.
-    """
-    if runtime.VALIDATE:
-        validate_columns(cls, columns)
-    with _gc_paused():
-        cols = [_column(fp, c) for fp, c in zip(_plan(cls), columns)]
-        return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
-
-
-def _column(fp: _FieldPlan, arr: pa.Array) -> list[Any]:
+def _objects(cls: type, arr: pa.Array) -> list[Any]:
+    n = len(arr)
+    if arr.null_count == n:
+        return [None] * n
+    if arr.null_count:
+        valid = arr.is_valid()
+        it = iter(_objects(cls, arr.filter(valid)))
+        return [next(it) if ok else None for ok in valid.to_pylist()]
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if fp.kind == _STRUCT:
-        return from_struct_array(fp.nested, arr, validate=False)  # type: ignore[arg-type]
-    if fp.kind == _LIST_STRUCT:
-        items = from_struct_array(fp.nested, arr.flatten(), validate=False)  # type: ignore[arg-type]
-        offsets = arr.offsets.to_numpy()
-        if arr.offset or offsets[0]:
-            offsets = offsets - offsets[0]
-        valid = arr.is_valid().to_pylist() if arr.null_count else None
-        out: list[Any] = [items[offsets[i] : offsets[i + 1]] for i in range(len(arr))]
-        if valid is not None:
-            out = [v if ok else None for v, ok in zip(out, valid)]
-        return out
-    if fp.kind == _SCALAR and arr.null_count == 0 and _numpy_friendly(arr.type):
+    cols = [_column(fp, arr.field(i)) for i, fp in enumerate(plan(cls))]
+    return cls._from_columns(cols)  # type: ignore[attr-defined,no-any-return]
+
+
+def _column(fp: FieldPlan, arr: pa.Array) -> list[Any]:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if fp.kind == STRUCT:
+        return _objects(fp.nested, arr)  # type: ignore[arg-type]
+    if fp.kind == LIST_STRUCT:
+        return _lists_of_objects(fp.nested, arr)  # type: ignore[arg-type]
+    if fp.kind == SCALAR and arr.null_count == 0 and _numpy_friendly(arr.type):
         return arr.to_numpy(zero_copy_only=False).tolist()  # type: ignore[no-any-return]
     return arr.to_pylist()  # type: ignore[no-any-return]
+
+
+def _lists_of_objects(cls: type, arr: pa.ListArray) -> list[Any]:
+    items = _objects(cls, arr.flatten())
+    offsets = arr.offsets.to_numpy()
+    if arr.offset or offsets[0]:
+        offsets = offsets - offsets[0]
+    out: list[Any] = [items[offsets[i] : offsets[i + 1]] for i in range(len(arr))]
+    if arr.null_count:
+        out = [v if ok else None for v, ok in zip(out, arr.is_valid().to_pylist())]
+    return out
 
 
 def _numpy_friendly(t: pa.DataType) -> bool:
@@ -239,135 +260,3 @@ def split_batch(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Array, list[pa.Arr
     ts_index = names.index(TIMESTAMP_FIELD.name)
     cols = [batch.column(i) for i in range(len(names)) if i != ts_index]
     return batch.column(ts_index), cols
-
-
-# --- column-wise validation ---------------------------------------------------------------------
-
-
-def validate_struct(cls: type, arr: pa.Array, path: str = "") -> None:
-    """Check the YAML constraints of `cls` over whole columns (rows that are null are skipped)."""
-    if len(arr) == 0 or arr.null_count == len(arr):
-        return
-    if arr.null_count:
-        arr = arr.filter(arr.is_valid())
-    validate_columns(cls, [arr.field(i) for i in range(arr.type.num_fields)], path)
-
-
-def validate_columns(cls: type, columns: Sequence[pa.Array], path: str = "") -> None:
-    """Check the constraints of `cls` over its top-level columns."""
-    name = cls.__name__
-    by_name = {}
-    for fp, col in zip(_plan(cls), columns):
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
-        by_name[fp.name] = col
-        where = f"{path}{fp.name}"
-        if not fp.field.nullable and col.null_count:
-            raise ValidationError(name, where, None, "a value is required")
-        for check in cls.COLUMN_CHECKS.get(fp.name, ()):  # type: ignore[attr-defined]
-            check.apply(name, where, col)
-        if fp.kind == _STRUCT:
-            validate_struct(fp.nested, col, f"{where}.")  # type: ignore[arg-type]
-        elif fp.kind == _LIST_STRUCT:
-            validate_struct(fp.nested, col.flatten(), f"{where}[].")  # type: ignore[arg-type]
-    for rule in cls.RULES:  # type: ignore[attr-defined]
-        rule.apply(name, path, by_name)
-
-
-def _leaf_values(col: pa.Array) -> pa.Array:
-    """The element values of a (possibly nested) list column, or the column itself."""
-    while pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
-        col = col.flatten()
-    return col
-
-
-class Bounds:
-    """min/max (inclusive) over a numeric column or every element of a list column."""
-
-    def __init__(self, low: float | None, high: float | None) -> None:
-        self.low = low
-        self.high = high
-
-    def apply(self, type_name: str, where: str, col: pa.Array) -> None:
-        values = _leaf_values(col)
-        if len(values) == 0 or values.null_count == len(values):
-            return
-        lo, hi = pc.min_max(values).values()
-        if self.low is not None and lo.as_py() < self.low:
-            raise ValidationError(type_name, where, lo.as_py(), f"must be >= {self.low}")
-        if self.high is not None and hi.as_py() > self.high:
-            raise ValidationError(type_name, where, hi.as_py(), f"must be <= {self.high}")
-
-
-class Allowed:
-    """Values limited to a set (enums, `allowed:`)."""
-
-    def __init__(self, values: Sequence[Any]) -> None:
-        self.values = list(values)
-
-    def apply(self, type_name: str, where: str, col: pa.Array) -> None:
-        values = _leaf_values(col).drop_null()
-        if len(values) == 0:
-            return
-        ok = pc.is_in(values, value_set=pa.array(self.values, type=values.type))
-        if not pc.all(ok).as_py():
-            bad = values.filter(pc.invert(ok))[0].as_py()
-            raise ValidationError(type_name, where, bad, f"must be one of {self.values}")
-
-
-class Length:
-    """Number of elements of a variable list."""
-
-    def __init__(self, low: int | None, high: int | None) -> None:
-        self.low = low
-        self.high = high
-
-    def apply(self, type_name: str, where: str, col: pa.Array) -> None:
-        lengths = pc.list_value_length(col).drop_null()
-        if len(lengths) == 0:
-            return
-        lo, hi = (s.as_py() for s in pc.min_max(lengths).values())
-        if self.low is not None and lo < self.low:
-            raise ValidationError(type_name, where, lo, f"needs at least {self.low} elements")
-        if self.high is not None and hi > self.high:
-            raise ValidationError(type_name, where, hi, f"allows at most {self.high} elements")
-
-
-class Required:
-    """A wire-nullable field that the model still requires (vector components)."""
-
-    def apply(self, type_name: str, where: str, col: pa.Array) -> None:
-        if col.null_count:
-            raise ValidationError(type_name, where, None, "a value is required")
-
-
-class AtLeastOneOf:
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-
-    def apply(self, type_name: str, path: str, cols: dict[str, pa.Array]) -> None:
-        present = None
-        for n in self.names:
-            valid = cols[n].is_valid()
-            present = valid if present is None else pc.or_(present, valid)
-        if present is not None and not pc.all(present).as_py():
-            raise ValidationError(
-                type_name, path + "/".join(self.names), None, "at least one must be set"
-            )
-
-
-class Ordered:
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-
-    def apply(self, type_name: str, path: str, cols: dict[str, pa.Array]) -> None:
-        for a, b in zip(self.names, self.names[1:]):
-            ok = pc.less_equal(cols[a], cols[b])
-            if not pc.all(ok).as_py():
-                i = pc.index(ok, False).as_py()
-                raise ValidationError(
-                    type_name,
-                    f"{path}{a}/{b}",
-                    (cols[a][i].as_py(), cols[b][i].as_py()),
-                    f"{a} must be <= {b}",
-                )

@@ -14,7 +14,7 @@ import attrs
 import pyarrow as pa
 
 from mosaico.errors import InputError
-from mosaico.ontology.runtime import TIMESTAMP_FIELD
+from mosaico.ontology.schema import TIMESTAMP_FIELD
 
 NUMERIC_OPS = ("eq", "neq", "lt", "leq", "gt", "geq", "between", "outside", "in_")
 STRING_OPS = ("eq", "lt", "leq", "gt", "geq", "between", "outside", "in_", "match")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaico.ontology import runtime
+from mosaico.ontology import tags
 
 HERE = Path(__file__).parent
 
@@ -16,7 +16,7 @@ HERE = Path(__file__).parent
 def import_generated(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Import a generated package from a folder; forget it (and its tags) afterwards."""
     added: list[str] = []
-    before = dict(runtime.registry)
+    before = dict(tags.registry)
 
     def load(folder: Path, package: str) -> object:
         monkeypatch.syspath_prepend(str(folder))
@@ -28,5 +28,5 @@ def import_generated(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     for name in list(sys.modules):
         if any(name == p or name.startswith(p + ".") for p in added):
             del sys.modules[name]
-    runtime._REGISTRY.clear()
-    runtime._REGISTRY.update(before)
+    tags._REGISTRY.clear()
+    tags._REGISTRY.update(before)

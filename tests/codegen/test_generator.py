@@ -15,7 +15,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from mosaico.cli import main
-from mosaico.ontology import TagClashError, ValidationError, registry
+from mosaico.ontology import (
+    AtLeastOneOf,
+    Constraints,
+    Ordered,
+    TagClashError,
+    ValidationError,
+    registry,
+)
 from mosaico_codegen.diagnostics import CodegenError
 from mosaico_codegen.generate import generate, standard_output_dir
 
@@ -35,7 +42,9 @@ def test_kitchen_sink_matches_golden_output(tmp_path: Path) -> None:
         shutil.rmtree(GOLDEN, ignore_errors=True)
         shutil.copytree(tmp_path / "kitchen", GOLDEN)
     assert produced == _files(GOLDEN), "run with MOSAICO_UPDATE_GOLDEN=1 to accept a change"
-    assert (tmp_path / "kitchen" / "REFERENCE.md").read_text() == (GOLDEN / "REFERENCE.md").read_text()
+    assert (tmp_path / "kitchen" / "REFERENCE.md").read_text() == (
+        GOLDEN / "REFERENCE.md"
+    ).read_text()
 
 
 def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
@@ -68,6 +77,23 @@ def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
             attrs.evolve(obj, first=None, second=None)
 
     round_trip()
+
+
+def test_kitchen_sink_constraint_model(tmp_path: Path, import_generated) -> None:
+    generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
+    kitchen = import_generated(tmp_path, "kitchen")
+    sink = kitchen.KitchenSink
+    rules, point_constraints = sink.RULES, kitchen.Point.CONSTRAINTS
+    assert sink.CONSTRAINTS["i8"] == Constraints(low=-10, high=10)
+    assert sink.CONSTRAINTS["mode"] == Constraints(allowed=("idle", "run", "fast-run"))
+    assert sink.CONSTRAINTS["levels"] == Constraints(allowed=(0, 5, 10))
+    assert sink.CONSTRAINTS["exactly_two"] == Constraints(min_length=2, max_length=2)
+    assert "flag" not in sink.CONSTRAINTS
+    assert rules == (Ordered(("low", "high")), AtLeastOneOf(("first", "second")))
+    assert point_constraints == {
+        "u": Constraints(required=True),
+        "v": Constraints(required=True),
+    }
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:

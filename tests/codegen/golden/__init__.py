@@ -3,8 +3,8 @@
 """kitchen: generated ontology types. Importing it registers every type by tag."""
 
 from kitchen.base import (
-    Mode,
     Level,
+    Mode,
     Point,
 )
 from kitchen.sink import (

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 
 __all__ = [
     "Mode",
@@ -52,40 +52,43 @@ class Point(base.OntologyType):
             pa.field("v", pa.float32(), nullable=True, metadata={"unit": "px"}),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {}
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "u": (columnar.Required(),),
-        "v": (columnar.Required(),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "u": constraints.Constraints(required=True),
+        "v": constraints.Constraints(required=True),
     }
-    RULES: ClassVar[tuple[object, ...]] = ()
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
 
     u: float = attrs.field(metadata={"unit": "px"})
     v: float = attrs.field(metadata={"unit": "px"})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.u
-        if v is None:
-            runtime.fail("Point", "u", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point", "u", v, "expected float (float32)")
-        v = self.v
-        if v is None:
-            runtime.fail("Point", "v", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("Point", "v", v, "expected float (float32)")
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_u = self.u
+        if not isinstance(v_u, kinds.FLOAT):
+            validity.fail(
+                "Point",
+                "u",
+                v_u,
+                "a value is required" if v_u is None else "expected float (float32)",
+            )
+        v_v = self.v
+        if not isinstance(v_v, kinds.FLOAT):
+            validity.fail(
+                "Point",
+                "v",
+                v_v,
+                "a value is required" if v_v is None else "expected float (float32)",
+            )
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[Point]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[Point]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
-        for (
-            f0,
-            f1,
-        ) in zip(*c):
+        for f0, f1 in zip(*c):
             o = new(cls)
             o.u = f0
             o.v = f1
@@ -93,4 +96,4 @@ class Point(base.OntologyType):
         return out
 
 
-runtime.register(Point)
+tags.register(Point)

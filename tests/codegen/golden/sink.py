@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, columnar, runtime
 from kitchen.base import Point
+from mosaico.ontology import base, constraints, kinds, schema, tags, validity
 from mosaico.types.geometry import Vector3d
 from mosaico.types.header import Header
 
@@ -123,8 +123,8 @@ class KitchenSink(base.OntologyType):
             pa.field("second", Point.ARROW_TYPE, nullable=True),
         ]
     )
-    ARROW_SCHEMA: ClassVar[pa.Schema] = runtime.topic_schema(ARROW_TYPE)
-    FINGERPRINT: ClassVar[str] = runtime.fingerprint(ARROW_TYPE)
+    ARROW_SCHEMA: ClassVar[pa.Schema] = schema.topic_schema(ARROW_TYPE)
+    FINGERPRINT: ClassVar[str] = schema.fingerprint(ARROW_TYPE)
     NESTED: ClassVar[dict[str, type]] = {
         "header": Header,
         "point": Point,
@@ -134,21 +134,21 @@ class KitchenSink(base.OntologyType):
         "first": Point,
         "second": Point,
     }
-    COLUMN_CHECKS: ClassVar[dict[str, tuple[object, ...]]] = {
-        "i8": (columnar.Bounds(-10, 10),),
-        "u8": (columnar.Allowed([1, 2, 3]),),
-        "f32": (columnar.Bounds(0.0, None),),
-        "f64": (columnar.Bounds(None, 100.0),),
-        "name": (columnar.Allowed(["a", "b"]),),
-        "mode": (columnar.Allowed(["idle", "run", "fast-run"]),),
-        "level": (columnar.Allowed([0, 5, 10]),),
-        "samples": (columnar.Length(1, 4),),
-        "exactly_two": (columnar.Length(2, 2),),
-        "levels": (columnar.Allowed([0, 5, 10]),),
+    CONSTRAINTS: ClassVar[dict[str, constraints.Constraints]] = {
+        "i8": constraints.Constraints(low=-10, high=10),
+        "u8": constraints.Constraints(allowed=(1, 2, 3)),
+        "f32": constraints.Constraints(low=0.0),
+        "f64": constraints.Constraints(high=100.0),
+        "name": constraints.Constraints(allowed=("a", "b")),
+        "mode": constraints.Constraints(allowed=("idle", "run", "fast-run")),
+        "level": constraints.Constraints(allowed=(0, 5, 10)),
+        "samples": constraints.Constraints(min_length=1, max_length=4),
+        "exactly_two": constraints.Constraints(min_length=2, max_length=2),
+        "levels": constraints.Constraints(allowed=(0, 5, 10)),
     }
-    RULES: ClassVar[tuple[object, ...]] = (
-        columnar.Ordered(["low", "high"]),
-        columnar.AtLeastOneOf(["first", "second"]),
+    RULES: ClassVar[tuple[constraints.Rule, ...]] = (
+        constraints.Ordered(("low", "high")),
+        constraints.AtLeastOneOf(("first", "second")),
     )
 
     header: Header | None = attrs.field(
@@ -188,229 +188,281 @@ class KitchenSink(base.OntologyType):
     second: Point | None = attrs.field(default=None, metadata={})
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises runtime.ValidationError."""
-        v = self.header
-        if v is not None:
-            if not isinstance(v, Header):
-                runtime.fail("KitchenSink", "header", v, "expected Header")
-        v = self.label
-        if v is not None:
-            if not isinstance(v, runtime.STR_KINDS):
-                runtime.fail("KitchenSink", "label", v, "expected str (string)")
-        v = self.flag
-        if v is None:
-            runtime.fail("KitchenSink", "flag", v, "a value is required")
-        if not isinstance(v, runtime.BOOL_KINDS):
-            runtime.fail("KitchenSink", "flag", v, "expected bool (bool)")
-        v = self.i8
-        if v is None:
-            runtime.fail("KitchenSink", "i8", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "i8", v, "expected int (int8)")
-        if v < -10 or v > 10:
-            runtime.fail("KitchenSink", "i8", v, "must be within [-10, 10]")
-        v = self.i16
-        if v is None:
-            runtime.fail("KitchenSink", "i16", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "i16", v, "expected int (int16)")
-        if v < -32768 or v > 32767:
-            runtime.fail("KitchenSink", "i16", v, "must be within [-32768, 32767]")
-        v = self.i32
-        if v is None:
-            runtime.fail("KitchenSink", "i32", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "i32", v, "expected int (int32)")
-        if v < -2147483648 or v > 2147483647:
-            runtime.fail("KitchenSink", "i32", v, "must be within [-2147483648, 2147483647]")
-        v = self.i64
-        if v is None:
-            runtime.fail("KitchenSink", "i64", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "i64", v, "expected int (int64)")
-        if v < -9223372036854775808 or v > 9223372036854775807:
-            runtime.fail(
+        """Check every field against the YAML constraints; raises ValidationError."""
+        v_header = self.header
+        if v_header is not None and not isinstance(v_header, Header):
+            validity.fail("KitchenSink", "header", v_header, "expected Header")
+        v_label = self.label
+        if v_label is not None and not isinstance(v_label, kinds.STR):
+            validity.fail("KitchenSink", "label", v_label, "expected str (string)")
+        v_flag = self.flag
+        if not isinstance(v_flag, kinds.BOOL):
+            validity.fail(
+                "KitchenSink",
+                "flag",
+                v_flag,
+                "a value is required" if v_flag is None else "expected bool (bool)",
+            )
+        v_i8 = self.i8
+        if not isinstance(v_i8, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "i8",
+                v_i8,
+                "a value is required" if v_i8 is None else "expected int (int8)",
+            )
+        if v_i8 < -10 or v_i8 > 10:
+            validity.fail("KitchenSink", "i8", v_i8, "must be within [-10, 10]")
+        v_i16 = self.i16
+        if not isinstance(v_i16, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "i16",
+                v_i16,
+                "a value is required" if v_i16 is None else "expected int (int16)",
+            )
+        if v_i16 < -32768 or v_i16 > 32767:
+            validity.fail("KitchenSink", "i16", v_i16, "must be within [-32768, 32767]")
+        v_i32 = self.i32
+        if not isinstance(v_i32, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "i32",
+                v_i32,
+                "a value is required" if v_i32 is None else "expected int (int32)",
+            )
+        if v_i32 < -2147483648 or v_i32 > 2147483647:
+            validity.fail("KitchenSink", "i32", v_i32, "must be within [-2147483648, 2147483647]")
+        v_i64 = self.i64
+        if not isinstance(v_i64, kinds.INT):
+            validity.fail(
                 "KitchenSink",
                 "i64",
-                v,
+                v_i64,
+                "a value is required" if v_i64 is None else "expected int (int64)",
+            )
+        if v_i64 < -9223372036854775808 or v_i64 > 9223372036854775807:
+            validity.fail(
+                "KitchenSink",
+                "i64",
+                v_i64,
                 "must be within [-9223372036854775808, 9223372036854775807]",
             )
-        v = self.u8
-        if v is None:
-            runtime.fail("KitchenSink", "u8", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "u8", v, "expected int (uint8)")
-        if v < 0 or v > 255:
-            runtime.fail("KitchenSink", "u8", v, "must be within [0, 255]")
-        if v not in _ALLOWED_KitchenSink_u8:
-            runtime.fail(
-                "KitchenSink", "u8", v, f"must be one of {sorted(_ALLOWED_KitchenSink_u8)}"
+        v_u8 = self.u8
+        if not isinstance(v_u8, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "u8",
+                v_u8,
+                "a value is required" if v_u8 is None else "expected int (uint8)",
             )
-        v = self.u16
-        if v is None:
-            runtime.fail("KitchenSink", "u16", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "u16", v, "expected int (uint16)")
-        if v < 0 or v > 65535:
-            runtime.fail("KitchenSink", "u16", v, "must be within [0, 65535]")
-        v = self.u32
-        if v is None:
-            runtime.fail("KitchenSink", "u32", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "u32", v, "expected int (uint32)")
-        if v < 0 or v > 4294967295:
-            runtime.fail("KitchenSink", "u32", v, "must be within [0, 4294967295]")
-        v = self.u64
-        if v is None:
-            runtime.fail("KitchenSink", "u64", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "u64", v, "expected int (uint64)")
-        if v < 0 or v > 18446744073709551615:
-            runtime.fail("KitchenSink", "u64", v, "must be within [0, 18446744073709551615]")
-        v = self.f16
-        if v is None:
-            runtime.fail("KitchenSink", "f16", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("KitchenSink", "f16", v, "expected float (float16)")
-        v = self.f32
-        if v is None:
-            runtime.fail("KitchenSink", "f32", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("KitchenSink", "f32", v, "expected float (float32)")
-        if v < 0.0:
-            runtime.fail("KitchenSink", "f32", v, "must be within [0.0, None]")
-        v = self.f64
-        if v is None:
-            runtime.fail("KitchenSink", "f64", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("KitchenSink", "f64", v, "expected float (float64)")
-        if v > 100.0:
-            runtime.fail("KitchenSink", "f64", v, "must be within [None, 100.0]")
-        v = self.name
-        if v is None:
-            runtime.fail("KitchenSink", "name", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("KitchenSink", "name", v, "expected str (string)")
-        if v not in _ALLOWED_KitchenSink_name:
-            runtime.fail(
-                "KitchenSink", "name", v, f"must be one of {sorted(_ALLOWED_KitchenSink_name)}"
+        if v_u8 < 0 or v_u8 > 255:
+            validity.fail("KitchenSink", "u8", v_u8, "must be within [0, 255]")
+        if v_u8 not in _ALLOWED_KitchenSink_u8:
+            validity.fail("KitchenSink", "u8", v_u8, "must be one of [1, 2, 3]")
+        v_u16 = self.u16
+        if not isinstance(v_u16, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "u16",
+                v_u16,
+                "a value is required" if v_u16 is None else "expected int (uint16)",
             )
-        v = self.blob
-        if v is not None:
-            if not isinstance(v, runtime.BYTES_KINDS):
-                runtime.fail("KitchenSink", "blob", v, "expected bytes (binary)")
-        v = self.mode
-        if v is None:
-            runtime.fail("KitchenSink", "mode", v, "a value is required")
-        if not isinstance(v, runtime.STR_KINDS):
-            runtime.fail("KitchenSink", "mode", v, "expected str (string)")
-        if v not in _ALLOWED_KitchenSink_mode:
-            runtime.fail(
-                "KitchenSink", "mode", v, f"must be one of {sorted(_ALLOWED_KitchenSink_mode)}"
+        if v_u16 < 0 or v_u16 > 65535:
+            validity.fail("KitchenSink", "u16", v_u16, "must be within [0, 65535]")
+        v_u32 = self.u32
+        if not isinstance(v_u32, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "u32",
+                v_u32,
+                "a value is required" if v_u32 is None else "expected int (uint32)",
             )
-        v = self.level
-        if v is None:
-            runtime.fail("KitchenSink", "level", v, "a value is required")
-        if not isinstance(v, runtime.INT_KINDS):
-            runtime.fail("KitchenSink", "level", v, "expected int (int8)")
-        if v < -128 or v > 127:
-            runtime.fail("KitchenSink", "level", v, "must be within [-128, 127]")
-        if v not in _ALLOWED_KitchenSink_level:
-            runtime.fail(
-                "KitchenSink", "level", v, f"must be one of {sorted(_ALLOWED_KitchenSink_level)}"
+        if v_u32 < 0 or v_u32 > 4294967295:
+            validity.fail("KitchenSink", "u32", v_u32, "must be within [0, 4294967295]")
+        v_u64 = self.u64
+        if not isinstance(v_u64, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "u64",
+                v_u64,
+                "a value is required" if v_u64 is None else "expected int (uint64)",
             )
-        v = self.point
-        if v is None:
-            runtime.fail("KitchenSink", "point", v, "a value is required")
-        if not isinstance(v, Point):
-            runtime.fail("KitchenSink", "point", v, "expected Point")
-        v = self.maybe_point
-        if v is not None:
-            if not isinstance(v, Point):
-                runtime.fail("KitchenSink", "maybe_point", v, "expected Point")
-        v = self.vector
-        if v is None:
-            runtime.fail("KitchenSink", "vector", v, "a value is required")
-        if not isinstance(v, Vector3d):
-            runtime.fail("KitchenSink", "vector", v, "expected Vector3d")
-        v = self.samples
-        if v is None:
-            runtime.fail("KitchenSink", "samples", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "samples", v, "expected a list")
-        if len(v) < 1 or len(v) > 4:
-            runtime.fail("KitchenSink", "samples", v, "needs between 1 and 4 elements")
-        v = self.triple
-        if v is None:
-            runtime.fail("KitchenSink", "triple", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "triple", v, "expected a list")
-        if len(v) != 3:
-            runtime.fail("KitchenSink", "triple", v, "needs exactly 3 elements")
-        v = self.exactly_two
-        if v is None:
-            runtime.fail("KitchenSink", "exactly_two", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "exactly_two", v, "expected a list")
-        if len(v) < 2 or len(v) > 2:
-            runtime.fail("KitchenSink", "exactly_two", v, "needs between 2 and 2 elements")
-        v = self.grid
-        if v is None:
-            runtime.fail("KitchenSink", "grid", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "grid", v, "expected a list")
-        v = self.path
-        if v is None:
-            runtime.fail("KitchenSink", "path", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "path", v, "expected a list")
-        if any(not isinstance(x, Point) for x in v):
-            runtime.fail("KitchenSink", "path", v, "expected Point elements")
-        v = self.levels
-        if v is None:
-            runtime.fail("KitchenSink", "levels", v, "a value is required")
-        if not isinstance(v, runtime.LIST_KINDS):
-            runtime.fail("KitchenSink", "levels", v, "expected a list")
-        if any(x not in _ALLOWED_KitchenSink_levels for x in v):
-            runtime.fail(
+        if v_u64 < 0 or v_u64 > 18446744073709551615:
+            validity.fail("KitchenSink", "u64", v_u64, "must be within [0, 18446744073709551615]")
+        v_f16 = self.f16
+        if not isinstance(v_f16, kinds.FLOAT):
+            validity.fail(
+                "KitchenSink",
+                "f16",
+                v_f16,
+                "a value is required" if v_f16 is None else "expected float (float16)",
+            )
+        v_f32 = self.f32
+        if not isinstance(v_f32, kinds.FLOAT):
+            validity.fail(
+                "KitchenSink",
+                "f32",
+                v_f32,
+                "a value is required" if v_f32 is None else "expected float (float32)",
+            )
+        if v_f32 < 0.0:
+            validity.fail("KitchenSink", "f32", v_f32, "must be within [0.0, None]")
+        v_f64 = self.f64
+        if not isinstance(v_f64, kinds.FLOAT):
+            validity.fail(
+                "KitchenSink",
+                "f64",
+                v_f64,
+                "a value is required" if v_f64 is None else "expected float (float64)",
+            )
+        if v_f64 > 100.0:
+            validity.fail("KitchenSink", "f64", v_f64, "must be within [None, 100.0]")
+        v_name = self.name
+        if not isinstance(v_name, kinds.STR):
+            validity.fail(
+                "KitchenSink",
+                "name",
+                v_name,
+                "a value is required" if v_name is None else "expected str (string)",
+            )
+        if v_name not in _ALLOWED_KitchenSink_name:
+            validity.fail("KitchenSink", "name", v_name, "must be one of ['a', 'b']")
+        v_blob = self.blob
+        if v_blob is not None and not isinstance(v_blob, kinds.BYTES):
+            validity.fail("KitchenSink", "blob", v_blob, "expected bytes (binary)")
+        v_mode = self.mode
+        if not isinstance(v_mode, kinds.STR):
+            validity.fail(
+                "KitchenSink",
+                "mode",
+                v_mode,
+                "a value is required" if v_mode is None else "expected str (string)",
+            )
+        if v_mode not in _ALLOWED_KitchenSink_mode:
+            validity.fail(
+                "KitchenSink", "mode", v_mode, "must be one of ['fast-run', 'idle', 'run']"
+            )
+        v_level = self.level
+        if not isinstance(v_level, kinds.INT):
+            validity.fail(
+                "KitchenSink",
+                "level",
+                v_level,
+                "a value is required" if v_level is None else "expected int (int8)",
+            )
+        if v_level < -128 or v_level > 127:
+            validity.fail("KitchenSink", "level", v_level, "must be within [-128, 127]")
+        if v_level not in _ALLOWED_KitchenSink_level:
+            validity.fail("KitchenSink", "level", v_level, "must be one of [0, 5, 10]")
+        v_point = self.point
+        if not isinstance(v_point, Point):
+            validity.fail(
+                "KitchenSink",
+                "point",
+                v_point,
+                "a value is required" if v_point is None else "expected Point",
+            )
+        v_maybe_point = self.maybe_point
+        if v_maybe_point is not None and not isinstance(v_maybe_point, Point):
+            validity.fail("KitchenSink", "maybe_point", v_maybe_point, "expected Point")
+        v_vector = self.vector
+        if not isinstance(v_vector, Vector3d):
+            validity.fail(
+                "KitchenSink",
+                "vector",
+                v_vector,
+                "a value is required" if v_vector is None else "expected Vector3d",
+            )
+        v_samples = self.samples
+        if not isinstance(v_samples, kinds.LIST):
+            validity.fail(
+                "KitchenSink",
+                "samples",
+                v_samples,
+                "a value is required" if v_samples is None else "expected a list",
+            )
+        if len(v_samples) < 1 or len(v_samples) > 4:
+            validity.fail("KitchenSink", "samples", v_samples, "needs between 1 and 4 elements")
+        v_triple = self.triple
+        if not isinstance(v_triple, kinds.LIST):
+            validity.fail(
+                "KitchenSink",
+                "triple",
+                v_triple,
+                "a value is required" if v_triple is None else "expected a list",
+            )
+        if len(v_triple) != 3:
+            validity.fail("KitchenSink", "triple", v_triple, "needs exactly 3 elements")
+        v_exactly_two = self.exactly_two
+        if not isinstance(v_exactly_two, kinds.LIST):
+            validity.fail(
+                "KitchenSink",
+                "exactly_two",
+                v_exactly_two,
+                "a value is required" if v_exactly_two is None else "expected a list",
+            )
+        if len(v_exactly_two) < 2 or len(v_exactly_two) > 2:
+            validity.fail(
+                "KitchenSink", "exactly_two", v_exactly_two, "needs between 2 and 2 elements"
+            )
+        v_grid = self.grid
+        if not isinstance(v_grid, kinds.LIST):
+            validity.fail(
+                "KitchenSink",
+                "grid",
+                v_grid,
+                "a value is required" if v_grid is None else "expected a list",
+            )
+        v_path = self.path
+        if not isinstance(v_path, kinds.LIST):
+            validity.fail(
+                "KitchenSink",
+                "path",
+                v_path,
+                "a value is required" if v_path is None else "expected a list",
+            )
+        if any(not isinstance(x, Point) for x in v_path):
+            validity.fail("KitchenSink", "path", v_path, "expected Point elements")
+        v_levels = self.levels
+        if not isinstance(v_levels, kinds.LIST):
+            validity.fail(
                 "KitchenSink",
                 "levels",
-                v,
-                f"elements must be among {sorted(_ALLOWED_KitchenSink_levels)}",
+                v_levels,
+                "a value is required" if v_levels is None else "expected a list",
             )
-        v = self.low
-        if v is None:
-            runtime.fail("KitchenSink", "low", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("KitchenSink", "low", v, "expected float (float64)")
-        v = self.high
-        if v is None:
-            runtime.fail("KitchenSink", "high", v, "a value is required")
-        if not isinstance(v, runtime.FLOAT_KINDS):
-            runtime.fail("KitchenSink", "high", v, "expected float (float64)")
-        v = self.first
-        if v is not None:
-            if not isinstance(v, Point):
-                runtime.fail("KitchenSink", "first", v, "expected Point")
-        v = self.second
-        if v is not None:
-            if not isinstance(v, Point):
-                runtime.fail("KitchenSink", "second", v, "expected Point")
-        if self.low is not None and self.high is not None and not (self.low <= self.high):
-            runtime.fail(
+        if any(x not in _ALLOWED_KitchenSink_levels for x in v_levels):
+            validity.fail("KitchenSink", "levels", v_levels, "elements must be among [0, 5, 10]")
+        v_low = self.low
+        if not isinstance(v_low, kinds.FLOAT):
+            validity.fail(
                 "KitchenSink",
-                "low/high",
-                (
-                    self.low,
-                    self.high,
-                ),
-                "must satisfy low <= high",
+                "low",
+                v_low,
+                "a value is required" if v_low is None else "expected float (float64)",
             )
-        if self.first is None and self.second is None:
-            runtime.fail("KitchenSink", "first/second", None, "at least one must be set")
+        v_high = self.high
+        if not isinstance(v_high, kinds.FLOAT):
+            validity.fail(
+                "KitchenSink",
+                "high",
+                v_high,
+                "a value is required" if v_high is None else "expected float (float64)",
+            )
+        v_first = self.first
+        if v_first is not None and not isinstance(v_first, Point):
+            validity.fail("KitchenSink", "first", v_first, "expected Point")
+        v_second = self.second
+        if v_second is not None and not isinstance(v_second, Point):
+            validity.fail("KitchenSink", "second", v_second, "expected Point")
+        if v_low is not None and v_high is not None and not (v_low <= v_high):
+            validity.fail("KitchenSink", "low/high", (v_low, v_high), "must satisfy low <= high")
+        if v_first is None and v_second is None:
+            validity.fail("KitchenSink", "first/second", None, "at least one must be set")
 
     @classmethod
-    def _from_columns(cls, c: list[list]) -> list[KitchenSink]:
+    def _from_columns(cls, c: list[list[Any]]) -> list[KitchenSink]:
         # Values decoded from Arrow were checked column-wise, so __init__ is bypassed.
         new = object.__new__
         out = []
@@ -483,4 +535,4 @@ class KitchenSink(base.OntologyType):
         return out
 
 
-runtime.register(KitchenSink)
+tags.register(KitchenSink)

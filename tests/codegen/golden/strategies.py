@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from kitchen.base import (
@@ -25,70 +27,68 @@ def _binary() -> st.SearchStrategy[bytes]:
     return st.binary(max_size=32)
 
 
-def _ordered(kwargs: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """Reassign the values of `names` in ascending order (for `ordered` rules)."""
-    values = sorted(kwargs[n] for n in names)
-    return {**kwargs, **dict(zip(names, values))}
-
-
-def point() -> st.SearchStrategy[Point]:
-    fields = st.fixed_dictionaries(
-        {
-            "u": st.floats(width=32, allow_nan=False),
-            "v": st.floats(width=32, allow_nan=False),
-        }
+@st.composite
+def point(draw: st.DrawFn) -> Point:
+    return Point(
+        u=draw(st.floats(width=32, allow_nan=False)),
+        v=draw(st.floats(width=32, allow_nan=False)),
     )
-    return fields.map(lambda kw: Point(**kw))
 
 
-def kitchen_sink() -> st.SearchStrategy[KitchenSink]:
-    fields = st.fixed_dictionaries(
-        {
-            "header": st.none() | header(),
-            "label": st.none() | _text(),
-            "flag": st.booleans(),
-            "i8": st.integers(min_value=-10, max_value=10),
-            "i16": st.integers(min_value=-32768, max_value=32767),
-            "i32": st.integers(min_value=-2147483648, max_value=2147483647),
-            "i64": st.integers(min_value=-9223372036854775808, max_value=9223372036854775807),
-            "u8": st.sampled_from([1, 2, 3]),
-            "u16": st.integers(min_value=0, max_value=65535),
-            "u32": st.integers(min_value=0, max_value=4294967295),
-            "u64": st.integers(min_value=0, max_value=18446744073709551615),
-            "f16": st.floats(width=16, allow_nan=False),
-            "f32": st.floats(width=32, allow_nan=False, min_value=0.0),
-            "f64": st.floats(width=64, allow_nan=False, max_value=100.0),
-            "name": st.sampled_from(["a", "b"]),
-            "blob": st.none() | _binary(),
-            "mode": st.sampled_from(["idle", "run", "fast-run"]),
-            "level": st.sampled_from([0, 5, 10]),
-            "point": point(),
-            "maybe_point": st.none() | point(),
-            "vector": vector3d(),
-            "samples": st.lists(st.floats(width=64, allow_nan=False), min_size=1, max_size=4),
-            "triple": st.lists(
+@st.composite
+def kitchen_sink(draw: st.DrawFn) -> KitchenSink:
+    v_low = draw(st.floats(width=64, allow_nan=False))
+    v_high = draw(st.floats(width=64, allow_nan=False))
+    v_first = draw(st.none() | point())
+    v_second = draw(st.none() | point())
+    v_low, v_high = sorted([v_low, v_high])
+    assume(v_first is not None or v_second is not None)
+    return KitchenSink(
+        header=draw(st.none() | header()),
+        label=draw(st.none() | _text()),
+        flag=draw(st.booleans()),
+        i8=draw(st.integers(min_value=-10, max_value=10)),
+        i16=draw(st.integers(min_value=-32768, max_value=32767)),
+        i32=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
+        i64=draw(st.integers(min_value=-9223372036854775808, max_value=9223372036854775807)),
+        u8=draw(st.sampled_from([1, 2, 3])),
+        u16=draw(st.integers(min_value=0, max_value=65535)),
+        u32=draw(st.integers(min_value=0, max_value=4294967295)),
+        u64=draw(st.integers(min_value=0, max_value=18446744073709551615)),
+        f16=draw(st.floats(width=16, allow_nan=False)),
+        f32=draw(st.floats(width=32, allow_nan=False, min_value=0.0)),
+        f64=draw(st.floats(width=64, allow_nan=False, max_value=100.0)),
+        name=draw(st.sampled_from(["a", "b"])),
+        blob=draw(st.none() | _binary()),
+        mode=draw(st.sampled_from(["idle", "run", "fast-run"])),
+        level=draw(st.sampled_from([0, 5, 10])),
+        point=draw(point()),
+        maybe_point=draw(st.none() | point()),
+        vector=draw(vector3d()),
+        samples=draw(st.lists(st.floats(width=64, allow_nan=False), min_size=1, max_size=4)),
+        triple=draw(
+            st.lists(
                 st.integers(min_value=-2147483648, max_value=2147483647), min_size=3, max_size=3
-            ),
-            "exactly_two": st.lists(_text(), min_size=2, max_size=2),
-            "grid": st.lists(
+            )
+        ),
+        exactly_two=draw(st.lists(_text(), min_size=2, max_size=2)),
+        grid=draw(
+            st.lists(
                 st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3),
                 min_size=0,
                 max_size=3,
-            ),
-            "path": st.lists(point(), min_size=0, max_size=3),
-            "levels": st.lists(st.sampled_from([0, 5, 10]), min_size=0, max_size=3),
-            "low": st.floats(width=64, allow_nan=False),
-            "high": st.floats(width=64, allow_nan=False),
-            "first": st.none() | point(),
-            "second": st.none() | point(),
-        }
+            )
+        ),
+        path=draw(st.lists(point(), min_size=0, max_size=3)),
+        levels=draw(st.lists(st.sampled_from([0, 5, 10]), min_size=0, max_size=3)),
+        low=v_low,
+        high=v_high,
+        first=v_first,
+        second=v_second,
     )
-    fields = fields.map(lambda kw: _ordered(kw, ["low", "high"]))
-    fields = fields.filter(lambda kw: kw["first"] is not None or kw["second"] is not None)
-    return fields.map(lambda kw: KitchenSink(**kw))
 
 
-STRATEGIES: dict[str, Any] = {
+STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "Point": point,
     "kitchen_sink": kitchen_sink,
 }
