@@ -8,6 +8,7 @@ from typing import Any, ClassVar, TypeVar
 import pyarrow as pa
 
 from mosaico.ontology import columnar, query, runtime
+from mosaico.protocol.topic_type import TopicType
 
 T = TypeVar("T", bound="OntologyType")
 
@@ -63,6 +64,12 @@ class OntologyType:
     def from_batch(cls: type[T], batch: pa.RecordBatch) -> list[T]:
         """Objects from a topic record batch (the timestamp column is left aside)."""
         return columnar.from_columns(cls, columnar.split_batch(batch)[1])
+
+    @classmethod
+    def topic_type(cls) -> TopicType:
+        """This type as a topic type (tag, schema, format, this class as codec): what
+        `SequenceWriter.topic_create` stores."""
+        return TopicType(cls.TAG, cls.ARROW_SCHEMA, cls.SERIALIZATION_FORMAT, cls)
 
     @classmethod
     def validate_batch(cls, batch: pa.RecordBatch) -> None:
