@@ -71,6 +71,7 @@ _NEXT: dict[_State, frozenset[_State]] = {
     _State.FINALIZED: frozenset(),
     _State.FAILED: frozenset(),
 }
+_OPEN = _State.OPEN  # a module constant: push checks it on every row
 _TAKES_CLOSE = frozenset({_State.OPEN, _State.BROKEN})  # close has not begun
 _ENDED = frozenset({_State.FINALIZED, _State.FAILED})
 
@@ -171,7 +172,7 @@ class TopicWriter:
                 (Arrow-only: use ``push_batch``).
             WriterClosedError / UploadError: the writer is closed, or its upload failed.
         """
-        if self._state is not _State.OPEN or self._error is not None:
+        if self._state is not _OPEN or self._error is not None:
             self._check_usable()
         if message is not None:
             timestamp_ns, data = message.timestamp_ns, message.data
