@@ -89,7 +89,8 @@ def ingest(
             with RosSource(files) as source:
                 plans, skipped = plan(source, patterns, overrides)
             for p in plans:
-                click.echo(f"{p.topic.name} -> {p.name}  [{p.topic.msgtype} as {p.adapter.tag}, "
+                tag = p.adapter.topic_type.tag
+                click.echo(f"{p.topic.name} -> {p.name}  [{p.topic.msgtype} as {tag}, "
                            f"{p.topic.count} msgs]")  # fmt: skip
             _report_skipped(skipped)
             return

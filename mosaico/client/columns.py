@@ -10,13 +10,12 @@ import pyarrow as pa
 
 from mosaico.errors import InputError, InputTypeError
 from mosaico.ontology.placeholders import null_struct
+from mosaico.protocol.topic_type import TIMESTAMP, TopicType
 
-TIMESTAMP = "timestamp_ns"
 
-
-def build_batch(cls: type, data: Any, timestamps_ns: Any = None) -> pa.RecordBatch:
-    """A record batch with exactly ``cls.ARROW_SCHEMA`` from the accepted input forms."""
-    schema: pa.Schema = cls.ARROW_SCHEMA  # type: ignore[attr-defined]
+def build_batch(topic_type: TopicType, data: Any, timestamps_ns: Any = None) -> pa.RecordBatch:
+    """A record batch with exactly ``topic_type.schema`` from the accepted input forms."""
+    schema, owner = topic_type.schema, topic_type.name
     if isinstance(data, pa.Table):
         data = pa.RecordBatch.from_arrays(
             [c.combine_chunks() for c in data.columns], schema=data.schema
@@ -24,7 +23,7 @@ def build_batch(cls: type, data: Any, timestamps_ns: Any = None) -> pa.RecordBat
     if isinstance(data, pa.RecordBatch):
         if timestamps_ns is not None:
             data = data.add_column(0, TIMESTAMP, _timestamps(timestamps_ns, data.num_rows))
-        return _conform(cls, data, schema)
+        return _conform(owner, data, schema)
     if isinstance(data, pa.StructArray):
         data = {f.name: data.field(i) for i, f in enumerate(data.type)}
     if not isinstance(data, Mapping):
@@ -42,9 +41,9 @@ def build_batch(cls: type, data: Any, timestamps_ns: Any = None) -> pa.RecordBat
     n = len(timestamps_ns)
     arrays = [_timestamps(timestamps_ns, n)]
     for field in list(schema)[1:]:
-        arrays.append(_column(cls.__name__, field, columns.pop(field.name, None), n))
+        arrays.append(_column(owner, field, columns.pop(field.name, None), n))
     if columns:
-        raise InputError(f"{cls.__name__} has no field(s) {sorted(columns)}")
+        raise InputError(f"{owner} has no field(s) {sorted(columns)}")
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -109,16 +108,12 @@ def _column(owner: str, field: pa.Field, value: Any, n: int) -> pa.Array:
     return arr
 
 
-def _conform(cls: type, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def _conform(owner: str, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.equals(schema):
         return batch
     if batch.schema.names != schema.names:
-        raise InputError(
-            f"batch columns {batch.schema.names} do not match {cls.__name__}: {schema.names}"
-        )
-    arrays = [
-        _column(cls.__name__, f, batch.column(i), batch.num_rows) for i, f in enumerate(schema)
-    ]
+        raise InputError(f"batch columns {batch.schema.names} do not match {owner}: {schema.names}")
+    arrays = [_column(owner, f, batch.column(i), batch.num_rows) for i, f in enumerate(schema)]
     if arrays[0].null_count:
         raise InputError("timestamp_ns must not contain nulls")
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

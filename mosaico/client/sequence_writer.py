@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from types import TracebackType
 from typing import Any
 
 from mosaico.client.connection import Connection
@@ -12,6 +11,7 @@ from mosaico.client.errors import WriterClosedError
 from mosaico.client.policies import SessionLevelErrorPolicy, SessionStatus, TopicLevelErrorPolicy
 from mosaico.client.topic_writer import DEFAULT_QUEUE_CHUNKS, Progress, TopicWriter
 from mosaico.errors import InputTypeError
+from mosaico.ontology import OntologyType
 from mosaico.protocol.actions import (
     ActionName,
     NotificationCreate,
@@ -31,6 +31,7 @@ from mosaico.protocol.names import (
     normalize_topic_path,
 )
 from mosaico.protocol.responses import SessionCreated, TopicCreated
+from mosaico.protocol.topic_type import TopicType
 
 log = logging.getLogger("mosaico.client")
 
@@ -78,12 +79,7 @@ class _SessionWriter:
         self._require_open()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if self.status is not SessionStatus.Pending:
             return
         if exc is None:
@@ -136,8 +132,7 @@ class _SessionWriter:
         cleanup: list[BaseException] = []
         for writer in self._topics.values():
             if writer.is_active:
-                writer.notify_error(f"session {session.locator} failed: {error!r}")
-                writer.close(flush=False)
+                writer.fail(f"session {session.locator} failed: {error!r}", flush=False)
         try:
             if self.on_error is SessionLevelErrorPolicy.Report:
                 if finalize_failed:
@@ -167,30 +162,47 @@ class _SessionWriter:
         self,
         topic_name: str,
         metadata: dict[str, Any] | None,
-        ontology_type: type,
+        ontology_type: type | TopicType,
         on_error: TopicLevelErrorPolicy = TopicLevelErrorPolicy.Raise,
+        *,
+        validate: bool = True,
     ) -> TopicWriter:
-        """Create a topic of ``ontology_type`` in this session and open its upload."""
+        """Create a topic in this session and open its upload.
+
+        Args:
+            topic_name: the topic path in the sequence (``"sensors/imu"``).
+            metadata: the topic's user metadata.
+            ontology_type: a generated ontology class (``IMU``; ``push`` takes its objects)
+                or a `TopicType`, e.g. one without codec for a topic written with
+                ``push_batch`` only.
+            on_error: what the writer does when its ``with`` block fails.
+            validate: False stores the batches of ``push_batch`` without the type's value
+                checks (their schema is still enforced): for recorded data that breaks the
+                ontology's rules but must be kept as it is.
+
+        Raises:
+            InputTypeError: ``ontology_type`` is neither an ontology class nor a TopicType.
+            AlreadyExists: the topic exists already.
+            WriterClosedError: the session is over.
+        """
         session = self._require_open()
         path = normalize_topic_path(topic_name)
         if path in self._topics:
             raise AlreadyExists(f"topic '/{path}' already created by this writer")
-        schema = getattr(ontology_type, "ARROW_SCHEMA", None)
-        if schema is None or not hasattr(ontology_type, "to_batch"):
-            raise InputTypeError(f"{ontology_type!r} is not an ontology type (no ARROW_SCHEMA)")
+        topic_type = _as_topic_type(ontology_type)
         topic = TopicLocator(self.sequence_name, path)
         created = TopicCreated.from_json(
             self._conn.action(
                 TopicCreate(
-                    session.uuid, topic, ontology_type.SERIALIZATION_FORMAT,  # type: ignore[attr-defined]
-                    ontology_type.TAG, dict(metadata or {}),  # type: ignore[attr-defined]
+                    session.uuid, topic, topic_type.serialization_format, topic_type.tag,
+                    dict(metadata or {}),
                 )
             )
         )  # fmt: skip
         try:
             writer = TopicWriter(
-                self._conn, topic, created.uuid, ontology_type,
-                limits=self._conn.info.limits, on_error=on_error,
+                self._conn, topic, created.uuid, topic_type,
+                limits=self._conn.info.limits, on_error=on_error, validate=validate,
                 queue_chunks=self._queue_chunks, progress=self._progress,
             )  # fmt: skip
         except Exception:
@@ -257,3 +269,16 @@ class SequenceUpdater(_SessionWriter):
     def __enter__(self) -> SequenceUpdater:
         self._require_open()
         return self
+
+
+def _as_topic_type(value: object) -> TopicType:
+    """The topic type ``topic_create`` was given: a TopicType or a generated class's own."""
+    if isinstance(value, TopicType):
+        return value
+    if isinstance(value, type) and issubclass(value, OntologyType):
+        return value.topic_type()
+    msg = (
+        f"{value!r} is not an ontology type (a generated class such as IMU) or a TopicType\n"
+        "Hint: describe an Arrow-only topic with mosaico.protocol.TopicType(tag, schema)."
+    )
+    raise InputTypeError(msg)

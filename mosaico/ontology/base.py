@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from mosaico.ontology import checks, columnar, query, validity
 from mosaico.ontology.constraints import Constraints, Rule
+from mosaico.protocol.topic_type import TopicType
 
 T = TypeVar("T", bound="OntologyType")
 
@@ -78,6 +79,12 @@ class OntologyType:
         if validity.VALIDATE:
             checks.validate_columns(cls, columns)
         return columnar.from_columns(cls, columns)
+
+    @classmethod
+    def topic_type(cls) -> TopicType:
+        """This type as a topic type (tag, schema, format, this class as codec): what
+        `SequenceWriter.topic_create` stores."""
+        return TopicType(cls.TAG, cls.ARROW_SCHEMA, cls.SERIALIZATION_FORMAT, cls)
 
     @classmethod
     def validate_batch(cls, batch: pa.RecordBatch) -> None:

@@ -60,6 +60,7 @@ from mosaico.protocol.notifications import (
     parse_notifications_payload,
 )
 from mosaico.protocol.responses import SessionCreated, TopicCreated
+from mosaico.protocol.topic_type import TopicCodec, TopicType
 
 __all__ = [
     "DEFAULT_PORT",
@@ -96,11 +97,13 @@ __all__ = [
     "Ticket",
     "TimeWindow",
     "TimeWindowInfo",
+    "TopicCodec",
     "TopicCreate",
     "TopicCreated",
     "TopicLocator",
     "TopicMetadata",
     "TopicTarget",
+    "TopicType",
     "Unimplemented",
     "UploadCommand",
     "decode_envelope",

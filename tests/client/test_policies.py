@@ -160,3 +160,33 @@ def test_closing_the_client_ends_a_pending_session(tmp_path: Path) -> None:
         handler = again.sequence_handler("orphan")
         assert handler is not None and handler.sessions[0].completed_at_ns is not None
         assert "client was closed" in again.list_sequence_notifications("orphan")[0].msg
+
+
+def test_fail_keeps_what_was_pushed_and_notifies(client: MosaicoClient) -> None:
+    from mosaico.client import WriterClosedError
+
+    with client.sequence_create("failing", {}) as writer:
+        topic = writer.topic_create("imu", {}, IMU)
+        for i in range(5):
+            topic.push(Message(i, imu(i)))
+        topic.fail("sensor drifted")
+        assert topic.status is TopicWriterStatus.FinalizedWithError and not topic.is_active
+        assert topic.last_error == "sensor drifted"
+        with pytest.raises(WriterClosedError):
+            topic.push(Message(9, imu(9)))
+        topic.fail("again")  # on a closed writer: only notifies
+        other = writer.topic_create("gps", {}, type(gps(0)))
+        other.push(Message(1, gps(1)))
+    assert writer.status is SessionStatus.Finalized and other.status is TopicWriterStatus.Finalized
+    assert client.topic_handler("failing", "imu").row_count == 5  # type: ignore[union-attr]
+    notes = [n.msg for n in client.list_topic_notifications("failing", "imu")]
+    assert notes == ["sensor drifted", "again"]
+
+
+def test_an_aborted_session_fails_its_open_topics(client: MosaicoClient) -> None:
+    with pytest.raises(Boom), client.sequence_create("aborted", {}) as writer:
+        topic = writer.topic_create("imu", {}, IMU)
+        topic.push(Message(1, imu(1)))
+        raise Boom("stop")
+    assert topic.status is TopicWriterStatus.FinalizedWithError and not topic.is_active
+    assert topic.last_error is not None and "stop" in topic.last_error

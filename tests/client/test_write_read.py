@@ -237,3 +237,42 @@ def test_batches_are_sized_to_the_server_limit(small: MosaicoClient) -> None:
         handler = small.topic_handler("sized", name)
         assert handler is not None and handler.chunks_number > 1
         assert [m.data for m in handler.get_data_streamer()] == IMU.from_batch(batch)
+
+
+def test_topic_types_as_values(client: MosaicoClient) -> None:
+    from mosaico.protocol import TopicType
+
+    ticks = TopicType("Ticks", pa.schema([pa.field("timestamp_ns", pa.int64(), nullable=False),
+                                          pa.field("ticks", pa.int64())]))  # fmt: skip
+    with client.sequence_create("typed-values", {}) as writer:
+        typed = writer.topic_create("imu", {}, IMU.topic_type())
+        typed.push(Message(1, imu(1)))
+        arrow_only = writer.topic_create("ticks", {}, ticks)
+        with pytest.raises(TypeError, match="(?s)no codec.*push_batch"):
+            arrow_only.push(Message(1, imu(1)))
+        arrow_only.push_batch({"ticks": [7, 8]}, timestamps_ns=[1, 2])
+    assert typed.topic_type == IMU.topic_type() and typed.ontology_type is IMU
+    assert arrow_only.ontology_type is None and arrow_only.rows_written == 2
+    assert _read(client, "typed-values", "imu") == [Message(1, imu(1))]
+    handler = client.topic_handler("typed-values", "ticks")
+    assert handler is not None and handler.ontology_tag == "Ticks" and handler.row_count == 2
+
+
+def test_validate_false_stores_batches_as_given(client: MosaicoClient) -> None:
+    from mosaico import Header, Time
+    from mosaico.ontology import validation
+
+    with validation(False):
+        odd = IMU(header=Header(timestamp=Time(seconds=1, nanoseconds=1_500_000_000)),
+                  acceleration=Vector3d(x=0, y=0, z=0), angular_velocity=Vector3d(x=0, y=0, z=0))  # fmt: skip
+        batch = IMU.to_batch([odd], [1])
+    with client.sequence_create("as-given", {}) as writer:
+        checked = writer.topic_create("checked", {}, IMU)
+        with pytest.raises(ValidationError, match="nanoseconds"):
+            checked.push_batch(batch)
+        kept = writer.topic_create("kept", {}, IMU, validate=False)
+        kept.push_batch(batch)
+        with pytest.raises(ValueError, match="do not match"):  # schemas are still enforced
+            kept.push_batch(GPS.to_batch([gps(0)], [1]))
+    rows = {t: client.topic_handler("as-given", t).row_count for t in ("checked", "kept")}  # type: ignore[union-attr]
+    assert rows == {"checked": 0, "kept": 1}

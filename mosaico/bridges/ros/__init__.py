@@ -13,13 +13,7 @@ from mosaico.bridges.ros.ingest import IngestReport, TopicPlan, ingest, plan
 from mosaico.bridges.ros.names import ROS_KEY, topic_name
 from mosaico.bridges.ros.progress import Progress
 from mosaico.bridges.ros.registry import adapter_for, standard_ros_types
-from mosaico.bridges.ros.sink import (
-    MemorySequence,
-    MemoryTopic,
-    SequenceSink,
-    TopicSink,
-    TopicType,
-)
+from mosaico.bridges.ros.sink import MemorySequence, MemoryTopic, SequenceSink, TopicSink
 from mosaico.bridges.ros.source import RosSource, RosTopic
 from mosaico.bridges.ros.topic_filter import TopicFilter
 
@@ -44,7 +38,6 @@ __all__ = [
     "TopicFilter",
     "TopicPlan",
     "TopicSink",
-    "TopicType",
     "adapter_for",
     "default_ros_type",
     "export",

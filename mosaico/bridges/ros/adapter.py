@@ -10,6 +10,8 @@ import pyarrow as pa
 
 from mosaico.bridges.ros.arrow import batch
 from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.ontology import OntologyType
+from mosaico.protocol.topic_type import TopicType
 
 Row = dict[str, Any]
 
@@ -22,13 +24,9 @@ class TopicAdapter(Protocol):
         """Recorded in the topic metadata; picks the adapter again on export."""
 
     @property
-    def tag(self) -> str: ...
-
-    @property
-    def schema(self) -> pa.Schema: ...
-
-    @property
-    def serialization_format(self) -> str: ...
+    def topic_type(self) -> TopicType:
+        """The mosaico type of the topic: a generated class's (with its codec), or an
+        Arrow-only one derived from the ROS definition."""
 
     @property
     def keeps_originals(self) -> bool:
@@ -50,7 +48,7 @@ class Adapter:
     """A standard adapter: a ROS type onto a generated ontology type."""
 
     ros_type: str
-    ontology: type
+    ontology: type[OntologyType]
     columns: Callable[[Sequence[Any]], dict[str, pa.Array]]
     row_to_ros: Callable[[Row], Row]
     keep: Callable[[Any], Row] | None = None
@@ -68,19 +66,11 @@ class Adapter:
         return self.ros_type
 
     @property
-    def tag(self) -> str:
-        return str(self.ontology.TAG)  # type: ignore[attr-defined]
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.ontology.ARROW_SCHEMA  # type: ignore[attr-defined, no-any-return]
-
-    @property
-    def serialization_format(self) -> str:
-        return str(self.ontology.SERIALIZATION_FORMAT)  # type: ignore[attr-defined]
+    def topic_type(self) -> TopicType:
+        return self.ontology.topic_type()
 
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
-        return batch(self.schema, log_times, self.columns(msgs))
+        return batch(self.ontology.ARROW_SCHEMA, log_times, self.columns(msgs))
 
     def to_ros(self, row: Row, originals: Row) -> Row:
         out = self.row_to_ros(row)
@@ -94,7 +84,7 @@ ADAPTERS: dict[str, Adapter] = {}
 
 def register(
     ros_type: str,
-    ontology: type,
+    ontology: type[OntologyType],
     columns: Callable[[Sequence[Any]], dict[str, pa.Array]],
     row_to_ros: Callable[[Row], Row],
     keep: Callable[[Any], Row] | None = None,

@@ -4,54 +4,22 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
 
 from mosaico.bridges.ros.errors import TopicFailure
 from mosaico.bridges.ros.export import ExportTopic
-from mosaico.bridges.ros.sink import TopicType
 from mosaico.client import MosaicoClient, SequenceWriter, TopicWriter, UnmodeledTypeWarning
-from mosaico.client.policies import SessionLevelErrorPolicy, TopicWriterStatus
-from mosaico.errors import InputTypeError, UnknownNameError
-from mosaico.ontology import ValidationError, registry
-
-
-def client_type(topic_type: TopicType, validate: bool) -> type:
-    """The class `topic_create` takes for a topic type.
-
-    The registered class when the tag and schema are standard, else a class carrying just
-    the tag, schema and format (generic ROS types are only ever pushed as Arrow batches).
-    Without `validate`, batches are stored as the recording has them: ROS data routinely
-    breaks mosaico's value rules (e.g. infinite `Range` readings), and a bridge keeps data.
-    """
-    known = registry.get(topic_type.tag)
-    attrs: dict[str, Any] = {
-        "TAG": topic_type.tag,
-        "ARROW_SCHEMA": topic_type.schema,
-        "SERIALIZATION_FORMAT": topic_type.serialization_format,
-    }
-    if known is not None and known.ARROW_SCHEMA.equals(topic_type.schema):  # type: ignore[attr-defined]
-        if validate:
-            return known
-        base: tuple[type, ...] = (known,)
-    else:
-        base = ()
-        attrs["to_batch"] = classmethod(_arrow_only)
-    attrs["validate_batch"] = classmethod(_keep)
-    return type(topic_type.tag.replace("/", "_"), base, attrs)
-
-
-def _arrow_only(cls: type, objs: Any, timestamps_ns: Any) -> pa.RecordBatch:
-    raise InputTypeError(f"{cls.__name__} topics take Arrow record batches (push_batch), not objects")
-
-
-def _keep(cls: type, batch: pa.RecordBatch) -> None:
-    """No value checks: the batch is stored as decoded."""
+from mosaico.client.policies import SessionLevelErrorPolicy
+from mosaico.errors import UnknownNameError
+from mosaico.ontology import ValidationError
+from mosaico.protocol.topic_type import TopicType
 
 
 class ClientTopic:
+    """A `TopicSink` over a client `TopicWriter`."""
+
     def __init__(self, writer: TopicWriter) -> None:
         self._writer = writer
 
@@ -68,16 +36,15 @@ class ClientTopic:
         without flush would drop whichever of them are still queued, a timing-dependent
         tail. An upload error surfacing here is not per-topic and aborts the ingest.
         """
-        self._writer.notify_error(reason)
-        self._writer.close(flush=True)
-        self._writer.last_error = reason
-        self._writer.status = TopicWriterStatus.FinalizedWithError
+        self._writer.fail(reason, flush=True)
 
 
 class ClientSequence:
     """A `SequenceSink` writing a new sequence through a `MosaicoClient`.
 
     The client's `SequenceWriter` applies the session error policy when ingest fails.
+    Without `validate`, batches are stored as the recording has them: ROS data routinely
+    breaks mosaico's value rules (e.g. infinite `Range` readings), and a bridge keeps data.
     """
 
     def __init__(
@@ -92,19 +59,14 @@ class ClientSequence:
         self._validate = validate
 
     def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> ClientTopic:
-        cls = client_type(topic_type, self._validate)
-        return ClientTopic(self._writer.topic_create(name, metadata, cls))
+        writer = self._writer.topic_create(name, metadata, topic_type, validate=self._validate)
+        return ClientTopic(writer)
 
     def __enter__(self) -> ClientSequence:
         self._writer.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self._writer.__exit__(exc_type, exc, tb)
 
 

@@ -62,7 +62,7 @@ class _Plan:
 def default_ros_type(tag: str) -> str | None:
     """The ROS type a topic of standard tag `tag` exports to when it was not ingested from
     ROS: the only adapter of that tag, else its plain `…Stamped` variant."""
-    candidates = sorted(t for t, a in ADAPTERS.items() if a.tag == tag)
+    candidates = sorted(t for t, a in ADAPTERS.items() if tag == a.ontology.TAG)
     if len(candidates) > 1:
         stamped = [t for t in candidates if t.endswith("Stamped") and "Covariance" not in t]
         candidates = stamped or candidates

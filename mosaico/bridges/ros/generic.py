@@ -20,6 +20,7 @@ from mosaico.bridges.ros.adapter import Row
 from mosaico.bridges.ros.arrow import batch, binary, fixed_list, list_of, list_of_structs, struct
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.typedefs import BYTE_NAMES
+from mosaico.protocol.topic_type import TopicType
 
 GENERIC = "generic"
 
@@ -105,7 +106,7 @@ class GenericAdapter:
     """Keeps messages of any type, custom ones included, under the tag = ROS type name."""
 
     ros_type: str
-    schema: pa.Schema
+    topic_type: TopicType
     _builder: _Builder
 
     @classmethod
@@ -115,26 +116,19 @@ class GenericAdapter:
         if any(f.name == "timestamp_ns" for f in payload):
             raise RosBridgeError(f"{ros_type} has a field named timestamp_ns, the envelope column")
         schema = pa.schema([pa.field("timestamp_ns", pa.int64(), nullable=False), *payload])
-        return cls(ros_type, schema, builder)
+        # Lists dominate variable-length messages; the hint only tunes storage.
+        has_lists = any(pa.types.is_list(f.type) or pa.types.is_binary(f.type) for f in payload)
+        topic_type = TopicType(ros_type, schema, "ragged" if has_lists else "default")
+        return cls(ros_type, topic_type, builder)
 
     @property
     def name(self) -> str:
         return GENERIC
 
-    @property
-    def tag(self) -> str:
-        return self.ros_type
-
-    @property
-    def serialization_format(self) -> str:
-        # Lists dominate variable-length messages; the hint only tunes storage.
-        has_lists = any(pa.types.is_list(f.type) or pa.types.is_binary(f.type) for f in self.schema)
-        return "ragged" if has_lists else "default"
-
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
         arr = self._builder.struct_array(self.ros_type, msgs)
         cols = {name: arr.field(name) for name in arr.type.names}
-        return batch(self.schema, log_times, cols)
+        return batch(self.topic_type.schema, log_times, cols)
 
     @property
     def keeps_originals(self) -> bool:

@@ -18,7 +18,7 @@ from mosaico.bridges.ros.errors import RosBridgeError, TopicFailure
 from mosaico.bridges.ros.names import ROS_KEY, topic_metadata, topic_name
 from mosaico.bridges.ros.progress import Progress
 from mosaico.bridges.ros.registry import adapter_for
-from mosaico.bridges.ros.sink import SequenceSink, TopicSink, TopicType
+from mosaico.bridges.ros.sink import SequenceSink, TopicSink
 from mosaico.bridges.ros.source import RosSource, RosTopic
 from mosaico.bridges.ros.topic_filter import TopicFilter
 
@@ -202,8 +202,8 @@ def ingest(
         with sink:
             pending = {}
             for p in plans:
-                kind = TopicType(p.adapter.tag, p.adapter.schema, p.adapter.serialization_format)
-                pending[p.topic.name] = _Pending(p, sink.topic(p.name, p.metadata, kind))
+                topic = sink.topic(p.name, p.metadata, p.adapter.topic_type)
+                pending[p.topic.name] = _Pending(p, topic)
             writer = _Writer(report)
             try:
                 for ros_name, log_time, raw in source.messages([p.topic for p in plans]):

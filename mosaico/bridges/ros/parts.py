@@ -68,6 +68,15 @@ def headers_of(msgs: Sequence[Any]) -> pa.StructArray:
     return header([m.header for m in msgs])
 
 
+def stamped_ros(row: Row, *same: str, **renamed: str) -> Row:
+    """The ROS field dict of a stamped message whose other fields are copied from `row`:
+    `same` under their own names, `renamed` as ROS name = mosaico name."""
+    out = {"header": header_ros(row["header"])}
+    out.update({name: row[name] for name in same})
+    out.update({ros: row[ours] for ros, ours in renamed.items()})
+    return out
+
+
 def covariance(arrays: Sequence[Any]) -> pa.ListArray:
     return list_of(arrays, F64)
 

@@ -180,7 +180,7 @@ def _compressed(ms: Sequence[Any]) -> dict[str, pa.Array]:
 
 
 def _compressed_ros(r: Row) -> Row:
-    return {"header": parts.header_ros(r["header"]), "format": r["format"], "data": r["data"]}
+    return parts.stamped_ros(r, "format", "data")
 
 
 def _keep_format(m: Any) -> Row:
@@ -300,17 +300,8 @@ def _point_cloud(ms: Sequence[Any]) -> dict[str, pa.Array]:
 
 
 def _point_cloud_ros(r: Row) -> Row:
-    return {
-        "header": parts.header_ros(r["header"]),
-        "height": r["height"],
-        "width": r["width"],
-        "fields": r["fields"],
-        "is_bigendian": r["is_bigendian"],
-        "point_step": r["point_step"],
-        "row_step": r["row_step"],
-        "data": r["data"],
-        "is_dense": r["is_dense"],
-    }
+    return parts.stamped_ros(r, "height", "width", "fields", "is_bigendian", "point_step",
+                             "row_step", "data", "is_dense")  # fmt: skip
 
 
 register(P + "PointCloud2", PointCloud2, _point_cloud, _point_cloud_ros)
@@ -348,13 +339,8 @@ def _joints(ms: Sequence[Any]) -> dict[str, pa.Array]:
 
 
 def _joints_ros(r: Row) -> Row:
-    return {
-        "header": parts.header_ros(r["header"]),
-        "name": r["names"],
-        "position": r["positions"],
-        "velocity": r["velocities"],
-        "effort": r["efforts"],
-    }
+    return parts.stamped_ros(r, name="names", position="positions", velocity="velocities",
+                             effort="efforts")  # fmt: skip
 
 
 register(P + "JointState", RobotJoint, _joints, _joints_ros)
@@ -429,7 +415,7 @@ register(
         "axes": list_of([m.axes for m in ms], F32),
         "buttons": list_of([m.buttons for m in ms], I32),
     },
-    lambda r: {"header": parts.header_ros(r["header"]), "axes": r["axes"], "buttons": r["buttons"]},
+    lambda r: parts.stamped_ros(r, "axes", "buttons"),
 )
 
 _BATTERY_F32 = ("voltage", "temperature", "current", "charge", "capacity", "design_capacity",

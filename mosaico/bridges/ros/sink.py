@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Protocol
 
 import attrs
 import pyarrow as pa
 
 from mosaico.bridges.ros.errors import RosBridgeError
-
-
-@attrs.frozen
-class TopicType:
-    """The stored type of a topic: its tag, topic schema and serialization format."""
-
-    tag: str
-    schema: pa.Schema
-    serialization_format: str
+from mosaico.protocol.topic_type import TopicType
 
 
 class TopicSink(Protocol):
@@ -39,12 +30,7 @@ class SequenceSink(Protocol):
 
     def __enter__(self) -> SequenceSink: ...
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None: ...
 
 
 @attrs.define
@@ -90,11 +76,6 @@ class MemorySequence:
     def __enter__(self) -> MemorySequence:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.error = exc
         self.finalized = exc is None

@@ -96,7 +96,7 @@ def test_topics_not_from_ros_export_with_the_default_type(tmp_path: Path) -> Non
 
 
 def _imu_type(tag: str = "IMU") -> Any:
-    from mosaico.bridges.ros import TopicType
+    from mosaico.protocol import TopicType
 
     return TopicType(tag, IMU.ARROW_SCHEMA, "default")
 

@@ -18,10 +18,10 @@ from mosaico.bridges.ros import (
     MemoryTopic,
     Progress,
     RosBridgeError,
-    TopicType,
     adapter_for,
     ingest,
 )
+from mosaico.protocol import TopicType
 from tests.bridges.ros.recordings import ALL_TYPES, Recording, decode, fixture_topics
 from tests.bridges.ros.rosbag_fixtures import (
     LOSSY_FORMAT,
@@ -65,9 +65,9 @@ def test_every_topic_ingests_with_its_type(recording: Recording) -> None:
         assert ros["source"] == [recording.path.name]
         assert msgtype.rsplit("/", 1)[1] in ros["definition"] or ros["definition"]
         adapter = ADAPTERS.get(msgtype)
-        assert topic.topic_type.tag == (adapter.tag if adapter else msgtype)
+        assert topic.topic_type.tag == (adapter.topic_type.tag if adapter else msgtype)
         if adapter:
-            assert topic.topic_type.schema.equals(adapter.schema)
+            assert topic.topic_type.schema.equals(adapter.topic_type.schema)
         times = topic.table().column("timestamp_ns").to_pylist()
         assert times == [t for t, _ in decoded[ros["topic"]]]  # log time → record time
         pq.write_table(topic.table(), io.BytesIO())  # storable: no nulls in required columns
