@@ -27,7 +27,7 @@ from mosaico.ml.cursor import (
 )
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, check_fixed_lists, flatten_table
-from mosaico.ml.grid import Numbering, RunStart, Ticks, make_grid
+from mosaico.ml.grid import Grid, Numbering, RunStart, Ticks, make_grid
 from mosaico.ml.plan import Plan, plan
 from mosaico.ml.policy import Interpolate, Stream
 from mosaico.ml.seek import first_key, last_key, seed
@@ -181,7 +181,7 @@ class Synchronizer:
         fixed_lists: FixedLists = "columns",
     ) -> None:
         check_timestamp_source(timestamp)
-        self.grid = make_grid(rate_hz, reference)
+        self.grid: Grid = make_grid(rate_hz, reference)
         specs = _specs(streams)
         _check_topics(sources, [s.topic for s in specs] + list(self.grid.reads), timestamp)
         check_fixed_lists(fixed_lists)
