@@ -10,6 +10,8 @@ Requires the `ml` extra (torch).
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
@@ -77,6 +79,23 @@ class _Windows:
     def _count(self, ticks: int) -> int:
         """How many windows fit in `ticks` ticks."""
         return max(0, (ticks - self.length) // self.stride + 1)
+
+
+_frozen_in: int | None = None
+
+
+def _freeze_inherited_heap() -> None:
+    """In a forked DataLoader worker, keep the garbage collector off the parent's objects.
+
+    A full collection walks every tracked object and writes to its header: in a child of a
+    big parent that copies the parent's heap page by page (copy-on-write), which can cost
+    more than the windows themselves. `gc.freeze` (once per process) sets the inherited
+    objects aside; the worker's own objects are collected as usual.
+    """
+    global _frozen_in
+    if _frozen_in != os.getpid():
+        gc.freeze()
+        _frozen_in = os.getpid()
 
 
 def _item(seq: int, arrays: Mapping[str, np.ndarray], lo: int, length: int) -> Item:
@@ -164,6 +183,8 @@ class StreamDataset(_Windows, IterableDataset[Item]):
     def __iter__(self) -> Iterator[Item]:
         info = get_worker_info()
         worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        if info is not None:
+            _freeze_inherited_heap()
         unit = 0
         for seq, opener in enumerate(self.openers):
             sync = self._synchronizer(opener())
