@@ -114,7 +114,8 @@ class FlatWide:
             parts = rows.parts[i]
             table = pa.Table.from_batches(parts) if parts else schema.empty_table()
             flat = flatten_table(table, prefix=name, fixed_lists=self.fixed_lists)
-            columns += [rows.spread(i, c) for n, c in zip(flat.column_names, flat.columns)
+            mine = rows.topic_of == i
+            columns += [spread(c, mine) for n, c in zip(flat.column_names, flat.columns)
                         if n != TIMESTAMP]  # fmt: skip
         return pa.Table.from_arrays(columns, schema=self.schema)
 
