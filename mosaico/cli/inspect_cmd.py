@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from mosaico.cli.connection import with_client
 from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
+from mosaico.tabular import flatten_table
 
 # -- formatting ---------------------------------------------------------------------------
 
@@ -254,9 +255,7 @@ def _echo_notifications(notes: list[dict[str, Any]]) -> None:
 
 
 def _flat(table_: pa.Table) -> pa.Table:
-    while any(pa.types.is_struct(f.type) for f in table_.schema):
-        table_ = table_.flatten()
-    return table_
+    return flatten_table(table_, fixed_lists="arrays")
 
 
 def _limited(batches: Iterator[pa.RecordBatch], limit: int | None) -> Iterator[pa.RecordBatch]:

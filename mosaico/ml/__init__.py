@@ -2,15 +2,18 @@
 
 - `to_arrow` / `to_pandas` / `to_polars` and their windowed `iter_*`: flat, sparse tables
   of topics (polars, like torch, comes with the `ml` extra).
-- `synchronize` / `iter_synchronized` / `Synchronizer`: streams aligned on a grid with the
-  policies `Hold`, `AsOf`, `Drop`, `Interpolate`.
+- `synchronize` / `iter_synchronized` / `Synchronizer`: streams aligned on a grid
+  (`RateGrid`, `ReferenceGrid`) with the policies `Hold`, `AsOf`, `Drop`, `Interpolate`.
 - `mosaico.ml.datasets` (needs the `ml` extra): `WindowDataset`, `StreamDataset`.
 
-Data comes from `TopicSource`s (`TableSource` in memory; adapters for the client).
+Data comes from `TopicSource`s (`TableSource` in memory; adapters for the client). The
+Arrow-level work (flat form, timestamp merge, wide layout) is `mosaico.tabular`'s, shared
+with the client's streams.
 """
 
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.extract import (
+    ReadOptions,
     iter_arrow,
     iter_pandas,
     iter_polars,
@@ -21,9 +24,10 @@ from mosaico.ml.extract import (
     to_polars,
 )
 from mosaico.ml.flatten import flat_schema, flatten_table, unflatten_table
+from mosaico.ml.grid import RateGrid, ReferenceGrid
 from mosaico.ml.policy import AsOf, Drop, Hold, Interpolate, Policy, Stream
 from mosaico.ml.source import TableSource, TopicSource, by_name
-from mosaico.ml.sync import Synchronizer, iter_synchronized, synchronize
+from mosaico.ml.sync import Synchronizer, SyncOptions, iter_synchronized, synchronize
 
 __all__ = [
     "AsOf",
@@ -32,7 +36,11 @@ __all__ = [
     "Interpolate",
     "MLInputError",
     "Policy",
+    "RateGrid",
+    "ReadOptions",
+    "ReferenceGrid",
     "Stream",
+    "SyncOptions",
     "Synchronizer",
     "TableSource",
     "TopicSource",

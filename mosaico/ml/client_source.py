@@ -24,18 +24,10 @@ class HandlerSource:
 
     def __init__(self, handler: TopicHandler) -> None:
         self._handler = handler
-
-    @property
-    def name(self) -> str:
-        return self._handler.name
-
-    @property
-    def tag(self) -> str:
-        return self._handler.ontology_tag
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self._handler.schema
+        # A handler's catalogue entry does not change: its names and schema are read once.
+        self.name: str = handler.name
+        self.tag: str = handler.ontology_tag
+        self.schema: pa.Schema = handler.schema
 
     def bounds(self) -> tuple[int, int] | None:
         lo, hi = self._handler.timestamp_ns_min, self._handler.timestamp_ns_max

@@ -55,6 +55,39 @@ def keys_of(
     return (keys, None) if valid.all() else (keys[valid], valid)
 
 
+def keyed(batch: pa.RecordBatch, timestamp: TimestampSource) -> tuple[pa.RecordBatch, np.ndarray]:
+    """The rows of a batch that have a time key, and their keys."""
+    keys, valid = keys_of(batch, timestamp)
+    return (batch, keys) if valid is None else (batch.filter(pa.array(valid)), keys)
+
+
+class OrderCheck:
+    """Raises `MLInputError` when a topic's keys go backwards, within or across batches."""
+
+    def __init__(self, topic: str, timestamp: TimestampSource) -> None:
+        self.topic = topic
+        self.timestamp: TimestampSource = timestamp
+        self.last: int | None = None
+
+    def __call__(self, keys: np.ndarray) -> None:
+        """Check the next batch's (non-empty) keys."""
+        if np.any(keys[1:] < keys[:-1]) or (self.last is not None and keys[0] < self.last):
+            what = "timestamp_ns" if self.timestamp == "record" else "header.timestamp"
+            raise MLInputError(f"topic {self.topic!r}: {what} is not non-decreasing")
+        self.last = int(keys[-1])
+
+
+def ordered_batches(
+    source: TopicSource, start_ns: int | None, end_ns: int | None
+) -> Iterator[pa.RecordBatch]:
+    """The source's non-empty batches in `[start_ns, end_ns)`, checked to be in record order."""
+    check = OrderCheck(source.name, "record")
+    for batch in source.batches(start_ns, end_ns):
+        if len(batch):
+            check(keys_of(batch, "record")[0])
+            yield batch
+
+
 class Cursor:
     """Buffered, key-ordered reader of one topic over a record-time range."""
 
@@ -78,36 +111,39 @@ class Cursor:
         self._lo = start_ns if timestamp == "header" else None
         self._hi = end_ns if timestamp == "header" else None
         self._parts: list[tuple[pa.RecordBatch, np.ndarray]] = []
-        self._last: int | None = None
+        self._order = OrderCheck(source.name, timestamp)
         self._exhausted = False
-        self.last_key: int | None = None
+
+    @property
+    def last_key(self) -> int | None:
+        """Key of the last row read so far (None before the first)."""
+        return self._order.last
 
     @property
     def done(self) -> bool:
         return self._exhausted and not self._parts
 
+    def _keyed(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
+        """A batch's rows that have a key in the window, and their keys."""
+        batch, keys = keyed(batch, self._timestamp)
+        if self._lo is None and self._hi is None:
+            return batch, keys
+        keep = np.ones(len(keys), dtype=bool)
+        if self._lo is not None:
+            keep &= keys >= self._lo
+        if self._hi is not None:
+            keep &= keys < self._hi
+        if keep.all():
+            return batch, keys
+        return batch.filter(pa.array(keep)), keys[keep]
+
     def _pull(self) -> bool:
-        for batch in self._batches:
-            keys, valid = keys_of(batch, self._timestamp)
-            if valid is not None:
-                batch = batch.filter(pa.array(valid))
-            if self._lo is not None or self._hi is not None:
-                keep = np.ones(len(keys), dtype=bool)
-                if self._lo is not None:
-                    keep &= keys >= self._lo
-                if self._hi is not None:
-                    keep &= keys < self._hi
-                if not keep.all():
-                    batch, keys = batch.filter(pa.array(keep)), keys[keep]
-            if not len(keys):
-                continue
-            if np.any(keys[1:] < keys[:-1]) or (self._last is not None and keys[0] < self._last):
-                what = "timestamp_ns" if self._timestamp == "record" else "header.timestamp"
-                raise MLInputError(f"topic {self.topic!r}: {what} is not non-decreasing")
-            self._last = int(keys[-1])
-            self.last_key = self._last
-            self._parts.append((batch, keys))
-            return True
+        for raw in self._batches:
+            batch, keys = self._keyed(raw)
+            if len(keys):
+                self._order(keys)
+                self._parts.append((batch, keys))
+                return True
         self._exhausted = True
         return False
 

@@ -10,11 +10,12 @@ Requires the `ml` extra (torch).
 
 from __future__ import annotations
 
-import math
+import gc
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
-import pyarrow as pa
 
 from mosaico.extras import missing_extra
 
@@ -24,12 +25,15 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra("ml", exc.name or "torch") from exc
 
-from mosaico.ml.cursor import TimestampSource, keys_of
+from mosaico.ml.cursor import TimestampSource
 from mosaico.ml.errors import MLInputError, WindowIndexError
 from mosaico.ml.policy import Stream
 from mosaico.ml.source import TopicSource
-from mosaico.ml.sync import Synchronizer, last_before_header
+from mosaico.ml.sync import Synchronizer
 from mosaico.ml.tensors import pick_columns, to_arrays
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 Sources = Mapping[str, TopicSource]
 Opener = Callable[[], Sources]
@@ -38,62 +42,60 @@ Opener = Callable[[], Sources]
 Item = dict[str, torch.Tensor]
 
 
-def _check_window(length: int, stride: int) -> None:
-    if not isinstance(length, int) or length <= 0:
-        raise MLInputError(f"length must be an integer > 0, got {length!r}")
-    if not isinstance(stride, int) or stride <= 0:
-        raise MLInputError(f"stride must be an integer > 0, got {stride!r}")
+class GridOptions(TypedDict, total=False):
+    """The grid keywords of both datasets: `rate_hz` or `reference` (exactly one), and
+    `timestamp` ("record", default, or "header"), as for `Synchronizer`."""
+
+    rate_hz: float | None
+    reference: str | None
+    timestamp: TimestampSource
 
 
-class _Grid:
-    """A sequence's ticks, numbered from 0: a rate grid's origin and count, or the
-    reference topic's keys (read once: a worker needs the tick times to cut its units)."""
+class _Windows:
+    """What both datasets share: the streams, their grid, and the shape of a window."""
 
-    def __init__(self, sync: Synchronizer) -> None:
-        self._sync = sync
-        self.origin: int | None = None
-        self._keys: np.ndarray | None = None
-        self.size = 0
-        if sync.reference is not None:
-            source = sync.sources[sync.reference]
-            keys = [keys_of(b, sync.timestamp)[0] for b in source.batches(None, None)]
-            self._keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
-            self.size = len(self._keys)
-            return
-        assert sync.rate_hz is not None
-        lasts = [_last_key(sync, sync.sources[p.stream.topic]) for p in sync.plans]
-        seen = [k for k in lasts if k is not None]
-        origin = sync.origin(None)
-        if origin is None or not seen:
-            return
-        last = max(seen)
-        k = math.floor((last - origin) * sync.rate_hz / 1e9)
-        # Ticks are rounded per tick: settle the edge with the exact tick times.
-        while int(sync.tick(origin, np.array([k + 1]))[0]) <= last:
-            k += 1
-        while k >= 0 and int(sync.tick(origin, np.array([k]))[0]) > last:
-            k -= 1
-        self.origin, self.size = origin, k + 1
+    def __init__(
+        self,
+        streams: Sequence[Stream | str],
+        grid: GridOptions,
+        length: int,
+        stride: int,
+        dtype: torch.dtype,
+    ) -> None:
+        if not isinstance(length, int) or length <= 0:
+            raise MLInputError(f"length must be an integer > 0, got {length!r}")
+        if not isinstance(stride, int) or stride <= 0:
+            raise MLInputError(f"stride must be an integer > 0, got {stride!r}")
+        self.streams = list(streams)
+        self.grid_options = grid
+        self.length = length
+        self.stride = stride
+        self.dtype = dtype
+        self._np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
 
-    def at(self, k: int) -> int:
-        if self._keys is not None:
-            return int(self._keys[k])
-        assert self.origin is not None
-        return int(self._sync.tick(self.origin, np.array([k]))[0])
+    def _synchronizer(self, sources: Sources) -> Synchronizer:
+        return Synchronizer(sources, self.streams, fixed_lists="arrays", **self.grid_options)
 
-    def skip(self, k: int) -> int:
-        """Ticks before `k` at the same time (a reference topic can repeat a timestamp)."""
-        if self._keys is None:
-            return 0
-        return k - int(np.searchsorted(self._keys, self._keys[k], "left"))
+    def _count(self, ticks: int) -> int:
+        """How many windows fit in `ticks` ticks."""
+        return max(0, (ticks - self.length) // self.stride + 1)
 
 
-def _last_key(sync: Synchronizer, source: TopicSource) -> int | None:
-    if sync.timestamp == "record":
-        bounds = source.bounds()
-        return None if bounds is None else bounds[1]
-    found = last_before_header(source, np.iinfo(np.int64).max)
-    return None if found is None else int(keys_of(found[0], "header")[0][0])
+_frozen_in: int | None = None
+
+
+def _freeze_inherited_heap() -> None:
+    """In a forked DataLoader worker, keep the garbage collector off the parent's objects.
+
+    A full collection walks every tracked object and writes to its header: in a child of a
+    big parent that copies the parent's heap page by page (copy-on-write), which can cost
+    more than the windows themselves. `gc.freeze` (once per process) sets the inherited
+    objects aside; the worker's own objects are collected as usual.
+    """
+    global _frozen_in
+    if _frozen_in != os.getpid():
+        gc.freeze()
+        _frozen_in = os.getpid()
 
 
 def _item(seq: int, arrays: Mapping[str, np.ndarray], lo: int, length: int) -> Item:
@@ -104,45 +106,34 @@ def _item(seq: int, arrays: Mapping[str, np.ndarray], lo: int, length: int) -> I
     return item
 
 
-class WindowDataset(Dataset[Item]):
-    """Map-style windows over sequences synchronised once, at construction."""
+class WindowDataset(_Windows, Dataset[Item]):
+    """Map-style windows over sequences synchronised once, at construction.
+
+    Keywords: `length` and `stride` (ticks), `columns` (default: every numeric one),
+    `dtype`, and the grid (`GridOptions`: `rate_hz` or `reference`, `timestamp`).
+    """
 
     def __init__(
         self,
         sequences: Sequence[Sources],
         streams: Sequence[Stream | str],
         *,
-        rate_hz: float | None = None,
-        reference: str | None = None,
-        timestamp: TimestampSource = "record",
         length: int,
         stride: int = 1,
         columns: Sequence[str] | None = None,
         dtype: torch.dtype = torch.float32,
+        **grid: Unpack[GridOptions],
     ) -> None:
-        _check_window(length, stride)
-        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-        self.length = length
+        super().__init__(streams, grid, length, stride, dtype)
         self._arrays: list[dict[str, np.ndarray]] = []
         self._starts: list[int] = [0]
         self.columns: list[str] = []
         for sources in sequences:
-            sync = Synchronizer(
-                sources,
-                streams,
-                rate_hz=rate_hz,
-                reference=reference,
-                timestamp=timestamp,
-                fixed_lists="arrays",
-            )
-            tables = list(sync.run())
-            table = pa.concat_tables(tables) if tables else sync.schema.empty_table()
+            sync = self._synchronizer(sources)
+            table = sync.table()
             self.columns = pick_columns(sync.schema, columns)
-            arrays = to_arrays(table, self.columns, np_dtype)
-            n_windows = max(0, (table.num_rows - length) // stride + 1)
-            self._arrays.append(arrays)
-            self._starts.append(self._starts[-1] + n_windows)
-        self.stride = stride
+            self._arrays.append(to_arrays(table, self.columns, self._np_dtype))
+            self._starts.append(self._starts[-1] + self._count(table.num_rows))
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -156,7 +147,7 @@ class WindowDataset(Dataset[Item]):
         return _item(seq, self._arrays[seq], lo, self.length)
 
 
-class StreamDataset(IterableDataset[Item]):
+class StreamDataset(_Windows, IterableDataset[Item]):
     """Iterable windows streamed from the sources, split across DataLoader workers.
 
     Each sequence's windows are cut into units of `windows_per_unit`; units go round-robin
@@ -175,68 +166,37 @@ class StreamDataset(IterableDataset[Item]):
         openers: Sequence[Opener],
         streams: Sequence[Stream | str],
         *,
-        rate_hz: float | None = None,
-        reference: str | None = None,
-        timestamp: TimestampSource = "record",
         length: int,
         stride: int = 1,
         windows_per_unit: int = 256,
         columns: Sequence[str] | None = None,
         dtype: torch.dtype = torch.float32,
+        **grid: Unpack[GridOptions],
     ) -> None:
-        _check_window(length, stride)
+        super().__init__(streams, grid, length, stride, dtype)
         if not isinstance(windows_per_unit, int) or windows_per_unit <= 0:
             raise MLInputError(f"windows_per_unit must be an integer > 0, got {windows_per_unit!r}")
         self.openers = list(openers)
-        self.streams = list(streams)
-        self.rate_hz = rate_hz
-        self.reference = reference
-        self.timestamp: TimestampSource = timestamp
-        self.length = length
-        self.stride = stride
         self.windows_per_unit = windows_per_unit
         self.columns = None if columns is None else list(columns)
-        self.dtype = dtype
 
     def __iter__(self) -> Iterator[Item]:
         info = get_worker_info()
         worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        np_dtype = torch.empty(0, dtype=self.dtype).numpy().dtype
+        if info is not None:
+            _freeze_inherited_heap()
         unit = 0
         for seq, opener in enumerate(self.openers):
-            sync = Synchronizer(
-                opener(),
-                self.streams,
-                rate_hz=self.rate_hz,
-                reference=self.reference,
-                timestamp=self.timestamp,
-                fixed_lists="arrays",
-            )
+            sync = self._synchronizer(opener())
             columns = pick_columns(sync.schema, self.columns)
-            grid = _Grid(sync)
-            n_windows = max(0, (grid.size - self.length) // self.stride + 1)
+            numbering = sync.numbering()
+            n_windows = self._count(numbering.size)
             for w_lo in range(0, n_windows, self.windows_per_unit):
                 mine = unit % workers == worker
                 unit += 1
-                if not mine:
-                    continue
-                w_hi = min(w_lo + self.windows_per_unit, n_windows)
-                k0 = w_lo * self.stride
-                k1 = (w_hi - 1) * self.stride + self.length
-                tables = list(
-                    sync.run(
-                        start_ns=grid.at(k0),
-                        end_ns=grid.at(k1 - 1) + 1,
-                        origin_ns=grid.origin,
-                        data_ns=(None, None),
-                    )
-                )
-                table = pa.concat_tables(tables) if tables else sync.schema.empty_table()
-                table = table.slice(grid.skip(k0), k1 - k0)
-                if table.num_rows != k1 - k0:
-                    raise RuntimeError(
-                        f"unit of sequence {seq}: {table.num_rows} ticks, want {k1 - k0}"
-                    )
-                arrays = to_arrays(table, columns, np_dtype)
-                for w in range(w_lo, w_hi):
-                    yield _item(seq, arrays, (w - w_lo) * self.stride, self.length)
+                if mine:
+                    w_hi = min(w_lo + self.windows_per_unit, n_windows)
+                    k0, k1 = w_lo * self.stride, (w_hi - 1) * self.stride + self.length
+                    arrays = to_arrays(sync.ticks_table(numbering, k0, k1), columns, self._np_dtype)
+                    for w in range(w_lo, w_hi):
+                        yield _item(seq, arrays, (w - w_lo) * self.stride, self.length)

@@ -8,19 +8,21 @@ timestamp keep the order of the topics given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from mosaico.extras import require
-from mosaico.ml.cursor import Cursor
+from mosaico.ml.cursor import ordered_batches
 from mosaico.ml.errors import MLInputError, check_ns
-from mosaico.ml.flatten import FixedLists, flat_schema, flatten_table
-from mosaico.ml.source import TIMESTAMP, TopicSource, select
+from mosaico.ml.flatten import FixedLists, check_fixed_lists
+from mosaico.ml.source import TopicSource, select
+from mosaico.tabular import FlatWide, TimestampMerge
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import polars as pl
 
 Sources = Mapping[str, TopicSource] | TopicSource
@@ -32,129 +34,85 @@ def _topics(sources: Sources, topics: Iterable[str] | None) -> list[TopicSource]
     return select({sources.name: sources}, topics)
 
 
-def _check_window(start_ns: int | None, end_ns: int | None, window_ns: int | None) -> None:
-    check_ns(start_ns=start_ns, end_ns=end_ns, window_ns=window_ns)
-    if window_ns is not None and window_ns <= 0:
-        raise MLInputError(f"window_ns must be > 0, got {window_ns}")
+class ReadOptions(TypedDict, total=False):
+    """What to read: the keywords every `to_*` and `iter_*` function takes.
+
+    - `topics`: the topic names to read (default: every source given).
+    - `start_ns`, `end_ns`: the record-time window `[start_ns, end_ns)` (default: all).
+    - `fixed_lists`: "columns" (default: one column per element) or "arrays".
+    """
+
+    topics: Iterable[str] | None
+    start_ns: int | None
+    end_ns: int | None
+    fixed_lists: FixedLists
 
 
-def _merged_schema(picked: list[TopicSource], fixed_lists: FixedLists) -> pa.Schema:
-    fields = [pa.field(TIMESTAMP, pa.int64(), nullable=False)]
-    for s in picked:
-        flat = flat_schema(s.schema, prefix=s.name, fixed_lists=fixed_lists)
-        # Another topic's rows leave these columns null, so every payload column is nullable.
-        fields += [f.with_nullable(True) for f in flat if f.name != TIMESTAMP]
-    return pa.schema(fields)
+class _Reader:
+    """The checked arguments of one read: the topics, their flat layout, the window."""
 
-
-def _merge(
-    parts: list[tuple[TopicSource, list[pa.RecordBatch], np.ndarray]],
-    schema: pa.Schema,
-    fixed_lists: FixedLists,
-) -> pa.Table:
-    flats = [
-        flatten_table(
-            pa.Table.from_batches(batches) if batches else source.schema.empty_table(),
-            prefix=source.name,
-            fixed_lists=fixed_lists,
+    def __init__(
+        self,
+        sources: Sources,
+        window_ns: int | None,
+        topics: Iterable[str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        fixed_lists: FixedLists = "columns",
+    ) -> None:
+        check_ns(start_ns=start_ns, end_ns=end_ns, window_ns=window_ns)
+        if window_ns is not None and window_ns <= 0:
+            raise MLInputError(f"window_ns must be > 0, got {window_ns}")
+        self.picked = _topics(sources, topics)
+        check_fixed_lists(fixed_lists)
+        self.start_ns, self.end_ns, self.window_ns = start_ns, end_ns, window_ns
+        self.layout = FlatWide(
+            [s.schema for s in self.picked],
+            [s.name for s in self.picked],
+            fixed_lists,
+            topic_column=False,
         )
-        for source, batches, _ in parts
-    ]
-    if len(flats) == 1:
-        return pa.Table.from_arrays(flats[0].columns, schema=schema)
-    keys = np.concatenate([k for _, _, k in parts])
-    owner = np.concatenate([np.full(len(k), i, np.int32) for i, (_, _, k) in enumerate(parts)])
-    # Stable: ties keep topic order, and each topic's rows keep their own order.
-    order = np.argsort(keys, kind="stable")
-    owner = owner[order]
-    columns: list[pa.Array | pa.ChunkedArray] = [pa.array(keys[order], pa.int64())]
-    for i, flat in enumerate(flats):
-        mine = owner == i
-        columns += [_spread(col, mine) for col in flat.columns[1:]]
-    return pa.Table.from_arrays(columns, schema=schema)
+
+    def tables(self) -> Iterator[pa.Table]:
+        """The flat tables of the non-empty `[w, w + window_ns)` windows (one if None)."""
+        start_ns, end_ns, window_ns = self.start_ns, self.end_ns, self.window_ns
+        if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+            return
+        merge = TimestampMerge([ordered_batches(s, start_ns, end_ns) for s in self.picked])
+        w0 = start_ns
+        while (first := merge.first_timestamp()) is not None:
+            w0 = first if w0 is None else w0
+            if window_ns is None:
+                yield self.layout.table(list(merge.rounds()))
+                return
+            w0 += (first - w0) // window_ns * window_ns  # over empty windows
+            yield self.layout.table(list(merge.rounds(before=w0 + window_ns)))
+            w0 += window_ns
 
 
-def _spread(col: pa.ChunkedArray, mine: np.ndarray) -> pa.Array:
-    """A column with `col`'s values, in order, at the rows where `mine`; null elsewhere."""
-    n = len(mine)
-    if col.null_count == len(col):
-        return pa.nulls(n, col.type)
-    t = col.type
-    arr = col.combine_chunks()
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
-        # Numbers move with numpy at memory speed (Arrow's take with null indices is slower).
-        values = np.zeros(n, dtype=t.to_pandas_dtype())
-        values[mine] = arr.fill_null(0).to_numpy() if arr.null_count else arr.to_numpy()
-        if arr.null_count:
-            missing = np.ones(n, dtype=bool)
-            missing[mine] = arr.is_null().to_numpy(zero_copy_only=False)
-        else:
-            missing = ~mine
-        return pa.array(values, type=t, mask=missing)
-    index = np.zeros(n, dtype=np.int64)
-    index[mine] = np.arange(len(arr))
-    return arr.take(pa.array(index, mask=~mine))
+def to_arrow(sources: Sources, **read: Unpack[ReadOptions]) -> pa.Table:
+    """One flat table of the topics over `[start_ns, end_ns)` (typed and empty if no rows).
+
+    Keywords: `ReadOptions` (`topics`, `start_ns`, `end_ns`, `fixed_lists`).
+
+    Raises:
+        MLInputError: an unknown topic, a time that is not integer ns, a bad `fixed_lists`,
+            or a topic whose `timestamp_ns` goes backwards.
+    """
+    reader = _Reader(sources, None, **read)
+    table = next(reader.tables(), None)
+    return reader.layout.schema.empty_table() if table is None else table
 
 
 def iter_arrow(
-    sources: Sources,
-    *,
-    window_ns: int,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
+    sources: Sources, *, window_ns: int, **read: Unpack[ReadOptions]
 ) -> Iterator[pa.Table]:
     """Flat tables of consecutive `[w, w + window_ns)` windows (empty windows skipped).
 
-    Memory stays bounded by one window plus one source batch per topic.
+    Memory stays bounded by one window plus one source batch per topic. Keywords as
+    `to_arrow`.
     """
-    _check_window(start_ns, end_ns, window_ns)
-    yield from _windows(_topics(sources, topics), start_ns, end_ns, window_ns, fixed_lists)
-
-
-def to_arrow(
-    sources: Sources,
-    *,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
-) -> pa.Table:
-    """One flat table of the topics over `[start_ns, end_ns)` (typed and empty if no rows)."""
-    _check_window(start_ns, end_ns, None)
-    picked = _topics(sources, topics)
-    tables = list(_windows(picked, start_ns, end_ns, None, fixed_lists))
-    if not tables:
-        return _merged_schema(picked, fixed_lists).empty_table()
-    return tables[0]
-
-
-def _windows(
-    picked: list[TopicSource],
-    start_ns: int | None,
-    end_ns: int | None,
-    window_ns: int | None,
-    fixed_lists: FixedLists,
-) -> Iterator[pa.Table]:
-    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
-        return
-    schema = _merged_schema(picked, fixed_lists)
-    cursors = [Cursor(s, start_ns, end_ns, "record") for s in picked]
-    firsts = [k for k in (c.first_key() for c in cursors) if k is not None]
-    if not firsts:
-        return
-    w0 = start_ns if start_ns is not None else min(firsts)
-    while not all(c.done for c in cursors):
-        w1 = np.iinfo(np.int64).max if window_ns is None else w0 + window_ns
-        parts = []
-        for s, c in zip(picked, cursors):
-            c.fill(w1)
-            batches, keys = c.take(w1)
-            parts.append((s, batches, keys))
-        if any(len(k) for _, _, k in parts):
-            yield _merge(parts, schema, fixed_lists)
-        w0 = w1
+    yield from _Reader(sources, window_ns, **read).tables()
 
 
 def table_to_pandas(
@@ -184,40 +142,27 @@ def table_to_pandas(
 def to_pandas(
     sources: Sources,
     *,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
     arrow_dtypes: bool = False,
     decoders: Mapping[str, Callable[[bytes], Any]] | None = None,
+    **read: Unpack[ReadOptions],
 ) -> pd.DataFrame:
-    """One flat DataFrame of the topics over `[start_ns, end_ns)`."""
-    table = to_arrow(
-        sources, topics=topics, start_ns=start_ns, end_ns=end_ns, fixed_lists=fixed_lists
-    )
-    return table_to_pandas(table, arrow_dtypes=arrow_dtypes, decoders=decoders)
+    """One flat DataFrame of the topics over `[start_ns, end_ns)`.
+
+    Keywords as `to_arrow`, then `arrow_dtypes` and `decoders` as `table_to_pandas`.
+    """
+    return table_to_pandas(to_arrow(sources, **read), arrow_dtypes=arrow_dtypes, decoders=decoders)
 
 
 def iter_pandas(
     sources: Sources,
     *,
     window_ns: int,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
     arrow_dtypes: bool = False,
     decoders: Mapping[str, Callable[[bytes], Any]] | None = None,
+    **read: Unpack[ReadOptions],
 ) -> Iterator[pd.DataFrame]:
-    """Flat DataFrames of consecutive time windows, with bounded memory."""
-    for table in iter_arrow(
-        sources,
-        window_ns=window_ns,
-        topics=topics,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        fixed_lists=fixed_lists,
-    ):
+    """Flat DataFrames of consecutive time windows, with bounded memory (as `iter_arrow`)."""
+    for table in iter_arrow(sources, window_ns=window_ns, **read):
         yield table_to_pandas(table, arrow_dtypes=arrow_dtypes, decoders=decoders)
 
 
@@ -235,36 +180,17 @@ def table_to_polars(table: pa.Table) -> pl.DataFrame:
     return out
 
 
-def to_polars(
-    sources: Sources,
-    *,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
-) -> pl.DataFrame:
-    """One flat polars DataFrame of the topics over `[start_ns, end_ns)` (needs polars)."""
-    return table_to_polars(
-        to_arrow(sources, topics=topics, start_ns=start_ns, end_ns=end_ns, fixed_lists=fixed_lists)
-    )
+def to_polars(sources: Sources, **read: Unpack[ReadOptions]) -> pl.DataFrame:
+    """One flat polars DataFrame of the topics over `[start_ns, end_ns)` (needs polars).
+
+    Keywords as `to_arrow`.
+    """
+    return table_to_polars(to_arrow(sources, **read))
 
 
 def iter_polars(
-    sources: Sources,
-    *,
-    window_ns: int,
-    topics: Iterable[str] | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    fixed_lists: FixedLists = "columns",
+    sources: Sources, *, window_ns: int, **read: Unpack[ReadOptions]
 ) -> Iterator[pl.DataFrame]:
     """Flat polars DataFrames of consecutive time windows, with bounded memory."""
-    for table in iter_arrow(
-        sources,
-        window_ns=window_ns,
-        topics=topics,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        fixed_lists=fixed_lists,
-    ):
+    for table in iter_arrow(sources, window_ns=window_ns, **read):
         yield table_to_polars(table)

@@ -1,150 +1,51 @@
-"""Arrow-native flattening of topic tables into dotted leaf columns, and its inverse.
+"""The flat form of topic tables, as the ML module offers it: `mosaico.tabular`'s flattener
+(shared with the client and the CLI) with bad input reported as `MLInputError`.
 
 Nested structs become dotted columns (`acceleration.x`), fixed-size lists one column per
 element (`covariance_0` ...) or stay arrays, variable lists stay list columns and binary
-stays binary. Everything is column-wise Arrow work: no Python per row.
+stays binary.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from mosaico import tabular
+from mosaico.errors import InputError
 from mosaico.ml.errors import MLInputError
-from mosaico.ml.source import TIMESTAMP
-from mosaico.ontology.placeholders import fill_required
+from mosaico.tabular import FixedLists, column_name
 
-FixedLists = Literal["columns", "arrays"]
+__all__ = [
+    "FixedLists",
+    "check_fixed_lists",
+    "column_name",
+    "flat_schema",
+    "flatten_table",
+    "unflatten_table",
+]
 
-
-def column_name(prefix: str | None, path: str) -> str:
-    """The flat column name of a field path under an optional topic prefix."""
-    return f"{prefix}.{path}" if prefix else path
-
-
-def flatten_table(
-    table: pa.Table | pa.RecordBatch,
-    *,
-    prefix: str | None = None,
-    fixed_lists: FixedLists = "columns",
-) -> pa.Table:
-    """Flatten a topic table: `timestamp_ns` stays, every other leaf becomes a dotted column."""
-    if fixed_lists not in ("columns", "arrays"):
-        raise MLInputError(f"fixed_lists must be 'columns' or 'arrays', got {fixed_lists!r}")
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    # Table.flatten splits one struct level per call, naming children `parent.child`.
-    while any(pa.types.is_struct(f.type) for f in table.schema):
-        table = table.flatten()
-    names: list[str] = []
-    columns: list[pa.ChunkedArray] = []
-    for name, col in zip(table.column_names, table.columns):
-        if fixed_lists == "columns" and pa.types.is_fixed_size_list(col.type):
-            for i, elem in enumerate(_fixed_list_elements(col)):
-                names.append(column_name(prefix, f"{name}_{i}"))
-                columns.append(elem)
-        else:
-            names.append(name if name == TIMESTAMP else column_name(prefix, name))
-            columns.append(col)
-    return pa.Table.from_arrays(columns, names=names)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def flat_schema(
-    schema: pa.Schema, *, prefix: str | None = None, fixed_lists: FixedLists = "columns"
-) -> pa.Schema:
-    """The schema `flatten_table` produces for tables of `schema`."""
-    return flatten_table(schema.empty_table(), prefix=prefix, fixed_lists=fixed_lists).schema
+def _ml_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn` with its `InputError` re-raised as this module's `MLInputError`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as err:
+            if isinstance(err, MLInputError):
+                raise
+            raise MLInputError(*err.args) from err
+
+    return wrapper
 
 
-def _fixed_list_elements(col: pa.ChunkedArray) -> list[pa.ChunkedArray]:
-    t = col.type
-    size = t.list_size
-    per_chunk = [_chunk_elements(chunk, size) for chunk in col.chunks]
-    return [
-        pa.chunked_array([elems[i] for elems in per_chunk], type=t.value_type) for i in range(size)
-    ]
-
-
-def _chunk_elements(arr: pa.FixedSizeListArray, size: int) -> list[pa.Array]:
-    n = len(arr)
-    # `.values` ignores the array's offset and keeps the slots of null lists: slice by hand.
-    values = arr.values.slice(arr.offset * size, n * size)
-    base = np.arange(n, dtype=np.int64) * size
-    out = []
-    for i in range(size):
-        elem = values.take(pa.array(base + i))
-        if arr.null_count:
-            elem = pc.if_else(arr.is_valid(), elem, pa.nulls(n, elem.type))
-        out.append(elem)
-    return out
-
-
-def unflatten_table(
-    flat: pa.Table,
-    schema: pa.Schema,
-    *,
-    prefix: str | None = None,
-    fixed_lists: FixedLists = "columns",
-) -> pa.Table:
-    """Rebuild a topic table of `schema` from flattened columns (inverse of `flatten_table`).
-
-    A nullable struct or fixed-size list whose leaves are all null comes back as null: the
-    flat form has no separate validity column. Under such a null, required fields get a
-    placeholder (0, "", []), as writers put there: Arrow's Parquet writer refuses a null in
-    a non-nullable child even under a null parent (typed `from_batch` would accept it).
-    """
-    n = flat.num_rows
-    arrays = []
-    for f in schema:
-        if f.name == TIMESTAMP:
-            arrays.append(_column(flat, TIMESTAMP).cast(f.type))
-        else:
-            arrays.append(_build(flat, f, f.name, prefix, fixed_lists, n)[0])
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _column(flat: pa.Table, name: str) -> pa.Array:
-    if name not in flat.column_names:
-        raise MLInputError(f"flat table has no column {name!r}")
-    return flat.column(name).combine_chunks()
-
-
-def _valid(arr: pa.Array) -> np.ndarray:
-    return arr.is_valid().to_numpy(zero_copy_only=False)
-
-
-def _build(
-    flat: pa.Table, f: pa.Field, path: str, prefix: str | None, fixed_lists: FixedLists, n: int
-) -> tuple[pa.Array, np.ndarray]:
-    """The field's array and, per row, whether any of its leaves holds a value."""
-    t = f.type
-    if pa.types.is_struct(t):
-        built = [_build(flat, c, f"{path}.{c.name}", prefix, fixed_lists, n) for c in t]
-        kids = [a for a, _ in built]
-        any_leaf = np.zeros(n, dtype=bool)
-        for _, v in built:
-            any_leaf |= v
-        mask = None
-        if f.nullable and not any_leaf.all():
-            mask = pa.array(~any_leaf)
-            kids = [fill_required(k, c.nullable, ~any_leaf) for k, c in zip(kids, t)]
-        return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask), any_leaf
-    if pa.types.is_fixed_size_list(t) and fixed_lists == "columns":
-        size = t.list_size
-        elems = [
-            _column(flat, column_name(prefix, f"{path}_{i}")).cast(t.value_type)
-            for i in range(size)
-        ]
-        any_leaf = np.zeros(n, dtype=bool)
-        for e in elems:
-            any_leaf |= _valid(e)
-        # Interleave element-major columns back into row-major list values.
-        order = (np.arange(n)[:, None] + np.arange(size)[None, :] * n).ravel()
-        values = pa.concat_arrays(elems).take(pa.array(order))
-        mask = pa.array(~any_leaf) if f.nullable and not any_leaf.all() else None
-        return pa.FixedSizeListArray.from_arrays(values, type=t, mask=mask), any_leaf
-    col = _column(flat, column_name(prefix, path)).cast(t)
-    return col, _valid(col)
+check_fixed_lists = _ml_errors(tabular.check_fixed_lists)
+flatten_table = _ml_errors(tabular.flatten_table)
+flat_schema = _ml_errors(tabular.flat_schema)
+unflatten_table = _ml_errors(tabular.unflatten_table)

@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.errors import MLInputError
+from mosaico.tabular import TIMESTAMP
 
-TIMESTAMP = "timestamp_ns"
+__all__ = ["TIMESTAMP", "TableSource", "TopicSource", "by_name", "select"]
 
 
 @runtime_checkable

@@ -1,0 +1,126 @@
+"""One stream's synchronisation plan: its flat columns and how each is aligned.
+
+Which fields interpolate as quaternions is declared in the ontology (`slerp:` in a type's
+YAML, `SLERP_FIELDS` on the generated class): a topic's quaternion groups are found by
+walking its type's nested types, never by tag name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import cast
+
+import attrs
+import pyarrow as pa
+
+from mosaico.ml.errors import MLInputError
+from mosaico.ml.flatten import FixedLists, column_name, flat_schema
+from mosaico.ml.policy import Interpolate, Stream
+from mosaico.ml.source import TIMESTAMP, TopicSource
+from mosaico.ontology import OntologyType, registry
+
+
+def slerp_groups(tag: str) -> list[list[str]]:
+    """Flat column groups, in declared order, of the quaternion fields of an ontology type
+    (e.g. `[["orientation.x", ..., "orientation.w"]]` for IMU; `[["x", "y", "z", "w"]]` for
+    a Quaternion topic). Unknown tags have none."""
+    cls = registry.get(tag)
+    return [] if cls is None else list(_groups(cls, None))
+
+
+def _groups(cls: type[OntologyType], prefix: str | None) -> Iterator[list[str]]:
+    if cls.SLERP_FIELDS:
+        yield [column_name(prefix, f) for f in cls.SLERP_FIELDS]
+        return
+    for name, sub in cls.NESTED.items():
+        yield from _groups(cast(type[OntologyType], sub), column_name(prefix, name))
+
+
+def _under(column: str, name: str) -> bool:
+    """Whether a flat column belongs to field `name`: a struct child or a list element."""
+    if column.startswith(f"{name}."):
+        return True
+    rest = column[len(name) + 1 :]
+    return column.startswith(f"{name}_") and rest.isdigit()
+
+
+def _expand(requested: Sequence[str], available: list[str], topic: str) -> list[str]:
+    """Resolve field names and struct prefixes to flat columns, keeping schema order."""
+    chosen: set[str] = set()
+    for name in requested:
+        hit = [c for c in available if c == name or _under(c, name)]
+        if not hit:
+            shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
+            raise MLInputError(f"topic {topic!r} has no field {name!r} (fields: {shown})")
+        chosen.update(hit)
+    return [c for c in available if c in chosen]
+
+
+@attrs.define
+class Plan:
+    """One stream's resolved columns and how each is aligned."""
+
+    stream: Stream
+    columns: list[str]
+    lerp: list[str]
+    slerp: list[list[str]]
+    held: list[str]
+    out_schema: pa.Schema
+
+
+def plan(stream: Stream, source: TopicSource, fixed_lists: FixedLists) -> Plan:
+    """Resolve a stream's fields against its topic's flat schema."""
+    types = {
+        f.name: f.type
+        for f in flat_schema(source.schema, fixed_lists=fixed_lists)
+        if f.name != TIMESTAMP
+    }
+    available = list(types)
+    columns = (
+        available if stream.fields is None else _expand(stream.fields, available, stream.topic)
+    )
+    lerp: list[str] = []
+    slerp: list[list[str]] = []
+    if isinstance(stream.policy, Interpolate):
+        lerp, slerp = _interpolated(stream.topic, stream.policy, source.tag, columns, types)
+    done = set(lerp) | {c for g in slerp for c in g}
+    held = [c for c in columns if c not in done]
+    out_schema = pa.schema(
+        [pa.field(column_name(stream.topic, c), types[c], nullable=True) for c in columns]
+    )
+    return Plan(stream, columns, lerp, slerp, held, out_schema)
+
+
+def _lerps(topic: str, policy: Interpolate, column: str, t: pa.DataType) -> bool:
+    """Whether a column interpolates linearly: floats do; a named non-float is an error."""
+    if pa.types.is_floating(t):
+        return True
+    if policy.fields is not None:
+        raise MLInputError(f"topic {topic!r}: cannot interpolate field {column!r} of type {t}")
+    return False
+
+
+def _interpolated(
+    topic: str,
+    policy: Interpolate,
+    tag: str,
+    columns: list[str],
+    types: Mapping[str, pa.DataType],
+) -> tuple[list[str], list[list[str]]]:
+    """The columns to interpolate linearly, and the quaternion groups to slerp."""
+    selected = set(columns)
+    quats = [g for g in slerp_groups(tag) if selected.issuperset(g)]
+    in_quat = {c for g in quats for c in g}
+    wanted = columns if policy.fields is None else _expand(policy.fields, columns, topic)
+    lerp = []
+    for c in wanted:
+        if c in in_quat:
+            continue
+        if pa.types.is_floating(types[c]):
+            lerp.append(c)
+        elif policy.fields is not None:
+            raise MLInputError(
+                f"topic {topic!r}: cannot interpolate field {c!r} of type {types[c]}"
+            )
+    chosen = set(wanted)
+    return lerp, [g for g in quats if not chosen.isdisjoint(g)]
