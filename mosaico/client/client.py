@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from mosaico.client.connection import Connection
+from mosaico.client.connection import Connection, compression_options
 from mosaico.client.errors import WriterClosedError
 from mosaico.client.handlers import SequenceHandler, TopicHandler
 from mosaico.client.policies import SessionLevelErrorPolicy, SessionStatus
@@ -31,7 +31,9 @@ from mosaico.protocol.names import (
 from mosaico.protocol.notifications import Notification, parse_notifications_payload
 from mosaico.query import calls
 from mosaico.query.builders import Builder
-from mosaico.query.response import QueryResponse, QueryResponseItemTopic, TimeCluster
+from mosaico.query.response import QueryResponse, QueryResponseItemTopic, TimeCluster, Window
+
+_W = TypeVar("_W", SequenceWriter, SequenceUpdater)
 
 
 class MosaicoClient:
@@ -56,11 +58,17 @@ class MosaicoClient:
         api_key: str | None = None,
         compression: str | None = None,
     ) -> MosaicoClient:
-        """Connect to a server; retries ``info`` every 25 ms until ``timeout`` seconds."""
+        """Connect to a server; retries ``info`` every 25 ms until ``timeout`` seconds.
+
+        TLS is used with ``enable_tls`` or a ``tls_cert_path`` (PEM roots to trust);
+        ``compression`` is ``"gzip"`` or ``"stream_gzip"`` (spec §2.5).
+        """
+        root_certs = Path(tls_cert_path).read_bytes() if tls_cert_path else None
+        scheme = "grpc+tls" if enable_tls or root_certs else "grpc+tcp"
         return cls(
             Connection(
-                host, port, timeout=timeout, enable_tls=enable_tls,
-                tls_cert_path=tls_cert_path, api_key=api_key, compression=compression,
+                f"{scheme}://{host}:{port}", timeout=timeout, tls_root_certs=root_certs,
+                api_key=api_key, grpc_options=compression_options(compression),
             )
         )  # fmt: skip
 
@@ -82,7 +90,7 @@ class MosaicoClient:
         server = EmbeddedServer(os.fspath(path))
         host, port = server.start()
         try:
-            return cls(Connection(host, port, timeout=timeout), embedded=server)
+            return cls(Connection(f"grpc+tcp://{host}:{port}", timeout=timeout), embedded=server)
         except BaseException:
             server.stop()
             raise
@@ -104,12 +112,7 @@ class MosaicoClient:
     def __enter__(self) -> MosaicoClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def info(self) -> ServerInfo:
@@ -133,12 +136,10 @@ class MosaicoClient:
     ) -> SequenceWriter:
         """A writer for a new sequence; use it as a context manager (finalizes on success)."""
         self._check_open()
-        writer = SequenceWriter(
+        return self._track(SequenceWriter(
             self._conn, sequence_name, metadata,
             on_error=on_error, progress=progress, queue_chunks=queue_chunks,
-        )  # fmt: skip
-        self._writers.add(writer)
-        return writer
+        ))  # fmt: skip
 
     def sequence_update(
         self,
@@ -150,12 +151,15 @@ class MosaicoClient:
     ) -> SequenceUpdater:
         """A writer for a new session (new topics) of an existing sequence."""
         self._check_open()
-        updater = SequenceUpdater(
+        return self._track(SequenceUpdater(
             self._conn, sequence_name,
             on_error=on_error, progress=progress, queue_chunks=queue_chunks,
-        )  # fmt: skip
-        self._writers.add(updater)
-        return updater
+        ))  # fmt: skip
+
+    def _track(self, writer: _W) -> _W:
+        """Register a new writer, so ``close`` can end its session."""
+        self._writers.add(writer)
+        return writer
 
     def _check_open(self) -> None:
         if self.closed:
@@ -233,16 +237,17 @@ class MosaicoClient:
         """Sequences and topics matching every builder (QuerySequence, QueryTopic,
         QueryOntologyCatalog or a whole Query); chain with ``response.to_query_sequence()``."""
         self._check_open()
-        return calls.query(self._conn.raw_action, *builders)
+        return calls.query(self._conn.action, *builders)
 
     def clusterize(
         self,
         topic: QueryResponseItemTopic,
         clustering_dt_ns: int = 0,
-        timestamp_range: tuple[int, int] | None = None,
+        timestamp_range: Window = None,
     ) -> list[TimeCluster]:
         """Time ranges where the query's conditions on ``topic`` hold; a gap larger than
-        ``clustering_dt_ns`` starts a new range (0: one range)."""
+        ``clustering_dt_ns`` starts a new range (0: one range). ``timestamp_range``, a
+        ``TimeWindow`` or a ``(start_ns, end_ns)`` pair, keeps the rows in [start, end)."""
         self._check_open()
         return calls.clusterize(self._conn.paged_action, topic, clustering_dt_ns, timestamp_range)
 

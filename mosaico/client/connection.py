@@ -6,11 +6,9 @@ control calls stay responsive while uploads stream on other threads.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,7 +16,7 @@ import pyarrow.flight as flight
 
 from mosaico.client.errors import Unavailable
 from mosaico.errors import InputError
-from mosaico.protocol.actions import InfoRequest, Request, encode_request
+from mosaico.protocol.actions import InfoRequest, PagedRequest, SingleRequest, encode_request
 from mosaico.protocol.commands import ResourceCommand
 from mosaico.protocol.envelope import decode_envelope, decode_paged
 from mosaico.protocol.errors import ProtocolError, from_flight_error
@@ -46,33 +44,34 @@ def translated() -> Iterator[None]:
         raise translate(exc) from exc
 
 
+def compression_options(compression: str | None) -> list[tuple[str, Any]]:
+    """The gRPC channel options of a compression name (spec §2.5); ``[]`` for None."""
+    if compression is None:
+        return []
+    if compression not in _COMPRESSION:
+        raise InputError(f"compression {compression!r} is not one of {list(_COMPRESSION)}")
+    return [
+        ("grpc.default_compression_algorithm", _COMPRESSION[compression]),
+        ("grpc.compression_enabled", 1),
+    ]
+
+
 class Connection:
-    """A connected channel; ``info`` is fetched at construction and cached (spec §2.2)."""
+    """A connected channel to ``location`` (``grpc+tcp://host:port`` or ``grpc+tls://...``);
+    ``info`` is fetched at construction and cached (spec §2.2)."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        location: str,
         *,
         timeout: float = 5.0,
-        enable_tls: bool = False,
-        tls_cert_path: str | None = None,
+        tls_root_certs: bytes | None = None,
         api_key: str | None = None,
-        compression: str | None = None,
+        grpc_options: list[tuple[str, Any]] | None = None,
     ) -> None:
-        root_certs = Path(tls_cert_path).read_bytes() if tls_cert_path else None
-        scheme = "grpc+tls" if enable_tls or root_certs else "grpc+tcp"
-        options: list[tuple[str, Any]] = []
-        if compression is not None:
-            if compression not in _COMPRESSION:
-                raise InputError(f"compression {compression!r} is not one of {list(_COMPRESSION)}")
-            options += [
-                ("grpc.default_compression_algorithm", _COMPRESSION[compression]),
-                ("grpc.compression_enabled", 1),
-            ]
-        self.location = f"{scheme}://{host}:{port}"
+        self.location = location
         self._flight = flight.FlightClient(
-            self.location, tls_root_certs=root_certs, generic_options=options or None
+            location, tls_root_certs=tls_root_certs, generic_options=grpc_options or None
         )
         headers = [(API_KEY_HEADER.encode(), api_key.encode("utf-8"))] if api_key else []
         self.options = flight.FlightCallOptions(headers=headers)
@@ -96,23 +95,20 @@ class Connection:
 
     # -- control plane -------------------------------------------------------------------
 
-    def action(self, request: Request) -> Any:
+    def action(self, request: SingleRequest) -> Any:
         """Run one single-document action; returns its payload (None for "no payload")."""
-        return self.raw_action(*encode_request(request))
-
-    def raw_action(self, name: str, body: bytes | dict[str, Any]) -> Any:
-        """A single-document action from its name and JSON body (the query actions)."""
+        name, body = encode_request(request)
         with translated():
             return decode_envelope(name, self._results(name, body))
 
-    def paged_action(self, name: str, body: bytes | dict[str, Any]) -> list[Any]:
-        """A paged action (the temporal filters): the payload of every result."""
+    def paged_action(self, request: PagedRequest) -> list[Any]:
+        """Run a paged action (the temporal filters): the payload of every result."""
+        name, body = encode_request(request)
         with translated():
             return decode_paged(name, self._results(name, body))
 
-    def _results(self, name: str, body: bytes | dict[str, Any]) -> Iterator[bytes]:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        for result in self._flight.do_action(flight.Action(name, data), self.options):
+    def _results(self, name: str, body: bytes) -> Iterator[bytes]:
+        for result in self._flight.do_action(flight.Action(name, body), self.options):
             yield result.body.to_pybytes()
 
     # -- catalogue -----------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -14,7 +15,7 @@ from mosaico.client.streams import SequenceDataStreamer, TopicDataStreamer
 from mosaico.errors import InputError, UnknownNameError
 from mosaico.protocol.appmeta import Interval, SequenceMetadata, SessionMetadata, TopicMetadata
 from mosaico.protocol.commands import ResourceCommand, TimeWindow
-from mosaico.protocol.errors import NotFound, ProtocolError
+from mosaico.protocol.errors import InvalidArgument, NotFound, ProtocolError
 from mosaico.protocol.names import TopicLocator, normalize_sequence_name, normalize_topic_path
 
 if TYPE_CHECKING:
@@ -40,9 +41,41 @@ def _interval(meta: TopicMetadata) -> Interval | None:
 
 
 def _window(start: int | None, end: int | None) -> TimeWindow:
-    if start is not None and end is not None and start >= end:
-        raise InputError(f"empty time window: start {start} >= end {end}")
-    return TimeWindow(start, end)
+    try:
+        return TimeWindow.checked(start, end, "data streamer")
+    except InvalidArgument as err:
+        raise InputError(err.detail) from err
+
+
+def _endpoint(
+    connection: Connection, topic: TopicLocator, window: TimeWindow
+) -> tuple[TopicMetadata, bytes]:
+    """The catalogue entry and ticket of ``topic``, read in ``window``."""
+    info = connection.flight_info(ResourceCommand(topic.sequence, topic, window))
+    for meta, ticket in _endpoints(info):
+        if meta.topic == topic:
+            return meta, ticket
+    raise NotFound(f"no valid endpoint for topic {str(topic)!r}")
+
+
+_T = TypeVar("_T")
+
+
+class _Entry(Generic[_T]):
+    """A read-only attribute of a topic handler, read from its catalogue entry."""
+
+    def __init__(self, read: Callable[[TopicMetadata], _T], doc: str | None = None) -> None:
+        self._read = read
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, handler: None, owner: type) -> _Entry[_T]: ...
+
+    @overload
+    def __get__(self, handler: TopicHandler, owner: type) -> _T: ...
+
+    def __get__(self, handler: TopicHandler | None, owner: type) -> _T | _Entry[_T]:
+        return self if handler is None else self._read(handler.metadata)
 
 
 class TopicHandler:
@@ -55,61 +88,21 @@ class TopicHandler:
 
     @classmethod
     def fetch(cls, connection: Connection, topic: TopicLocator) -> TopicHandler:
-        info = connection.flight_info(ResourceCommand(topic.sequence, topic))
-        for meta, _ in _endpoints(info):
-            if meta.topic == topic:
-                return cls(
-                    connection, meta, connection.schema(ResourceCommand(topic.sequence, topic))
-                )
-        raise NotFound(f"no valid endpoint for topic {str(topic)!r}")
+        meta, _ = _endpoint(connection, topic, TimeWindow())
+        return cls(connection, meta, connection.schema(ResourceCommand(topic.sequence, topic)))
 
-    @property
-    def name(self) -> str:
-        return self.metadata.topic.name
-
-    @property
-    def sequence_name(self) -> str:
-        return self.metadata.topic.sequence
-
-    @property
-    def locator(self) -> str:
-        return str(self.metadata.topic)
-
-    @property
-    def user_metadata(self) -> dict[str, Any]:
-        return self.metadata.user_metadata
-
-    @property
-    def created_timestamp(self) -> int:
-        return self.metadata.created_at_ns
-
-    @property
-    def completed_timestamp(self) -> int | None:
-        return self.metadata.completed_at_ns
-
-    @property
-    def locked(self) -> bool:
-        return self.metadata.locked
-
-    @property
-    def ontology_tag(self) -> str:
-        return self.metadata.ontology_tag
-
-    @property
-    def serialization_format(self) -> str:
-        return self.metadata.serialization_format
-
-    @property
-    def chunks_number(self) -> int:
-        return self.metadata.data_info.total_chunks_count
-
-    @property
-    def total_size_bytes(self) -> int:
-        return self.metadata.data_info.total_bytes
-
-    @property
-    def row_count(self) -> int:
-        return self.metadata.data_info.total_row_count
+    name = _Entry(lambda m: m.topic.name, "The topic name ``/path``.")
+    sequence_name = _Entry(lambda m: m.topic.sequence)
+    locator = _Entry(lambda m: str(m.topic), "``<sequence>/<path>``.")
+    user_metadata = _Entry(lambda m: m.user_metadata)
+    created_timestamp = _Entry(lambda m: m.created_at_ns)
+    completed_timestamp = _Entry(lambda m: m.completed_at_ns)
+    locked = _Entry(lambda m: m.locked)
+    ontology_tag = _Entry(lambda m: m.ontology_tag)
+    serialization_format = _Entry(lambda m: m.serialization_format)
+    chunks_number = _Entry(lambda m: m.data_info.total_chunks_count)
+    total_size_bytes = _Entry(lambda m: m.data_info.total_bytes)
+    row_count = _Entry(lambda m: m.data_info.total_row_count)
 
     @property
     def timestamp_ns_min(self) -> int | None:
@@ -135,13 +128,9 @@ class TopicHandler:
         self, start_timestamp_ns: int | None = None, end_timestamp_ns: int | None = None
     ) -> TopicDataStreamer:
         """The topic's rows with ``start <= timestamp_ns < end`` (bounds optional)."""
-        topic = self.metadata.topic
         window = _window(start_timestamp_ns, end_timestamp_ns)
-        info = self._conn.flight_info(ResourceCommand(topic.sequence, topic, window))
-        for meta, ticket in _endpoints(info):
-            if meta.topic == topic:
-                return TopicDataStreamer(self.name, meta.ontology_tag, self._conn.do_get(ticket))
-        raise NotFound(f"no valid endpoint for topic {str(topic)!r}")
+        meta, ticket = _endpoint(self._conn, self.metadata.topic, window)
+        return TopicDataStreamer(self.name, meta.ontology_tag, self._conn.do_get(ticket))
 
 
 class SequenceHandler:

@@ -1,13 +1,16 @@
 """Typed query expressions over the fields of generated types: `IMU.Q.acceleration.x.gt(4.0)`.
 
 Every generated class has a `Q` proxy walking its Arrow layout (the envelope `timestamp_ns`
-included). Leaves offer the operators of the Mosaico query language for their kind; a wrong
-operator, a bad operand or an unknown field fails when the expression is built, naming the
-type and the path. Lists need a selector first: `.any()` (`[?]`), `.all()` (`[!]`) or `[i]`.
+included). Leaves offer the operators that the protocol's operator table
+(``mosaico.protocol.operators``) gives the typed builders for their kind; a wrong operator, a
+bad operand or an unknown field fails when the expression is built, naming the type and the
+path. Lists need a selector first: `.any()` (`[?]`), `.all()` (`[!]`) or `[i]`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -15,14 +18,22 @@ import pyarrow as pa
 
 from mosaico.errors import InputError
 from mosaico.ontology.schema import TIMESTAMP_FIELD
-
-NUMERIC_OPS = ("eq", "neq", "lt", "leq", "gt", "geq", "between", "outside", "in_")
-STRING_OPS = ("eq", "lt", "leq", "gt", "geq", "between", "outside", "in_", "match")
-BOOL_OPS = ("eq",)
+from mosaico.protocol import operators as ops
+from mosaico.protocol.errors import InvalidArgument
 
 
 class QueryBuildError(InputError):
-    """An expression that the query language cannot express (wrong operator or operand)."""
+    """An expression or query that the query language cannot express (wrong operator or
+    operand), raised where it is built."""
+
+    @classmethod
+    @contextmanager
+    def raised_for(cls) -> Iterator[None]:
+        """Re-raise the protocol's ``InvalidArgument`` (a broken query rule) as this error."""
+        try:
+            yield
+        except InvalidArgument as err:
+            raise cls(err.detail) from err
 
 
 class UnknownFieldError(QueryBuildError, AttributeError):
@@ -47,17 +58,31 @@ class Expression:
 
 
 def _kind(t: pa.DataType) -> str:
+    """The operator table's leaf kind of ``t``, or "struct", "list" or "opaque"."""
     if pa.types.is_struct(t):
         return "struct"
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return "list"
     if pa.types.is_boolean(t):
-        return "bool"
+        return ops.BOOL
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return "numeric"
+        return ops.NUMBER
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "string"
-    return "opaque"  # binary, maps: not queryable
+        return ops.STRING
+    return "opaque"  # binary, maps, date/time: not offered by the typed builders
+
+
+def _operator(method: str, doc: str, arity: int | None = 1) -> Callable[..., Expression]:
+    """A FieldPath method building ``method``'s expression; ``arity`` None: any number."""
+
+    def build(self: FieldPath, *values: Any) -> Expression:
+        if arity is not None and len(values) != arity:
+            raise TypeError(f"{method}() takes {arity} value(s), got {len(values)}")
+        return self._expr(method, *values)
+
+    build.__name__ = build.__qualname__ = method
+    build.__doc__ = doc
+    return build
 
 
 class FieldPath:
@@ -132,89 +157,52 @@ class FieldPath:
 
     # --- operators -------------------------------------------------------------------------------
 
-    def _leaf(self, op: str) -> str:
+    def _leaf(self, method: str) -> ops.Operator:
+        """The operator behind ``method``, if the typed builders offer it for this leaf."""
         kind = _kind(self._arrow)
-        allowed = {"numeric": NUMERIC_OPS, "string": STRING_OPS, "bool": BOOL_OPS}.get(kind, ())
         if kind == "list":
             raise QueryBuildError(
                 f"{self._where} is a list: select elements with .any(), .all() or [i] first"
             )
         if kind == "struct":
             raise QueryBuildError(f"{self._where} is a struct: compare one of its fields")
-        if op not in allowed:
+        op = ops.BY_METHOD[method]
+        if kind not in op.typed:
+            allowed = ops.typed_methods(kind)
             hint = f" (use {', '.join(allowed)})" if allowed else " (it is not queryable)"
             raise QueryBuildError(
-                f"{self._where}: operator {op!r} is not available for a {self._arrow} leaf{hint}"
+                f"{self._where}: operator {method!r} is not available for a {self._arrow} "
+                f"leaf{hint}"
             )
-        return kind
+        return op
 
-    def _operand(self, kind: str, value: Any) -> Any:
-        ok = {
-            "numeric": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "string": isinstance(value, str),
-            "bool": isinstance(value, bool),
-        }[kind]
-        if not ok:
-            raise QueryBuildError(
-                f"{self._where}: {value!r} cannot be compared with a {self._arrow} leaf"
-            )
-        return value
+    def _operands(self, values: tuple[Any, ...]) -> None:
+        kind = _kind(self._arrow)
+        for value in values:
+            if ops.json_kind(value) != kind:
+                raise QueryBuildError(
+                    f"{self._where}: {value!r} cannot be compared with a {self._arrow} leaf"
+                )
 
-    def _expr(self, op: str, operand: Any) -> Expression:
-        return Expression(self._tag, self._path, op, operand)
+    def _expr(self, method: str, *values: Any) -> Expression:
+        """The expression of ``method`` over ``values`` (one scalar, a pair or a set)."""
+        op = self._leaf(method)
+        self._operands(values)
+        operand = values[0] if op.shape in (ops.Shape.SCALAR, ops.Shape.PATTERN) else list(values)
+        with QueryBuildError.raised_for():
+            ops.check_operand(self._where, op, operand, shown=method, strict=True)
+        return Expression(self._tag, self._path, op.name, operand)
 
-    def _compare(self, op: str, value: Any) -> Expression:
-        kind = self._leaf(op)
-        return self._expr(f"${op}", self._operand(kind, value))
-
-    def eq(self, value: Any) -> Expression:
-        return self._compare("eq", value)
-
-    def neq(self, value: Any) -> Expression:
-        return self._compare("neq", value)
-
-    def lt(self, value: Any) -> Expression:
-        return self._compare("lt", value)
-
-    def leq(self, value: Any) -> Expression:
-        return self._compare("leq", value)
-
-    def gt(self, value: Any) -> Expression:
-        return self._compare("gt", value)
-
-    def geq(self, value: Any) -> Expression:
-        return self._compare("geq", value)
-
-    def _range(self, op: str, low: Any, high: Any) -> Expression:
-        kind = self._leaf(op)
-        low, high = self._operand(kind, low), self._operand(kind, high)
-        if low > high:
-            raise QueryBuildError(f"{self._where}: {op} needs low <= high, got [{low!r}, {high!r}]")
-        return self._expr(f"${op}", [low, high])
-
-    def between(self, low: Any, high: Any) -> Expression:
-        """low <= value <= high."""
-        return self._range("between", low, high)
-
-    def outside(self, low: Any, high: Any) -> Expression:
-        """value < low or value > high."""
-        return self._range("outside", low, high)
-
-    def in_(self, *values: Any) -> Expression:
-        kind = self._leaf("in_")
-        if not values:
-            raise QueryBuildError(f"{self._where}: in_ needs at least one value")
-        checked = [self._operand(kind, v) for v in values]
-        if len({type(v) for v in checked}) > 1:
-            raise QueryBuildError(
-                f"{self._where}: in_ values must all have one type, got {checked!r}"
-            )
-        return self._expr("$in", checked)
-
-    def match(self, pattern: str) -> Expression:
-        """Glob match of the whole string: `*`, `?`, `[a-z]`, `#` (one digit)."""
-        kind = self._leaf("match")
-        return self._expr("$match", self._operand(kind, pattern))
+    eq = _operator("eq", "value == operand")
+    neq = _operator("neq", "value != operand")
+    lt = _operator("lt", "value < operand")
+    leq = _operator("leq", "value <= operand")
+    gt = _operator("gt", "value > operand")
+    geq = _operator("geq", "value >= operand")
+    between = _operator("between", "low <= value <= high", arity=2)
+    outside = _operator("outside", "value < low or value > high", arity=2)
+    in_ = _operator("in_", "value equals one of the values", arity=None)
+    match = _operator("match", "Glob match of the whole string: `*`, `?`, `[a-z]`, `#` (a digit).")
 
 
 class QueryProxy:

@@ -1,7 +1,8 @@
 """The Mosaico wire protocol (spec/protocol.md), shared by the client SDK and the server.
 
-Pure data: names and locators, request and response documents, descriptors, tickets,
-app_metadata and the error taxonomy. It never imports server or client code.
+Pure data: names and locators, request and response documents (the query documents and
+their one operator table included), descriptors, tickets, time windows, app_metadata and the
+error taxonomy. It never imports server, client or ontology code.
 """
 
 from mosaico.protocol.actions import (
@@ -11,12 +12,14 @@ from mosaico.protocol.actions import (
     ActionName,
     InfoRequest,
     NotificationCreate,
+    PagedRequest,
     Request,
     SequenceCreate,
     SequenceTarget,
     SessionCreate,
     SessionDelete,
     SessionFinalize,
+    SingleRequest,
     TopicCreate,
     TopicTarget,
     encode_request,
@@ -59,31 +62,62 @@ from mosaico.protocol.notifications import (
     parse_created_datetime,
     parse_notifications_payload,
 )
+from mosaico.protocol.operators import OPERATORS, Operator
+from mosaico.protocol.query import (
+    CatalogSection,
+    Condition,
+    FieldEntry,
+    MetadataEntry,
+    OntologyEntry,
+    OntologySection,
+    QueryItem,
+    QueryItemTopic,
+    QueryReply,
+    QueryRequest,
+    Selector,
+)
 from mosaico.protocol.responses import SessionCreated, TopicCreated
+from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest, TimeCluster
 from mosaico.protocol.topic_type import TopicCodec, TopicType
 
 __all__ = [
     "DEFAULT_PORT",
     "NOTIFICATION_TYPES",
+    "OPERATORS",
     "PAGED_ACTIONS",
     "PROTOCOL_VERSION",
     "SERIALIZATION_FORMATS",
     "ActionName",
     "AlreadyExists",
+    "CatalogSection",
+    "ClusterizeRequest",
+    "Condition",
     "DataInfo",
     "FailedPrecondition",
+    "FieldEntry",
     "InfoRequest",
     "Internal",
+    "IntersectRequest",
     "Interval",
     "InvalidArgument",
     "Limits",
+    "MetadataEntry",
     "NotFound",
     "Notification",
     "NotificationCreate",
+    "OntologyEntry",
+    "OntologySection",
+    "Operator",
+    "PagedRequest",
     "PermissionDenied",
     "ProtocolError",
+    "QueryItem",
+    "QueryItemTopic",
+    "QueryReply",
+    "QueryRequest",
     "Request",
     "ResourceCommand",
+    "Selector",
     "SequenceCreate",
     "SequenceMetadata",
     "SequenceTarget",
@@ -94,7 +128,9 @@ __all__ = [
     "SessionFinalize",
     "SessionLocator",
     "SessionMetadata",
+    "SingleRequest",
     "Ticket",
+    "TimeCluster",
     "TimeWindow",
     "TimeWindowInfo",
     "TopicCodec",

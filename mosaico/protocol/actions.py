@@ -2,56 +2,37 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, ClassVar
 
 import attrs
 
 from mosaico.protocol import jsonbody as jb
-from mosaico.protocol.errors import InvalidArgument, Unimplemented
+from mosaico.protocol.action_names import PAGED_ACTIONS as PAGED_ACTIONS
+from mosaico.protocol.action_names import ActionName, action_name, request_what
+from mosaico.protocol.errors import InvalidArgument
 from mosaico.protocol.names import (
     SessionLocator,
     TopicLocator,
     normalize_sequence_name,
     parse_uuid,
 )
+from mosaico.protocol.query import QueryRequest
+from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest
 
-
-class ActionName(str, Enum):
-    INFO = "info"
-    SEQUENCE_CREATE = "sequence_create"
-    SESSION_CREATE = "session_create"
-    TOPIC_CREATE = "topic_create"
-    SESSION_FINALIZE = "session_finalize"
-    SESSION_DELETE = "session_delete"
-    SEQUENCE_DELETE = "sequence_delete"
-    TOPIC_DELETE = "topic_delete"
-    SEQUENCE_NOTIFICATION_CREATE = "sequence_notification_create"
-    TOPIC_NOTIFICATION_CREATE = "topic_notification_create"
-    SEQUENCE_NOTIFICATION_LIST = "sequence_notification_list"
-    TOPIC_NOTIFICATION_LIST = "topic_notification_list"
-    SEQUENCE_NOTIFICATION_PURGE = "sequence_notification_purge"
-    TOPIC_NOTIFICATION_PURGE = "topic_notification_purge"
-    QUERY = "query"
-    TOPIC_FILTER_CLUSTERIZE = "topic_filter_clusterize"
-    TOPIC_FILTER_INTERSECT = "topic_filter_intersect"
-
-
-# Actions whose reply is one envelope per Result instead of one document (§5.2).
-PAGED_ACTIONS = frozenset({ActionName.TOPIC_FILTER_CLUSTERIZE, ActionName.TOPIC_FILTER_INTERSECT})
 SERIALIZATION_FORMATS = ("default", "ragged", "image")
 NOTIFICATION_TYPES = ("error",)
 
 
-def action_name(raw: str) -> ActionName:
-    try:
-        return ActionName(raw)
-    except ValueError:
-        raise Unimplemented(f"unknown action {raw!r}") from None
+def _sequence(obj: dict[str, Any], what: str) -> str:
+    return normalize_sequence_name(jb.req_str(obj, "locator", what))
 
 
-def _what(action: ActionName) -> str:
-    return f"{action.value} request"
+def _topic(obj: dict[str, Any], what: str) -> TopicLocator:
+    return TopicLocator.parse(jb.req_str(obj, "locator", what))
+
+
+def _session_uuid(obj: dict[str, Any], what: str) -> str:
+    return parse_uuid(jb.req_str(obj, "session_uuid", what), "session_uuid")
 
 
 @attrs.frozen
@@ -74,11 +55,8 @@ class SequenceCreate:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SequenceCreate:
-        what = _what(cls.action)
-        return cls(
-            normalize_sequence_name(jb.req_str(obj, "locator", what)),
-            jb.metadata(obj, "user_metadata", what),
-        )
+        what = request_what(cls.action)
+        return cls(_sequence(obj, what), jb.metadata(obj, "user_metadata", what))
 
     def to_json(self) -> dict[str, Any]:
         return {"locator": self.sequence, "user_metadata": self.user_metadata}
@@ -91,7 +69,7 @@ class SessionCreate:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SessionCreate:
-        return cls(normalize_sequence_name(jb.req_str(obj, "locator", _what(cls.action))))
+        return cls(_sequence(obj, request_what(cls.action)))
 
     def to_json(self) -> dict[str, Any]:
         return {"locator": self.sequence}
@@ -126,14 +104,11 @@ class TopicCreate:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> TopicCreate:
-        what = _what(cls.action)
+        what = request_what(cls.action)
         return cls(
-            parse_uuid(jb.req_str(obj, "session_uuid", what), "session_uuid"),
-            TopicLocator.parse(jb.req_str(obj, "locator", what)),
-            _serialization_format(obj, what),
-            _ontology_tag(obj, what),
-            jb.metadata(obj, "user_metadata", what),
-        )
+            _session_uuid(obj, what), _topic(obj, what), _serialization_format(obj, what),
+            _ontology_tag(obj, what), jb.metadata(obj, "user_metadata", what),
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,8 +127,7 @@ class SessionFinalize:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SessionFinalize:
-        what = _what(cls.action)
-        return cls(parse_uuid(jb.req_str(obj, "session_uuid", what), "session_uuid"))
+        return cls(_session_uuid(obj, request_what(cls.action)))
 
     def to_json(self) -> dict[str, Any]:
         return {"session_uuid": self.session_uuid}
@@ -169,7 +143,7 @@ class SessionDelete:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SessionDelete:
-        what = _what(cls.action)
+        what = request_what(cls.action)
         if obj.get("locator") is None and obj.get("session_uuid") is not None:
             return cls(session_uuid=parse_uuid(jb.req_str(obj, "session_uuid", what), "uuid"))
         return cls(session=SessionLocator.parse(jb.req_str(obj, "locator", what)))
@@ -235,7 +209,7 @@ class NotificationCreate:
 
 
 def _notification_create(action: ActionName, obj: dict[str, Any]) -> NotificationCreate:
-    what = _what(action)
+    what = request_what(action)
     raw = jb.req_str(obj, "locator", what)
     kind = jb.req_str(obj, "notification_type", what)
     if kind not in NOTIFICATION_TYPES:
@@ -249,7 +223,7 @@ def _notification_create(action: ActionName, obj: dict[str, Any]) -> Notificatio
     return NotificationCreate(topic.sequence, topic, kind, msg)
 
 
-Request = (
+SingleRequest = (
     InfoRequest
     | SequenceCreate
     | SessionCreate
@@ -259,37 +233,42 @@ Request = (
     | SequenceTarget
     | TopicTarget
     | NotificationCreate
+    | QueryRequest
 )
+"""A request answered with one envelope."""
+PagedRequest = ClusterizeRequest | IntersectRequest
+"""A request answered with one envelope per item (§5.2)."""
+Request = SingleRequest | PagedRequest
 
-_SIMPLE: dict[ActionName, Any] = {
+_DOCUMENTS: dict[ActionName, Any] = {
     ActionName.INFO: InfoRequest,
     ActionName.SEQUENCE_CREATE: SequenceCreate,
     ActionName.SESSION_CREATE: SessionCreate,
     ActionName.TOPIC_CREATE: TopicCreate,
     ActionName.SESSION_FINALIZE: SessionFinalize,
     ActionName.SESSION_DELETE: SessionDelete,
+    ActionName.QUERY: QueryRequest,
+    ActionName.TOPIC_FILTER_CLUSTERIZE: ClusterizeRequest,
+    ActionName.TOPIC_FILTER_INTERSECT: IntersectRequest,
 }
 
 
 def parse_request(name: str, body: bytes, max_bytes: int | None = None) -> Request:
     """Validate one DoAction (name + JSON body) into its typed request.
 
-    Query actions are recognised but not parsed here (the query engine owns their grammar):
-    they raise ``Unimplemented``.
+    Raises ``Unimplemented`` for an unknown action and ``InvalidArgument`` (naming the key)
+    for a body that breaks the action's rules.
     """
     action = action_name(name)
     obj = jb.load_object(body, f"{action.value} request body", max_bytes)
-    if action in _SIMPLE:
-        request: Request = _SIMPLE[action].from_json(obj)
+    if action in _DOCUMENTS:
+        request: Request = _DOCUMENTS[action].from_json(obj)
         return request
     if action in _SEQUENCE_TARGET:
-        raw = jb.req_str(obj, "locator", _what(action))
-        return SequenceTarget(action, normalize_sequence_name(raw))
+        return SequenceTarget(action, _sequence(obj, request_what(action)))
     if action in _TOPIC_TARGET:
-        return TopicTarget(action, TopicLocator.parse(jb.req_str(obj, "locator", _what(action))))
-    if action in (ActionName.SEQUENCE_NOTIFICATION_CREATE, ActionName.TOPIC_NOTIFICATION_CREATE):
-        return _notification_create(action, obj)
-    raise Unimplemented(f"action {action.value!r} is not supported by this server")
+        return TopicTarget(action, _topic(obj, request_what(action)))
+    return _notification_create(action, obj)  # what remains: the two notification creates
 
 
 def encode_request(request: Request) -> tuple[str, bytes]:

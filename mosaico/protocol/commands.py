@@ -16,17 +16,35 @@ from mosaico.protocol.names import (
 )
 
 
-def _check_window(start: int | None, end: int | None, what: str) -> None:
-    if start is not None and end is not None and start >= end:
-        raise InvalidArgument(f"{what}: empty time window, start {start} >= end {end}")
-
-
 @attrs.frozen
 class TimeWindow:
-    """Half-open ``[start_ns, end_ns)``; a None bound is unbounded (§7.7)."""
+    """Half-open ``[start_ns, end_ns)``; a None bound is unbounded (§7.7).
+
+    The one window shape of the protocol: reads (§7), tickets and the temporal filters' range
+    (§9.1) all use it. Windows received or given by a user are built with ``checked``.
+    """
 
     start_ns: int | None = None
     end_ns: int | None = None
+
+    @classmethod
+    def checked(cls, start_ns: int | None, end_ns: int | None, what: str) -> TimeWindow:
+        """A window that is not empty; ``what`` names it in the error."""
+        if start_ns is not None and end_ns is not None and start_ns >= end_ns:
+            raise InvalidArgument(
+                f"{what}: empty time window, start_ns {start_ns} must be < end_ns {end_ns}. "
+                "Hint: the window is half-open [start, end), so it needs start < end."
+            )
+        return cls(start_ns, end_ns)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], what: str, required: bool = False) -> TimeWindow:
+        """``{"start_ns", "end_ns"}``; with ``required`` both bounds must be integers."""
+        read = jb.req_int if required else jb.opt_int
+        return cls.checked(read(obj, "start_ns", what), read(obj, "end_ns", what), what)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start_ns": self.start_ns, "end_ns": self.end_ns}
 
     @property
     def bounded(self) -> bool:
@@ -60,12 +78,11 @@ class ResourceCommand:
         if ":" in raw:
             raise InvalidArgument(f"{what}: session locator {raw!r} cannot be described")
         start = jb.opt_int(obj, "timestamp_ns_start", what)
-        end = jb.opt_int(obj, "timestamp_ns_end", what)
-        _check_window(start, end, what)
+        window = TimeWindow.checked(start, jb.opt_int(obj, "timestamp_ns_end", what), what)
         if is_topic_locator(raw):
             topic = TopicLocator.parse(raw)
-            return cls(topic.sequence, topic, TimeWindow(start, end))
-        return cls(normalize_sequence_name(raw), None, TimeWindow(start, end))
+            return cls(topic.sequence, topic, window)
+        return cls(normalize_sequence_name(raw), None, window)
 
     @property
     def locator(self) -> str:
@@ -113,13 +130,7 @@ class Ticket:
         what = "ticket"
         obj = jb.load_object(data, what)
         topic = TopicLocator.parse(jb.req_str(obj, "locator", what))
-        start = jb.opt_int(obj, "start_ns", what)
-        end = jb.opt_int(obj, "end_ns", what)
-        _check_window(start, end, what)
-        return cls(topic, TimeWindow(start, end))
+        return cls(topic, TimeWindow.from_json(obj, what))
 
     def to_bytes(self) -> bytes:
-        window = self.window
-        return jb.dump_object(
-            {"locator": str(self.topic), "start_ns": window.start_ns, "end_ns": window.end_ns}
-        )
+        return jb.dump_object({"locator": str(self.topic), **self.window.to_json()})

@@ -1,6 +1,7 @@
 """Client-side queries: builders of the `query` request (spec §8.9), the response with
 chaining (§8.8), and the temporal filters' requests and replies (§9). No network code: the
-client sends the ``(action, body)`` pairs built here and parses the payloads it gets back."""
+client sends the protocol requests built here (``mosaico.protocol.QueryRequest``,
+``ClusterizeRequest``, ``IntersectRequest``) and parses the payloads it gets back."""
 
 from mosaico.query import calls
 from mosaico.query.builders import (
@@ -11,23 +12,18 @@ from mosaico.query.builders import (
     QueryTopic,
 )
 from mosaico.query.response import (
-    CLUSTERIZE_ACTION,
-    INTERSECT_ACTION,
-    QUERY_ACTION,
     QueryResponse,
     QueryResponseItem,
     QueryResponseItemTopic,
     ResponseError,
     TimeCluster,
+    Window,
     clusterize_request,
     intersect_request,
     parse_clusters,
 )
 
 __all__ = [
-    "CLUSTERIZE_ACTION",
-    "INTERSECT_ACTION",
-    "QUERY_ACTION",
     "Query",
     "QueryBuildError",
     "QueryOntologyCatalog",
@@ -38,6 +34,7 @@ __all__ = [
     "QueryTopic",
     "ResponseError",
     "TimeCluster",
+    "Window",
     "calls",
     "clusterize_request",
     "intersect_request",

@@ -1,8 +1,10 @@
 """Query builders producing the `query` request document exactly as spec §8.9 specifies.
 
-Every builder method returns the builder, so calls chain. A key can be set once per builder
-(ranges use ``between``); repeating it raises ``QueryBuildError`` naming the key. Builders
-validate operands as they are built, so a bad query fails before anything is sent.
+Builders assemble the protocol's typed document (``mosaico.protocol.QueryRequest``): every
+entry is checked by the protocol's operator table as it is added, so a bad query fails with
+``QueryBuildError`` before anything is sent. Every builder method returns the builder, so
+calls chain. A key can be set once per builder (ranges use ``between``); repeating it raises
+``QueryBuildError`` naming the key.
 """
 
 from __future__ import annotations
@@ -11,59 +13,39 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
 from mosaico.ontology import Expression, QueryBuildError
+from mosaico.protocol import query as wire
+from mosaico.protocol.operators import BY_METHOD, OPERATORS
 
 __all__ = ["Query", "QueryBuildError", "QueryOntologyCatalog", "QuerySequence", "QueryTopic"]
 
 _UNSET: Any = object()
 _B = TypeVar("_B", bound="_CatalogBuilder")
+# The keywords of with_user_metadata: every operator of the table, `ex` covering $ex/$nex.
+_METADATA_KEYWORDS = [op.method for op in OPERATORS.values() if op.name != "$nex"]
 
 
-def _scalar(key: str, value: Any) -> Any:
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    raise QueryBuildError(f"{key}: {value!r} is not a number, string or boolean")
-
-
-def _pair(key: str, op: str, value: Any) -> list[Any]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise QueryBuildError(f"{key}: {op} takes a (low, high) pair, got {value!r}")
-    low, high = (_scalar(key, v) for v in value)
-    if isinstance(low, bool) or isinstance(high, bool):
-        raise QueryBuildError(f"{key}: {op} bounds cannot be booleans")
-    if isinstance(low, str) != isinstance(high, str):
-        raise QueryBuildError(f"{key}: {op} bounds must be two numbers or two strings")
-    if low > high:
-        raise QueryBuildError(f"{key}: {op} needs low <= high, got [{low!r}, {high!r}]")
-    return [low, high]
-
-
-def _metadata_condition(key: str, operators: dict[str, Any]) -> dict[str, Any]:
-    """The one ``{"$op": operand}`` of a ``with_user_metadata`` call."""
-    given = {name: value for name, value in operators.items() if value is not _UNSET}
-    if len(given) != 1:
-        raise QueryBuildError(
-            f"{key}: give exactly one operator (eq, neq, lt, leq, gt, geq, between, outside, "
-            f"in_, match, ex), got {sorted(given) or 'none'}"
-        )
-    ((name, value),) = given.items()
-    if name == "ex":
+def _condition(key: str, method: str, value: Any) -> wire.Condition:
+    """The condition of a builder keyword (``in_=(1, 2)``); tuples are sent as arrays."""
+    if method == "ex":
         if not isinstance(value, bool):
             raise QueryBuildError(f"{key}: ex takes True (exists) or False (does not exist)")
-        return {"$ex" if value else "$nex": None}
-    if name in ("between", "outside"):
-        return {f"${name}": _pair(key, name, value)}
-    if name == "in_":
-        if not isinstance(value, (list, tuple)):
-            raise QueryBuildError(f"{key}: in_ takes a list of values, got {value!r}")
-        values = [_scalar(key, v) for v in value]
-        if not values:
-            raise QueryBuildError(f"{key}: in_ needs at least one value")
-        if len({type(v) for v in values}) > 1:
-            raise QueryBuildError(f"{key}: in_ values must all have one type, got {values!r}")
-        return {"$in": values}
-    if name == "match" and not isinstance(value, str):
-        raise QueryBuildError(f"{key}: match takes a glob pattern string, got {value!r}")
-    return {f"${name}": _scalar(key, value)}
+        return wire.Condition(key, "$ex" if value else "$nex", None)
+    operand = list(value) if isinstance(value, tuple) else value
+    with QueryBuildError.raised_for():
+        op = BY_METHOD[method].name
+        return wire.Condition.checked(key, op, operand, shown=method, strict=True)
+
+
+def _metadata_condition(key: str, keywords: dict[str, Any]) -> wire.Condition:
+    """The one condition of a ``with_user_metadata`` call."""
+    given = {name: value for name, value in keywords.items() if value is not _UNSET}
+    if len(given) != 1:
+        raise QueryBuildError(
+            f"{key}: give exactly one operator ({', '.join(_METADATA_KEYWORDS)}), "
+            f"got {sorted(given) or 'none'}"
+        )
+    ((method, value),) = given.items()
+    return _condition(key, method, value)
 
 
 class _CatalogBuilder:
@@ -72,29 +54,27 @@ class _CatalogBuilder:
     section: ClassVar[str]
 
     def __init__(self) -> None:
-        self._entries: dict[str, dict[str, Any]] = {}
-        self._metadata: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, wire.FieldEntry] = {}
+        self._metadata: dict[str, wire.MetadataEntry] = {}
 
-    def _set(self: _B, key: str, condition: dict[str, Any]) -> _B:
-        if key in self._entries:
-            raise QueryBuildError(
-                f"{self.section}.{key} is already set in this builder (use between for ranges)"
-            )
-        self._entries[key] = condition
+    def _set(self: _B, field: str, method: str, value: Any) -> _B:
+        key = f"{self.section}.{field}"
+        if field in self._entries:
+            raise QueryBuildError(f"{key} is already set in this builder (use between for ranges)")
+        condition = _condition(key, method, value)
+        with QueryBuildError.raised_for():
+            self._entries[field] = wire.FieldEntry.checked(self.section, field, condition)
         return self
 
     def with_name(self: _B, name: str) -> _B:
-        return self._set("name", {"$eq": _scalar(f"{self.section}.name", name)})
+        return self._set("name", "eq", name)
 
     def with_name_match(self: _B, pattern: str) -> _B:
         """Glob over the whole name: ``*``, ``?``, ``[a-z]``, ``[!a]``, ``#`` (one digit)."""
-        return self._set("name", {"$match": _scalar(f"{self.section}.name", pattern)})
+        return self._set("name", "match", pattern)
 
     def with_name_in(self: _B, names: Iterable[str]) -> _B:
-        values = list(names)
-        if not values or not all(isinstance(v, str) for v in values):
-            raise QueryBuildError(f"{self.section}.name: in needs one or more strings")
-        return self._set("name", {"$in": values})
+        return self._set("name", "in_", list(names))
 
     def with_created_timestamp(
         self: _B, time_start: int | None = None, time_end: int | None = None
@@ -110,10 +90,10 @@ class _CatalogBuilder:
         if start is not None and end is not None:
             if start > end:
                 raise QueryBuildError(f"{key}: time_start {start} is after time_end {end}")
-            return self._set("created_at_ns", {"$between": [start, end]})
+            return self._set("created_at_ns", "between", [start, end])
         if start is not None:
-            return self._set("created_at_ns", {"$geq": start})
-        return self._set("created_at_ns", {"$leq": end})
+            return self._set("created_at_ns", "geq", start)
+        return self._set("created_at_ns", "leq", end)
 
     def with_user_metadata(
         self: _B, path: str, *, eq: Any = _UNSET, neq: Any = _UNSET, lt: Any = _UNSET,
@@ -126,18 +106,20 @@ class _CatalogBuilder:
             raise QueryBuildError(f"{self.section}.user_metadata: the path must be a string")
         if path in self._metadata:
             raise QueryBuildError(f"{key} is already set in this builder (use between for ranges)")
-        self._metadata[path] = _metadata_condition(
+        condition = _metadata_condition(
             key, dict(eq=eq, neq=neq, lt=lt, leq=leq, gt=gt, geq=geq, between=between,
                       outside=outside, in_=in_, match=match, ex=ex),
         )  # fmt: skip
+        self._metadata[path] = wire.MetadataEntry(tuple(path.split(".")), condition)
         return self
+
+    def to_section(self) -> wire.CatalogSection:
+        """The protocol section this builder describes."""
+        return wire.CatalogSection(tuple(self._entries.values()), tuple(self._metadata.values()))
 
     def to_json(self) -> dict[str, Any]:
         """The section object; ``user_metadata`` comes after the other keys (§8.9)."""
-        out: dict[str, Any] = {key: dict(cond) for key, cond in self._entries.items()}
-        if self._metadata:
-            out["user_metadata"] = {path: dict(c) for path, c in self._metadata.items()}
-        return out
+        return self.to_section().to_json()
 
 
 class QuerySequence(_CatalogBuilder):
@@ -156,7 +138,7 @@ class QueryTopic(_CatalogBuilder):
         value = tag if isinstance(tag, str) else getattr(tag, "TAG", None)
         if not isinstance(value, str) or not value:
             raise QueryBuildError(f"topic.ontology_tag: expected a tag or a type, got {tag!r}")
-        return self._set("ontology_tag", {"$eq": value})
+        return self._set("ontology_tag", "eq", value)
 
 
 class QueryOntologyCatalog:
@@ -166,7 +148,7 @@ class QueryOntologyCatalog:
     section: ClassVar[str] = "ontology"
 
     def __init__(self, *expressions: Expression) -> None:
-        self._entries: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, wire.OntologyEntry] = {}
         for expression in expressions:
             self.with_expression(expression)
 
@@ -180,18 +162,25 @@ class QueryOntologyCatalog:
             raise QueryBuildError(
                 f"{expression.key} is already set in this builder (use between for ranges)"
             )
-        self._entries[expression.key] = {expression.op: expression.operand}
+        with QueryBuildError.raised_for():
+            entry = wire.OntologyEntry.parse(expression.key, {expression.op: expression.operand})
+        self._entries[expression.key] = entry
         return self
+
+    def to_section(self) -> wire.OntologySection:
+        """The protocol section this builder describes."""
+        return wire.OntologySection(tuple(self._entries.values()))
 
     def entries_for(self, tag: str) -> dict[str, Any]:
         """The entries of one tag, as the temporal filters reuse them (§9)."""
-        return {k: dict(v) for k, v in self._entries.items() if k.partition(".")[0] == tag}
+        return self.to_section().for_tag(tag).to_json()
 
     def to_json(self) -> dict[str, Any]:
-        return {key: dict(cond) for key, cond in self._entries.items()}
+        return self.to_section().to_json()
 
 
 Builder = QuerySequence | QueryTopic | QueryOntologyCatalog
+_K = TypeVar("_K", QuerySequence, QueryTopic, QueryOntologyCatalog)
 
 
 class Query:
@@ -210,6 +199,20 @@ class Query:
             self._builders[builder.section] = builder
         return self
 
+    def _builder(self, kind: type[_K]) -> _K | None:
+        found = self._builders.get(kind.section)
+        return found if isinstance(found, kind) else None
+
+    def to_request(self) -> wire.QueryRequest:
+        """The protocol's `query` request."""
+        sequence, topic = self._builder(QuerySequence), self._builder(QueryTopic)
+        ontology = self._builder(QueryOntologyCatalog)
+        return wire.QueryRequest(
+            None if sequence is None else sequence.to_section(),
+            None if topic is None else topic.to_section(),
+            None if ontology is None else ontology.to_section(),
+        )
+
     @property
     def ontology(self) -> dict[str, Any]:
         """The ontology section (``{}`` when absent), reused by the temporal filters."""
@@ -217,4 +220,4 @@ class Query:
         return builder.to_json() if builder is not None else {}
 
     def to_json(self) -> dict[str, Any]:
-        return {section: builder.to_json() for section, builder in self._builders.items()}
+        return self.to_request().to_json()

@@ -1,125 +1,119 @@
 """The `query` response (spec §8.8), chaining, and the temporal filters' requests (§9).
 
-No network here: the client sends ``(action name, body)`` pairs built by these functions and
-hands the decoded payloads back to the parsers.
+No network here: the reply documents are the protocol's (``QueryReply``, ``TimeCluster``);
+this module wraps them with what a user does next (chain a query, clusterize a topic,
+intersect topics) and builds the protocol requests for that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
-from mosaico.errors import InputError, MosaicoError
-from mosaico.query.builders import QuerySequence, QueryTopic
+from mosaico.errors import MosaicoError
+from mosaico.protocol.action_names import ActionName
+from mosaico.protocol.commands import TimeWindow
+from mosaico.protocol.errors import InvalidArgument
+from mosaico.protocol.names import TopicLocator
+from mosaico.protocol.query import OntologySection, QueryItem, QueryReply
+from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest, TimeCluster
+from mosaico.query.builders import QueryBuildError, QuerySequence, QueryTopic
 
-QUERY_ACTION = "query"
-CLUSTERIZE_ACTION = "topic_filter_clusterize"
-INTERSECT_ACTION = "topic_filter_intersect"
+Window = TimeWindow | tuple[int, int] | None
+"""A temporal filter's range: a ``TimeWindow`` or a ``(start_ns, end_ns)`` pair, half-open."""
 
 
 class ResponseError(MosaicoError, ValueError):
     """A reply that does not have the shape the protocol defines."""
 
 
-@attrs.frozen
-class TimeCluster:
-    """One window of a temporal filter: both bounds are row timestamps, inclusive."""
-
-    id: int
-    start_ns: int
-    end_ns: int
-
-
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ResponseError(f"{what} must be an integer, got {value!r}")
-    return value
+@contextmanager
+def _reply(what: str) -> Iterator[None]:
+    try:
+        yield
+    except InvalidArgument as err:
+        raise ResponseError(f"{what}: {err.detail}") from err
 
 
-def parse_clusters(payloads: Sequence[Any], action: str = CLUSTERIZE_ACTION) -> list[TimeCluster]:
+def parse_clusters(
+    payloads: Sequence[Any], action: str = ActionName.TOPIC_FILTER_CLUSTERIZE.value
+) -> list[TimeCluster]:
     """The decoded pages of a temporal-filter reply, one ``{"id", "ts"}`` each."""
-    out = []
-    for page in payloads:
-        if not isinstance(page, dict) or not isinstance(page.get("ts"), dict):
-            raise ResponseError(f"{action} page must be {{'id', 'ts': {{...}}}}, got {page!r}")
-        ts = page["ts"]
-        out.append(
-            TimeCluster(
-                _int(page.get("id"), f"{action} page id"),
-                _int(ts.get("start_ns"), f"{action} start_ns"),
-                _int(ts.get("end_ns"), f"{action} end_ns"),
-            )
-        )
-    return out
+    with _reply(f"{action} reply"):
+        return [TimeCluster.from_json(page, action) for page in payloads]
+
+
+def _window(timestamp_range: Window) -> TimeWindow:
+    if timestamp_range is None:
+        return TimeWindow()
+    if isinstance(timestamp_range, TimeWindow):
+        return timestamp_range
+    start, end = timestamp_range
+    return TimeWindow.checked(start, end, "timestamp_range")
 
 
 def clusterize_request(
-    locator: str, ontology: Mapping[str, Any], clustering_dt_ns: int = 0,
-    timestamp_range: tuple[int, int] | None = None,
-) -> tuple[str, dict[str, Any]]:  # fmt: skip
-    """``topic_filter_clusterize`` (§9.1): every key present; range half-open [start, end)."""
-    if clustering_dt_ns < 0:
-        raise InputError(f"clustering_dt_ns must be >= 0, got {clustering_dt_ns}")
-    window = None
-    if timestamp_range is not None:
-        start, end = timestamp_range
-        if start >= end:
-            raise InputError(f"timestamp_range needs start < end, got {timestamp_range}")
-        window = {"start_ns": start, "end_ns": end}
-    body = {
-        "locator": locator,
-        "clustering_dt_ns": clustering_dt_ns,
-        "ontology": dict(ontology),
-        "timestamp_range": window,
-    }
-    return CLUSTERIZE_ACTION, body
+    locator: str | TopicLocator, ontology: Mapping[str, Any] | OntologySection | None = None,
+    clustering_dt_ns: int = 0, timestamp_range: Window = None,
+) -> ClusterizeRequest:  # fmt: skip
+    """``topic_filter_clusterize`` (§9.1) of one topic; the range is half-open [start, end)."""
+    with QueryBuildError.raised_for():
+        topic = locator if isinstance(locator, TopicLocator) else TopicLocator.parse(locator)
+        entries = _section(ontology)
+        return ClusterizeRequest.checked(
+            topic, clustering_dt_ns, entries, _window(timestamp_range)
+        )
 
 
 def intersect_request(
-    topics: Sequence[tuple[str, int, Mapping[str, Any]]], intersect_dt_ns: int = 0
-) -> tuple[str, dict[str, Any]]:
-    """``topic_filter_intersect`` (§9.2) from (locator, clustering_dt_ns, ontology) triples."""
-    if not topics:
-        raise InputError("intersect needs at least one topic")
-    if intersect_dt_ns < 0:
-        raise InputError(f"intersect_dt_ns must be >= 0, got {intersect_dt_ns}")
-    body = {
-        "topics": [
-            {"locator": loc, "clustering_dt_ns": dt, "ontology": dict(onto)}
-            for loc, dt, onto in topics
-        ],
-        "intersect_dt_ns": intersect_dt_ns,
-    }
-    return INTERSECT_ACTION, body
+    topics: Sequence[ClusterizeRequest], intersect_dt_ns: int = 0
+) -> IntersectRequest:
+    """``topic_filter_intersect`` (§9.2) of the topics' clusterize requests."""
+    with QueryBuildError.raised_for():
+        return IntersectRequest.checked(tuple(topics), intersect_dt_ns)
 
 
-def _entries_for(ontology: Mapping[str, Any], tag: str) -> dict[str, Any]:
-    return {key: value for key, value in ontology.items() if key.partition(".")[0] == tag}
+def _section(ontology: Mapping[str, Any] | OntologySection | None) -> OntologySection:
+    """The query's ontology section, given as the protocol's or as its JSON."""
+    if isinstance(ontology, OntologySection):
+        return ontology
+    with QueryBuildError.raised_for():
+        return OntologySection.from_json(dict(ontology or {}))
 
 
 @attrs.frozen
 class QueryResponseItemTopic:
-    """A matching topic; ``ontology`` holds the query's entries for its tag (§9 reuses them)."""
+    """A matching topic; ``entries`` hold the query's entries for its tag (§9 reuses them)."""
 
-    locator: str
+    topic: TopicLocator
     ontology_tag: str
-    ontology: Mapping[str, Any] = attrs.field(factory=dict)
+    entries: OntologySection = OntologySection()
+
+    @property
+    def locator(self) -> str:
+        return str(self.topic)
 
     @property
     def sequence(self) -> str:
-        return self.locator.strip("/").split("/", 1)[0]
+        return self.topic.sequence
 
     @property
     def name(self) -> str:
         """Display name ``/path`` (spec §3.3)."""
-        return "/" + self.locator.strip("/").split("/", 1)[1]
+        return self.topic.name
+
+    @property
+    def ontology(self) -> dict[str, Any]:
+        """The query's ontology entries for this topic's tag, as JSON."""
+        return self.entries.to_json()
 
     def clusterize_request(
-        self, clustering_dt_ns: int = 0, timestamp_range: tuple[int, int] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        return clusterize_request(self.locator, self.ontology, clustering_dt_ns, timestamp_range)
+        self, clustering_dt_ns: int = 0, timestamp_range: Window = None
+    ) -> ClusterizeRequest:
+        return clusterize_request(self.topic, self.entries, clustering_dt_ns, timestamp_range)
 
 
 @attrs.frozen
@@ -128,27 +122,23 @@ class QueryResponseItem:
     topics: tuple[QueryResponseItemTopic, ...]
 
     def clusterize_all_requests(
-        self, clustering_dt_ns: int = 0, timestamp_range: tuple[int, int] | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
+        self, clustering_dt_ns: int = 0, timestamp_range: Window = None
+    ) -> list[ClusterizeRequest]:
         return [t.clusterize_request(clustering_dt_ns, timestamp_range) for t in self.topics]
 
     def intersect_request(
         self, clustering_dt_ns: int = 0, intersect_dt_ns: int = 0
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> IntersectRequest:
         """Windows where the conditions of all this item's topics hold together."""
-        triples = [(t.locator, clustering_dt_ns, t.ontology) for t in self.topics]
-        return intersect_request(triples, intersect_dt_ns)
+        return intersect_request(self.clusterize_all_requests(clustering_dt_ns), intersect_dt_ns)
 
 
-def _topic(raw: Any, ontology: Mapping[str, Any]) -> QueryResponseItemTopic:
-    if not isinstance(raw, dict):
-        raise ResponseError(f"query response topic must be an object, got {raw!r}")
-    locator, tag = raw.get("locator"), raw.get("ontology_tag")
-    if not isinstance(locator, str) or len([s for s in locator.split("/") if s]) < 2:
-        raise ResponseError(f"query response topic locator {locator!r} is not a topic locator")
-    if not isinstance(tag, str):
-        raise ResponseError(f"query response topic {locator!r} has no ontology_tag string")
-    return QueryResponseItemTopic(locator, tag, _entries_for(ontology, tag))
+def _item(item: QueryItem, entries: OntologySection) -> QueryResponseItem:
+    topics = (
+        QueryResponseItemTopic(t.topic, t.ontology_tag, entries.for_tag(t.ontology_tag))
+        for t in item.topics
+    )
+    return QueryResponseItem(item.sequence, tuple(topics))
 
 
 @attrs.frozen
@@ -156,21 +146,15 @@ class QueryResponse:
     items: tuple[QueryResponseItem, ...]
 
     @classmethod
-    def from_payload(cls, payload: Any, ontology: Mapping[str, Any] | None = None) -> QueryResponse:
+    def from_payload(
+        cls, payload: Any, ontology: Mapping[str, Any] | OntologySection | None = None
+    ) -> QueryResponse:
         """Parse the ``response`` of a `query` reply; ``ontology`` is the request's ontology
         section (``Query.ontology``), kept on each topic for the temporal filters."""
-        entries = ontology or {}
-        if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-            raise ResponseError(f"query response must be {{'items': [...]}}, got {payload!r}")
-        items = []
-        for raw in payload["items"]:
-            if not isinstance(raw, dict) or not isinstance(raw.get("sequence"), str):
-                raise ResponseError(f"query response item needs a 'sequence' string: {raw!r}")
-            if not isinstance(raw.get("topics"), list):
-                raise ResponseError(f"query response item {raw['sequence']!r} needs 'topics'")
-            topics = tuple(_topic(t, entries) for t in raw["topics"])
-            items.append(QueryResponseItem(raw["sequence"], topics))
-        return cls(tuple(items))
+        entries = _section(ontology)
+        with _reply("query reply"):
+            reply = QueryReply.from_json(payload)
+        return cls(tuple(_item(item, entries) for item in reply.items))
 
     def __len__(self) -> int:
         return len(self.items)

@@ -19,7 +19,7 @@ from mosaico.protocol.notifications import notifications_payload
 from mosaico.protocol.permissions import ACTION_PERMISSION, RPC_PERMISSION
 from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
 from mosaico.server.logs import kv
-from mosaico.server.query.service import QUERY_ACTIONS, handle_query_action
+from mosaico.server.query.service import QueryService
 from mosaico.server.store import Store, TopicView
 
 log = logging.getLogger("mosaico.server.flight")
@@ -104,22 +104,23 @@ class MosaicoFlightServer(flight.FlightServerBase):
     @_translate("do_action")
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         started = time.perf_counter()
-        if action.type in QUERY_ACTIONS:
-            require(context, ACTION_PERMISSION[act.ActionName(action.type)])
-            results = handle_query_action(
-                self.store, action.type, action.body.to_pybytes(), self._max_body
-            )
+        request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
+        require(context, ACTION_PERMISSION[request.action])
+        name = request.action.value
+        if isinstance(request, act.PagedRequest):  # one envelope per item (spec §5.2)
+            pages = QueryService(self.store).pages(request)
+            results = [encode_envelope(name, page) + b"\n" for page in pages]
         else:
-            request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
-            require(context, ACTION_PERMISSION[request.action])
-            results = [encode_envelope(request.action.value, self._dispatch(request))]
+            results = [encode_envelope(name, self._dispatch(request))]
         log.debug(
             kv("action", name=action.type, ms=round((time.perf_counter() - started) * 1e3, 2))
         )
         return results
 
-    def _dispatch(self, request: act.Request) -> Any:
+    def _dispatch(self, request: act.SingleRequest) -> Any:
         store = self.store
+        if isinstance(request, act.QueryRequest):
+            return QueryService(store).query(request)
         if isinstance(request, act.InfoRequest):
             return store.info().to_json()
         if isinstance(request, act.SequenceCreate):

@@ -64,16 +64,18 @@ def test_clusterize_and_intersect_bodies() -> None:
         PAYLOAD, {"IMU.acceleration.x": {"$gt": 18.5}, "GPS.status.satellites": {"$geq": 4}}
     )
     imu = response.items[0].topics[0]
-    assert imu.clusterize_request(6000000, (1, 4611686018427387904)) == (
+    clusterize = imu.clusterize_request(6000000, (1, 4611686018427387904))
+    assert (clusterize.action.value, clusterize.to_json()) == (
         "topic_filter_clusterize",
         {"locator": "run-001/imu/front", "clustering_dt_ns": 6000000,
          "ontology": {"IMU.acceleration.x": {"$gt": 18.5}},
          "timestamp_range": {"start_ns": 1, "end_ns": 4611686018427387904}},
     )  # fmt: skip
-    assert clusterize_request("a/b", {})[1] == {
+    assert clusterize_request("a/b", {}).to_json() == {
         "locator": "a/b", "clustering_dt_ns": 0, "ontology": {}, "timestamp_range": None
     }  # fmt: skip
-    name, body = response.items[0].intersect_request(clustering_dt_ns=1000, intersect_dt_ns=10)
+    intersect = response.items[0].intersect_request(clustering_dt_ns=1000, intersect_dt_ns=10)
+    name, body = intersect.action.value, intersect.to_json()
     assert name == "topic_filter_intersect"
     assert body == {
         "topics": [

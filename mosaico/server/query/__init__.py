@@ -1,34 +1,26 @@
-"""The server's query engine (spec §8, §9): plans, vectorised predicates, chunk pruning,
-time clusters, and the actions over a real store (``service``)."""
+"""The server's query engine (spec §8, §9): plans against schemas, vectorised predicates,
+chunk pruning, time clusters, and the actions over a real store (``service``).
+
+The request documents are the protocol's (``mosaico.protocol.QueryRequest``,
+``ClusterizeRequest``, ``IntersectRequest``); this package only evaluates them.
+"""
 
 from mosaico.server.query.engine import (
     ChunkSource,
-    ClusterizeRequest,
-    IntersectRequest,
     ScanCounters,
     TopicCandidate,
-    cluster_payloads,
-    parse_clusterize,
-    parse_intersect,
     run_query,
     topic_clusters,
-    topic_matches,
 )
-from mosaico.server.query.plan import QueryPlan, check_ontology, parse_query
+from mosaico.server.query.plan import QueryPlan, check_ontology, plan_query
 
 __all__ = [
     "ChunkSource",
-    "ClusterizeRequest",
-    "IntersectRequest",
     "QueryPlan",
     "ScanCounters",
     "TopicCandidate",
     "check_ontology",
-    "cluster_payloads",
-    "parse_clusterize",
-    "parse_intersect",
-    "parse_query",
+    "plan_query",
     "run_query",
     "topic_clusters",
-    "topic_matches",
 ]

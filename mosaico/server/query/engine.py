@@ -16,10 +16,12 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from mosaico.protocol import jsonbody as jb
-from mosaico.protocol.errors import InvalidArgument
+from mosaico.protocol.commands import TimeWindow
+from mosaico.protocol.names import TopicLocator
+from mosaico.protocol.query import OntologyEntry, QueryItem, QueryItemTopic
+from mosaico.protocol.temporal import TimeCluster
 from mosaico.server.query.filters import section_holds
-from mosaico.server.query.plan import TIMESTAMP, OntologyEntry, QueryPlan, parse_ontology
+from mosaico.server.query.plan import TIMESTAMP, QueryPlan
 from mosaico.server.query.predicate import RowPredicate, compile_predicate
 from mosaico.server.query.pruning import (
     KeepTest,
@@ -31,6 +33,7 @@ from mosaico.server.query.temporal import Interval, batch_clusters, merge_arrays
 
 # Per-batch clusters are folded together once this many are pending, bounding memory.
 _FOLD_EVERY = 256
+_UNBOUNDED = TimeWindow()
 
 
 @attrs.frozen
@@ -59,6 +62,10 @@ class TopicCandidate:
     chunks: Callable[[], Iterable[ChunkSource]]
 
     @property
+    def topic(self) -> TopicLocator:
+        return TopicLocator(self.sequence, self.path)
+
+    @property
     def locator(self) -> str:
         return f"{self.sequence}/{self.path}"
 
@@ -83,8 +90,7 @@ class ScanCounters:
 
 def _scan(
     chunks: Iterable[ChunkSource], predicate: RowPredicate, entries: Sequence[OntologyEntry],
-    columns: Sequence[str], counters: ScanCounters,
-    window: tuple[int, int] | None = None,
+    columns: Sequence[str], counters: ScanCounters, window: TimeWindow = _UNBOUNDED,
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:  # fmt: skip
     """(batch, row mask) of every chunk that statistics cannot rule out."""
 
@@ -138,7 +144,7 @@ def _matching_topics(
 
 def run_query(
     plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[QueryItem]:
     """The response items of §8.8, one per sequence, sorted by sequence name."""
     counters = counters if counters is not None else ScanCounters()
     sequence_ok: dict[str, bool] = {}
@@ -163,16 +169,15 @@ def run_query(
         if plan.ontology:
             found = _matching_topics(plan.ontology, found, counters)
         if found:
-            unique = {t.locator: t.ontology_tag for t in found}
-            yield {
-                "sequence": sequence,
-                "topics": [{"locator": loc, "ontology_tag": unique[loc]} for loc in sorted(unique)],
-            }
+            unique = {t.locator: t for t in found}
+            matches = (QueryItemTopic(unique[loc].topic, unique[loc].ontology_tag)
+                       for loc in sorted(unique))  # fmt: skip
+            yield QueryItem(sequence, tuple(matches))
 
 
 def topic_clusters(
     schema: pa.Schema, entries: Sequence[OntologyEntry], chunks: Iterable[ChunkSource],
-    clustering_dt_ns: int, window: tuple[int, int] | None = None,
+    clustering_dt_ns: int, window: TimeWindow = _UNBOUNDED,
     counters: ScanCounters | None = None,
 ) -> list[Interval]:  # fmt: skip
     """§9.1: clusters of the rows in ``window`` (half-open) satisfying all ``entries``."""
@@ -184,8 +189,10 @@ def topic_clusters(
     pieces: list[tuple[np.ndarray, np.ndarray]] = []
     for batch, mask in _scan(chunks, predicate, entries, columns, counters, window):
         ts = batch.column(TIMESTAMP).to_numpy()
-        if window is not None:
-            mask &= (ts >= window[0]) & (ts < window[1])
+        if window.start_ns is not None:
+            mask &= ts >= window.start_ns
+        if window.end_ns is not None:
+            mask &= ts < window.end_ns
         if mask.any():
             pieces.append(batch_clusters(np.sort(ts[mask]), clustering_dt_ns))
         if len(pieces) >= _FOLD_EVERY:
@@ -195,71 +202,4 @@ def topic_clusters(
 
 def cluster_payloads(intervals: Sequence[Interval]) -> list[dict[str, Any]]:
     """The paged response items of §9: ``{"id", "ts": {"start_ns", "end_ns"}}``."""
-    return [
-        {"id": i, "ts": {"start_ns": start, "end_ns": end}}
-        for i, (start, end) in enumerate(intervals)
-    ]
-
-
-# --- temporal filter requests ----------------------------------------------------------------
-
-
-@attrs.frozen
-class ClusterizeRequest:
-    locator: str  # as sent; the caller resolves (and normalises) it
-    clustering_dt_ns: int
-    ontology: Mapping[str, tuple[OntologyEntry, ...]]
-    window: tuple[int, int] | None
-
-    def entries_for(self, tag: str) -> tuple[OntologyEntry, ...]:
-        """The entries for a topic of ``tag``; entries of another tag are rejected."""
-        for other, entries in self.ontology.items():
-            if other != tag:
-                raise InvalidArgument(
-                    f"{entries[0].key}: topic {self.locator!r} has ontology tag {tag!r}, "
-                    f"not {other!r}"
-                )
-        return self.ontology.get(tag, ())
-
-
-@attrs.frozen
-class IntersectRequest:
-    topics: tuple[ClusterizeRequest, ...]
-    intersect_dt_ns: int
-
-
-def _non_negative(obj: dict[str, Any], key: str, what: str) -> int:
-    value = jb.opt_int(obj, key, what) or 0
-    if value < 0:
-        raise InvalidArgument(f"{what}: {key!r} must be >= 0, got {value}")
-    return value
-
-
-def _clusterize(obj: Any, what: str) -> ClusterizeRequest:
-    if not isinstance(obj, dict):
-        raise InvalidArgument(f"{what}: must be a JSON object, got {obj!r}")
-    locator = jb.req_str(obj, "locator", what)
-    dt = _non_negative(obj, "clustering_dt_ns", what)
-    ontology = parse_ontology(jb.opt_object(obj, "ontology", what))
-    window = None
-    bounds = jb.opt_object(obj, "timestamp_range", what)
-    if bounds is not None:
-        where = f"{what}: timestamp_range"
-        start, end = jb.req_int(bounds, "start_ns", where), jb.req_int(bounds, "end_ns", where)
-        if start >= end:
-            raise InvalidArgument(f"{where}: start_ns {start} must be < end_ns {end}")
-        window = (start, end)
-    return ClusterizeRequest(locator, dt, ontology, window)
-
-
-def parse_clusterize(obj: dict[str, Any]) -> ClusterizeRequest:
-    return _clusterize(obj, "topic_filter_clusterize")
-
-
-def parse_intersect(obj: dict[str, Any]) -> IntersectRequest:
-    what = "topic_filter_intersect"
-    topics = jb.opt_list(obj, "topics", what)
-    if not topics:
-        raise InvalidArgument(f"{what}: 'topics' must be a non-empty array")
-    parsed = tuple(_clusterize(t, f"{what}: topics[{i}]") for i, t in enumerate(topics))
-    return IntersectRequest(parsed, _non_negative(obj, "intersect_dt_ns", what))
+    return [TimeCluster(i, start, end).to_json() for i, (start, end) in enumerate(intervals)]

@@ -11,10 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mosaico.server.query.glob import python_glob
-from mosaico.server.query.plan import Condition, MetadataFilter, SectionPlan, json_kind
+from mosaico.protocol.glob import python_glob
+from mosaico.protocol.operators import BOOL, STRING, json_kind
+from mosaico.protocol.query import CatalogSection, Condition, MetadataEntry
 
 _MISSING = object()
+
+
+def _in_range(value: Any, cond: Condition, kind: str) -> bool:
+    low, high = cond.operand
+    if json_kind(low) != kind or kind == BOOL:
+        return False
+    inside = bool(low <= value <= high)
+    return inside if cond.op == "$between" else not inside
 
 
 def holds(value: Any, cond: Condition) -> bool:
@@ -26,27 +35,15 @@ def holds(value: Any, cond: Condition) -> bool:
     if op == "$in":
         return any(json_kind(v) == kind and value == v for v in operand)
     if op == "$match":
-        return kind == "string" and python_glob(operand).fullmatch(value) is not None
+        return kind == STRING and python_glob(operand).fullmatch(value) is not None
     if op in ("$between", "$outside"):
-        low, high = operand
-        if json_kind(low) != kind or kind == "bool":
-            return False
-        return bool(low <= value <= high) if op == "$between" else bool(value < low or value > high)
-    if json_kind(operand) != kind:
+        return _in_range(value, cond, kind)
+    compare = cond.operator.compare
+    if compare is None or json_kind(operand) != kind:
         return False
-    if op == "$eq":
-        return bool(value == operand)
-    if op == "$neq":
-        return bool(value != operand)
-    if kind == "bool":
+    if kind == BOOL and op not in ("$eq", "$neq"):
         return False  # booleans are not ordered
-    if op == "$lt":
-        return bool(value < operand)
-    if op == "$leq":
-        return bool(value <= operand)
-    if op == "$gt":
-        return bool(value > operand)
-    return bool(value >= operand)
+    return bool(compare(value, operand))
 
 
 def _walk(value: Any, key: str, out: list[Any]) -> None:
@@ -67,7 +64,7 @@ def _leaves(values: list[Any], out: list[Any]) -> None:
             out.append(value)
 
 
-def metadata_holds(document: Mapping[str, Any], flt: MetadataFilter) -> bool:
+def metadata_holds(document: Mapping[str, Any], flt: MetadataEntry) -> bool:
     reached: list[Any] = [document]
     for key in flt.path:
         found: list[Any] = []
@@ -99,7 +96,7 @@ def _topic_name_holds(path: str, cond: Condition) -> bool:
 
 
 def section_holds(
-    section: SectionPlan, columns: Mapping[str, Any], metadata: Mapping[str, Any],
+    section: CatalogSection, columns: Mapping[str, Any], metadata: Mapping[str, Any],
     topic_path: str | None = None,
 ) -> bool:  # fmt: skip
     """Every entry of a section on one catalog row; ``topic_path`` set for the topic section."""

@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mosaico.server.query.glob import arrow_glob
-from mosaico.server.query.plan import OntologyEntry, Step, operand_scalars, resolve
+from mosaico.protocol.glob import arrow_glob
+from mosaico.protocol.query import OntologyEntry, Step
+from mosaico.server.query.plan import operand_scalars, read_column, resolve
 
 Compare = Callable[[pa.Array], pa.Array]
 
@@ -129,5 +130,5 @@ def compile_predicate(schema: pa.Schema, entries: Sequence[OntologyEntry]) -> Ro
         if isinstance(leaf, str):
             return None
         parts.append((entry.path, _compare(entry, leaf)))
-    columns = tuple(dict.fromkeys(e.read_column for e in entries))
+    columns = tuple(dict.fromkeys(read_column(e) for e in entries))
     return RowPredicate(columns, tuple(parts))

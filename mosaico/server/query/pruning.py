@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from mosaico.server.query.plan import Condition, OntologyEntry
+from mosaico.protocol.commands import TimeWindow
+from mosaico.protocol.query import Condition, OntologyEntry
+from mosaico.server.query.plan import stats_path
 
 _GLOB_SPECIALS = "*?[#"
 
@@ -41,22 +43,28 @@ def _literal_prefix(pattern: str) -> str:
     return pattern
 
 
+# Which bound decides an ordered comparison: some v >= low satisfies `v < x` iff low < x.
+_DECIDING_BOUND = {"$lt": 0, "$leq": 0, "$gt": 1, "$geq": 1}
+
+
+def _match_may_satisfy(low: Any, high: Any, pattern: str) -> bool:
+    prefix = _literal_prefix(pattern)
+    # Strings starting with `prefix` form one contiguous run beginning at `prefix`.
+    return bool(high >= prefix and (low <= prefix or low.startswith(prefix)))
+
+
 def range_may_satisfy(low: Any, high: Any, kind: str, cond: Condition) -> bool:
     """Whether some non-null value v with low <= v <= high may satisfy ``cond``."""
     op, operand = cond.op, cond.operand
+    if op in _DECIDING_BOUND:
+        compare = cond.operator.compare
+        assert compare is not None
+        return bool(compare((low, high)[_DECIDING_BOUND[op]], operand))
     if op == "$eq":
         return bool(low <= operand <= high)
     if op == "$neq":
         # NaN is outside Parquet's bounds and differs from everything.
         return kind == "real" or not (low == high == operand)
-    if op == "$lt":
-        return bool(low < operand)
-    if op == "$leq":
-        return bool(low <= operand)
-    if op == "$gt":
-        return bool(high > operand)
-    if op == "$geq":
-        return bool(high >= operand)
     if op == "$between":
         return bool(high >= operand[0] and low <= operand[1])
     if op == "$outside":
@@ -64,14 +72,12 @@ def range_may_satisfy(low: Any, high: Any, kind: str, cond: Condition) -> bool:
     if op == "$in":
         return any(low <= v <= high for v in operand)
     if op == "$match" and kind == "text":
-        prefix = _literal_prefix(operand)
-        # Strings starting with `prefix` form one contiguous run beginning at `prefix`.
-        return bool(high >= prefix and (low <= prefix or low.startswith(prefix)))
+        return _match_may_satisfy(low, high, operand)
     return True
 
 
 def entry_may_match(stats: Mapping[str, LeafStats], entry: OntologyEntry) -> bool:
-    leaf = stats.get(entry.stats_path)
+    leaf = stats.get(stats_path(entry))
     if leaf is None:
         return True
     if leaf.min_value is None or leaf.max_value is None:
@@ -89,10 +95,10 @@ def chunk_may_match(stats: Mapping[str, LeafStats], entries: Sequence[OntologyEn
 
 
 def window_may_overlap(
-    stats: Mapping[str, LeafStats], window: tuple[int, int] | None, timestamp: str
+    stats: Mapping[str, LeafStats], window: TimeWindow, timestamp: str
 ) -> bool:
     """Whether the chunk's timestamps may fall in the half-open window ``[start, end)``."""
     leaf = stats.get(timestamp)
-    if window is None or leaf is None or leaf.min_value is None or leaf.max_value is None:
+    if not window.bounded or leaf is None or leaf.min_value is None or leaf.max_value is None:
         return True
-    return bool(leaf.max_value >= window[0] and leaf.min_value < window[1])
+    return window.overlaps(leaf.min_value, leaf.max_value)

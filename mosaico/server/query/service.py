@@ -1,53 +1,42 @@
 """The query actions over a real ``Store``: catalog rows and Parquet chunks fed to the engine.
 
-Wiring into the Flight front end is one branch at the top of ``do_action`` (inside its error
-translation, which turns the ``ProtocolError``s raised here into Flight statuses)::
-
-    if action.type in QUERY_ACTIONS:
-        return handle_query_action(self.store, action.type, action.body.to_pybytes(),
-                                   self._max_body)
+The Flight front end parses the actions into typed requests (``mosaico.protocol``) and calls
+``query`` (one reply document) or ``pages`` (one reply envelope per cluster) inside its error
+translation, which turns the ``ProtocolError``s raised here into Flight statuses.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from mosaico.ontology import registry
-from mosaico.protocol import jsonbody as jb
-from mosaico.protocol.envelope import encode_envelope
-from mosaico.protocol.errors import InvalidArgument
-from mosaico.protocol.names import TopicLocator
+from mosaico.protocol.actions import PagedRequest
+from mosaico.protocol.query import QueryReply, QueryRequest
+from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest
 from mosaico.server.catalog import ChunkRow, TopicRow
 from mosaico.server.query.engine import (
     ChunkSource,
-    ClusterizeRequest,
     ScanCounters,
     TopicCandidate,
     cluster_payloads,
-    parse_clusterize,
-    parse_intersect,
     run_query,
     topic_clusters,
 )
-from mosaico.server.query.plan import check_ontology, parse_query
+from mosaico.server.query.plan import check_ontology, plan_query
 from mosaico.server.query.pruning import KeepTest
 from mosaico.server.query.rowgroups import read_pruned
 from mosaico.server.query.temporal import Interval, intersect
 from mosaico.server.store import Store
 
-QUERY = "query"
-CLUSTERIZE = "topic_filter_clusterize"
-INTERSECT = "topic_filter_intersect"
-QUERY_ACTIONS = frozenset({QUERY, CLUSTERIZE, INTERSECT})
-
 BATCH_ROWS = 64 * 1024  # rows per scanned batch: the unit of memory of a scan
 
 
 def _schema(topic: TopicRow) -> pa.Schema:
+    # The same reading lives in server/store.py: one schema accessor on TopicRow should serve both.
     if topic.arrow_schema is None:
         return pa.schema([])  # created, never uploaded: nothing to match
     return pa.ipc.read_schema(pa.py_buffer(topic.arrow_schema))
@@ -115,19 +104,18 @@ class QueryService:
 
     # -- actions -------------------------------------------------------------------------
 
-    def query(self, body: dict[str, Any]) -> dict[str, Any]:
+    def query(self, request: QueryRequest | Mapping[str, Any]) -> dict[str, Any]:
         """The `query` payload ``{"items": [...]}`` (spec §8)."""
-        plan = parse_query(body)
+        plan = plan_query(_typed(QueryRequest, request))
         topics = self.candidates()
         check_ontology(
             plan.ontology, self.known_schemas((t.ontology_tag, t.schema) for t in topics)
         )
-        return {"items": list(run_query(plan, topics, self.counters))}
+        return QueryReply.of(run_query(plan, topics, self.counters)).to_json()
 
     def _clusters(self, request: ClusterizeRequest) -> list[Interval]:
-        locator = TopicLocator.parse(request.locator)
-        topic = self.store.catalog.get_topic(locator.sequence, locator.path)  # NotFound
-        schema = _schema(topic)
+        topic = self.store.catalog.get_topic(request.topic.sequence, request.topic.path)
+        schema = _schema(topic)  # get_topic raised NotFound for an unknown topic
         entries = request.entries_for(topic.ontology_tag)
         # Same checks as `query`: a path known nowhere is an error, one missing only from
         # this topic's (drifted) schema just matches nothing.
@@ -140,27 +128,29 @@ class QueryService:
             self.counters,
         )  # fmt: skip
 
-    def clusterize(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def clusterize(self, request: ClusterizeRequest | Mapping[str, Any]) -> list[dict[str, Any]]:
         """The paged payloads of `topic_filter_clusterize` (spec §9.1)."""
-        return cluster_payloads(self._clusters(parse_clusterize(body)))
+        return cluster_payloads(self._clusters(_typed(ClusterizeRequest, request)))
 
-    def intersect(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def intersect(self, request: IntersectRequest | Mapping[str, Any]) -> list[dict[str, Any]]:
         """The paged payloads of `topic_filter_intersect` (spec §9.2)."""
-        request = parse_intersect(body)
-        clusters = [self._clusters(topic) for topic in request.topics]
-        return cluster_payloads(intersect(clusters, request.intersect_dt_ns))
+        typed = _typed(IntersectRequest, request)
+        clusters = [self._clusters(topic) for topic in typed.topics]
+        return cluster_payloads(intersect(clusters, typed.intersect_dt_ns))
+
+    def pages(self, request: PagedRequest) -> list[dict[str, Any]]:
+        """The payloads of a paged action, one per reply envelope."""
+        if isinstance(request, ClusterizeRequest):
+            return self.clusterize(request)
+        return self.intersect(request)
 
 
-def handle_query_action(
-    store: Store, name: str, body: bytes, max_bytes: int | None = None
-) -> list[bytes]:
-    """Result bodies of one query action: one envelope for `query`, one per window for the
-    temporal filters. Raises ``ProtocolError`` (InvalidArgument, NotFound)."""
-    if name not in QUERY_ACTIONS:
-        raise InvalidArgument(f"{name!r} is not a query action")
-    obj = jb.load_object(body, f"{name} request body", max_bytes)
-    service = QueryService(store)
-    if name == QUERY:
-        return [encode_envelope(name, service.query(obj))]
-    pages = service.clusterize(obj) if name == CLUSTERIZE else service.intersect(obj)
-    return [encode_envelope(name, page) + b"\n" for page in pages]
+_R = TypeVar("_R", QueryRequest, ClusterizeRequest, IntersectRequest)
+
+
+def _typed(kind: type[_R], request: _R | Mapping[str, Any]) -> _R:
+    """A typed request, or one decoded JSON body (tests and benchmarks hold documents)."""
+    if isinstance(request, kind):
+        return request
+    assert isinstance(request, Mapping)
+    return kind.from_json(dict(request))

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import strategies as st
 
+from mosaico.protocol.query import Condition, OntologyEntry, Selector, parse_ontology_key
 from mosaico.server.query.engine import ChunkSource
 from mosaico.server.query.filters import holds
-from mosaico.server.query.plan import Condition, OntologyEntry, Selector, parse_ontology_key
 from mosaico.server.query.pruning import KeepTest
 from mosaico.server.query.rowgroups import read_pruned
 from mosaico.server.stats import chunk_stats

@@ -6,17 +6,23 @@ from typing import Any
 
 import pytest
 
+from mosaico.protocol import (
+    CatalogSection,
+    ClusterizeRequest,
+    IntersectRequest,
+    QueryRequest,
+    TimeWindow,
+    TopicLocator,
+)
 from mosaico.protocol.errors import InvalidArgument
-from mosaico.server.query import check_ontology, parse_clusterize, parse_intersect, parse_query
-from mosaico.server.query.engine import ClusterizeRequest
-from mosaico.server.query.plan import QueryPlan, SectionPlan
+from mosaico.server.query import QueryPlan, check_ontology, plan_query
 from mosaico.server.query.service import QueryService
 
 REGISTERED = QueryService.known_schemas([])
 
 
 def _check(body: dict[str, Any]) -> None:
-    plan = parse_query(body)
+    plan = plan_query(QueryRequest.from_json(body))
     check_ontology(plan.ontology, REGISTERED)
 
 
@@ -70,21 +76,23 @@ def test_rejected(body: Any, message: str) -> None:
 
 @pytest.mark.parametrize("body", [{}, {"sequence": {}}, {"topic": {}, "ontology": {}}])
 def test_empty_queries_are_valid(body: dict[str, Any]) -> None:
-    assert parse_query(body) == QueryPlan(SectionPlan(), SectionPlan(), {})
+    assert plan_query(QueryRequest.from_json(body)) == QueryPlan(
+        CatalogSection(), CatalogSection(), {}
+    )
 
 
 def test_temporal_filter_requests() -> None:
-    request = parse_clusterize(
+    request = ClusterizeRequest.from_json(
         {"locator": "s/t", "clustering_dt_ns": 5, "ontology": {"IMU.acceleration.x": {"$gt": 1}},
          "timestamp_range": {"start_ns": 1, "end_ns": 9}}
     )  # fmt: skip
-    assert request.window == (1, 9) and request.clustering_dt_ns == 5
+    assert request.window == TimeWindow(1, 9) and request.clustering_dt_ns == 5
     assert [e.key for e in request.entries_for("IMU")] == ["IMU.acceleration.x"]
     with pytest.raises(
         InvalidArgument, match="IMU.acceleration.x: topic 's/t' has ontology tag 'GPS'"
     ):
         request.entries_for("GPS")
-    assert ClusterizeRequest("s/t", 0, {}, None).entries_for("GPS") == ()
+    assert ClusterizeRequest(TopicLocator.parse("s/t")).entries_for("GPS") == ()
     bad: list[tuple[dict[str, Any], str]] = [
         ({"locator": "s/t", "clustering_dt_ns": -1}, "'clustering_dt_ns' must be >= 0"),
         ({"locator": "s/t", "timestamp_range": {"start_ns": 5, "end_ns": 5}}, "start_ns 5 must be < end_ns 5"),
@@ -93,9 +101,9 @@ def test_temporal_filter_requests() -> None:
     ]  # fmt: skip
     for body, message in bad:
         with pytest.raises(InvalidArgument, match=message):
-            parse_clusterize(body)
+            ClusterizeRequest.from_json(body)
     with pytest.raises(InvalidArgument, match="'topics' must be a non-empty array"):
-        parse_intersect({"topics": []})
+        IntersectRequest.from_json({"topics": []})
     with pytest.raises(InvalidArgument, match="topics\\[1\\]: missing key 'locator'"):
-        parse_intersect({"topics": [{"locator": "a/b"}, {}]})
-    assert parse_intersect({"topics": [{"locator": "a/b"}]}).intersect_dt_ns == 0
+        IntersectRequest.from_json({"topics": [{"locator": "a/b"}, {}]})
+    assert IntersectRequest.from_json({"topics": [{"locator": "a/b"}]}).intersect_dt_ns == 0

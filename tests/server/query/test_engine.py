@@ -9,14 +9,15 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mosaico.protocol import TimeWindow
+from mosaico.protocol.query import Condition, OntologyEntry, QueryRequest
 from mosaico.server.query import (
     ScanCounters,
     TopicCandidate,
-    parse_query,
+    plan_query,
     run_query,
     topic_clusters,
 )
-from mosaico.server.query.plan import Condition, OntologyEntry
 from tests.server.query.query_helpers import (
     SCHEMA,
     entries,
@@ -27,6 +28,13 @@ from tests.server.query.query_helpers import (
 )
 
 TAGS = ["T", "U"]
+
+
+def _items(body: dict[str, Any], topics: list[TopicCandidate],
+           counters: ScanCounters | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The reply items of a query body, as JSON."""
+    plan = plan_query(QueryRequest.from_json(body))
+    return [item.to_json() for item in run_query(plan, topics, counters)]
 
 
 def _topic(sequence: str, path: str, tag: str, chunks: list[list[dict[str, Any]]],
@@ -73,7 +81,7 @@ def test_query_equals_brute_force(layout: list[Any], drawn: list[Any]) -> None:
     body = {"ontology": {e.key: {e.condition.op: e.condition.operand}
                          for group in ontology.values() for e in group}}  # fmt: skip
     counters = ScanCounters()
-    got = list(run_query(parse_query(body), topics, counters))
+    got = list(_items(body, topics, counters))
 
     expected: dict[str, set[str]] = {}
     for sequence in sorted({t.sequence for t in topics}):
@@ -109,7 +117,7 @@ def test_clusters_equal_brute_force(chunks: list[list[dict[str, Any]]],
                                     group: list[OntologyEntry], dt: int,
                                     window: tuple[int, int] | None) -> None:  # fmt: skip
     sources = [parquet_chunk(c) for c in chunks]
-    got = topic_clusters(SCHEMA, group, sources, dt, window)
+    got = topic_clusters(SCHEMA, group, sources, dt, TimeWindow(*(window or (None, None))))
     matched = [r["timestamp_ns"] for c in chunks for r in c if row_matches(r, group)
                and (window is None or window[0] <= r["timestamp_ns"] < window[1])]  # fmt: skip
     assert got == walk_clusters(matched, dt)
@@ -128,7 +136,7 @@ def test_sections_and_tag_combination() -> None:
 
     def run(body: dict[str, Any]) -> dict[str, list[str]]:
         return {i["sequence"]: [t["locator"] for t in i["topics"]]
-                for i in run_query(parse_query(body), topics)}  # fmt: skip
+                for i in _items(body, topics)}  # fmt: skip
 
     everything = {"s1": ["s1/gps", "s1/imu/front"], "s2": ["s2/gps", "s2/imu/front"],
                   "s3": ["s3/imu/front"]}  # fmt: skip
@@ -156,7 +164,7 @@ def test_sections_and_tag_combination() -> None:
     # A path missing from a topic's schema makes that topic not match, without error.
     other = pa.schema([pa.field("timestamp_ns", pa.int64()), pa.field("g", pa.float64())])
     drifted = _topic("s4", "t", "T", [[{"timestamp_ns": 1, "g": 9.0}]], schema=other)
-    items = list(run_query(parse_query({"ontology": {"T.f": {"$gt": 1.0}}}), [drifted]))
+    items = list(_items({"ontology": {"T.f": {"$gt": 1.0}}}, [drifted]))
     assert items == []
 
 
@@ -165,17 +173,18 @@ def test_pruning_skips_chunks_and_counts() -> None:
               for k in range(10)]  # fmt: skip
     topic = _topic("s1", "t", "T", chunks)
     counters = ScanCounters()
-    items = list(run_query(parse_query({"ontology": {"T.f": {"$geq": 95.0}}}), [topic], counters))
+    items = list(_items({"ontology": {"T.f": {"$geq": 95.0}}}, [topic], counters))
     assert items == [{"sequence": "s1", "topics": [{"locator": "s1/t", "ontology_tag": "T"}]}]
     assert (counters.chunks_pruned, counters.chunks_read) == (9, 1)
     counters = ScanCounters()
-    clusters = topic_clusters(SCHEMA, [], [parquet_chunk(c) for c in chunks], 1, (25, 41), counters)
+    clusters = topic_clusters(SCHEMA, [], [parquet_chunk(c) for c in chunks], 1, TimeWindow(25, 41),
+                              counters)  # fmt: skip
     assert clusters == [(25, 40)]
     assert counters.chunks_read == 3  # the window prunes by timestamp statistics too
     # Row groups of 4 rows inside one chunk: only the last one is decoded.
     counters = ScanCounters()
     single = _topic("s1", "t", "T", [[row for chunk in chunks for row in chunk]])
-    items = list(run_query(parse_query({"ontology": {"T.f": {"$geq": 98.0}}}), [single], counters))
+    items = list(_items({"ontology": {"T.f": {"$geq": 98.0}}}, [single], counters))
     assert len(items) == 1
     # 100 rows = 25 row groups; the scan stops at the first batch (3 rows) holding a match.
     assert (counters.chunks_read, counters.parts_pruned, counters.rows_read) == (1, 24, 3)

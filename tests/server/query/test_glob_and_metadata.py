@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mosaico.protocol.glob import arrow_glob, python_glob
+from mosaico.protocol.query import Condition, MetadataEntry, QueryRequest
 from mosaico.server.query.filters import holds, metadata_holds, section_holds
-from mosaico.server.query.glob import arrow_glob, python_glob
-from mosaico.server.query.plan import Condition, MetadataFilter, parse_query
+from mosaico.server.query.plan import plan_query
 
 
 def _both(pattern: str, text: str) -> bool:
@@ -121,13 +122,13 @@ DOC = {
     ],
 )  # fmt: skip
 def test_metadata_paths(path: str, op: str, operand: Any, expected: bool) -> None:
-    flt = MetadataFilter(tuple(path.split(".")), _cond(op, operand))
+    flt = MetadataEntry(tuple(path.split(".")), _cond(op, operand))
     assert metadata_holds(DOC, flt) is expected
 
 
 def test_topic_name_leniency() -> None:
     def match(section: dict[str, Any], path: str = "imu/front") -> bool:
-        plan = parse_query({"topic": section})
+        plan = plan_query(QueryRequest.from_json({"topic": section}))
         return section_holds(plan.topic, {}, {}, topic_path=path)
 
     assert match({"name": {"$eq": "/imu/front"}})

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mosaico.protocol.errors import InvalidArgument
-from mosaico.server.query.plan import Condition, OntologyEntry, parse_ontology_key
+from mosaico.protocol.query import Condition, OntologyEntry, parse_ontology_key
 from mosaico.server.query.predicate import compile_predicate
 from mosaico.server.query.pruning import chunk_may_match
 from tests.server.query.query_helpers import SCHEMA, entries, parquet_chunk, row_matches, rows

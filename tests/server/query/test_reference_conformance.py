@@ -1,5 +1,5 @@
 """The reference client ``mosaicolabs==0.7.0`` queries our server (the real Store and Flight
-server, with the query actions routed to ``handle_query_action``) and gets the answers of an
+server, with the query actions parsed and dispatched like every action) and gets the answers of an
 independent brute-force evaluation: every pushed row in pandas, filtered."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mosaicolabs import (
 from mosaicolabs.query import TimestampRange
 
 import mosaico.types as ours
+from mosaico.protocol.actions import PagedRequest, QueryRequest, encode_request
 from mosaico.protocol.envelope import decode_envelope, decode_paged
 from mosaico.query import QueryOntologyCatalog as OurCatalog
 from mosaico.query import QuerySequence as OurSequence
@@ -350,14 +351,15 @@ def test_our_client_side_agrees_with_the_reference(world: World) -> None:
     client, port = world.client, world.port
     raw = flight.FlightClient(f"grpc://127.0.0.1:{port}")
 
-    def results(name: str, body: dict[str, Any]) -> Iterator[bytes]:
-        action = flight.Action(name, json.dumps(body).encode())
-        return (r.body.to_pybytes() for r in raw.do_action(action))
+    def results(name: str, body: bytes) -> Iterator[bytes]:
+        return (r.body.to_pybytes() for r in raw.do_action(flight.Action(name, body)))
 
-    def send(name: str, body: dict[str, Any]) -> Any:
+    def send(request: QueryRequest) -> Any:
+        name, body = encode_request(request)
         return decode_envelope(name, results(name, body))
 
-    def send_paged(name: str, body: dict[str, Any]) -> list[Any]:
+    def send_paged(request: PagedRequest) -> list[Any]:
+        name, body = encode_request(request)
         return decode_paged(name, results(name, body))
 
     try:
