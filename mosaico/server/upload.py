@@ -1,7 +1,10 @@
-"""One topic's DoPut: buffer incoming batches, sort, roll Parquet chunks by size, commit.
+"""One topic's DoPut: whether it may start (spec §6.1), then buffer incoming batches, sort,
+roll Parquet chunks by size, commit.
 
-A full buffer is handed to a shared writer pool so that encoding Parquet overlaps with
-receiving the next rows; each upload keeps at most one chunk in flight (bounded memory).
+``check_upload`` is the one place of the upload preconditions, in the spec's order; the
+catalog runs it inside the transaction that claims the topic, so the checks and the claim
+are atomic. A full buffer is handed to a shared writer pool so that encoding Parquet overlaps
+with receiving the next rows; each upload keeps at most one chunk in flight (bounded memory).
 """
 
 from __future__ import annotations
@@ -14,15 +17,45 @@ from concurrent.futures import Executor, Future
 import numpy as np
 import pyarrow as pa
 
-from mosaico.protocol.errors import Internal, InvalidArgument, NotFound
-from mosaico.server.catalog import Catalog, ChunkRow, TopicRow
+from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
+from mosaico.server.catalog import CREATED, Catalog, ChunkRow, TopicRow
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
-from mosaico.server.storage import ChunkStore, WriteOptions
+from mosaico.server.storage import TIMESTAMP, ChunkStore, WriteOptions
 
 log = logging.getLogger("mosaico.server.upload")
 
-TIMESTAMP = "timestamp_ns"
+
+def check_upload(
+    topic: TopicRow, topic_uuid: str, schema: pa.Schema, compression: str
+) -> WriteOptions:
+    """Refuse a DoPut that spec §6.1 forbids; returns the Parquet options of its schema.
+
+    The checks, in the spec's order (the catalog found the topic, the first one): the
+    upload key is the topic's UUID, its session is not finalized, it has not received an
+    upload yet, the schema has exactly one ``timestamp_ns`` column of type int64, and
+    Parquet can store the schema.
+
+    Raises:
+        InvalidArgument: a wrong upload key or a schema that cannot be stored.
+        FailedPrecondition: the topic is locked or already (being) uploaded.
+    """
+    if topic.id != topic_uuid:
+        raise InvalidArgument(f"topic_uuid does not match topic {topic.locator!r}")
+    if topic.locked:
+        raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
+    if topic.state != CREATED:
+        raise FailedPrecondition(f"topic {topic.locator!r} already received an upload")
+    matches = [f for f in schema if f.name == TIMESTAMP]
+    if len(matches) != 1 or matches[0].type != pa.int64():
+        raise InvalidArgument(
+            f"upload schema must have exactly one field '{TIMESTAMP}' of type int64, "
+            f"got {[str(f.type) for f in matches] or 'none'}"
+        )
+    try:
+        return WriteOptions.for_schema(schema, topic.serialization_format, compression)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"upload schema cannot be stored: {exc}") from exc
 
 
 class TopicUpload:
