@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -114,8 +114,6 @@ class _Clock:
 
 
 clock = _Clock()
-
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -462,10 +460,9 @@ class Catalog:
         return topic, paths
 
     def begin_upload(
-        self, sequence: str, path: str, arrow_schema: bytes, check: Callable[[TopicRow], T]
-    ) -> tuple[TopicRow, T]:
-        """Claim a topic for its one DoPut if ``check`` accepts it; returns the claimed row
-        and what ``check`` returned.
+        self, sequence: str, path: str, arrow_schema: bytes, check: Callable[[TopicRow], None]
+    ) -> TopicRow:
+        """Claim a topic for its one DoPut if ``check`` accepts it; returns the claimed row.
 
         ``check`` sees the topic as it is inside the claiming transaction and raises to refuse
         it; it must refuse a topic whose ``state`` is not ``CREATED`` (the update is
@@ -479,14 +476,14 @@ class Catalog:
         """
         with self._tx() as cur:
             topic = self._topic(cur, sequence, path)
-            accepted = check(topic)
+            check(topic)
             claimed = cur.execute(
                 "UPDATE topics SET state = ?, arrow_schema = ? WHERE id = ? AND state = ?",
                 (UPLOADING, arrow_schema, topic.id, CREATED),
             ).rowcount
             if claimed != 1:  # a check that let a claimed topic through: a server bug
                 raise Internal(f"topic {topic.locator!r} was claimed in state {topic.state!r}")
-        return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema), accepted
+        return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)
 
     def end_upload(self, topic_id: str, ok: bool) -> None:
         with self._tx() as cur:

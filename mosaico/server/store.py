@@ -42,7 +42,7 @@ from mosaico.server.reader import read_sorted, window_counts
 from mosaico.server.sizing import read_sizes
 from mosaico.server.storage import ChunkStore
 from mosaico.server.ulid import new_ulid
-from mosaico.server.upload import TopicUpload, check_upload
+from mosaico.server.upload import TopicUpload, claim_topic
 
 log = logging.getLogger("mosaico.server.store")
 
@@ -303,11 +303,8 @@ class Store:
         return schema, batches()
 
     def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
-        """Claim the topic for this stream if spec §6.1 allows it (see ``check_upload``)."""
-        topic, options = self.catalog.begin_upload(
-            cmd.topic.sequence, cmd.topic.path, schema.serialize().to_pybytes(),
-            lambda row: check_upload(row, cmd.topic_uuid, schema, self.config.compression),
-        )  # fmt: skip
+        """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``)."""
+        topic, options = claim_topic(self.catalog, cmd, schema, self.config.compression)
         cancelled = threading.Event()
         with self._uploads_lock:
             self._uploads[topic.id] = cancelled

@@ -1,9 +1,10 @@
-"""The DoPut preconditions (spec §6.1): one ordered check, run inside the catalog's claim."""
+"""The DoPut preconditions (spec §6.1): checked in the spec's order, the claim atomic."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import cast
 
 import attrs
 import pyarrow as pa
@@ -13,57 +14,61 @@ from mosaico.protocol import actions as act
 from mosaico.protocol.commands import UploadCommand
 from mosaico.protocol.errors import FailedPrecondition, InvalidArgument, NotFound, ProtocolError
 from mosaico.protocol.names import TopicLocator
-from mosaico.server.catalog import CREATED, UPLOADING, TopicRow
+from mosaico.server.catalog import Catalog, TopicRow
 from mosaico.server.store import Store
-from mosaico.server.upload import TopicUpload, check_upload
+from mosaico.server.upload import TopicUpload, claim_topic
 
 SCHEMA = pa.schema([("timestamp_ns", pa.int64()), ("value", pa.float64())])
-UUID = "00000000-0000-4000-8000-000000000001"
 
 
-def _row(**changes: object) -> TopicRow:
-    row = TopicRow(
-        UUID, "q", "seq", "s", "a", "tag", "default", {}, 1, CREATED, None, None
-    )  # fmt: skip
-    return attrs.evolve(row, **changes)
+def _session(store: Store, sequence: str) -> str:
+    return store.create_session(act.SessionCreate(sequence)).uuid
 
 
-def test_checks_in_spec_order() -> None:
-    no_ts = pa.schema([("value", pa.float64())])
-    other = "00000000-0000-4000-8000-000000000002"
-    # Each case breaks every later precondition too: the earliest one must be reported.
-    with pytest.raises(
-        InvalidArgument, match="^invalid argument: topic_uuid does not match topic 'seq/a'$"
-    ):
-        check_upload(_row(completed_at_ns=5, state=UPLOADING), other, no_ts, "none")
-    with pytest.raises(
-        FailedPrecondition,
-        match="^failed precondition: topic 'seq/a' belongs to a finalized session$",
-    ):
-        check_upload(_row(completed_at_ns=5, state=UPLOADING), UUID, no_ts, "none")
-    with pytest.raises(
-        FailedPrecondition, match="^failed precondition: topic 'seq/a' already received an upload$"
-    ):
-        check_upload(_row(state=UPLOADING), UUID, no_ts, "none")
-    with pytest.raises(InvalidArgument, match="exactly one field 'timestamp_ns' of type int64"):
-        check_upload(_row(), UUID, no_ts, "none")
-    with pytest.raises(InvalidArgument, match="^invalid argument: upload schema cannot be stored"):
-        check_upload(_row(), UUID, SCHEMA.append(pa.field("x", pa.struct([]))), "none")
-    assert check_upload(_row(), UUID, SCHEMA, "none").compression == "none"
-
-
-def _topic(store: Store) -> UploadCommand:
-    store.create_sequence(act.SequenceCreate("seq"))
-    session = store.create_session(act.SessionCreate("seq"))
-    locator = TopicLocator("seq", "a")
-    created = store.create_topic(act.TopicCreate(session.uuid, locator, "default", "tag"))
+def _topic(store: Store, session: str, sequence: str, path: str) -> UploadCommand:
+    locator = TopicLocator(sequence, path)
+    created = store.create_topic(act.TopicCreate(session, locator, "default", "tag"))
     return UploadCommand(locator, created.uuid)
+
+
+def _uploaded(store: Store, session: str, path: str) -> UploadCommand:
+    cmd = _topic(store, session, "seq", path)
+    store.end_upload(store.begin_upload(cmd, SCHEMA), ok=True)
+    return cmd
+
+
+def test_checks_in_spec_order(tmp_path: Path) -> None:
+    no_ts = pa.schema([("value", pa.float64())])
+    unstorable = SCHEMA.append(pa.field("x", pa.struct([])))
+    store = Store.open_local(str(tmp_path))
+    try:
+        store.create_sequence(act.SequenceCreate("seq"))
+        finalized, open_ = _session(store, "seq"), _session(store, "seq")
+        locked = _uploaded(store, finalized, "locked")
+        store.finalize_session(act.SessionFinalize(finalized))
+        done = _uploaded(store, open_, "done")
+        fresh = _topic(store, open_, "seq", "fresh")
+        # Each case breaks every later precondition too: the earliest one is reported.
+        with pytest.raises(InvalidArgument, match="^invalid argument: topic_uuid does not match"):
+            store.begin_upload(attrs.evolve(locked, topic_uuid=fresh.topic_uuid), no_ts)
+        with pytest.raises(FailedPrecondition, match="topic 'seq/locked' belongs to a finalized"):
+            store.begin_upload(locked, no_ts)
+        with pytest.raises(FailedPrecondition, match="topic 'seq/done' already received an upl"):
+            store.begin_upload(done, no_ts)
+        with pytest.raises(InvalidArgument, match="exactly one field 'timestamp_ns' of type int64"):
+            store.begin_upload(fresh, no_ts.append(pa.field("x", pa.struct([]))))
+        with pytest.raises(InvalidArgument, match="^invalid argument: upload schema cannot be st"):
+            store.begin_upload(fresh, unstorable)
+        store.end_upload(store.begin_upload(fresh, SCHEMA), ok=True)
+    finally:
+        store.close()
 
 
 def test_schema_is_stored_only_by_the_claim(tmp_path: Path) -> None:
     store = Store.open_local(str(tmp_path))
     try:
-        cmd = _topic(store)
+        store.create_sequence(act.SequenceCreate("seq"))
+        cmd = _topic(store, _session(store, "seq"), "seq", "a")
         assert store.topic_schema(cmd.topic) == pa.schema([])  # before any upload
         with pytest.raises(InvalidArgument):
             store.begin_upload(cmd, pa.schema([("timestamp_ns", pa.int32())]))
@@ -79,7 +84,8 @@ def test_schema_is_stored_only_by_the_claim(tmp_path: Path) -> None:
 def test_concurrent_uploads_of_one_topic_one_wins(tmp_path: Path) -> None:
     store = Store.open_local(str(tmp_path))
     try:
-        cmd = _topic(store)
+        store.create_sequence(act.SequenceCreate("seq"))
+        cmd = _topic(store, _session(store, "seq"), "seq", "a")
         start = threading.Barrier(8)
         won: list[TopicUpload] = []
         refused: list[ProtocolError] = []
@@ -100,5 +106,28 @@ def test_concurrent_uploads_of_one_topic_one_wins(tmp_path: Path) -> None:
         assert len(refused) == 7
         assert all("already received an upload" in str(e) for e in refused)
         store.end_upload(won[0], ok=True)
+    finally:
+        store.close()
+
+
+def test_the_claim_checks_again_inside_its_transaction(tmp_path: Path) -> None:
+    store = Store.open_local(str(tmp_path))
+    try:
+        store.create_sequence(act.SequenceCreate("seq"))
+        cmd = _topic(store, _session(store, "seq"), "seq", "a")
+        before = store.catalog.get_topic("seq", "a")
+        upload = store.begin_upload(cmd, SCHEMA)  # another stream claims the topic meanwhile
+
+        class Stale:
+            """A catalog whose plain read still shows the topic as it was before that claim."""
+
+            def get_topic(self, sequence: str, path: str) -> TopicRow:
+                return before
+
+            begin_upload = store.catalog.begin_upload
+
+        with pytest.raises(FailedPrecondition, match="'seq/a' already received an upload"):
+            claim_topic(cast(Catalog, Stale()), cmd, SCHEMA, "none")
+        store.end_upload(upload, ok=True)
     finally:
         store.close()
