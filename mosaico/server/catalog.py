@@ -1,8 +1,11 @@
-"""The catalog: sequences, sessions, topics, chunks (+ column statistics), notifications.
+"""The catalog: the durable record of sequences, sessions, topics, chunks (+ column
+statistics) and notifications, and the transactions that change it.
 
 SQLite in the store folder, WAL mode, one connection guarded by a lock that is held only for
 short transactions (never while streaming). The SQL sticks to the portable subset (text UUID
-keys generated here, BIGINT, ON DELETE CASCADE, no upserts) so PostgreSQL can follow.
+keys generated here, BIGINT, ON DELETE CASCADE, no upserts) so PostgreSQL can follow. Rows
+come back as frozen values (``TopicRow``, ``ChunkRow``, ...) that the rest of the server
+shares; refusals are ``ProtocolError`` values with the message the client sees.
 """
 
 from __future__ import annotations
@@ -12,13 +15,20 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
-from mosaico.protocol.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from mosaico.protocol.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (
@@ -114,8 +124,19 @@ class SequenceRow:
     user_metadata: dict[str, Any]
 
 
+class _Finalizable:
+    """A session, or a topic through its session: locked once the session is finalized."""
+
+    __slots__ = ()
+    completed_at_ns: int | None
+
+    @property
+    def locked(self) -> bool:
+        return self.completed_at_ns is not None
+
+
 @attrs.frozen
-class SessionRow:
+class SessionRow(_Finalizable):
     id: str
     sequence_id: str
     sequence: str
@@ -124,16 +145,12 @@ class SessionRow:
     completed_at_ns: int | None
 
     @property
-    def locked(self) -> bool:
-        return self.completed_at_ns is not None
-
-    @property
     def locator(self) -> str:
         return f"{self.sequence}:{self.ident}"
 
 
 @attrs.frozen
-class TopicRow:
+class TopicRow(_Finalizable):
     id: str
     sequence_id: str
     sequence: str
@@ -144,16 +161,18 @@ class TopicRow:
     user_metadata: dict[str, Any]
     created_at_ns: int
     state: str
-    arrow_schema: bytes | None
-    completed_at_ns: int | None
+    arrow_schema: bytes | None  # IPC-serialized, stored when the upload claims the topic
+    completed_at_ns: int | None  # of its session
 
     @property
     def locator(self) -> str:
         return f"{self.sequence}/{self.path}"
 
-    @property
-    def locked(self) -> bool:
-        return self.completed_at_ns is not None
+    def schema(self) -> pa.Schema:
+        """The topic's Arrow schema; empty until an upload has claimed the topic."""
+        if self.arrow_schema is None:
+            return pa.schema([])
+        return pa.ipc.read_schema(pa.py_buffer(self.arrow_schema))
 
 
 @attrs.frozen
@@ -258,6 +277,11 @@ class Catalog:
                 raise
             cur.execute("COMMIT")
 
+    def _select(self, query: str, args: Any = ()) -> list[Any]:
+        """All rows of one read-only query, in a transaction of its own."""
+        with self._tx() as cur:
+            return cur.execute(query, args).fetchall()
+
     # -- sequences -----------------------------------------------------------------------
 
     def create_sequence(self, name: str, user_metadata: dict[str, Any]) -> SequenceRow:
@@ -284,11 +308,10 @@ class Catalog:
             return self._sequence(cur, name)
 
     def list_sequences(self) -> list[SequenceRow]:
-        with self._tx() as cur:
-            rows = cur.execute(
-                "SELECT id, name, created_at_ns, user_metadata FROM sequences "
-                "ORDER BY created_at_ns, name"
-            ).fetchall()
+        rows = self._select(
+            "SELECT id, name, created_at_ns, user_metadata FROM sequences "
+            "ORDER BY created_at_ns, name"
+        )
         return [SequenceRow(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     def _chunk_paths(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> list[str]:
@@ -329,11 +352,9 @@ class Catalog:
             return self._session(cur, "s.id = ?", (session_uuid,))
 
     def sessions_of(self, sequence_id: str) -> list[SessionRow]:
-        with self._tx() as cur:
-            rows = cur.execute(
-                f"{_SESSION_SELECT} WHERE s.sequence_id = ? ORDER BY s.created_at_ns",
-                (sequence_id,),
-            ).fetchall()
+        rows = self._select(
+            f"{_SESSION_SELECT} WHERE s.sequence_id = ? ORDER BY s.created_at_ns", (sequence_id,)
+        )
         return [SessionRow(*r) for r in rows]
 
     def finalize_session(self, session_uuid: str) -> SessionRow:
@@ -425,12 +446,10 @@ class Catalog:
 
     def topics_of(self, sequence_id: str) -> list[TopicRow]:
         """Topics of a sequence in session creation order, then topic creation order."""
-        with self._tx() as cur:
-            rows = cur.execute(
-                f"{_TOPIC_SELECT} WHERE t.sequence_id = ? "
-                "ORDER BY s.created_at_ns, t.created_at_ns",
-                (sequence_id,),
-            ).fetchall()
+        rows = self._select(
+            f"{_TOPIC_SELECT} WHERE t.sequence_id = ? ORDER BY s.created_at_ns, t.created_at_ns",
+            (sequence_id,),
+        )
         return [_topic(r) for r in rows]
 
     def delete_topic(self, sequence: str, path: str) -> tuple[TopicRow, list[str]]:
@@ -440,23 +459,30 @@ class Catalog:
             cur.execute("DELETE FROM topics WHERE id = ?", (topic.id,))
         return topic, paths
 
-    def begin_upload(self, topic_id: str, arrow_schema: bytes) -> TopicRow:
-        """Claim a topic for its one DoPut; fails if finalized or already (being) uploaded."""
+    def begin_upload(
+        self, sequence: str, path: str, arrow_schema: bytes, check: Callable[[TopicRow], None]
+    ) -> TopicRow:
+        """Claim a topic for its one DoPut if ``check`` accepts it; returns the claimed row.
+
+        ``check`` sees the topic as it is inside the claiming transaction and raises to refuse
+        it; it must refuse a topic whose ``state`` is not ``CREATED`` (the update is
+        conditional on that state too). Lookup, check and claim are one transaction (writers
+        are serialized), so of two concurrent uploads of a topic the second sees it claimed
+        and is refused by ``check``.
+
+        Raises:
+            NotFound: no such topic.
+            ProtocolError: whatever ``check`` raises.
+        """
         with self._tx() as cur:
-            found = cur.execute(f"{_TOPIC_SELECT} WHERE t.id = ?", (topic_id,)).fetchone()
-            if found is None:
-                raise NotFound("topic was deleted")
-            topic = _topic(found)
-            if topic.locked:
-                raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
-            if topic.state != CREATED:
-                raise FailedPrecondition(
-                    f"topic {topic.locator!r} already received an upload (state {topic.state})"
-                )
-            cur.execute(
-                "UPDATE topics SET state = ?, arrow_schema = ? WHERE id = ?",
-                (UPLOADING, arrow_schema, topic_id),
-            )
+            topic = self._topic(cur, sequence, path)
+            check(topic)
+            claimed = cur.execute(
+                "UPDATE topics SET state = ?, arrow_schema = ? WHERE id = ? AND state = ?",
+                (UPLOADING, arrow_schema, topic.id, CREATED),
+            ).rowcount
+            if claimed != 1:  # a check that let a claimed topic through: a server bug
+                raise Internal(f"topic {topic.locator!r} was claimed in state {topic.state!r}")
         return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)
 
     def end_upload(self, topic_id: str, ok: bool) -> None:
@@ -487,24 +513,21 @@ class Catalog:
         return True
 
     def chunks_of(self, topic_id: str) -> list[ChunkRow]:
-        with self._tx() as cur:
-            rows = cur.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE topic_id = ? ORDER BY ordinal",
-                (topic_id,),
-            ).fetchall()
+        rows = self._select(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE topic_id = ? ORDER BY ordinal", (topic_id,)
+        )
         return [ChunkRow(*r) for r in rows]
 
     def chunk_stats(self, topic_id: str) -> dict[str, list[ColumnStats]]:
         """chunk id -> the column statistics of that chunk, for every chunk of a topic (one
         query: the query engine needs them for every chunk it may prune)."""
-        with self._tx() as cur:
-            rows = cur.execute(
-                "SELECT s.chunk_id, s.column_path, s.kind, s.null_count, s.min_int, s.max_int, "
-                "s.min_real, s.max_real, s.min_text, s.max_text FROM chunk_stats s "
-                "JOIN chunks c ON c.id = s.chunk_id WHERE c.topic_id = ? "
-                "ORDER BY s.chunk_id, s.column_path",
-                (topic_id,),
-            ).fetchall()
+        rows = self._select(
+            "SELECT s.chunk_id, s.column_path, s.kind, s.null_count, s.min_int, s.max_int, "
+            "s.min_real, s.max_real, s.min_text, s.max_text FROM chunk_stats s "
+            "JOIN chunks c ON c.id = s.chunk_id WHERE c.topic_id = ? "
+            "ORDER BY s.chunk_id, s.column_path",
+            (topic_id,),
+        )
         out: dict[str, list[ColumnStats]] = {}
         for chunk_id, path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
             lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
@@ -517,18 +540,15 @@ class Catalog:
         if not topic_ids:
             return {}
         marks = ",".join("?" * len(topic_ids))
-        with self._tx() as cur:
-            rows = cur.execute(
-                "SELECT topic_id, SUM(row_count), SUM(file_bytes), SUM(arrow_bytes), COUNT(*), "
-                f"MIN(min_ts), MAX(max_ts) FROM chunks WHERE topic_id IN ({marks}) "
-                "GROUP BY topic_id",
-                topic_ids,
-            ).fetchall()
+        rows = self._select(
+            "SELECT topic_id, SUM(row_count), SUM(file_bytes), SUM(arrow_bytes), COUNT(*), "
+            f"MIN(min_ts), MAX(max_ts) FROM chunks WHERE topic_id IN ({marks}) GROUP BY topic_id",
+            topic_ids,
+        )
         return {r[0]: TopicTotals(*r[1:]) for r in rows}
 
     def all_chunk_paths(self) -> set[str]:
-        with self._tx() as cur:
-            return {r[0] for r in cur.execute("SELECT path FROM chunks")}
+        return {r[0] for r in self._select("SELECT path FROM chunks")}
 
     def recover_interrupted_uploads(self) -> list[TopicRow]:
         """After a restart no upload is running: mark the ones that were as failed."""

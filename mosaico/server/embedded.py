@@ -1,9 +1,13 @@
-"""The server in-process, on a free loopback port, for the SDK's embedded mode."""
+"""The server in-process, on a free loopback port, for the SDK's embedded mode.
+
+Owns the life cycle of one ``Store`` and its ``MosaicoFlightServer``: start, address, stop
+(streaming reads told to end, the Flight server shut down and waited for, then the store
+closed).
+"""
 
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from mosaico.errors import StateError
 from mosaico.server.access import ApiKeys
@@ -76,10 +80,5 @@ class EmbeddedServer:
     def __enter__(self) -> tuple[str, int]:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

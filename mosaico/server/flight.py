@@ -1,4 +1,6 @@
-"""The Arrow Flight front end: decode each RPC, call the store, encode the reply (spec §5-§7)."""
+"""The Arrow Flight front end: decode each RPC, check its permission, call the store, encode
+the reply (spec §5-§7). Errors become Flight statuses here, in ``_translate``, and nowhere
+else on the server."""
 
 from __future__ import annotations
 
@@ -67,6 +69,14 @@ def _command(descriptor: flight.FlightDescriptor, what: str) -> bytes:
     if descriptor.descriptor_type != flight.DescriptorType.CMD:
         raise InvalidArgument(f"{what} needs a command descriptor, not a path descriptor")
     return bytes(descriptor.command)
+
+
+def _resource_command(
+    context: flight.ServerCallContext, descriptor: flight.FlightDescriptor, rpc: str, what: str
+) -> ResourceCommand:
+    """The permission check and the resource command of a catalogue RPC (spec §7)."""
+    require(context, RPC_PERMISSION[rpc])
+    return ResourceCommand.parse(_command(descriptor, what))
 
 
 def _endpoint(view: TopicView) -> flight.FlightEndpoint:
@@ -154,8 +164,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
-        require(context, RPC_PERMISSION["get_flight_info"])
-        cmd = ResourceCommand.parse(_command(descriptor, "GetFlightInfo"))
+        cmd = _resource_command(context, descriptor, "get_flight_info", "GetFlightInfo")
         if cmd.topic is not None:
             view = self.store.describe_topic(cmd.topic, cmd.window)
             return flight.FlightInfo(
@@ -174,8 +183,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_schema(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
-        require(context, RPC_PERMISSION["get_schema"])
-        cmd = ResourceCommand.parse(_command(descriptor, "GetSchema"))
+        cmd = _resource_command(context, descriptor, "get_schema", "GetSchema")
         if cmd.topic is None:
             raise InvalidArgument(f"GetSchema needs a topic locator, got sequence {cmd.sequence!r}")
         return flight.SchemaResult(self.store.topic_schema(cmd.topic))

@@ -25,9 +25,8 @@ import pyarrow.parquet as pq
 
 from mosaico.protocol.commands import TimeWindow
 from mosaico.server.catalog import ChunkRow
-from mosaico.server.storage import ChunkStore
+from mosaico.server.storage import TIMESTAMP, ChunkStore
 
-TIMESTAMP = "timestamp_ns"
 _INF = np.iinfo(np.int64).max
 
 
@@ -42,6 +41,14 @@ def _row_groups(pf: pq.ParquetFile, ts_index: int, window: TimeWindow) -> list[i
         if stats is None or not stats.has_min_max or window.overlaps(stats.min, stats.max):
             keep.append(rg)
     return keep
+
+
+def _inside(ts: np.ndarray, start: int | None, end: int | None) -> tuple[int, int]:
+    """The slice ``[lo, hi)`` of sorted timestamps that lies in ``[start, end)``; a bound
+    that is None is not applied."""
+    lo = 0 if start is None else int(np.searchsorted(ts, start))
+    hi = len(ts) if end is None else int(np.searchsorted(ts, end))
+    return lo, hi
 
 
 class _Run:
@@ -73,12 +80,9 @@ class _Run:
             return
         ts = batch.column(TIMESTAMP).to_numpy()
         self.frontier = int(ts[-1])
-        lo = 0 if self.window.start_ns is None else int(np.searchsorted(ts, self.window.start_ns))
-        hi = len(ts)
-        if self.window.end_ns is not None:
-            hi = int(np.searchsorted(ts, self.window.end_ns))
-            if hi < len(ts):
-                self.done = True  # sorted: nothing later can be inside the window
+        lo, hi = _inside(ts, self.window.start_ns, self.window.end_ns)
+        if hi < len(ts):
+            self.done = True  # sorted: nothing later can be inside the window
         if hi > lo:
             piece = batch.slice(lo, hi - lo).cast(self.schema)
             self.table = pa.concat_tables([self.table, pa.Table.from_batches([piece])])
@@ -120,53 +124,69 @@ def _streamed_pieces(
     """Rows of chunks that do not overlap in time, chunk after chunk: each chunk's in-window
     row groups are decoded ``batch_rows`` rows at a time (the only rows held in memory) and
     trimmed to the window at its edges."""
-    start = -_INF - 1 if window.start_ns is None else window.start_ns
-    end = _INF if window.end_ns is None else window.end_ns  # timestamps are below int64 max
+    start, end = window.start_ns, window.end_ns
     for chunk in ordered:
+        # Only a chunk that reaches past an edge of the window needs its timestamps read.
+        trim_start = start if start is not None and chunk.min_ts < start else None
+        trim_end = end if end is not None and chunk.max_ts >= end else None
         pf = store.open_chunk(chunk.path)
-        ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
-        groups = _row_groups(pf, ts_index, window)
-        if not groups:
-            continue
-        cast = not pf.schema_arrow.equals(schema, check_metadata=True)
-        trim_start = window.start_ns is not None and chunk.min_ts < start
-        trim_end = window.end_ns is not None and chunk.max_ts >= end
-        batches = pf.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False)
-        for batch in batches:
-            lo, hi, last = 0, batch.num_rows, False
-            if trim_start or trim_end:
-                ts = batch.column(ts_index).to_numpy()
-                if trim_start and ts[0] < start:
-                    lo = int(np.searchsorted(ts, start))
-                if trim_end and ts[-1] >= end:
-                    hi, last = int(np.searchsorted(ts, end)), True
-            if hi > lo:
-                piece = batch if hi - lo == batch.num_rows else batch.slice(lo, hi - lo)
-                yield pa.Table.from_batches([piece.cast(schema) if cast else piece])
-            if last:
-                break  # sorted: nothing later in this chunk is inside the window
+        yield from _chunk_pieces(pf, schema, window, trim_start, trim_end, batch_rows)
+
+
+def _chunk_pieces(
+    pf: pq.ParquetFile, schema: pa.Schema, window: TimeWindow, trim_start: int | None,
+    trim_end: int | None, batch_rows: int,
+) -> Iterator[pa.Table]:  # fmt: skip
+    """The in-window rows of one chunk, ``batch_rows`` at a time, cast to ``schema``; rows
+    are cut only at the given edges (None: the chunk lies inside the window on that side)."""
+    ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
+    groups = _row_groups(pf, ts_index, window)
+    if not groups:
+        return
+    cast = not pf.schema_arrow.equals(schema, check_metadata=True)
+    trims = trim_start is not None or trim_end is not None
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False):
+        lo, hi = 0, batch.num_rows
+        if trims:
+            lo, hi = _inside(batch.column(ts_index).to_numpy(), trim_start, trim_end)
+        if hi > lo:
+            piece = batch if hi - lo == batch.num_rows else batch.slice(lo, hi - lo)
+            yield pa.Table.from_batches([piece.cast(schema) if cast else piece])
+        if hi < batch.num_rows:
+            return  # sorted: nothing later in this chunk is inside the window
+
+
+def _merge_bound(active: list[_Run], pending: list[ChunkRow]) -> int:
+    """Every buffered row below this timestamp can be emitted: no open chunk still to be
+    read (``frontier``) and no chunk not yet opened (``min_ts``) can hold an earlier one."""
+    bound = min((r.frontier for r in active if not r.done), default=_INF + 1)
+    return min(bound, pending[-1].min_ts) if pending else bound
+
+
+def _stable_sorted(pieces: list[pa.Table]) -> pa.Table | None:
+    """The pieces (given in upload order) as one table sorted stably by timestamp."""
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else None
+    merged = pa.concat_tables(pieces)
+    ts = merged.column(TIMESTAMP).to_numpy()
+    return merged.take(pa.array(np.argsort(ts, kind="stable")))
 
 
 def _merged_pieces(
-    store: ChunkStore, chunks: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
+    store: ChunkStore, ordered: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
     read_rows: int,
 ) -> Iterator[pa.Table]:  # fmt: skip
-    pending = _in_time_order(chunks, window)
-    pending.reverse()  # pop() from the end = next chunk in time
-    active: list[_Run] = []
+    """Rows of chunks in time order (``_in_time_order``) that overlap in time, k-way merged
+    (see the module docstring): each step emits what lies below ``_merge_bound``, then opens
+    or reads further whatever holds the bound back."""
+    pending = ordered[::-1]  # pop() from the end = next chunk in time
+    active: list[_Run] = []  # in upload order, so that concatenation keeps ties stable
     while pending or active:
-        bound = min((r.frontier for r in active if not r.done), default=_INF + 1)
-        if pending:
-            bound = min(bound, pending[-1].min_ts)
-        pieces = [p for r in active if (p := r.take_below(bound)) is not None]
-        if len(pieces) == 1:
-            yield pieces[0]
-        elif pieces:
-            merged = pa.concat_tables(pieces)
-            ts = merged.column(TIMESTAMP).to_numpy()
-            yield merged.take(pa.array(np.argsort(ts, kind="stable")))
+        bound = _merge_bound(active, pending)
+        merged = _stable_sorted([p for r in active if (p := r.take_below(bound)) is not None])
+        if merged is not None:
+            yield merged
         active = [r for r in active if not (r.done and len(r.ts) == 0)]
-        # Advance whatever holds the bound back: open the next chunk, or read further.
         if pending and pending[-1].min_ts <= bound:
             chunk = pending.pop()
             run = _Run(store.open_chunk(chunk.path), chunk.ordinal, schema, window, read_rows)
@@ -228,8 +248,7 @@ def window_counts(
             ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
             groups = _row_groups(pf, ts_index, window)
             ts = pf.read_row_groups(groups, columns=[TIMESTAMP]).column(0).to_numpy()
-            start = 0 if window.start_ns is None else int(np.searchsorted(ts, window.start_ns))
-            end = len(ts) if window.end_ns is None else int(np.searchsorted(ts, window.end_ns))
+            start, end = _inside(ts, window.start_ns, window.end_ns)
             if end <= start:
                 continue
             count += end - start

@@ -1,7 +1,8 @@
-"""Per-chunk column statistics for the future query engine, taken from Parquet's own.
+"""Per-chunk column statistics for the query engine's pruning, taken from Parquet's own.
 
 Leaves are named with dotted struct paths; a list element adds ``[]`` (``positions[]``,
-``acceleration.covariance[]``). Only numeric, boolean and string leaves are kept.
+``acceleration.covariance[]``). Only numeric, boolean and string leaves are kept, and only
+bounds that hold for every row group of the chunk and that the catalog can store exactly.
 """
 
 from __future__ import annotations
@@ -70,37 +71,47 @@ def _normalise(kind: str, value: Any) -> int | float | str | None:
     return value if isinstance(value, str) else None
 
 
+def _bounds(metadata: pq.FileMetaData, index: int) -> tuple[int, Any, Any] | None:
+    """(null count, min, max) of one leaf over every row group; None when some row group
+    lacks statistics or has values without recorded bounds (then no bound is safe)."""
+    lo: Any = None
+    hi: Any = None
+    nulls = 0
+    for rg in range(metadata.num_row_groups):
+        column = metadata.row_group(rg).column(index)
+        stats = column.statistics
+        if stats is None:
+            return None
+        nulls += stats.null_count if stats.has_null_count else 0
+        if stats.has_min_max:
+            lo = stats.min if lo is None else min(lo, stats.min)
+            hi = stats.max if hi is None else max(hi, stats.max)
+        elif column.num_values > (stats.null_count or 0):
+            return None  # values present but no bounds recorded
+    return nulls, lo, hi
+
+
+def _leaf_stats(metadata: pq.FileMetaData, index: int, path: str, kind: str) -> ColumnStats | None:
+    """The statistics of one leaf, or None if its bounds cannot be kept."""
+    bounds = _bounds(metadata, index)
+    if bounds is None:
+        return None
+    nulls, lo, hi = bounds
+    lo_n = None if lo is None else _normalise(kind, lo)
+    hi_n = None if hi is None else _normalise(kind, hi)
+    if (lo is None) != (lo_n is None) or (hi is None) != (hi_n is None):
+        return None  # a bound the catalog cannot hold
+    return ColumnStats(path, kind, nulls, lo_n, hi_n)
+
+
 def chunk_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> list[ColumnStats]:
     """Aggregate row-group statistics of one written Parquet file into per-leaf min/max."""
     columns = leaves(schema)
     if len(columns) != metadata.num_columns:
         return []
-    out = []
-    for index, leaf in enumerate(columns):
-        if leaf.kind is None:
-            continue
-        lo: Any = None
-        hi: Any = None
-        nulls = 0
-        complete = True
-        for rg in range(metadata.num_row_groups):
-            column = metadata.row_group(rg).column(index)
-            stats = column.statistics
-            if stats is None:
-                complete = False
-                break
-            nulls += stats.null_count if stats.has_null_count else 0
-            if stats.has_min_max:
-                lo = stats.min if lo is None else min(lo, stats.min)
-                hi = stats.max if hi is None else max(hi, stats.max)
-            elif column.num_values > (stats.null_count or 0):
-                complete = False  # values present but no bounds recorded
-                break
-        if not complete:
-            continue
-        lo_n = None if lo is None else _normalise(leaf.kind, lo)
-        hi_n = None if hi is None else _normalise(leaf.kind, hi)
-        if (lo is None) != (lo_n is None) or (hi is None) != (hi_n is None):
-            continue
-        out.append(ColumnStats(leaf.path, leaf.kind, nulls, lo_n, hi_n))
-    return out
+    found = (
+        _leaf_stats(metadata, index, leaf.path, leaf.kind)
+        for index, leaf in enumerate(columns)
+        if leaf.kind is not None
+    )
+    return [stats for stats in found if stats is not None]

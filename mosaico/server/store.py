@@ -1,17 +1,17 @@
 """The platform's domain operations over the catalog and the chunk files.
 
 Protocol-agnostic apart from the shared request/response types: the Flight layer decodes,
-calls one method here, and encodes. Every failure is a ``ProtocolError``.
+calls one method here, and encodes. Every failure is a ``ProtocolError``. The pieces each
+operation uses live in modules of their own: ``catalog`` (the records), ``storage`` (chunk
+files), ``upload`` (one DoPut and its preconditions), ``reader`` (sorted reads), ``sizing``
+(rows per message), ``read_ahead`` (decode while sending), ``ulid`` (session identifiers).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
-import secrets
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,36 +30,34 @@ from mosaico.protocol.appmeta import (
     TopicMetadata,
 )
 from mosaico.protocol.commands import ResourceCommand, Ticket, TimeWindow, UploadCommand
-from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument
+from mosaico.protocol.errors import Internal
 from mosaico.protocol.info import Limits, ServerInfo
 from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
 from mosaico.server.logs import kv
-from mosaico.server.reader import TIMESTAMP, read_sorted, window_counts
-from mosaico.server.storage import ChunkStore, WriteOptions
-from mosaico.server.upload import TopicUpload
+from mosaico.server.read_ahead import read_ahead
+from mosaico.server.reader import read_sorted, window_counts
+from mosaico.server.sizing import read_sizes
+from mosaico.server.storage import ChunkStore
+from mosaico.server.ulid import new_ulid
+from mosaico.server.upload import TopicUpload, claim_topic
 
 log = logging.getLogger("mosaico.server.store")
 
 MiB = 1024 * 1024
 CATALOG_FILE = "catalog.sqlite3"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class StoreError(MosaicoError):
     """The store folder cannot be used (missing, not a folder, not writable)."""
 
 
-def new_session_ident() -> str:
-    """A 26-character ULID: 48-bit millisecond time + 80 random bits, Crockford base-32."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
-
-
 @attrs.frozen
 class StoreConfig:
+    """How a store serves and writes: message limits, chunk and row-group sizes, codec."""
+
     limits: Limits = Limits()
     # Roll a new chunk file once this much is buffered. Small enough that chunks of a large
     # upload are encoded while the next ones arrive, and that query pruning is selective.
@@ -70,6 +68,8 @@ class StoreConfig:
 
 @attrs.frozen
 class TopicView:
+    """What GetFlightInfo tells of one topic: its endpoint metadata, schema and ticket."""
+
     metadata: TopicMetadata
     schema: pa.Schema
     ticket: Ticket
@@ -77,6 +77,8 @@ class TopicView:
 
 @attrs.frozen
 class SequenceView:
+    """What GetFlightInfo tells of a sequence: its metadata and one view per topic."""
+
     metadata: SequenceMetadata
     topics: list[TopicView]
 
@@ -85,53 +87,13 @@ def _interval(lo: int | None, hi: int | None) -> Interval | None:
     return None if lo is None or hi is None else Interval(lo, hi)
 
 
-def _schema(topic: TopicRow) -> pa.Schema:
-    if topic.arrow_schema is None:
-        return pa.schema([])
-    return pa.ipc.read_schema(pa.py_buffer(topic.arrow_schema))
-
-
-_END = object()
-
-
-def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The batches, the next one decoded on a helper thread while the caller sends the
-    current one (Parquet decoding releases the GIL). At most two batches wait beyond the one
-    being sent; errors reach the caller in order; stopping early stops the helper."""
-    ready: queue.Queue[object] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not hand_over(batch):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            hand_over(exc)
-            return
-        hand_over(_END)
-
-    worker = threading.Thread(target=produce, name="doget-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = ready.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
+def _data_info(totals: TopicTotals) -> DataInfo:
+    return DataInfo(
+        total_bytes=totals.file_bytes,
+        total_chunks_count=totals.chunk_count,
+        total_row_count=totals.row_count,
+        interval=_interval(totals.min_ts, totals.max_ts),
+    )
 
 
 class Store:
@@ -199,7 +161,7 @@ class Store:
         log.info(kv("sequence.create", sequence=req.sequence))
 
     def create_session(self, req: act.SessionCreate) -> SessionCreated:
-        session = self.catalog.create_session(req.sequence, new_session_ident())
+        session = self.catalog.create_session(req.sequence, new_ulid())
         log.info(kv("session.create", session=session.locator))
         return SessionCreated(session.id, SessionLocator(session.sequence, session.ident))
 
@@ -284,16 +246,10 @@ class Store:
             ontology_tag=topic.ontology_tag,
             serialization_format=topic.serialization_format,
             user_metadata=topic.user_metadata,
-            data_info=DataInfo(
-                total_bytes=totals.file_bytes,
-                total_chunks_count=totals.chunk_count,
-                total_row_count=totals.row_count,
-                interval=_interval(totals.min_ts, totals.max_ts),
-            ),
+            data_info=_data_info(totals),
             window=window_info,
         )
-        ticket = Ticket(metadata.topic, window)
-        return TopicView(metadata, _schema(topic), ticket)
+        return TopicView(metadata, topic.schema(), Ticket(metadata.topic, window))
 
     def describe_sequence(self, cmd: ResourceCommand) -> SequenceView:
         seq = self.catalog.get_sequence(cmd.sequence)
@@ -324,28 +280,22 @@ class Store:
         return self._topic_view(row, totals, window)
 
     def topic_schema(self, topic: TopicLocator) -> pa.Schema:
-        return _schema(self.catalog.get_topic(topic.sequence, topic.path))
+        return self.catalog.get_topic(topic.sequence, topic.path).schema()
 
     # -- data plane ----------------------------------------------------------------------
 
     def read(self, ticket: Ticket) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Schema and batches of a ticket; batches sized near the target message size."""
         row = self.catalog.get_topic(ticket.topic.sequence, ticket.topic.path)
-        schema = _schema(row)
+        schema = row.schema()
         chunks = self.catalog.chunks_of(row.id)
-        rows = sum(c.row_count for c in chunks)
-        row_bytes = max(1, sum(c.arrow_bytes for c in chunks) // max(1, rows))
-        limits = self.config.limits
-        # Near the target message size, never above the largest message promised.
-        batch_rows = max(1, limits.grpc_target_encode_message_size // row_bytes)
-        batch_rows = min(batch_rows, max(1, limits.grpc_max_encode_message_size // row_bytes))
-        read_rows = max(1, min(batch_rows, self.config.row_group_bytes // row_bytes))
+        sizes = read_sizes(chunks, self.config.limits, self.config.row_group_bytes)
 
         def batches() -> Iterator[pa.RecordBatch]:
             sorted_batches = read_sorted(
-                self.chunks, chunks, schema, ticket.window, batch_rows, read_rows
+                self.chunks, chunks, schema, ticket.window, sizes.batch_rows, sizes.read_rows
             )
-            for batch in _read_ahead(sorted_batches):
+            for batch in read_ahead(sorted_batches):
                 if self.closing.is_set():
                     raise Internal("server is shutting down")
                 yield batch
@@ -353,27 +303,8 @@ class Store:
         return schema, batches()
 
     def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
-        """Checks of spec §6.1 in order, then claim the topic for this stream."""
-        topic = self.catalog.get_topic(cmd.topic.sequence, cmd.topic.path)
-        if topic.id != cmd.topic_uuid:
-            raise InvalidArgument(f"topic_uuid does not match topic {topic.locator!r}")
-        if topic.locked:
-            raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
-        if topic.state != "created":
-            raise FailedPrecondition(f"topic {topic.locator!r} already received an upload")
-        matches = [f for f in schema if f.name == TIMESTAMP]
-        if len(matches) != 1 or matches[0].type != pa.int64():
-            raise InvalidArgument(
-                f"upload schema must have exactly one field '{TIMESTAMP}' of type int64, "
-                f"got {[str(f.type) for f in matches] or 'none'}"
-            )
-        try:
-            options = WriteOptions.for_schema(
-                schema, topic.serialization_format, self.config.compression
-            )
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise InvalidArgument(f"upload schema cannot be stored: {exc}") from exc
-        topic = self.catalog.begin_upload(topic.id, schema.serialize().to_pybytes())
+        """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``)."""
+        topic, options = claim_topic(self.catalog, cmd, schema, self.config.compression)
         cancelled = threading.Event()
         with self._uploads_lock:
             self._uploads[topic.id] = cancelled

@@ -1,11 +1,15 @@
-"""One topic's DoPut: buffer incoming batches, sort, roll Parquet chunks by size, commit.
+"""One topic's DoPut: whether it may start (spec §6.1), then buffer incoming batches, sort,
+roll Parquet chunks by size, commit.
 
-A full buffer is handed to a shared writer pool so that encoding Parquet overlaps with
-receiving the next rows; each upload keeps at most one chunk in flight (bounded memory).
+``claim_topic`` is the one place of the upload preconditions, checked in the spec's order;
+the topic's checks run again inside the catalog transaction that claims the topic, so two
+uploads cannot both claim it. A full buffer is handed to a shared writer pool so that encoding Parquet overlaps
+with receiving the next rows; each upload keeps at most one chunk in flight (bounded memory).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -14,15 +18,65 @@ from concurrent.futures import Executor, Future
 import numpy as np
 import pyarrow as pa
 
-from mosaico.protocol.errors import Internal, InvalidArgument, NotFound
-from mosaico.server.catalog import Catalog, ChunkRow, TopicRow
+from mosaico.protocol.commands import UploadCommand
+from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
+from mosaico.server.catalog import CREATED, Catalog, ChunkRow, TopicRow
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
-from mosaico.server.storage import ChunkStore, WriteOptions
+from mosaico.server.storage import TIMESTAMP, ChunkStore, WriteOptions
 
 log = logging.getLogger("mosaico.server.upload")
 
-TIMESTAMP = "timestamp_ns"
+
+def claim_topic(
+    catalog: Catalog, cmd: UploadCommand, schema: pa.Schema, compression: str
+) -> tuple[TopicRow, WriteOptions]:
+    """Check that spec §6.1 allows this DoPut, in the spec's order, then claim the topic for
+    it; returns the claimed topic and the Parquet options of its schema.
+
+    The order: the topic exists, the upload key is its UUID, its session is not finalized,
+    it has not received an upload yet, the schema has exactly one ``timestamp_ns`` column of
+    type int64, and Parquet can store the schema. The schema is examined outside the
+    catalog's transaction (a Parquet probe of a few ms); the claim repeats the topic checks
+    inside it, so of two concurrent uploads of a topic only one can claim it.
+
+    Raises:
+        NotFound: no such topic.
+        InvalidArgument: a wrong upload key or a schema that cannot be stored.
+        FailedPrecondition: the topic is locked or already (being) uploaded.
+    """
+    check = functools.partial(_check_topic, topic_uuid=cmd.topic_uuid)
+    topic = catalog.get_topic(cmd.topic.sequence, cmd.topic.path)
+    check(topic)
+    options = _check_schema(schema, topic.serialization_format, compression)
+    claimed = catalog.begin_upload(
+        cmd.topic.sequence, cmd.topic.path, schema.serialize().to_pybytes(), check
+    )
+    return claimed, options
+
+
+def _check_topic(topic: TopicRow, topic_uuid: str) -> None:
+    """Checks 2-4 of spec §6.1: the upload key, the lock, no upload yet."""
+    if topic.id != topic_uuid:
+        raise InvalidArgument(f"topic_uuid does not match topic {topic.locator!r}")
+    if topic.locked:
+        raise FailedPrecondition(f"topic {topic.locator!r} belongs to a finalized session")
+    if topic.state != CREATED:
+        raise FailedPrecondition(f"topic {topic.locator!r} already received an upload")
+
+
+def _check_schema(schema: pa.Schema, serialization_format: str, compression: str) -> WriteOptions:
+    """Checks 5-6 of spec §6.1: one int64 ``timestamp_ns`` column, a storable schema."""
+    matches = [f for f in schema if f.name == TIMESTAMP]
+    if len(matches) != 1 or matches[0].type != pa.int64():
+        raise InvalidArgument(
+            f"upload schema must have exactly one field '{TIMESTAMP}' of type int64, "
+            f"got {[str(f.type) for f in matches] or 'none'}"
+        )
+    try:
+        return WriteOptions.for_schema(schema, serialization_format, compression)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"upload schema cannot be stored: {exc}") from exc
 
 
 class TopicUpload:

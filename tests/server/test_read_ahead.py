@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from mosaico.server.store import _read_ahead
+from mosaico.server.read_ahead import read_ahead
 
 
 def _batch(i: int) -> pa.RecordBatch:
@@ -17,9 +17,9 @@ def _batch(i: int) -> pa.RecordBatch:
 
 
 def test_order_and_end() -> None:
-    got = [b.column(0)[0].as_py() for b in _read_ahead(_batch(i) for i in range(20))]
+    got = [b.column(0)[0].as_py() for b in read_ahead(_batch(i) for i in range(20))]
     assert got == list(range(20))
-    assert list(_read_ahead(iter([]))) == []
+    assert list(read_ahead(iter([]))) == []
 
 
 def test_error_after_the_batches_before_it() -> None:
@@ -28,7 +28,7 @@ def test_error_after_the_batches_before_it() -> None:
         yield _batch(1)
         raise OSError("disk gone")
 
-    stream = _read_ahead(failing())
+    stream = read_ahead(failing())
     assert [b.column(0)[0].as_py() for b in (next(stream), next(stream))] == [0, 1]
     with pytest.raises(OSError, match="disk gone"):
         next(stream)
@@ -43,7 +43,7 @@ def test_bounded_and_stops_when_the_caller_stops() -> None:
             produced += 1
             yield _batch(produced)
 
-    stream = _read_ahead(endless())
+    stream = read_ahead(endless())
     next(stream)
     time.sleep(0.2)
     assert produced <= 3  # the one handed out, one queued, one waiting to be queued
