@@ -50,3 +50,17 @@ def test_tls(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         store.close()
+
+
+def test_permission_is_checked_before_the_body_is_read(tmp_path: Path) -> None:
+    import pyarrow.flight as flight
+
+    keys = ApiKeys.parse(["reader:read", "writer:write"])
+    with EmbeddedServer(str(tmp_path / "store"), api_keys=keys) as (host, port):
+        raw = flight.FlightClient(f"grpc+tcp://{host}:{port}")
+        for key, name in (("reader", "sequence_create"), ("reader", "sequence_delete"),
+                          ("writer", "query")):  # fmt: skip
+            options = flight.FlightCallOptions(headers=[(b"mosaico-api-key-token", key.encode())])
+            with pytest.raises(flight.FlightUnauthorizedError, match="permission denied"):
+                list(raw.do_action(flight.Action(name, b"{not json"), options=options))
+        raw.close()

@@ -17,7 +17,7 @@ from mosaico.ontology import registry
 from mosaico.protocol.actions import PagedRequest
 from mosaico.protocol.query import QueryReply, QueryRequest
 from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest
-from mosaico.server.catalog import ChunkRow, TopicRow
+from mosaico.server.catalog import ChunkRow
 from mosaico.server.query.engine import (
     ChunkSource,
     ScanCounters,
@@ -33,13 +33,6 @@ from mosaico.server.query.temporal import Interval, intersect
 from mosaico.server.store import Store
 
 BATCH_ROWS = 64 * 1024  # rows per scanned batch: the unit of memory of a scan
-
-
-def _schema(topic: TopicRow) -> pa.Schema:
-    # The same reading lives in server/store.py: one schema accessor on TopicRow should serve both.
-    if topic.arrow_schema is None:
-        return pa.schema([])  # created, never uploaded: nothing to match
-    return pa.ipc.read_schema(pa.py_buffer(topic.arrow_schema))
 
 
 class QueryService:
@@ -84,7 +77,7 @@ class QueryService:
                         user_metadata=topic.user_metadata,
                         ontology_tag=topic.ontology_tag,
                         serialization_format=topic.serialization_format,
-                        schema=_schema(topic),
+                        schema=topic.schema(),
                         chunks=functools.partial(self._chunks, topic.id),
                     )
                 )
@@ -115,7 +108,7 @@ class QueryService:
 
     def _clusters(self, request: ClusterizeRequest) -> list[Interval]:
         topic = self.store.catalog.get_topic(request.topic.sequence, request.topic.path)
-        schema = _schema(topic)  # get_topic raised NotFound for an unknown topic
+        schema = topic.schema()  # get_topic raised NotFound for an unknown topic
         entries = request.entries_for(topic.ontology_tag)
         # Same checks as `query`: a path known nowhere is an error, one missing only from
         # this topic's (drifted) schema just matches nothing.
