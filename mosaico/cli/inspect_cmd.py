@@ -164,31 +164,39 @@ def info(client: MosaicoClient, target: str, fmt: str) -> None:
     """Describe SEQUENCE (metadata, sessions, topics) or SEQUENCE/TOPIC (plus its schema)."""
     sequence, topic = _split(target)
     if topic is not None:
-        handler = client.topic_handler(sequence, topic)
-        if handler is None:
-            raise click.ClickException(f"no topic {target!r}")
-        summary = _topic_summary(handler)
-        summary["schema"] = [
-            f"{f.name}: {f.type}{'' if f.nullable else ' not null'}" for f in handler.schema
-        ]
-        summary["notifications"] = [
-            n.to_json() for n in client.list_topic_notifications(sequence, topic)
-        ]
-        if fmt == "json":
-            emit_json(summary)
-            return
-        for key in ("name", "ontology_tag", "typed", "serialization_format", "rows", "rate_hz",
-                    "size_bytes", "chunks", "locked"):  # fmt: skip
-            click.echo(f"{key + ':':<22}{summary[key]}")
-        click.echo(
-            f"{'time span:':<22}{fmt_time(summary['start_ns'])} .. {fmt_time(summary['end_ns'])}"
-        )
-        click.echo(f"{'user metadata:':<22}{json.dumps(summary['user_metadata'])}")
-        click.echo("schema:")
-        for line in summary["schema"]:
-            click.echo(f"  {line}")
-        _echo_notifications(summary["notifications"])
+        _topic_info(client, sequence, topic, fmt)
+    else:
+        _sequence_info(client, sequence, fmt)
+
+
+def _topic_info(client: MosaicoClient, sequence: str, topic: str, fmt: str) -> None:
+    handler = client.topic_handler(sequence, topic)
+    if handler is None:
+        raise click.ClickException(f"no topic {sequence + '/' + topic!r}")
+    summary = _topic_summary(handler)
+    summary["schema"] = [
+        f"{f.name}: {f.type}{'' if f.nullable else ' not null'}" for f in handler.schema
+    ]
+    summary["notifications"] = [
+        n.to_json() for n in client.list_topic_notifications(sequence, topic)
+    ]
+    if fmt == "json":
+        emit_json(summary)
         return
+    for key in ("name", "ontology_tag", "typed", "serialization_format", "rows", "rate_hz",
+                "size_bytes", "chunks", "locked"):  # fmt: skip
+        click.echo(f"{key + ':':<22}{summary[key]}")
+    click.echo(
+        f"{'time span:':<22}{fmt_time(summary['start_ns'])} .. {fmt_time(summary['end_ns'])}"
+    )
+    click.echo(f"{'user metadata:':<22}{json.dumps(summary['user_metadata'])}")
+    click.echo("schema:")
+    for line in summary["schema"]:
+        click.echo(f"  {line}")
+    _echo_notifications(summary["notifications"])
+
+
+def _sequence_info(client: MosaicoClient, sequence: str, fmt: str) -> None:
     seq = client.sequence_handler(sequence)
     if seq is None:
         raise click.ClickException(f"no sequence {sequence!r}")
@@ -212,13 +220,8 @@ def info(client: MosaicoClient, target: str, fmt: str) -> None:
         table(
             ["LOCATOR", "CREATED (UTC)", "COMPLETED (UTC)", "LOCKED", "TOPICS"],
             [
-                [
-                    s.locator,
-                    fmt_time(s.created_at_ns),
-                    fmt_time(s.completed_at_ns),
-                    s.locked,
-                    len(s.topics),
-                ]
+                [s.locator, fmt_time(s.created_at_ns), fmt_time(s.completed_at_ns), s.locked,
+                 len(s.topics)]
                 for s in seq.sessions
             ],
         )  # fmt: skip
@@ -228,15 +231,9 @@ def info(client: MosaicoClient, target: str, fmt: str) -> None:
         table(
             ["TOPIC", "TAG", "ROWS", "RATE (Hz)", "START (UTC)", "END (UTC)", "SIZE"],
             [
-                [
-                    t["name"],
-                    t["ontology_tag"] + ("" if t["typed"] else " (untyped)"),
-                    t["rows"],
-                    t["rate_hz"],
-                    fmt_time(t["start_ns"]),
-                    fmt_time(t["end_ns"]),
-                    fmt_bytes(t["size_bytes"]),
-                ]
+                [t["name"], t["ontology_tag"] + ("" if t["typed"] else " (untyped)"), t["rows"],
+                 t["rate_hz"], fmt_time(t["start_ns"]), fmt_time(t["end_ns"]),
+                 fmt_bytes(t["size_bytes"])]
                 for t in topics
             ],
         )  # fmt: skip
