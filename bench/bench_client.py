@@ -54,30 +54,30 @@ def serve(store: Path) -> Iterator[int]:
 # -- data ------------------------------------------------------------------------------------
 
 
-def ours_imu(n: int) -> list[Any]:
-    from mosaico.types import IMU, Header, Time, Vector3d
-
+def imus(lib: Any, n: int) -> list[Any]:
+    """``n`` IMU objects built with the classes of ``lib`` (mosaico.types or mosaicolabs)."""
     return [
-        IMU(
-            header=Header(timestamp=Time(seconds=i // 1000, nanoseconds=i % 1000), frame_id="imu"),
-            acceleration=Vector3d(x=0.1 * i, y=1.0, z=9.81),
-            angular_velocity=Vector3d(x=0.0, y=0.01, z=0.02),
+        lib.IMU(
+            header=lib.Header(
+                timestamp=lib.Time(seconds=i // 1000, nanoseconds=i % 1000), frame_id="imu"
+            ),
+            acceleration=lib.Vector3d(x=0.1 * i, y=1.0, z=9.81),
+            angular_velocity=lib.Vector3d(x=0.0, y=0.01, z=0.02),
         )
         for i in range(n)
     ]
+
+
+def ours_imu(n: int) -> list[Any]:
+    import mosaico.types
+
+    return imus(mosaico.types, n)
 
 
 def ref_imu(n: int) -> list[Any]:
-    from mosaicolabs import IMU, Header, Time, Vector3d
+    import mosaicolabs
 
-    return [
-        IMU(
-            header=Header(timestamp=Time(seconds=i // 1000, nanoseconds=i % 1000), frame_id="imu"),
-            acceleration=Vector3d(x=0.1 * i, y=1.0, z=9.81),
-            angular_velocity=Vector3d(x=0.0, y=0.01, z=0.02),
-        )
-        for i in range(n)
-    ]
+    return imus(mosaicolabs, n)
 
 
 def ours_image(payload: bytes, w: int = W, h: int = H) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from timing import best_time
 
 from mosaico.ml import Hold, Stream, TableSource, synchronize, to_pandas, to_polars
 from mosaico.server.launch import serve_process
@@ -92,13 +93,7 @@ def local_sources(imu_rows: int) -> dict[str, TableSource]:
 
 def best_of(fn: Callable[[], Any], repeat: int) -> float:
     """Best wall time of `repeat` runs after one warm-up (least disturbed by the machine)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return best_time(fn, repeat, warmup=True)
 
 
 @contextmanager

@@ -72,28 +72,25 @@ def _pydantic_from_batch(batch: pa.RecordBatch) -> list[PIMU]:
 # --- data ---------------------------------------------------------------------------------------
 
 
-def _imu(i: int) -> IMU:
-    return IMU(
-        header=Header(
-            timestamp=Time(seconds=1_700_000_000 + i // 1000, nanoseconds=(i % 1000) * 1_000_000),
+def _imu_of(lib: tuple[type, ...], i: int) -> Any:
+    imu, header, time_, vector, quaternion = lib
+    return imu(
+        header=header(
+            timestamp=time_(seconds=1_700_000_000 + i // 1000, nanoseconds=(i % 1000) * 1_000_000),
             frame_id="imu",
         ),
-        acceleration=Vector3d(x=math.sin(i * 1e-3), y=0.1, z=9.81),
-        angular_velocity=Vector3d(x=0.0, y=0.01, z=math.cos(i * 1e-3)),
-        orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0),
+        acceleration=vector(x=math.sin(i * 1e-3), y=0.1, z=9.81),
+        angular_velocity=vector(x=0.0, y=0.01, z=math.cos(i * 1e-3)),
+        orientation=quaternion(x=0.0, y=0.0, z=0.0, w=1.0),
     )
+
+
+def _imu(i: int) -> IMU:
+    return _imu_of((IMU, Header, Time, Vector3d, Quaternion), i)
 
 
 def _p_imu(i: int) -> PIMU:
-    return PIMU(
-        header=PHeader(
-            timestamp=PTime(seconds=1_700_000_000 + i // 1000, nanoseconds=(i % 1000) * 1_000_000),
-            frame_id="imu",
-        ),
-        acceleration=PVector3d(x=math.sin(i * 1e-3), y=0.1, z=9.81),
-        angular_velocity=PVector3d(x=0.0, y=0.01, z=math.cos(i * 1e-3)),
-        orientation=PQuaternion(x=0.0, y=0.0, z=0.0, w=1.0),
-    )
+    return _imu_of((PIMU, PHeader, PTime, PVector3d, PQuaternion), i)
 
 
 def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:

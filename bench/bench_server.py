@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
+from timing import best_time
 
 from mosaico.server.launch import free_port, serve_command, wait_listening
 
@@ -113,12 +114,7 @@ def batches_of(table: pa.Table, batch_bytes: int) -> list[pa.RecordBatch]:
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
     """Best wall time of ``repeat`` runs (least disturbed by the machine)."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return best_time(fn, repeat)
 
 
 def action(client: flight.FlightClient, name: str, body: dict[str, Any]) -> Any:

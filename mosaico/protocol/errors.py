@@ -16,10 +16,18 @@ from mosaico.errors import MosaicoError
 
 
 class ProtocolError(MosaicoError):
-    """Base class: a failure that the protocol names, with a human-readable detail."""
+    """Base class: a failure that the protocol names, with a human-readable detail.
+
+    Each kind declares its gRPC status ``code`` and the message ``prefix`` it travels with.
+    """
 
     code: ClassVar[str] = "INTERNAL"
     prefix: ClassVar[str] = "internal"
+
+    def __init_subclass__(cls, code: str = "", prefix: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code:
+            cls.code, cls.prefix = code, prefix
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -29,39 +37,32 @@ class ProtocolError(MosaicoError):
         return f"{self.prefix}: {self.detail}"
 
 
-class NotFound(ProtocolError):
-    code = "NOT_FOUND"
-    prefix = "not found"
+class NotFound(ProtocolError, code="NOT_FOUND", prefix="not found"):
+    """The sequence, session or topic named does not exist."""
 
 
-class AlreadyExists(ProtocolError):
-    code = "ALREADY_EXISTS"
-    prefix = "already exists"
+class AlreadyExists(ProtocolError, code="ALREADY_EXISTS", prefix="already exists"):
+    """A sequence or topic of that name exists already."""
 
 
-class InvalidArgument(ProtocolError):
-    code = "INVALID_ARGUMENT"
-    prefix = "invalid argument"
+class InvalidArgument(ProtocolError, code="INVALID_ARGUMENT", prefix="invalid argument"):
+    """A request, descriptor, ticket or upload that the protocol does not allow."""
 
 
-class FailedPrecondition(ProtocolError):
-    code = "FAILED_PRECONDITION"
-    prefix = "failed precondition"
+class FailedPrecondition(ProtocolError, code="FAILED_PRECONDITION", prefix="failed precondition"):
+    """A valid request that the resource's state refuses (e.g. a finalized session)."""
 
 
-class PermissionDenied(ProtocolError):
-    code = "PERMISSION_DENIED"
-    prefix = "permission denied"
+class PermissionDenied(ProtocolError, code="PERMISSION_DENIED", prefix="permission denied"):
+    """The API key is missing, unknown or lacks the permission the call needs."""
 
 
-class Unimplemented(ProtocolError):
-    code = "UNIMPLEMENTED"
-    prefix = "unimplemented"
+class Unimplemented(ProtocolError, code="UNIMPLEMENTED", prefix="unimplemented"):
+    """An action or feature this server does not provide."""
 
 
-class Internal(ProtocolError):
-    code = "INTERNAL"
-    prefix = "internal"
+class Internal(ProtocolError, code="INTERNAL", prefix="internal"):
+    """A fault of the server (storage, bug); never caused by the request itself."""
 
 
 # Most specific first: the prefix decides between the kinds that share INVALID_ARGUMENT.

@@ -78,12 +78,7 @@ def opt_bool(obj: dict[str, Any], key: str, what: str, default: bool) -> bool:
 
 def metadata(obj: dict[str, Any], key: str, what: str) -> dict[str, Any]:
     """User metadata: any JSON object; absent or null means ``{}`` (§5.4.2)."""
-    value = _get(obj, key, what, required=False)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{what}: {key!r} must be a JSON object, got {type(value).__name__}")
-    return value
+    return opt_object(obj, key, what) or {}
 
 
 def opt_object(obj: dict[str, Any], key: str, what: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 UNIT = re.compile(r"\s*\[([^\[\],]+)\]")  # "[m/s²]"; "[min_range, max_range]" is no unit
@@ -19,6 +20,15 @@ UNIT_GROUP = re.compile(r"\s*\[[^\[\],]+\](?:\s+or\s+\[[^\[\],]+\])*")  # "[rad]
 
 def cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def table_rows(lines: list[str], heading: str, next_heading: str) -> Iterator[list[str]]:
+    """The cells of the backticked table rows between ``heading`` and ``next_heading``."""
+    for line in lines[lines.index(heading) :]:
+        if line.startswith(next_heading):
+            return
+        if line.startswith("| `"):
+            yield cells(line)
 
 
 def untick(text: str) -> str:
@@ -43,45 +53,35 @@ def main(spec_path: str) -> None:
 
     # §6 overview: tag -> (format, fingerprint)
     overview: dict[str, tuple[str, str]] = {}
-    start = lines.index("## 6. Overview of the registered types")
-    for line in lines[start:]:
-        if line.startswith("## 7."):
-            break
-        if line.startswith("| `"):
-            c = cells(line)
-            overview[untick(c[0])] = (untick(c[2]), untick(c[6]))
+    for c in table_rows(lines, "## 6. Overview of the registered types", "## 7."):
+        overview[untick(c[0])] = (untick(c[2]), untick(c[6]))
 
     # Appendix A: tag -> struct string
     structs = dict(re.findall(r"\*\*`(\w+)`\*\* \(`[0-9a-f]{10}`\)\n\n```\n(.*?)\n```", text, re.S))
 
     types: list[dict] = []
     # §7.1 scalar wrappers
-    start = lines.index("### 7.1 Base scalar wrappers")
-    for line in lines[start:]:
-        if line.startswith("### 7.2"):
-            break
-        if line.startswith("| `"):
-            c = cells(line)
-            tag = untick(c[0])
-            types.append(
-                {
-                    "tag": tag,
-                    "section": "7.1",
-                    "description": None,
-                    "fields": [
-                        {
-                            "name": "data",
-                            "arrow": untick(c[1]),
-                            "nullable": untick(c[2]) == "yes",
-                            "from": "own",
-                            "description": None,
-                            "units": [],
-                            "unit": None,
-                        }
-                    ],
-                    "_fingerprint_71": untick(c[3]),
-                }
-            )
+    for c in table_rows(lines, "### 7.1 Base scalar wrappers", "### 7.2"):
+        tag = untick(c[0])
+        types.append(
+            {
+                "tag": tag,
+                "section": "7.1",
+                "description": None,
+                "fields": [
+                    {
+                        "name": "data",
+                        "arrow": untick(c[1]),
+                        "nullable": untick(c[2]) == "yes",
+                        "from": "own",
+                        "description": None,
+                        "units": [],
+                        "unit": None,
+                    }
+                ],
+                "_fingerprint_71": untick(c[3]),
+            }
+        )
 
     # §7.2 .. §7.11 per-type sections
     i = lines.index("### 7.2 Time types")
