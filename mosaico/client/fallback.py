@@ -17,8 +17,7 @@ import pyarrow as pa
 import mosaico.types  # noqa: F401  - registers the standard types
 from mosaico.errors import MosaicoWarning
 from mosaico.ontology import registry, schema_fingerprint
-
-TIMESTAMP = "timestamp_ns"
+from mosaico.protocol.topic_type import TIMESTAMP
 
 Decoder = Callable[[pa.RecordBatch], list[Any]]
 

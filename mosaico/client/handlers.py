@@ -10,13 +10,14 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from mosaico.client.connection import Connection
-from mosaico.client.fallback import TIMESTAMP, resolve_type
+from mosaico.client.fallback import resolve_type
 from mosaico.client.streams import SequenceDataStreamer, TopicDataStreamer
 from mosaico.errors import InputError, UnknownNameError
 from mosaico.protocol.appmeta import Interval, SequenceMetadata, SessionMetadata, TopicMetadata
 from mosaico.protocol.commands import ResourceCommand, TimeWindow
 from mosaico.protocol.errors import InvalidArgument, NotFound, ProtocolError
 from mosaico.protocol.names import TopicLocator, normalize_sequence_name, normalize_topic_path
+from mosaico.protocol.topic_type import TIMESTAMP
 
 if TYPE_CHECKING:
     from mosaico.client.sequence_writer import SequenceUpdater

@@ -21,8 +21,8 @@ from mosaico.client.connection import translated
 from mosaico.client.fallback import decoder_for
 from mosaico.client.message import Message
 from mosaico.errors import InputError
+from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.tabular import (
-    TIMESTAMP,
     FlatWide,
     MergedRound,
     MergedRows,

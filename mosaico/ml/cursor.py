@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mosaico.ml.errors import MLInputError
-from mosaico.ml.source import TIMESTAMP, TopicSource
+from mosaico.ml.source import TopicSource
+from mosaico.protocol.topic_type import TIMESTAMP
 
 TimestampSource = Literal["record", "header"]
 

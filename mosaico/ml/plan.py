@@ -16,8 +16,9 @@ import pyarrow as pa
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.flatten import FixedLists, column_name, flat_schema
 from mosaico.ml.policy import Interpolate, Stream
-from mosaico.ml.source import TIMESTAMP, TopicSource
+from mosaico.ml.source import TopicSource
 from mosaico.ontology import OntologyType, registry
+from mosaico.protocol.topic_type import TIMESTAMP
 
 
 def slerp_groups(tag: str) -> list[list[str]]:

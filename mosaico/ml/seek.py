@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.cursor import Cursor, TimestampSource, keyed, keys_of
-from mosaico.ml.source import TIMESTAMP, TopicSource
+from mosaico.ml.source import TopicSource
+from mosaico.protocol.topic_type import TIMESTAMP
 
 Found = tuple[pa.RecordBatch, int]
 """A one-row batch and its record time."""

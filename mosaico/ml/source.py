@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.errors import MLInputError
-from mosaico.tabular import TIMESTAMP
+from mosaico.protocol.topic_type import TIMESTAMP
 
 __all__ = ["TIMESTAMP", "TableSource", "TopicSource", "by_name", "select"]
 

@@ -31,7 +31,8 @@ from mosaico.ml.grid import Grid, Numbering, RunStart, Ticks, make_grid
 from mosaico.ml.plan import Plan, plan
 from mosaico.ml.policy import Interpolate, Stream
 from mosaico.ml.seek import first_key, last_key, seed
-from mosaico.ml.source import TIMESTAMP, TopicSource
+from mosaico.ml.source import TopicSource
+from mosaico.protocol.topic_type import TIMESTAMP
 
 if TYPE_CHECKING:
     from typing import Unpack

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mosaico.ml.errors import MLInputError
-from mosaico.ml.source import TIMESTAMP
+from mosaico.protocol.topic_type import TIMESTAMP
 
 
 def _numeric(t: pa.DataType) -> bool:

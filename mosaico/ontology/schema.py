@@ -11,9 +11,10 @@ import hashlib
 
 import pyarrow as pa
 
+from mosaico.protocol.topic_type import TIMESTAMP_FIELD
+
 __all__ = ["TIMESTAMP_FIELD", "fingerprint", "schema_fingerprint", "topic_schema"]
 
-TIMESTAMP_FIELD = pa.field("timestamp_ns", pa.int64(), nullable=False)
 
 _TOP_LEVEL_CANONICAL = {
     pa.large_string(): pa.string(),

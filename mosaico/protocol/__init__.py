@@ -78,9 +78,11 @@ from mosaico.protocol.query import (
 )
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest, TimeCluster
-from mosaico.protocol.topic_type import TopicCodec, TopicType
+from mosaico.protocol.topic_type import TIMESTAMP, TIMESTAMP_FIELD, TopicCodec, TopicType
 
 __all__ = [
+    "TIMESTAMP",
+    "TIMESTAMP_FIELD",
     "DEFAULT_PORT",
     "NOTIFICATION_TYPES",
     "OPERATORS",

@@ -21,6 +21,8 @@ from mosaico.errors import InputError, InputTypeError
 from mosaico.protocol.actions import SERIALIZATION_FORMATS
 
 TIMESTAMP = "timestamp_ns"
+"""The envelope column of every topic: the row's time in ns, first in the schema (§4.1)."""
+TIMESTAMP_FIELD = pa.field(TIMESTAMP, pa.int64(), nullable=False)
 
 
 class TopicCodec(Protocol):

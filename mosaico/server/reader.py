@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mosaico.protocol.commands import TimeWindow
+from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.server.catalog import ChunkRow
-from mosaico.server.storage import TIMESTAMP, ChunkStore
+from mosaico.server.storage import ChunkStore
 
 _INF = np.iinfo(np.int64).max
 

@@ -21,7 +21,6 @@ from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
 CHUNK_DIR = "chunks"
-TIMESTAMP = "timestamp_ns"  # the int64 column every chunk file is sorted by
 
 
 @attrs.frozen

@@ -20,10 +20,11 @@ import pyarrow as pa
 
 from mosaico.protocol.commands import UploadCommand
 from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
+from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.server.catalog import CREATED, Catalog, ChunkRow, TopicRow
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
-from mosaico.server.storage import TIMESTAMP, ChunkStore, WriteOptions
+from mosaico.server.storage import ChunkStore, WriteOptions
 
 log = logging.getLogger("mosaico.server.upload")
 

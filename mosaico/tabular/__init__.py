@@ -11,7 +11,6 @@ and the ML layer never on the client.
 """
 
 from mosaico.tabular.flatten import (
-    TIMESTAMP,
     FixedLists,
     check_fixed_lists,
     column_name,
@@ -23,7 +22,6 @@ from mosaico.tabular.merge import MergedRound, TimestampMerge
 from mosaico.tabular.wide import FlatWide, MergedRows, spread, topic_column
 
 __all__ = [
-    "TIMESTAMP",
     "FixedLists",
     "FlatWide",
     "MergedRound",

@@ -16,8 +16,7 @@ import pyarrow.compute as pc
 
 from mosaico.errors import InputError
 from mosaico.ontology.placeholders import fill_required
-
-TIMESTAMP = "timestamp_ns"
+from mosaico.protocol.topic_type import TIMESTAMP
 
 FixedLists = Literal["columns", "arrays"]
 """How a fixed-size list flattens: one column per element, or one column of arrays."""

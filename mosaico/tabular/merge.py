@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from mosaico.tabular.flatten import TIMESTAMP
+from mosaico.protocol.topic_type import TIMESTAMP
 
 
 class _Head:

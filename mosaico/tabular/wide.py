@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from mosaico.tabular.flatten import TIMESTAMP, FixedLists, flat_schema, flatten_table
+from mosaico.protocol.topic_type import TIMESTAMP
+from mosaico.tabular.flatten import FixedLists, flat_schema, flatten_table
 from mosaico.tabular.merge import MergedRound
 
 

@@ -31,6 +31,7 @@ from mosaico.bridges.ros.names import ROS_KEY
 from mosaico.bridges.ros.source import STOCK, parse_definition
 from mosaico.bridges.ros.typedefs import element
 from mosaico.errors import UnknownNameError
+from mosaico.protocol.topic_type import TIMESTAMP
 
 FORMATS = {"bag": 1, "db3": 2, "mcap": 2}
 
@@ -203,7 +204,7 @@ def _messages(
     originals = (plan.topic.metadata.get(ROS_KEY) or {}).get("originals") or {}
     for batch in plan.topic.batches:
         times = batch.column(0).to_pylist()
-        payload = pa.Table.from_batches([batch]).drop_columns(["timestamp_ns"]).to_pylist()
+        payload = pa.Table.from_batches([batch]).drop_columns([TIMESTAMP]).to_pylist()
         for t, row in zip(times, payload, strict=True):
             try:
                 msg = factory.build(plan.msgtype, plan.adapter.to_ros(row, originals))

@@ -20,7 +20,7 @@ from mosaico.bridges.ros.adapter import Row
 from mosaico.bridges.ros.arrow import batch, binary, fixed_list, list_of, list_of_structs, struct
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.typedefs import BYTE_NAMES
-from mosaico.protocol.topic_type import TopicType
+from mosaico.protocol.topic_type import TIMESTAMP, TIMESTAMP_FIELD, TopicType
 
 GENERIC = "generic"
 
@@ -113,9 +113,9 @@ class GenericAdapter:
     def for_type(cls, typestore: Typestore, ros_type: str) -> GenericAdapter:
         builder = _Builder(typestore)
         payload = list(builder.struct_type(ros_type))
-        if any(f.name == "timestamp_ns" for f in payload):
+        if any(f.name == TIMESTAMP for f in payload):
             raise RosBridgeError(f"{ros_type} has a field named timestamp_ns, the envelope column")
-        schema = pa.schema([pa.field("timestamp_ns", pa.int64(), nullable=False), *payload])
+        schema = pa.schema([TIMESTAMP_FIELD, *payload])
         # Lists dominate variable-length messages; the hint only tunes storage.
         has_lists = any(pa.types.is_list(f.type) or pa.types.is_binary(f.type) for f in payload)
         topic_type = TopicType(ros_type, schema, "ragged" if has_lists else "default")

@@ -20,8 +20,9 @@ from mosaico.protocol.commands import TimeWindow
 from mosaico.protocol.names import TopicLocator
 from mosaico.protocol.query import OntologyEntry, QueryItem, QueryItemTopic
 from mosaico.protocol.temporal import TimeCluster
+from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.server.query.filters import section_holds
-from mosaico.server.query.plan import TIMESTAMP, QueryPlan
+from mosaico.server.query.plan import QueryPlan
 from mosaico.server.query.predicate import RowPredicate, compile_predicate
 from mosaico.server.query.pruning import (
     KeepTest,

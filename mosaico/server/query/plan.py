@@ -26,8 +26,6 @@ from mosaico.protocol.query import (
     Step,
 )
 
-TIMESTAMP = "timestamp_ns"
-
 
 @attrs.frozen
 class QueryPlan:
