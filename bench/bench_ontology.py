@@ -12,6 +12,7 @@ ratios between them.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -97,6 +98,9 @@ def _rate(fn: Callable[[], object], n: int, repeat: int) -> float:
     fn()  # warm-up: plan compilation, first-call costs of pyarrow kernels
     best = math.inf
     for _ in range(repeat):
+        # Every run starts from the same collector state: with ~1 M live objects, whether a
+        # full collection falls inside a run otherwise decides a row more than the code does.
+        gc.collect()
         started = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - started)

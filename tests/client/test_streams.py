@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -63,6 +65,20 @@ def test_unified_stream_is_strictly_ordered_with_stable_ties(
         handler.get_data_streamer(start_timestamp_ns=hi, end_timestamp_ns=lo)
 
 
+def _check_wide(
+    handler: Any, schema: pa.Schema, expected: list[Any], classes: dict[str, Any],
+    decoded: dict[str, list[object]],
+) -> None:  # fmt: skip
+    """wide_batches(): one struct column per topic, null on the other topics' rows."""
+    wide = pa.Table.from_batches(list(handler.get_data_streamer().wide_batches()), schema=schema)
+    assert wide.schema.names == ["timestamp_ns", "topic", "/imu", "/gps", "/cam"]
+    for name, cls in classes.items():
+        column = wide.column(name).combine_chunks()
+        mine = column.filter(pa.array([n == name for n, _ in expected]))
+        assert column.null_count == len(expected) - len(mine)
+        assert cls.from_arrow(mine) == decoded[name]
+
+
 @pytest.mark.parametrize("fixture", ["client", "small"])
 def test_unified_batches_match_the_typed_view(fixture: str, request: pytest.FixtureRequest) -> None:
     client: MosaicoClient = request.getfixturevalue(fixture)
@@ -84,15 +100,7 @@ def test_unified_batches_match_the_typed_view(fixture: str, request: pytest.Fixt
             decoded[name] += classes[name].from_arrow(rows)
     for name, objs in decoded.items():
         assert objs == [m.data for n, m in expected if n == name]
-    wide = pa.Table.from_batches(
-        list(handler.get_data_streamer().wide_batches()), schema=stream.wide_schema
-    )
-    assert wide.schema.names == ["timestamp_ns", "topic", "/imu", "/gps", "/cam"]
-    for name, cls in classes.items():
-        column = wide.column(name).combine_chunks()
-        mine = column.filter(pa.array([n == name for n, _ in expected]))
-        assert column.null_count == len(expected) - len(mine)
-        assert cls.from_arrow(mine) == decoded[name]
+    _check_wide(handler, stream.wide_schema, expected, classes, decoded)
     frame = handler.get_data_streamer(topics=["gps"]).to_pandas()
     assert len(frame) == 80 and "/gps.position.x" in frame.columns
     assert np.all(np.diff(frame["timestamp_ns"].to_numpy()) >= 0)

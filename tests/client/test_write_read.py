@@ -9,7 +9,14 @@ import pyarrow as pa
 import pytest
 
 from mosaico import GPS, IMU, Image, Vector3d
-from mosaico.client import Message, MosaicoClient, SessionStatus, TopicWriterStatus
+from mosaico.client import (
+    Message,
+    MosaicoClient,
+    SequenceHandler,
+    SessionStatus,
+    TopicHandler,
+    TopicWriterStatus,
+)
 from mosaico.ontology import ValidationError
 from mosaico.protocol.errors import AlreadyExists
 from tests.client.client_data import MS, T0, gps, image, imu
@@ -134,18 +141,7 @@ def test_topic_name_clash_and_writes_after_finalize(client: MosaicoClient) -> No
     assert len(_read(client, "clash", "a/b")) == 1
 
 
-def test_handler_properties_and_update(client: MosaicoClient) -> None:
-    seen: list[tuple[str, int, int]] = []
-    with client.sequence_create(
-        "/props/", {"vehicle": {"id": "alpha"}}, progress=lambda *a: seen.append(a)
-    ) as writer:
-        a = writer.topic_create("imu", {"rate": 100}, IMU)
-        for i in range(50):
-            a.push(Message(T0 + i * MS, imu(i)))
-        writer.topic_create("empty", {}, GPS)
-    assert seen and seen[-1] == ("/imu", 50, a.bytes_written)
-    handler = client.sequence_handler("props")
-    assert handler is not None
+def _check_sequence_properties(handler: SequenceHandler) -> None:
     assert handler.name == "props"
     assert handler.topics == ["/imu", "/empty"]
     assert handler.user_metadata == {"vehicle": {"id": "alpha"}}
@@ -153,7 +149,9 @@ def test_handler_properties_and_update(client: MosaicoClient) -> None:
     assert len(handler.sessions) == 1 and handler.sessions[0].locked
     assert handler.total_size_bytes > 0 and handler.total_row_count == 50
     assert handler.updated_timestamps == [handler.sessions[0].completed_at_ns]
-    topic = handler.get_topic_handler("imu")
+
+
+def _check_topic_properties(topic: TopicHandler) -> None:
     assert (topic.ontology_tag, topic.serialization_format, topic.locked) == (
         "IMU",
         "default",
@@ -169,6 +167,22 @@ def test_handler_properties_and_update(client: MosaicoClient) -> None:
     assert (
         topic.chunks_number >= 1 and topic.sequence_name == "props" and topic.locator == "props/imu"
     )
+
+
+def test_handler_properties_and_update(client: MosaicoClient) -> None:
+    seen: list[tuple[str, int, int]] = []
+    with client.sequence_create(
+        "/props/", {"vehicle": {"id": "alpha"}}, progress=lambda *a: seen.append(a)
+    ) as writer:
+        a = writer.topic_create("imu", {"rate": 100}, IMU)
+        for i in range(50):
+            a.push(Message(T0 + i * MS, imu(i)))
+        writer.topic_create("empty", {}, GPS)
+    assert seen and seen[-1] == ("/imu", 50, a.bytes_written)
+    handler = client.sequence_handler("props")
+    assert handler is not None
+    _check_sequence_properties(handler)
+    _check_topic_properties(handler.get_topic_handler("imu"))
     empty = client.topic_handler("props", "empty")
     assert empty is not None and empty.row_count == 0 and empty.timestamp_ns_min is None
 

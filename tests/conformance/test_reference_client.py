@@ -108,7 +108,7 @@ def test_connect_reports_server_info(client: MosaicoClient) -> None:
     assert info.config.grpc_max_decode_message_size == 52428800
 
 
-def test_finalized_sequence_is_listed_locked_and_exists(
+def test_finalized_sequence_is_listed_and_exists(
     client: MosaicoClient, recording: str
 ) -> None:
     assert recording in client.list_sequences()
@@ -117,6 +117,11 @@ def test_finalized_sequence_is_listed_locked_and_exists(
     assert client.topic_exists(recording, "/sensors/imu")
     assert client.topic_exists(recording, "arm/joints")
     assert not client.topic_exists(recording, "nope")
+
+
+def test_finalized_sequence_handler_is_locked_with_its_span(
+    client: MosaicoClient, recording: str
+) -> None:
     handler = client.sequence_handler(recording)
     assert handler is not None
     assert sorted(handler.topics) == sorted(["/" + n for n in TOPICS] + ["/empty/one"])

@@ -47,6 +47,45 @@ def meaning_parts(meaning: str) -> tuple[str, list[str], str | None]:
     return description, units, joiner.join(units)
 
 
+def type_section(lines: list[str], i: int, tag: str, section: str | None) -> tuple[dict, int]:
+    """The type documented at ``lines[i]`` (``#### `Tag` ``), and the line after its table."""
+    head = lines[i + 2]
+    hm = re.match(
+        r"Tag `(\w+)` · serialization format `(\w+)` · fingerprint `([0-9a-f]{10})` · "
+        r"mixins: (.*)$",
+        head,
+    )
+    assert hm and hm.group(1) == tag, head
+    description = untick(lines[i + 4])
+    j = i + 6
+    assert lines[j].startswith("| # |"), lines[j]
+    j += 2
+    fields = []
+    while j < len(lines) and lines[j].startswith("|"):
+        c = cells(lines[j])
+        desc, units, unit = meaning_parts(c[5])
+        fields.append(
+            {
+                "name": untick(c[1]),
+                "arrow": untick(c[2]),
+                "nullable": {"yes": True, "no": False}[untick(c[3])],
+                "from": untick(c[4]),
+                "description": desc,
+                "units": units,
+                "unit": unit,
+            }
+        )
+        j += 1
+    entry = {
+        "tag": tag,
+        "section": section,
+        "description": description,
+        "fields": fields,
+        "_head": (hm.group(2), hm.group(3), hm.group(4)),
+    }
+    return entry, j
+
+
 def main(spec_path: str) -> None:
     lines = Path(spec_path).read_text(encoding="utf-8").splitlines()
     text = "\n".join(lines)
@@ -93,44 +132,8 @@ def main(spec_path: str) -> None:
             section = line.split()[1]
         m = re.match(r"#### `(\w+)`$", line)
         if m:
-            tag = m.group(1)
-            head = lines[i + 2]
-            hm = re.match(
-                r"Tag `(\w+)` · serialization format `(\w+)` · fingerprint `([0-9a-f]{10})` · "
-                r"mixins: (.*)$",
-                head,
-            )
-            assert hm and hm.group(1) == tag, head
-            description = untick(lines[i + 4])
-            j = i + 6
-            assert lines[j].startswith("| # |"), lines[j]
-            j += 2
-            fields = []
-            while j < len(lines) and lines[j].startswith("|"):
-                c = cells(lines[j])
-                desc, units, unit = meaning_parts(c[5])
-                fields.append(
-                    {
-                        "name": untick(c[1]),
-                        "arrow": untick(c[2]),
-                        "nullable": {"yes": True, "no": False}[untick(c[3])],
-                        "from": untick(c[4]),
-                        "description": desc,
-                        "units": units,
-                        "unit": unit,
-                    }
-                )
-                j += 1
-            types.append(
-                {
-                    "tag": tag,
-                    "section": section,
-                    "description": description,
-                    "fields": fields,
-                    "_head": (hm.group(2), hm.group(3), hm.group(4)),
-                }
-            )
-            i = j
+            entry, i = type_section(lines, i, m.group(1), section)
+            types.append(entry)
             continue
         i += 1
 

@@ -63,26 +63,22 @@ store_topics = st.lists(
 )  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(store_topics, st.lists(st.tuples(st.sampled_from(TAGS), entries()), max_size=3))
-def test_query_equals_brute_force(layout: list[Any], drawn: list[Any]) -> None:
-    topics = []
-    data: dict[str, list[dict[str, Any]]] = {}
-    for i, (sequence, tag, chunks) in enumerate(layout):
-        topic = _topic(sequence, f"t{i}", tag, chunks)
-        topics.append(topic)
-        data[topic.locator] = [row for chunk in chunks for row in chunk]
+def _one_entry_per_path(drawn: list[Any]) -> dict[str, list[OntologyEntry]]:
+    """The drawn entries by tag, at most one per field path (as a query document holds)."""
     ontology: dict[str, list[OntologyEntry]] = {}
     for tag, entry in drawn:
         if all(
             e.key.partition(".")[2] != entry.key.partition(".")[2] for e in ontology.get(tag, [])
         ):
             ontology.setdefault(tag, []).append(_retag(entry, tag))
-    body = {"ontology": {e.key: {e.condition.op: e.condition.operand}
-                         for group in ontology.values() for e in group}}  # fmt: skip
-    counters = ScanCounters()
-    got = list(_items(body, topics, counters))
+    return ontology
 
+
+def _brute_force(
+    topics: list[Any], data: dict[str, list[dict[str, Any]]],
+    ontology: dict[str, list[OntologyEntry]],
+) -> dict[str, set[str]]:  # fmt: skip
+    """Sequence -> matching topic locators, by evaluating every row (spec 8.7)."""
     expected: dict[str, set[str]] = {}
     for sequence in sorted({t.sequence for t in topics}):
         mine = [t for t in topics if t.sequence == sequence]
@@ -97,11 +93,30 @@ def test_query_equals_brute_force(layout: list[Any], drawn: list[Any]) -> None:
             hits = {t.locator for t in mine}
         if ok and hits:
             expected[sequence] = hits
+    return expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store_topics, st.lists(st.tuples(st.sampled_from(TAGS), entries()), max_size=3))
+def test_query_equals_brute_force(layout: list[Any], drawn: list[Any]) -> None:
+    topics = []
+    data: dict[str, list[dict[str, Any]]] = {}
+    for i, (sequence, tag, chunks) in enumerate(layout):
+        topic = _topic(sequence, f"t{i}", tag, chunks)
+        topics.append(topic)
+        data[topic.locator] = [row for chunk in chunks for row in chunk]
+    ontology = _one_entry_per_path(drawn)
+    body = {"ontology": {e.key: {e.condition.op: e.condition.operand}
+                         for group in ontology.values() for e in group}}  # fmt: skip
+    counters = ScanCounters()
+    got = list(_items(body, topics, counters))
+
+    expected = _brute_force(topics, data, ontology)
     assert [item["sequence"] for item in got] == sorted(expected)
+    tags = {t.locator: t.ontology_tag for t in topics}
     for item in got:
         locators = [t["locator"] for t in item["topics"]]
         assert locators == sorted(expected[item["sequence"]])
-        tags = {t.locator: t.ontology_tag for t in topics}
         assert all(t["ontology_tag"] == tags[t["locator"]] for t in item["topics"])
     assert counters.chunks_read + counters.chunks_pruned == counters.chunks_considered
 

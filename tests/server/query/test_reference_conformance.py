@@ -214,6 +214,32 @@ def test_chained_query(world: World) -> None:
     assert _answer(chained) == {"drive-a": ["drive-a/arm"], "drive-b": ["drive-b/arm"]}
 
 
+def _overlaps(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The overlaps of two sorted lists of closed intervals, by a plain sweep."""
+    expected = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start <= end:
+            expected.append((start, end))
+        if a[i][1] <= b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return expected
+
+
+def _check_clusterize(imu: Any, imu_ts: list[int]) -> None:
+    """The reference's clusterize of one topic equals the brute-force clusters, any dt."""
+    for dt in (0, STEP, 3 * STEP, 60 * STEP):
+        got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(dt)]
+        assert got == walk_clusters(imu_ts, dt)
+        assert [c.id for c in imu.clusterize(dt)] == list(range(len(got)))
+    window = TimestampRange(start=T0 + 20 * STEP, end=T0 + 100 * STEP)
+    got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(STEP, window)]
+    assert got == walk_clusters([t for t in imu_ts if window.start <= t < window.end], STEP)
+
+
 def test_clusterize_and_intersect(world: World) -> None:
     client, frames = world.client, world.frames
     response = client.query(QueryOntologyCatalog(IMU.Q.acceleration.x.geq(10.0),
@@ -225,27 +251,11 @@ def test_clusterize_and_intersect(world: World) -> None:
     gps = next(t for t in item.topics if t.ontology_tag == "GPS")
     imu_ts = frames["drive-b/imu/front"].query("ax >= 10.0").ts.tolist()
     gps_ts = frames["drive-b/gps"].query("sats >= 5").ts.tolist()
-    for dt in (0, STEP, 3 * STEP, 60 * STEP):
-        got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(dt)]
-        assert got == walk_clusters(imu_ts, dt)
-        assert [c.id for c in imu.clusterize(dt)] == list(range(len(got)))
-    window = TimestampRange(start=T0 + 20 * STEP, end=T0 + 100 * STEP)
-    got = [(c.timerange.start, c.timerange.end) for c in imu.clusterize(STEP, window)]
-    assert got == walk_clusters([t for t in imu_ts if window.start <= t < window.end], STEP)
+    _check_clusterize(imu, imu_ts)
     # Intersect within the item, with the clusters computed by brute force.
     windows = [(c.timerange.start, c.timerange.end)
                for c in item.intersect(override_clustering_dt_ns=4 * STEP)]  # fmt: skip
-    a, b = walk_clusters(imu_ts, 4 * STEP), walk_clusters(gps_ts, 4 * STEP)
-    expected = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if start <= end:
-            expected.append((start, end))
-        if a[i][1] <= b[j][1]:
-            i += 1
-        else:
-            j += 1
+    expected = _overlaps(walk_clusters(imu_ts, 4 * STEP), walk_clusters(gps_ts, 4 * STEP))
     assert windows == expected and windows
     single = [(c.timerange.start, c.timerange.end) for c in imu.intersect(gps)]
     assert single == [(max(imu_ts[0], gps_ts[0]), min(imu_ts[-1], gps_ts[-1]))]
