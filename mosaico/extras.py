@@ -1,6 +1,6 @@
 """Optional dependencies: check for them where a feature starts, and say what to install.
 
->>> require("codegen", "jinja2", "yaml")  # raises MissingExtraError naming the extra
+>>> require("codegen", "jinja2", "yaml")  # if one is missing: MissingExtraError naming the extra
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ from mosaico.protocol.errors import Unimplemented
 
 
 class ActionName(str, Enum):
+    """The DoAction names of spec §5.3; a member's value is its name on the wire.
+
+    A ``str`` enum, so a member equals its wire name: ``ActionName.QUERY == "query"``.
+    ``action_name`` turns a received name into a member.
+    """
+
     INFO = "info"
     SEQUENCE_CREATE = "sequence_create"
     SESSION_CREATE = "session_create"

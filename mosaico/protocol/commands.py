@@ -1,4 +1,12 @@
-"""Descriptor commands and tickets (spec §6.1, §7.1, §7.5)."""
+"""Descriptor commands and tickets (spec §6.1, §7.1, §7.5), and the one ``TimeWindow``.
+
+Each is UTF-8 JSON on the wire: ``ResourceCommand`` is the command of GetFlightInfo and
+GetSchema, ``UploadCommand`` the DoPut descriptor, ``Ticket`` what DoGet receives.
+
+>>> from mosaico.protocol import Ticket, TimeWindow, TopicLocator
+>>> Ticket(TopicLocator("run-001", "imu"), TimeWindow(1, None)).to_bytes()
+b'{"locator":"run-001/imu","start_ns":1,"end_ns":null}'
+"""
 
 from __future__ import annotations
 
@@ -29,7 +37,11 @@ class TimeWindow:
 
     @classmethod
     def checked(cls, start_ns: int | None, end_ns: int | None, what: str) -> TimeWindow:
-        """A window that is not empty; ``what`` names it in the error."""
+        """A window that is not empty; ``what`` names it in the error.
+
+        Raises:
+            InvalidArgument: both bounds are given and ``start_ns >= end_ns``.
+        """
         if start_ns is not None and end_ns is not None and start_ns >= end_ns:
             raise InvalidArgument(
                 f"{what}: empty time window, start_ns {start_ns} must be < end_ns {end_ns}. "
@@ -44,10 +56,12 @@ class TimeWindow:
         return cls.checked(read(obj, "start_ns", what), read(obj, "end_ns", what), what)
 
     def to_json(self) -> dict[str, Any]:
+        """``{"start_ns", "end_ns"}``, a missing bound as null."""
         return {"start_ns": self.start_ns, "end_ns": self.end_ns}
 
     @property
     def bounded(self) -> bool:
+        """Whether at least one bound is set (False: the whole time line)."""
         return self.start_ns is not None or self.end_ns is not None
 
     def overlaps(self, min_ts: int, max_ts: int) -> bool:
@@ -57,6 +71,7 @@ class TimeWindow:
         return not (self.end_ns is not None and min_ts >= self.end_ns)
 
     def contains_interval(self, min_ts: int, max_ts: int) -> bool:
+        """Whether every row of a closed interval of actual timestamps is inside the window."""
         if self.start_ns is not None and min_ts < self.start_ns:
             return False
         return not (self.end_ns is not None and max_ts >= self.end_ns)
@@ -64,7 +79,11 @@ class TimeWindow:
 
 @attrs.frozen
 class ResourceCommand:
-    """GetFlightInfo / GetSchema command: a sequence name or a topic locator, plus a window."""
+    """GetFlightInfo / GetSchema command: a sequence name or a topic locator, plus a window.
+
+    ``sequence`` is always set (for a topic, the topic's sequence); ``topic`` is None when
+    the command names a sequence.
+    """
 
     sequence: str
     topic: TopicLocator | None
@@ -72,6 +91,15 @@ class ResourceCommand:
 
     @classmethod
     def parse(cls, data: bytes) -> ResourceCommand:
+        """Parse a descriptor command: one segment names a sequence, more name a topic.
+
+        The locator is normalised (§3.4); the optional ``timestamp_ns_start`` (inclusive) and
+        ``timestamp_ns_end`` (exclusive) become ``window``.
+
+        Raises:
+            InvalidArgument: not a JSON object, no ``resource_locator``, a session locator
+                (with ``:``), a malformed name or an empty window.
+        """
         what = "resource command"
         obj = jb.load_object(data, what)
         raw = jb.req_str(obj, "resource_locator", what)
@@ -86,9 +114,11 @@ class ResourceCommand:
 
     @property
     def locator(self) -> str:
+        """The wire locator: the sequence name, or ``<sequence>/<path>`` for a topic."""
         return self.sequence if self.topic is None else str(self.topic)
 
     def to_json(self) -> dict[str, Any]:
+        """The command object; each window bound is sent only when it is set (§7.1)."""
         obj: dict[str, Any] = {"resource_locator": self.locator}
         if self.window.start_ns is not None:
             obj["timestamp_ns_start"] = self.window.start_ns
@@ -97,6 +127,7 @@ class ResourceCommand:
         return obj
 
     def to_bytes(self) -> bytes:
+        """The command as UTF-8 JSON, for ``FlightDescriptor.for_command``."""
         return jb.dump_object(self.to_json())
 
 
@@ -109,28 +140,45 @@ class UploadCommand:
 
     @classmethod
     def parse(cls, data: bytes) -> UploadCommand:
+        """Parse a DoPut descriptor command.
+
+        Raises:
+            InvalidArgument: not a JSON object, a missing key, a malformed topic locator or
+                a ``topic_uuid`` that is not a UUID.
+        """
         what = "upload descriptor"
         obj = jb.load_object(data, what)
         topic = TopicLocator.parse(jb.req_str(obj, "resource_locator", what))
         return cls(topic, parse_uuid(jb.req_str(obj, "topic_uuid", what), "topic_uuid"))
 
     def to_bytes(self) -> bytes:
+        """The descriptor as UTF-8 JSON, for ``FlightDescriptor.for_command``."""
         return jb.dump_object({"resource_locator": str(self.topic), "topic_uuid": self.topic_uuid})
 
 
 @attrs.frozen
 class Ticket:
-    """DoGet ticket: the topic and the requested window, as JSON."""
+    """DoGet ticket: the topic and the requested window, as JSON (§7.5).
+
+    The server issues one per topic endpoint; the client passes it back unchanged.
+    """
 
     topic: TopicLocator
     window: TimeWindow = TimeWindow()
 
     @classmethod
     def parse(cls, data: bytes) -> Ticket:
+        """Parse a ticket received by DoGet.
+
+        Raises:
+            InvalidArgument: not a JSON object, no valid ``locator``, a bound that is not an
+                int64, or an empty window.
+        """
         what = "ticket"
         obj = jb.load_object(data, what)
         topic = TopicLocator.parse(jb.req_str(obj, "locator", what))
         return cls(topic, TimeWindow.from_json(obj, what))
 
     def to_bytes(self) -> bytes:
+        """``{"locator", "start_ns", "end_ns"}`` as UTF-8 JSON, for ``flight.Ticket``."""
         return jb.dump_object({"locator": str(self.topic), **self.window.to_json()})

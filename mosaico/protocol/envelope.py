@@ -1,4 +1,13 @@
-"""The DoAction response envelope ``{"action": ..., "response": ...}`` (spec §5.2)."""
+"""The DoAction response envelope ``{"action": ..., "response": ...}`` (spec §5.2).
+
+A single-document reply is one envelope, possibly split over several Flight results; a
+paged reply (the temporal filters) is one complete envelope per result.
+
+>>> encode_envelope("info", None)
+b'{"action":"info","response":null}'
+>>> decode_envelope("query", [b'{"action":"query",', b'"response":{"items":[]}}'])
+{'items': []}
+"""
 
 from __future__ import annotations
 
@@ -28,6 +37,9 @@ def decode_envelope(action: str, bodies: Iterable[bytes]) -> Any:
     """Single-document mode: concatenate all result bodies and return the payload.
 
     Zero results, another action name or a null response all read as "no payload" (None).
+
+    Raises:
+        InvalidArgument: the bodies together are not one JSON object.
     """
     data = b"".join(body for body in bodies if body)
     if not data:
@@ -40,7 +52,14 @@ def decode_envelope(action: str, bodies: Iterable[bytes]) -> Any:
 
 
 def decode_paged(action: str, bodies: Iterable[bytes]) -> list[Any]:
-    """Paged mode (temporal filters): one envelope per result, each with a non-null payload."""
+    """Paged mode (temporal filters): one envelope per result, each with a non-null payload.
+
+    Zero results is an empty list.
+
+    Raises:
+        InvalidArgument: a result that is not a JSON object, or whose envelope names another
+            action or carries no payload.
+    """
     items = []
     for body in bodies:
         try:

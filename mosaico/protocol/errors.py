@@ -18,7 +18,12 @@ from mosaico.errors import MosaicoError
 class ProtocolError(MosaicoError):
     """Base class: a failure that the protocol names, with a human-readable detail.
 
-    Each kind declares its gRPC status ``code`` and the message ``prefix`` it travels with.
+    Each kind declares its gRPC status ``code`` and the message ``prefix`` it travels with;
+    ``str()`` is ``"<prefix>: <detail>"`` and ``detail`` keeps the message alone.
+
+    >>> from mosaico.protocol import NotFound
+    >>> str(NotFound("sequence 'run-9'"))
+    "not found: sequence 'run-9'"
     """
 
     code: ClassVar[str] = "INTERNAL"
@@ -78,7 +83,14 @@ _BY_PREFIX: tuple[type[ProtocolError], ...] = (
 
 
 def to_flight_error(error: ProtocolError) -> Exception:
-    """The exception a pyarrow Flight handler raises so that the peer sees the right status."""
+    """The exception a pyarrow Flight handler raises so that the peer sees the right status.
+
+    NOT_FOUND becomes ``ArrowKeyError``; ALREADY_EXISTS, INVALID_ARGUMENT and
+    FAILED_PRECONDITION become ``ArrowInvalid`` (pyarrow cannot emit the first and the last,
+    §12.2: the message prefix tells them apart); PERMISSION_DENIED becomes
+    ``FlightUnauthorizedError``, UNIMPLEMENTED ``NotImplementedError``, anything else
+    ``FlightInternalError``.
+    """
     text = str(error)
     if isinstance(error, NotFound):
         return pa.ArrowKeyError(text)
@@ -98,7 +110,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def from_flight_error(exc: BaseException) -> ProtocolError:
-    """Classify an exception raised by a pyarrow Flight client call (client side of §12)."""
+    """Classify an exception raised by a pyarrow Flight client call (client side of §12).
+
+    The message prefix decides first (it survives the INVALID_ARGUMENT squeeze); without a
+    known prefix the exception's type does. A ``ProtocolError`` is returned as it is.
+
+    >>> from mosaico.protocol import AlreadyExists, to_flight_error
+    >>> from_flight_error(to_flight_error(AlreadyExists("sequence 'run-1'")))
+    AlreadyExists("sequence 'run-1'")
+    """
     if isinstance(exc, ProtocolError):
         return exc
     message = _first_line(exc)

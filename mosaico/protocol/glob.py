@@ -73,7 +73,14 @@ def _translate(pattern: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def python_glob(pattern: str) -> re.Pattern[str]:
-    """Compiled pattern for ``fullmatch``; ``*`` and ``?`` also match newlines."""
+    """Compiled pattern for ``fullmatch``; ``*`` and ``?`` also match newlines.
+
+    >>> bool(python_glob("car#/[a-z]*").fullmatch("car1/imu/front"))
+    True
+
+    Raises:
+        GlobError: a character range such as ``[z-a]`` is inverted.
+    """
     return re.compile(_translate(pattern), re.DOTALL)
 
 

@@ -11,13 +11,21 @@ from mosaico.protocol import jsonbody as jb
 from mosaico.protocol.errors import InvalidArgument
 
 PROTOCOL_VERSION = "0.7.0"
+"""The protocol version this package speaks: the reference client's (``mosaicolabs`` 0.7)."""
 DEFAULT_PORT = 6726
+"""The port a server listens on and a client connects to when none is given."""
 MiB = 1024 * 1024
 
 
 @attrs.frozen
 class Limits:
-    """Message sizes a server advertises (§2.6)."""
+    """Message sizes a server advertises (§2.6), in bytes; the defaults are the reference's.
+
+    Attributes:
+        grpc_max_decode_message_size: the largest incoming message the server accepts.
+        grpc_max_encode_message_size: the largest outgoing message the server emits.
+        grpc_target_encode_message_size: the size the server aims at for DoGet batches.
+    """
 
     grpc_max_decode_message_size: int = 50 * MiB
     grpc_max_encode_message_size: int = 50 * MiB
@@ -29,16 +37,28 @@ class Limits:
         return int(0.9 * self.grpc_max_decode_message_size)
 
     def to_json(self) -> dict[str, int]:
+        """The ``config`` object of the ``info`` reply: the three sizes by name."""
         return attrs.asdict(self)
 
 
 @attrs.frozen
 class ServerInfo:
+    """The ``info`` reply: the server's version and its message-size limits.
+
+    >>> ServerInfo().to_json()["semver"]
+    {'major': 0, 'minor': 7, 'patch': 0, 'pre': None}
+    """
+
     version: str = PROTOCOL_VERSION
     limits: Limits = Limits()
 
     @property
     def semver(self) -> dict[str, Any]:
+        """``version`` split into ``major``, ``minor``, ``patch`` (ints) and ``pre`` (or None).
+
+        Raises:
+            InvalidArgument: ``version`` is not ``X.Y.Z`` or ``X.Y.Z-pre``.
+        """
         match = re.match(r"^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$", self.version)
         if match is None:
             raise InvalidArgument(f"server version {self.version!r} is not a semantic version")
@@ -46,10 +66,17 @@ class ServerInfo:
         return {"major": int(major), "minor": int(minor), "patch": int(patch), "pre": pre}
 
     def to_json(self) -> dict[str, Any]:
+        """The ``info`` payload ``{"version", "semver", "config"}`` (§5.4.1)."""
         return {"version": self.version, "semver": self.semver, "config": self.limits.to_json()}
 
     @classmethod
     def from_json(cls, obj: Any) -> ServerInfo:
+        """Read an ``info`` payload; ``semver`` must be there but its content is not read.
+
+        Raises:
+            InvalidArgument: not an object, no ``semver`` or ``config``, or a missing or
+                non-integer size in ``config``.
+        """
         what = "info response"
         if not isinstance(obj, dict):
             raise InvalidArgument(f"{what} is not a JSON object")

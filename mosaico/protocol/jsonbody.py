@@ -1,4 +1,14 @@
-"""Decoding of JSON documents received from a peer, with errors that say what was wrong."""
+"""Decoding of JSON documents received from a peer, with errors that say what was wrong.
+
+Every reader takes ``what``, the name of the document (``"topic_create request"``), and
+raises ``InvalidArgument`` with a message that starts with it and names the key:
+
+>>> try:
+...     req_str({"locator": 3}, "locator", "ticket")
+... except InvalidArgument as exc:
+...     print(exc)
+invalid argument: ticket: 'locator' must be a string, got int
+"""
 
 from __future__ import annotations
 
@@ -11,7 +21,12 @@ _MISSING = object()
 
 
 def load_object(data: bytes | str, what: str, max_bytes: int | None = None) -> dict[str, Any]:
-    """Parse ``data`` as a JSON object; ``what`` names the document in error messages."""
+    """Parse ``data`` as a JSON object; ``what`` names the document in error messages.
+
+    Raises:
+        InvalidArgument: ``data`` is over ``max_bytes``, not UTF-8, empty, not JSON, or JSON
+            that is not an object.
+    """
     if max_bytes is not None and len(data) > max_bytes:
         raise InvalidArgument(f"{what} is {len(data)} bytes, larger than the {max_bytes} limit")
     try:
@@ -30,6 +45,7 @@ def load_object(data: bytes | str, what: str, max_bytes: int | None = None) -> d
 
 
 def dump_object(value: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON of ``value`` (no spaces, non-ASCII text kept as is)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -41,6 +57,7 @@ def _get(obj: dict[str, Any], key: str, what: str, required: bool) -> Any:
 
 
 def req_str(obj: dict[str, Any], key: str, what: str) -> str:
+    """``obj[key]``, which must be present and a string (null is refused too)."""
     value = _get(obj, key, what, required=True)
     if not isinstance(value, str):
         raise InvalidArgument(f"{what}: {key!r} must be a string, got {type(value).__name__}")
@@ -48,6 +65,7 @@ def req_str(obj: dict[str, Any], key: str, what: str) -> str:
 
 
 def opt_int(obj: dict[str, Any], key: str, what: str) -> int | None:
+    """``obj[key]`` as an int64, or None when absent or null; a bool or float is refused."""
     value = _get(obj, key, what, required=False)
     if value is None:
         return None
@@ -60,6 +78,7 @@ def opt_int(obj: dict[str, Any], key: str, what: str) -> int | None:
 
 
 def req_int(obj: dict[str, Any], key: str, what: str) -> int:
+    """``obj[key]``, which must be present and an int64 (null is refused)."""
     _get(obj, key, what, required=True)
     value = opt_int(obj, key, what)
     if value is None:
@@ -68,6 +87,7 @@ def req_int(obj: dict[str, Any], key: str, what: str) -> int:
 
 
 def opt_bool(obj: dict[str, Any], key: str, what: str, default: bool) -> bool:
+    """``obj[key]``, which must be a boolean; ``default`` when absent or null."""
     value = _get(obj, key, what, required=False)
     if value is None:
         return default
@@ -82,6 +102,7 @@ def metadata(obj: dict[str, Any], key: str, what: str) -> dict[str, Any]:
 
 
 def opt_object(obj: dict[str, Any], key: str, what: str) -> dict[str, Any] | None:
+    """``obj[key]``, which must be a JSON object; None when absent or null."""
     value = _get(obj, key, what, required=False)
     if value is None:
         return None
@@ -91,6 +112,7 @@ def opt_object(obj: dict[str, Any], key: str, what: str) -> dict[str, Any] | Non
 
 
 def opt_list(obj: dict[str, Any], key: str, what: str) -> list[Any]:
+    """``obj[key]``, which must be a JSON array; ``[]`` when absent or null."""
     value = _get(obj, key, what, required=False)
     if value is None:
         return []

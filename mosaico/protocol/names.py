@@ -1,4 +1,16 @@
-"""Names and locators (spec §3): normalisation and validation shared by client and server."""
+"""Names and locators (spec §3): normalisation and validation shared by client and server.
+
+>>> from mosaico.protocol import SessionLocator, TopicLocator, normalize_sequence_name
+>>> normalize_sequence_name("/run-A/")
+'run-A'
+>>> topic = TopicLocator.parse("/run-001//imu/./front/")
+>>> str(topic), topic.name
+('run-001/imu/front', '/imu/front')
+>>> SessionLocator.parse("run-001:01KQ9XQ0HJ3V39F87CBP6PYA1T").session_id
+'01KQ9XQ0HJ3V39F87CBP6PYA1T'
+
+Every check raises ``InvalidArgument`` naming the string and what is wrong with it.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +52,11 @@ def _require_str(kind: str, raw: object) -> str:
 
 
 def normalize_sequence_name(raw: object) -> str:
-    """Strip leading/trailing '/' (§3.4) and validate against ``^[A-Za-z0-9][A-Za-z0-9_-]*$``."""
+    """Strip leading/trailing '/' (§3.4) and validate against ``^[A-Za-z0-9][A-Za-z0-9_-]*$``.
+
+    Raises:
+        InvalidArgument: ``raw`` is not a string, is empty once stripped, or breaks the rule.
+    """
     text = _require_str("sequence name", raw)
     name = text.strip("/")
     if not name:
@@ -50,7 +66,16 @@ def normalize_sequence_name(raw: object) -> str:
 
 
 def normalize_topic_path(raw: object) -> str:
-    """Normalise a topic path like a POSIX path (§3.2) and validate it; no leading '/'."""
+    """Normalise a topic path like a POSIX path (§3.2) and validate it; no leading '/'.
+
+    Repeated ``/`` collapse and ``.`` segments disappear: ``"/imu//./front/"`` gives
+    ``"imu/front"``.
+
+    Raises:
+        InvalidArgument: ``raw`` is not a string, has no segment, contains ``..`` or a
+            character outside ``[A-Za-z0-9_-/]``, or its first segment does not start with
+            a letter or digit.
+    """
     text = _require_str("topic name", raw)
     segments = [s for s in text.split("/") if s not in ("", ".")]
     if not segments:
@@ -69,6 +94,12 @@ class TopicLocator:
 
     @classmethod
     def parse(cls, raw: object) -> TopicLocator:
+        """Split ``<sequence>/<path>`` (``/`` at both ends tolerated) and normalise both parts.
+
+        Raises:
+            InvalidArgument: ``raw`` is not a string, has fewer than two segments, or either
+                part is not a valid name.
+        """
         text = _require_str("topic locator", raw)
         stripped = text.strip("/")
         head, sep, rest = stripped.partition("/")
@@ -80,6 +111,7 @@ class TopicLocator:
 
     @property
     def name(self) -> str:
+        """The display name ``/path`` used by users and by topic query filters (§3.3)."""
         return f"/{self.path}"
 
     def __str__(self) -> str:
@@ -95,6 +127,11 @@ class SessionLocator:
 
     @classmethod
     def parse(cls, raw: object) -> SessionLocator:
+        """Split ``<sequence>:<id>``; the id is the server's, ``[A-Za-z0-9_-]+``.
+
+        Raises:
+            InvalidArgument: ``raw`` is not a string, has no ``:``, or either part is invalid.
+        """
         text = _require_str("session locator", raw)
         head, sep, ident = text.strip("/").partition(":")
         if not sep:
@@ -110,7 +147,11 @@ class SessionLocator:
 
 
 def parse_uuid(raw: object, what: str) -> str:
-    """Validate a UUID sent by a peer; returns its canonical lowercase text."""
+    """Validate a UUID sent by a peer; returns its canonical lowercase text.
+
+    Raises:
+        InvalidArgument: ``raw`` is not a string or not a UUID; ``what`` names the key.
+    """
     text = _require_str(what, raw)
     try:
         return str(uuid.UUID(text))

@@ -76,7 +76,9 @@ OPERATORS: dict[str, Operator] = {
         Operator("$nex", "nex", Shape.NULL, _NONE, _NONE),
     )
 }
+"""The operator table by wire name (``"$eq"``), in the order of spec §8.5."""
 BY_METHOD: dict[str, Operator] = {op.method: op for op in OPERATORS.values()}
+"""The same operators by builder keyword and ``Type.Q`` method (``"in_"`` -> ``$in``)."""
 
 
 def lookup(key: str, name: Any) -> Operator:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from mosaico.protocol.actions import ActionName
 
 API_KEY_HEADER = "mosaico-api-key-token"
+"""The gRPC header that carries the API key on every call (§2.4)."""
 
 READ, WRITE, DELETE = "read", "write", "delete"
 PERMISSIONS = (READ, WRITE, DELETE)
+"""The permissions an API key can hold."""
 
 # None: any valid key may call it.
 ACTION_PERMISSION: dict[ActionName, str | None] = {
@@ -30,6 +32,7 @@ ACTION_PERMISSION: dict[ActionName, str | None] = {
     ActionName.TOPIC_NOTIFICATION_PURGE: DELETE,
 }
 
+# The Flight RPCs other than DoAction, by their pyarrow handler name.
 RPC_PERMISSION: dict[str, str] = {
     "get_flight_info": READ,
     "get_schema": READ,

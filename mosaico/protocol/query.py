@@ -7,6 +7,14 @@ operator table (``operators``) when it is built or parsed, so the client builder
 server accept exactly the same documents. Rejections are ``InvalidArgument`` whose message
 starts with the key as the user wrote it (``sequence.user_metadata.a.b``,
 ``IMU.acceleration.x``).
+
+>>> from mosaico.protocol import QueryRequest
+>>> request = QueryRequest.from_json({"topic": {"ontology_tag": {"$eq": "IMU"}},
+...                                   "ontology": {"IMU.acceleration.x": {"$gt": 4.0}}})
+>>> request.ontology.entries[0].path
+('acceleration', 'x')
+>>> request.to_json()["topic"]
+{'ontology_tag': {'$eq': 'IMU'}}
 """
 
 from __future__ import annotations
@@ -25,7 +33,17 @@ from mosaico.protocol.names import TopicLocator
 
 @attrs.frozen
 class Condition:
-    """One ``{"<op>": operand}`` under ``key``."""
+    """One ``{"<op>": operand}`` under ``key``.
+
+    Build it with ``checked`` or ``parse``, which check the operand against the operator
+    table; the constructor checks nothing.
+
+    Attributes:
+        key: the entry's full key as the user wrote it (``sequence.name``,
+            ``IMU.acceleration.x``), used to start every error message.
+        op: the operator's wire name (``"$eq"``).
+        operand: the decoded JSON operand (a list for pairs and sets, None for ``$ex``).
+    """
 
     key: str
     op: str  # the wire name: "$eq"
@@ -35,13 +53,29 @@ class Condition:
     def checked(
         cls, key: str, op: str, operand: Any, *, shown: str | None = None, strict: bool = False
     ) -> Condition:
-        """A condition whose operand has the shape ``op`` takes (see ``check_operand``)."""
+        """A condition whose operand has the shape ``op`` takes (see ``check_operand``).
+
+        Args:
+            key: the entry's key, for error messages.
+            op: the operator's wire name.
+            operand: the decoded operand.
+            shown: how messages name the operator (``in_`` for the Python builders).
+            strict: also reject sets mixing Python types (the typed builders' rule).
+
+        Raises:
+            InvalidArgument: an unknown operator or an operand of the wrong shape.
+        """
         ops.check_operand(key, ops.lookup(key, op), operand, shown=shown, strict=strict)
         return cls(key, op, operand)
 
     @classmethod
     def parse(cls, key: str, value: Any) -> Condition:
-        """The decoded JSON ``{"<op>": operand}`` of ``key``."""
+        """The decoded JSON ``{"<op>": operand}`` of ``key``.
+
+        Raises:
+            InvalidArgument: ``value`` is not an object with exactly one key, or the
+                operator or operand is invalid.
+        """
         if not isinstance(value, dict) or len(value) != 1:
             raise InvalidArgument(
                 f'{key}: expected an object with exactly one operator, e.g. {{"$eq": 1}}, '
@@ -52,6 +86,7 @@ class Condition:
 
     @property
     def operator(self) -> ops.Operator:
+        """The row of the operator table for ``op``."""
         return ops.OPERATORS[self.op]
 
     @property
@@ -60,17 +95,23 @@ class Condition:
         return ops.operand_kind(self.operator, self.operand)
 
     def not_on_values(self) -> None:
-        """Reject ``$ex`` / ``$nex`` outside user metadata."""
+        """Reject ``$ex`` / ``$nex`` outside user metadata.
+
+        Raises:
+            InvalidArgument: the operator is ``$ex`` or ``$nex``.
+        """
         if self.operator.metadata_only:
             raise InvalidArgument(f"{self.key}: {self.op} applies to user metadata only")
 
     def to_json(self) -> dict[str, Any]:
+        """``{"<op>": operand}``."""
         return {self.op: self.operand}
 
 
 # --- sequence and topic sections -------------------------------------------------------------
 
-# Catalog values of each section and the JSON kind of their values (§8.2).
+# Catalog values of each section and the JSON kind of their values (§8.2); `user_metadata`
+# is the other key a section takes.
 SECTION_FIELDS: dict[str, dict[str, str]] = {
     "sequence": {"name": ops.STRING, "created_at_ns": ops.NUMBER},
     "topic": {
@@ -91,7 +132,17 @@ class FieldEntry:
 
     @classmethod
     def checked(cls, section: str, field: str, condition: Condition) -> FieldEntry:
-        """Reject unknown fields and operands of the wrong kind for the field."""
+        """Reject unknown fields and operands of the wrong kind for the field.
+
+        Args:
+            section: ``"sequence"`` or ``"topic"``.
+            field: the catalog value's key inside the section (``"name"``).
+            condition: its condition, already checked for shape.
+
+        Raises:
+            InvalidArgument: an unknown field, ``$ex`` / ``$nex``, or an operand whose JSON
+                kind differs from the field's (a number compared with a name).
+        """
         kind = field_kind(section, field, condition.key)
         condition.not_on_values()
         if condition.kind != kind:
@@ -100,7 +151,12 @@ class FieldEntry:
 
 
 def field_kind(section: str, field: str, key: str) -> str:
-    """The JSON kind of a catalog value of ``section``; unknown fields are rejected."""
+    """The JSON kind of a catalog value of ``section``; unknown fields are rejected.
+
+    Raises:
+        InvalidArgument: ``field`` is not a catalog value of ``section``; the message starts
+            with ``key`` and lists the known ones.
+    """
     columns = SECTION_FIELDS[section]
     if field not in columns:
         known = ", ".join([*columns, "user_metadata"])
@@ -110,13 +166,18 @@ def field_kind(section: str, field: str, key: str) -> str:
 
 @attrs.frozen
 class MetadataEntry:
-    """A condition on a dotted user-metadata path (spec §8.4), split into its keys."""
+    """A condition on a dotted user-metadata path (spec §8.4), split into its keys.
+
+    Any operator applies, ``$ex`` / ``$nex`` included; the operand is never checked against
+    the metadata's values (a type mismatch is a non-match, not an error).
+    """
 
     path: tuple[str, ...]
     condition: Condition
 
     @property
     def dotted(self) -> str:
+        """The path as written in the document: ``"vehicle.id"``."""
         return ".".join(self.path)
 
 
@@ -129,6 +190,12 @@ class CatalogSection:
 
     @classmethod
     def from_json(cls, section: str, body: Any) -> CatalogSection:
+        """Validate the decoded ``section`` object (``"sequence"`` or ``"topic"``).
+
+        Raises:
+            InvalidArgument: ``body`` is not an object, a key is unknown, or a condition is
+                invalid for its key; the message starts with the key (``topic.name``).
+        """
         if not isinstance(body, dict):
             raise InvalidArgument(f"{section}: must be a JSON object, got {body!r}")
         fields: list[FieldEntry] = []
@@ -162,7 +229,10 @@ def _metadata_entries(key: str, value: Any) -> Iterator[MetadataEntry]:
 
 @attrs.frozen
 class Selector:
-    """A list selector: ``[?]`` (any), ``[!]`` (all) or ``[i]`` (index)."""
+    """A list selector: ``[?]`` (any), ``[!]`` (all) or ``[i]`` (index).
+
+    ``str()`` gives the selector as written in a key.
+    """
 
     kind: str  # "any", "all", "index"
     index: int = 0
@@ -172,6 +242,7 @@ class Selector:
 
 
 Step = str | Selector
+"""One step of an ontology path: a field name or a list selector."""
 _SEGMENT = re.compile(r"([^.\[\]]+)((?:\[(?:\?|!|\d+)\])*)")
 _SELECTOR = re.compile(r"\[(\?|!|\d+)\]")
 
@@ -211,6 +282,14 @@ class OntologyEntry:
 
     @classmethod
     def parse(cls, key: str, value: Any) -> OntologyEntry:
+        """The entry of a decoded ``"<Tag>.<path>": {op: operand}``.
+
+        Only the key's syntax and the operand's shape are checked here; whether the path
+        exists, and fits the operand, depends on each topic's schema (the server's plan).
+
+        Raises:
+            InvalidArgument: a malformed key, an invalid condition, or ``$ex`` / ``$nex``.
+        """
         tag, path = parse_ontology_key(key)
         condition = Condition.parse(key, value)
         condition.not_on_values()
@@ -218,6 +297,7 @@ class OntologyEntry:
 
     @property
     def key(self) -> str:
+        """The full key as written: ``"IMU.acceleration.covariance[2]"``."""
         return self.condition.key
 
 
@@ -229,6 +309,11 @@ class OntologySection:
 
     @classmethod
     def from_json(cls, body: Any) -> OntologySection:
+        """Validate the decoded ``ontology`` object; entries keep the document's order.
+
+        Raises:
+            InvalidArgument: ``body`` is not an object, or an entry is invalid.
+        """
         if not isinstance(body, dict):
             raise InvalidArgument(f"ontology: must be a JSON object, got {body!r}")
         return cls(tuple(OntologyEntry.parse(key, value) for key, value in body.items()))
@@ -238,18 +323,21 @@ class OntologySection:
         return OntologySection(tuple(e for e in self.entries if e.tag == tag))
 
     def by_tag(self) -> dict[str, tuple[OntologyEntry, ...]]:
+        """The entries grouped by tag, tags in order of first appearance (§8.7, step 4)."""
         grouped: dict[str, list[OntologyEntry]] = {}
         for entry in self.entries:
             grouped.setdefault(entry.tag, []).append(entry)
         return {tag: tuple(entries) for tag, entries in grouped.items()}
 
     def to_json(self) -> dict[str, Any]:
+        """The ``ontology`` object ``{"<Tag>.<path>": {op: operand}, ...}``."""
         return {e.key: e.condition.to_json() for e in self.entries}
 
 
 # --- the request -----------------------------------------------------------------------------
 
 SECTIONS = ("sequence", "topic", "ontology")
+"""The top-level sections of a `query` request, in the order ``to_json`` writes them."""
 
 
 @attrs.frozen
@@ -263,7 +351,12 @@ class QueryRequest:
 
     @classmethod
     def from_json(cls, obj: Any) -> QueryRequest:
-        """Validate a decoded body. Unknown top-level sections are rejected."""
+        """Validate a decoded body. Unknown top-level sections are rejected.
+
+        Raises:
+            InvalidArgument: ``obj`` is not an object, a section is unknown, or an entry is
+                invalid; the message starts with the offending key.
+        """
         if not isinstance(obj, dict):
             raise InvalidArgument(f"query: the request must be a JSON object, got {obj!r}")
         unknown = set(obj) - set(SECTIONS)
@@ -279,6 +372,7 @@ class QueryRequest:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The body: the sections that are not None, an empty one as ``{}`` (§8.1)."""
         sections = zip(SECTIONS, (self.sequence, self.topic, self.ontology))
         return {name: section.to_json() for name, section in sections if section is not None}
 
@@ -288,7 +382,7 @@ class QueryRequest:
 
 @attrs.frozen
 class QueryItemTopic:
-    """A matching topic of a reply item."""
+    """A matching topic of a reply item: its locator and its ontology tag."""
 
     topic: TopicLocator
     ontology_tag: str
@@ -303,6 +397,12 @@ class QueryItem:
 
     @classmethod
     def from_json(cls, raw: Any) -> QueryItem:
+        """Read one ``items[]`` entry; extra keys are ignored.
+
+        Raises:
+            InvalidArgument: no ``sequence`` string, no ``topics`` array, or a topic without
+                a valid ``locator`` or an ``ontology_tag`` string.
+        """
         if not isinstance(raw, dict) or not isinstance(raw.get("sequence"), str):
             raise InvalidArgument(f"query response item needs a 'sequence' string: {raw!r}")
         if not isinstance(raw.get("topics"), list):
@@ -310,6 +410,7 @@ class QueryItem:
         return cls(raw["sequence"], tuple(_item_topic(t) for t in raw["topics"]))
 
     def to_json(self) -> dict[str, Any]:
+        """``{"sequence", "topics": [{"locator", "ontology_tag"}, ...]}``."""
         return {
             "sequence": self.sequence,
             "topics": [{"locator": str(t.topic), "ontology_tag": t.ontology_tag}
@@ -334,13 +435,20 @@ class QueryReply:
 
     @classmethod
     def from_json(cls, payload: Any) -> QueryReply:
+        """Read the ``response`` of a `query` reply.
+
+        Raises:
+            InvalidArgument: no ``items`` array, or a malformed item.
+        """
         if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
             raise InvalidArgument(f"query response must be {{'items': [...]}}, got {payload!r}")
         return cls(tuple(QueryItem.from_json(raw) for raw in payload["items"]))
 
     @classmethod
     def of(cls, items: Iterable[QueryItem]) -> QueryReply:
+        """The reply of any iterable of items (the server's evaluation yields them)."""
         return cls(tuple(items))
 
     def to_json(self) -> dict[str, Any]:
+        """The payload ``{"items": [...]}``."""
         return {"items": [item.to_json() for item in self.items]}

@@ -1,4 +1,8 @@
-"""Strict action payloads (spec §5.2): ``session_create`` and ``topic_create`` replies."""
+"""Strict action payloads (spec §5.2): ``session_create`` and ``topic_create`` replies.
+
+The reference client builds these from every key of the payload, so an extra key breaks
+it: ``to_json`` writes exactly the spec's keys and ``from_json`` accepts nothing else.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,28 @@ def _exact_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
 
 @attrs.frozen
 class SessionCreated:
+    """The ``session_create`` payload (§5.4.3).
+
+    Attributes:
+        uuid: the session's write handle, for ``topic_create`` and ``session_finalize``.
+        locator: its public name ``<sequence>:<id>``, for ``session_delete``.
+    """
+
     uuid: str
     locator: SessionLocator
 
     def to_json(self) -> dict[str, Any]:
+        """Exactly ``{"uuid", "locator"}``."""
         return {"uuid": self.uuid, "locator": str(self.locator)}
 
     @classmethod
     def from_json(cls, obj: Any) -> SessionCreated:
+        """Read the payload.
+
+        Raises:
+            InvalidArgument: not an object with exactly ``uuid`` and ``locator``, or a
+                malformed value.
+        """
         what = "session_create response"
         obj = _exact_keys(obj, {"uuid", "locator"}, what)
         return cls(jb.req_str(obj, "uuid", what), SessionLocator.parse(obj["locator"]))
@@ -34,12 +52,20 @@ class SessionCreated:
 
 @attrs.frozen
 class TopicCreated:
+    """The ``topic_create`` payload (§5.4.4): ``uuid`` is the topic's upload key for DoPut."""
+
     uuid: str
 
     def to_json(self) -> dict[str, Any]:
+        """Exactly ``{"uuid"}``."""
         return {"uuid": self.uuid}
 
     @classmethod
     def from_json(cls, obj: Any) -> TopicCreated:
+        """Read the payload.
+
+        Raises:
+            InvalidArgument: not an object with exactly ``uuid``, or a non-string ``uuid``.
+        """
         what = "topic_create response"
         return cls(jb.req_str(_exact_keys(obj, {"uuid"}, what), "uuid", what))

@@ -2,7 +2,12 @@
 
 ``topic_filter_clusterize`` turns one topic's ontology conditions into time clusters;
 ``topic_filter_intersect`` intersects the clusters of several topics. Both reply with one
-envelope per cluster (a ``TimeCluster``).
+envelope per cluster (a ``TimeCluster``). Requests are built with ``checked`` (the client)
+or ``from_json`` (the server), which apply the same rules.
+
+>>> from mosaico.protocol import ClusterizeRequest, TopicLocator
+>>> ClusterizeRequest.checked(TopicLocator("run-001", "imu"), 6_000_000).to_json()
+{'locator': 'run-001/imu', 'clustering_dt_ns': 6000000, 'ontology': {}, 'timestamp_range': None}
 """
 
 from __future__ import annotations
@@ -33,7 +38,16 @@ def _non_negative(value: int, key: str, what: str) -> int:
 @attrs.frozen
 class ClusterizeRequest:
     """One topic, the gap that splits clusters (0: one cluster), its ontology entries and an
-    optional window (unbounded: none; otherwise both bounds)."""
+    optional window (unbounded: none; otherwise both bounds).
+
+    Attributes:
+        topic: the topic's locator, as the query reply gave it.
+        clustering_dt_ns: the largest gap (ns) between two rows of one cluster; 0 gives one
+            cluster from the first to the last matching row.
+        ontology: the conditions every selected row meets, all of the topic's tag; empty:
+            every row matches.
+        window: rows kept, half-open ``[start_ns, end_ns)``; unbounded keeps all.
+    """
 
     action: ClassVar[ActionName] = ActionName.TOPIC_FILTER_CLUSTERIZE
     topic: TopicLocator
@@ -47,7 +61,12 @@ class ClusterizeRequest:
         ontology: OntologySection = _EVERY_ROW, window: TimeWindow = _UNBOUNDED,
         what: str = _CLUSTERIZE,
     ) -> ClusterizeRequest:  # fmt: skip
-        """Reject a negative gap and a window with one bound only or no room."""
+        """Reject a negative gap and a window with one bound only or no room.
+
+        Raises:
+            InvalidArgument: ``clustering_dt_ns < 0``, a window with one bound, or one with
+                ``start_ns >= end_ns``; ``what`` starts the message.
+        """
         where = f"{what}: timestamp_range"
         if window.bounded and (window.start_ns is None or window.end_ns is None):
             raise InvalidArgument(f"{where}: give both start_ns and end_ns, or no window")
@@ -57,6 +76,15 @@ class ClusterizeRequest:
 
     @classmethod
     def from_json(cls, obj: Any, what: str = _CLUSTERIZE) -> ClusterizeRequest:
+        """Validate a decoded body (or one ``topics[]`` element of an intersect).
+
+        Absent or null ``clustering_dt_ns``, ``ontology`` and ``timestamp_range`` read as 0,
+        ``{}`` and no window.
+
+        Raises:
+            InvalidArgument: as ``checked``, and for a missing or malformed ``locator``, an
+                invalid ontology entry or a range without both integer bounds.
+        """
         if not isinstance(obj, dict):
             raise InvalidArgument(f"{what}: must be a JSON object, got {obj!r}")
         topic = TopicLocator.parse(jb.req_str(obj, "locator", what))
@@ -68,7 +96,12 @@ class ClusterizeRequest:
         return cls.checked(topic, dt, ontology, window, what)
 
     def entries_for(self, tag: str) -> tuple[OntologyEntry, ...]:
-        """The entries for a topic of ``tag``; entries of another tag are rejected."""
+        """The entries for a topic of ``tag``; entries of another tag are rejected.
+
+        Raises:
+            InvalidArgument: an entry's tag is not ``tag`` (§9.1: the server checks it
+                against the topic's stored tag).
+        """
         for entry in self.ontology.entries:
             if entry.tag != tag:
                 raise InvalidArgument(
@@ -91,7 +124,14 @@ class ClusterizeRequest:
 
 @attrs.frozen
 class IntersectRequest:
-    """Windows where the conditions of all ``topics`` hold within ``intersect_dt_ns``."""
+    """Windows where the conditions of all ``topics`` hold within ``intersect_dt_ns``.
+
+    Attributes:
+        topics: one clusterize request per topic (topics may repeat or belong to different
+            sequences, §9.2).
+        intersect_dt_ns: how far apart (ns) two topics' clusters may be and still intersect;
+            each window found is widened by ``intersect_dt_ns // 2`` on both sides.
+    """
 
     action: ClassVar[ActionName] = ActionName.TOPIC_FILTER_INTERSECT
     topics: tuple[ClusterizeRequest, ...]
@@ -100,7 +140,11 @@ class IntersectRequest:
     @classmethod
     def checked(cls, topics: tuple[ClusterizeRequest, ...], intersect_dt_ns: int = 0,
                 what: str = _INTERSECT) -> IntersectRequest:  # fmt: skip
-        """Reject an empty topic list and a negative tolerance."""
+        """Reject an empty topic list and a negative tolerance.
+
+        Raises:
+            InvalidArgument: ``topics`` is empty or ``intersect_dt_ns < 0``.
+        """
         if not topics:
             raise InvalidArgument(
                 f"{what}: 'topics' must be a non-empty array (intersect needs at least one topic)"
@@ -109,6 +153,12 @@ class IntersectRequest:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> IntersectRequest:
+        """Validate a decoded body; each ``topics[]`` element is read as a clusterize body.
+
+        Raises:
+            InvalidArgument: as ``checked``, and for a malformed ``topics`` element; the
+                message names it (``topic_filter_intersect: topics[1]``).
+        """
         what = _INTERSECT
         topics = jb.opt_list(obj, "topics", what)
         parsed = tuple(
@@ -117,6 +167,7 @@ class IntersectRequest:
         return cls.checked(parsed, jb.opt_int(obj, "intersect_dt_ns", what) or 0)
 
     def to_json(self) -> dict[str, Any]:
+        """The body ``{"topics", "intersect_dt_ns"}``; topics carry a range only if bounded."""
         return {
             "topics": [t.to_json(with_range=False) for t in self.topics],
             "intersect_dt_ns": self.intersect_dt_ns,
@@ -125,7 +176,10 @@ class IntersectRequest:
 
 @attrs.frozen
 class TimeCluster:
-    """One reply page of a temporal filter: both bounds are row timestamps, inclusive."""
+    """One reply page of a temporal filter: both bounds are row timestamps, inclusive.
+
+    ``id`` numbers the pages 0, 1, 2, ... in time order.
+    """
 
     id: int
     start_ns: int
@@ -133,6 +187,11 @@ class TimeCluster:
 
     @classmethod
     def from_json(cls, page: Any, action: str = _CLUSTERIZE) -> TimeCluster:
+        """Read one page payload ``{"id", "ts": {"start_ns", "end_ns"}}`` of ``action``.
+
+        Raises:
+            InvalidArgument: a page of another shape, or a value that is not an int64.
+        """
         what = f"{action} page"
         if not isinstance(page, dict) or not isinstance(page.get("ts"), dict):
             raise InvalidArgument(f"{what} must be {{'id', 'ts': {{...}}}}, got {page!r}")
@@ -143,4 +202,5 @@ class TimeCluster:
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
+        """The page payload ``{"id", "ts": {"start_ns", "end_ns"}}``."""
         return {"id": self.id, "ts": {"start_ns": self.start_ns, "end_ns": self.end_ns}}

@@ -23,6 +23,7 @@ from mosaico.protocol.actions import SERIALIZATION_FORMATS
 TIMESTAMP = "timestamp_ns"
 """The envelope column of every topic: the row's time in ns, first in the schema (§4.1)."""
 TIMESTAMP_FIELD = pa.field(TIMESTAMP, pa.int64(), nullable=False)
+"""The ``timestamp_ns: int64 not null`` field every topic schema starts with."""
 
 
 class TopicCodec(Protocol):

@@ -1,7 +1,20 @@
 """Client-side queries: builders of the `query` request (spec §8.9), the response with
 chaining (§8.8), and the temporal filters' requests and replies (§9). No network code: the
 client sends the protocol requests built here (``mosaico.protocol.QueryRequest``,
-``ClusterizeRequest``, ``IntersectRequest``) and parses the payloads it gets back."""
+``ClusterizeRequest``, ``IntersectRequest``) and parses the payloads it gets back.
+
+>>> from mosaico import IMU, MosaicoClient
+>>> from mosaico.query import QueryOntologyCatalog, QuerySequence
+>>> with MosaicoClient.connect("localhost") as client:  # doctest: +SKIP
+...     hits = client.query(
+...         QuerySequence().with_user_metadata("vehicle.id", eq="alpha"),
+...         QueryOntologyCatalog(IMU.Q.acceleration.x.gt(4.0)),
+...     )
+...     bursts = client.clusterize(hits.items[0].topics[0], clustering_dt_ns=100_000_000)
+
+``hits`` lists the matching sequences and topics; ``bursts`` the time ranges (inclusive
+``TimeCluster`` bounds, in ns) where the topic's rows meet the query's IMU condition.
+"""
 
 from mosaico.query import calls
 from mosaico.query.builders import (

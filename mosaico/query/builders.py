@@ -5,6 +5,16 @@ entry is checked by the protocol's operator table as it is added, so a bad query
 ``QueryBuildError`` before anything is sent. Every builder method returns the builder, so
 calls chain. A key can be set once per builder (ranges use ``between``); repeating it raises
 ``QueryBuildError`` naming the key.
+
+>>> from mosaico import IMU
+>>> from mosaico.query import Query, QueryOntologyCatalog, QuerySequence, QueryTopic
+>>> query = Query(
+...     QuerySequence().with_name_match("run-*"),
+...     QueryTopic().with_ontology_tag(IMU),
+...     QueryOntologyCatalog(IMU.Q.acceleration.x.gt(4.0)),
+... )
+>>> query.to_json()["ontology"]
+{'IMU.acceleration.x': {'$gt': 4.0}}
 """
 
 from __future__ import annotations
@@ -67,19 +77,50 @@ class _CatalogBuilder:
         return self
 
     def with_name(self: _B, name: str) -> _B:
+        """The name equals ``name`` (``$eq``); a topic name is ``/path`` (§8.3).
+
+        Raises:
+            QueryBuildError: the name is already set in this builder, or ``name`` is not a
+                string.
+        """
         return self._set("name", "eq", name)
 
     def with_name_match(self: _B, pattern: str) -> _B:
-        """Glob over the whole name: ``*``, ``?``, ``[a-z]``, ``[!a]``, ``#`` (one digit)."""
+        """Glob over the whole name: ``*``, ``?``, ``[a-z]``, ``[!a]``, ``#`` (one digit).
+
+        >>> QuerySequence().with_name_match("run-#*").to_json()
+        {'name': {'$match': 'run-#*'}}
+
+        Raises:
+            QueryBuildError: the name is already set, or the pattern is not a string or has
+                an inverted range.
+        """
         return self._set("name", "match", pattern)
 
     def with_name_in(self: _B, names: Iterable[str]) -> _B:
+        """The name is one of ``names`` (``$in``); what ``QueryResponse.to_query_*`` build.
+
+        Raises:
+            QueryBuildError: the name is already set, or ``names`` is empty or not all
+                strings.
+        """
         return self._set("name", "in_", list(names))
 
     def with_created_timestamp(
         self: _B, time_start: int | None = None, time_end: int | None = None
     ) -> _B:
-        """Creation time bounds in ns, inclusive; ``None`` or ``0`` = not given."""
+        """Creation time bounds in ns, inclusive; ``None`` or ``0`` = not given.
+
+        Both bounds give ``$between``, one gives ``$geq`` or ``$leq``.
+
+        Args:
+            time_start: earliest ``created_at_ns`` (wall-clock ns since the epoch).
+            time_end: latest ``created_at_ns``.
+
+        Raises:
+            QueryBuildError: no bound, a bound that is not an int, ``time_start`` after
+                ``time_end``, or the creation time already set in this builder.
+        """
         key = f"{self.section}.created_at_ns"
         for bound in (time_start, time_end):
             if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
@@ -100,7 +141,22 @@ class _CatalogBuilder:
         leq: Any = _UNSET, gt: Any = _UNSET, geq: Any = _UNSET, between: Any = _UNSET,
         outside: Any = _UNSET, in_: Any = _UNSET, match: Any = _UNSET, ex: Any = _UNSET,
     ) -> _B:  # fmt: skip
-        """One condition on a dotted metadata path (``"vehicle.id"``); exactly one operator."""
+        """One condition on a dotted metadata path (``"vehicle.id"``); exactly one operator.
+
+        Each keyword is one operator of spec §8.5; pairs (``between``, ``outside``) and sets
+        (``in_``) take a list or a tuple; ``ex=True`` / ``ex=False`` test whether the path
+        exists (``$ex`` / ``$nex``). A path missing from a resource's metadata, or a value
+        of another type, does not match (never an error on the server).
+
+        >>> QueryTopic().with_user_metadata("sensor.model", eq="xsens").to_json()
+        {'user_metadata': {'sensor.model': {'$eq': 'xsens'}}}
+        >>> QuerySequence().with_user_metadata("weather", in_=("sunny", "rain")).to_json()
+        {'user_metadata': {'weather': {'$in': ['sunny', 'rain']}}}
+
+        Raises:
+            QueryBuildError: ``path`` is empty or already set, not exactly one operator is
+                given, or the operand has the wrong shape for it.
+        """
         key = f"{self.section}.user_metadata.{path}"
         if not isinstance(path, str) or not path:
             raise QueryBuildError(f"{self.section}.user_metadata: the path must be a string")
@@ -123,18 +179,32 @@ class _CatalogBuilder:
 
 
 class QuerySequence(_CatalogBuilder):
-    """Filters on sequences: name, creation time, user metadata."""
+    """Filters on sequences: name, creation time, user metadata.
+
+    >>> QuerySequence().with_name("run-001").with_user_metadata("vehicle.id", eq="a").to_json()
+    {'name': {'$eq': 'run-001'}, 'user_metadata': {'vehicle.id': {'$eq': 'a'}}}
+    """
 
     section = "sequence"
 
 
 class QueryTopic(_CatalogBuilder):
-    """Filters on topics: name (``/path``), creation time, ontology tag, user metadata."""
+    """Filters on topics: name (``/path``), creation time, ontology tag, user metadata.
+
+    >>> from mosaico import IMU
+    >>> QueryTopic().with_ontology_tag(IMU).with_name_match("/imu/*").to_json()
+    {'ontology_tag': {'$eq': 'IMU'}, 'name': {'$match': '/imu/*'}}
+    """
 
     section = "topic"
 
     def with_ontology_tag(self, tag: str | type) -> QueryTopic:
-        """A tag string, or a generated type (its ``TAG``)."""
+        """Topics of one ontology tag: a tag string, or a generated type (its ``TAG``).
+
+        Raises:
+            QueryBuildError: ``tag`` is neither a non-empty string nor a type with a
+                ``TAG``, or the tag is already set in this builder.
+        """
         value = tag if isinstance(tag, str) else getattr(tag, "TAG", None)
         if not isinstance(value, str) or not value:
             raise QueryBuildError(f"topic.ontology_tag: expected a tag or a type, got {tag!r}")
@@ -143,7 +213,20 @@ class QueryTopic(_CatalogBuilder):
 
 class QueryOntologyCatalog:
     """Content conditions from typed expressions (``IMU.Q.acceleration.x.gt(4.0)``); several
-    tags may be combined; one expression per key (use ``between`` for ranges)."""
+    tags may be combined; one expression per key (use ``between`` for ranges).
+
+    A topic matches when one of its rows meets every expression of its tag; with several
+    tags, a sequence must have a matching topic for each (§8.7).
+
+    >>> from mosaico import IMU
+    >>> QueryOntologyCatalog(
+    ...     IMU.Q.acceleration.x.between(0.0, 2.0), IMU.Q.angular_velocity.z.lt(0.5)
+    ... ).to_json()
+    {'IMU.acceleration.x': {'$between': [0.0, 2.0]}, 'IMU.angular_velocity.z': {'$lt': 0.5}}
+
+    Raises:
+        QueryBuildError: as ``with_expression``, for each expression given.
+    """
 
     section: ClassVar[str] = "ontology"
 
@@ -153,6 +236,12 @@ class QueryOntologyCatalog:
             self.with_expression(expression)
 
     def with_expression(self, expression: Expression) -> QueryOntologyCatalog:
+        """Add one typed expression (built by a type's ``Q`` proxy).
+
+        Raises:
+            QueryBuildError: ``expression`` is not an ``Expression``, or its key is already
+                set in this builder.
+        """
         if not isinstance(expression, Expression):
             raise QueryBuildError(
                 f"expected a typed expression such as IMU.Q.acceleration.x.gt(1.0), "
@@ -176,21 +265,40 @@ class QueryOntologyCatalog:
         return self.to_section().for_tag(tag).to_json()
 
     def to_json(self) -> dict[str, Any]:
+        """The ``ontology`` section object ``{"<Tag>.<path>": {op: operand}, ...}``."""
         return self.to_section().to_json()
 
 
 Builder = QuerySequence | QueryTopic | QueryOntologyCatalog
+"""A builder of one section of a `query` request."""
 _K = TypeVar("_K", QuerySequence, QueryTopic, QueryOntologyCatalog)
 
 
 class Query:
-    """The request document of §8.1 from at most one builder per section."""
+    """The request document of §8.1 from at most one builder per section.
+
+    The sections combine with AND. ``MosaicoClient.query`` takes the builders themselves and
+    makes the ``Query``; build one directly to see or reuse the request document.
+
+    >>> from mosaico.query import Query, QuerySequence, QueryTopic
+    >>> Query(QuerySequence().with_name("run-001"), QueryTopic()).to_json()
+    {'sequence': {'name': {'$eq': 'run-001'}}, 'topic': {}}
+
+    Raises:
+        QueryBuildError: as ``append``.
+    """
 
     def __init__(self, *builders: Builder) -> None:
         self._builders: dict[str, Builder] = {}
         self.append(*builders)
 
     def append(self, *builders: Builder) -> Query:
+        """Add section builders; returns the query.
+
+        Raises:
+            QueryBuildError: something that is not a section builder, or a second builder
+                of a section the query has already.
+        """
         for builder in builders:
             if not isinstance(builder, (QuerySequence, QueryTopic, QueryOntologyCatalog)):
                 raise QueryBuildError(f"expected a query builder, got {builder!r}")
@@ -220,4 +328,5 @@ class Query:
         return builder.to_json() if builder is not None else {}
 
     def to_json(self) -> dict[str, Any]:
+        """The request body; a section is present iff a builder of it was given."""
         return self.to_request().to_json()

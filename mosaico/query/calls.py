@@ -23,11 +23,18 @@ from mosaico.query.response import (
 )
 
 SendAction = Callable[[QueryRequest], Any]
+"""Sends one `query` request and returns the decoded payload (None for "no payload")."""
 SendPaged = Callable[[PagedRequest], Sequence[Any]]
+"""Sends one temporal-filter request and returns the decoded payload of every page."""
 
 
 def query(send: SendAction, *builders: Builder) -> QueryResponse | None:
-    """Run a query; None when the server replies without payload (as the reference does)."""
+    """Run a query; None when the server replies without payload (as the reference does).
+
+    Raises:
+        QueryBuildError: the builders do not make a valid query (before anything is sent).
+        ResponseError: the reply does not have the shape of §8.8.
+    """
     request = Query(*builders).to_request()
     payload = send(request)
     return None if payload is None else QueryResponse.from_payload(payload, request.ontology)
@@ -37,7 +44,12 @@ def clusterize(
     send_paged: SendPaged, topic: QueryResponseItemTopic, clustering_dt_ns: int = 0,
     timestamp_range: Window = None,
 ) -> list[TimeCluster]:  # fmt: skip
-    """Time ranges where the query's conditions on this topic hold (spec §9.1)."""
+    """Time ranges where the query's conditions on this topic hold (spec §9.1).
+
+    Raises:
+        QueryBuildError: a negative gap or an empty range.
+        ResponseError: a reply page of another shape.
+    """
     request = topic.clusterize_request(clustering_dt_ns, timestamp_range)
     return parse_clusters(send_paged(request), request.action.value)
 
@@ -46,7 +58,12 @@ def intersect(
     send_paged: SendPaged, topics: Sequence[QueryResponseItemTopic], clustering_dt_ns: int = 0,
     intersect_dt_ns: int = 0,
 ) -> list[TimeCluster]:  # fmt: skip
-    """Time ranges where the conditions of all ``topics`` hold together (spec §9.2)."""
+    """Time ranges where the conditions of all ``topics`` hold together (spec §9.2).
+
+    Raises:
+        QueryBuildError: no topic, or a negative gap or tolerance.
+        ResponseError: a reply page of another shape.
+    """
     parts = [t.clusterize_request(clustering_dt_ns) for t in topics]
     request = intersect_request(parts, intersect_dt_ns)
     return parse_clusters(send_paged(request), request.action.value)
