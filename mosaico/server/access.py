@@ -66,6 +66,13 @@ class ApiKeyMiddlewareFactory(flight.ServerMiddlewareFactory):
         self._keys = keys
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[Any]]) -> _Granted:
+        """Called by Flight before each call: look up the key in the API key header
+        (``API_KEY_HEADER``); returns the middleware that holds what the key may do.
+
+        Raises:
+            flight.FlightUnauthorizedError: the key is missing or unknown
+                (``PERMISSION_DENIED``).
+        """
         values = headers.get(API_KEY_HEADER) or []
         token = (
             values[0].decode() if values and isinstance(values[0], bytes) else (values or [""])[0]

@@ -118,6 +118,9 @@ clock = _Clock()
 
 @attrs.frozen
 class SequenceRow:
+    """One sequence: its UUID, its unique name, its creation time (ns since the Unix epoch)
+    and its user metadata (a JSON object, fixed at creation)."""
+
     id: str
     name: str
     created_at_ns: int
@@ -132,11 +135,15 @@ class _Finalizable:
 
     @property
     def locked(self) -> bool:
+        """True once the session is finalized: no new topics, no uploads (spec §4.4)."""
         return self.completed_at_ns is not None
 
 
 @attrs.frozen
 class SessionRow(_Finalizable):
+    """One session of a sequence. ``sequence`` is the sequence's name, ``ident`` the session
+    identifier (a ULID); ``completed_at_ns`` is None while the session is pending."""
+
     id: str
     sequence_id: str
     sequence: str
@@ -146,11 +153,17 @@ class SessionRow(_Finalizable):
 
     @property
     def locator(self) -> str:
+        """The session locator ``<sequence>:<ident>`` (spec §3.3)."""
         return f"{self.sequence}:{self.ident}"
 
 
 @attrs.frozen
 class TopicRow(_Finalizable):
+    """One topic: its sequence (``sequence`` is the name), its session, its ``path`` (without
+    the leading ``/``), its type (``ontology_tag``, ``serialization_format``), its user
+    metadata and its upload ``state``: ``created``, ``uploading``, ``uploaded`` or ``failed``.
+    """
+
     id: str
     sequence_id: str
     sequence: str
@@ -166,6 +179,7 @@ class TopicRow(_Finalizable):
 
     @property
     def locator(self) -> str:
+        """The topic locator ``<sequence>/<path>``, as messages and logs name the topic."""
         return f"{self.sequence}/{self.path}"
 
     def schema(self) -> pa.Schema:
@@ -177,6 +191,14 @@ class TopicRow(_Finalizable):
 
 @attrs.frozen
 class ChunkRow:
+    """One committed chunk file of a topic.
+
+    ``ordinal`` orders the chunks of the topic's upload (from 0); ``path`` is relative to the
+    store root; ``file_bytes`` is the Parquet file's size, ``arrow_bytes`` the rows' size in
+    memory (what read sizing uses); ``min_ts`` and ``max_ts`` bound its ``timestamp_ns``
+    values, both inclusive.
+    """
+
     id: str
     topic_id: str
     ordinal: int
@@ -201,6 +223,8 @@ class ColumnStats:
 
 @attrs.frozen
 class TopicTotals:
+    """Sums over the chunks of one topic; the ``timestamp_ns`` range is None without chunks."""
+
     row_count: int = 0
     file_bytes: int = 0
     arrow_bytes: int = 0
@@ -211,6 +235,9 @@ class TopicTotals:
 
 @attrs.frozen
 class NotificationRow:
+    """One stored notification; ``topic_path`` is None for a sequence-level notification and
+    ``created_at_ns`` is its creation time (ns since the Unix epoch)."""
+
     sequence: str
     topic_path: str | None
     notification_type: str
@@ -262,6 +289,7 @@ class Catalog:
                     cur.execute(statement)
 
     def close(self) -> None:
+        """Close the SQLite connection; the catalog cannot be used afterwards."""
         with self._lock:
             self._db.close()
 
@@ -285,6 +313,11 @@ class Catalog:
     # -- sequences -----------------------------------------------------------------------
 
     def create_sequence(self, name: str, user_metadata: dict[str, Any]) -> SequenceRow:
+        """Record a new sequence, without sessions yet.
+
+        Raises:
+            AlreadyExists: a sequence of that name exists.
+        """
         row = SequenceRow(str(uuid.uuid4()), name, clock.now(), user_metadata)
         with self._tx() as cur:
             if cur.execute("SELECT 1 FROM sequences WHERE name = ?", (name,)).fetchone():
@@ -304,10 +337,16 @@ class Catalog:
         return SequenceRow(found[0], found[1], found[2], json.loads(found[3]))
 
     def get_sequence(self, name: str) -> SequenceRow:
+        """The sequence called ``name``.
+
+        Raises:
+            NotFound: no such sequence.
+        """
         with self._tx() as cur:
             return self._sequence(cur, name)
 
     def list_sequences(self) -> list[SequenceRow]:
+        """Every sequence, in creation order (ties by name)."""
         rows = self._select(
             "SELECT id, name, created_at_ns, user_metadata FROM sequences "
             "ORDER BY created_at_ns, name"
@@ -332,6 +371,11 @@ class Catalog:
     # -- sessions ------------------------------------------------------------------------
 
     def create_session(self, sequence: str, ident: str) -> SessionRow:
+        """Open a pending session on ``sequence``, identified by ``ident`` (a ULID).
+
+        Raises:
+            NotFound: no such sequence.
+        """
         with self._tx() as cur:
             seq = self._sequence(cur, sequence)
             row = SessionRow(str(uuid.uuid4()), seq.id, seq.name, ident, clock.now(), None)
@@ -348,16 +392,30 @@ class Catalog:
         return SessionRow(*found)
 
     def get_session(self, session_uuid: str) -> SessionRow:
+        """The session whose UUID is ``session_uuid``.
+
+        Raises:
+            NotFound: no such session.
+        """
         with self._tx() as cur:
             return self._session(cur, "s.id = ?", (session_uuid,))
 
     def sessions_of(self, sequence_id: str) -> list[SessionRow]:
+        """The sessions of a sequence (given by its UUID), in creation order."""
         rows = self._select(
             f"{_SESSION_SELECT} WHERE s.sequence_id = ? ORDER BY s.created_at_ns", (sequence_id,)
         )
         return [SessionRow(*r) for r in rows]
 
     def finalize_session(self, session_uuid: str) -> SessionRow:
+        """Lock a pending session and its topics (spec §5.4.5); returns the session with
+        ``completed_at_ns`` set.
+
+        Raises:
+            NotFound: no such session.
+            FailedPrecondition: the session is already finalized, or one of its topics is
+                still uploading.
+        """
         with self._tx() as cur:
             session = self._session(cur, "s.id = ?", (session_uuid,))
             if session.locked:
@@ -403,6 +461,24 @@ class Catalog:
         serialization_format: str,
         user_metadata: dict[str, Any],
     ) -> TopicRow:
+        """Record a new topic, in state ``created``, in a pending session.
+
+        Args:
+            session_uuid: the session the topic belongs to.
+            sequence: the sequence name of the topic's locator; it must be the session's.
+            path: the topic path, without the leading ``/``; unique within the sequence,
+                across all its sessions.
+            ontology_tag: the tag of the topic's type, stored as given.
+            serialization_format: ``default``, ``ragged`` or ``image`` (``image`` topics are
+                stored without Parquet compression).
+            user_metadata: a JSON object, fixed at creation.
+
+        Raises:
+            NotFound: no such session.
+            FailedPrecondition: the session is finalized.
+            InvalidArgument: ``sequence`` is not the session's sequence.
+            AlreadyExists: the sequence already has a topic at ``path``.
+        """
         with self._tx() as cur:
             session = self._session(cur, "s.id = ?", (session_uuid,))
             if session.locked:
@@ -441,6 +517,11 @@ class Catalog:
         return _topic(row)
 
     def get_topic(self, sequence: str, path: str) -> TopicRow:
+        """The topic at ``<sequence>/<path>`` (``path`` without the leading ``/``).
+
+        Raises:
+            NotFound: no such topic.
+        """
         with self._tx() as cur:
             return self._topic(cur, sequence, path)
 
@@ -453,6 +534,12 @@ class Catalog:
         return [_topic(r) for r in rows]
 
     def delete_topic(self, sequence: str, path: str) -> tuple[TopicRow, list[str]]:
+        """Remove a topic with its chunk rows and notifications, whatever its session's state;
+        returns the removed row and the chunk paths whose files must go.
+
+        Raises:
+            NotFound: no such topic.
+        """
         with self._tx() as cur:
             topic = self._topic(cur, sequence, path)
             paths = self._chunk_paths(cur, "t.id = ?", (topic.id,))
@@ -486,6 +573,8 @@ class Catalog:
         return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)
 
     def end_upload(self, topic_id: str, ok: bool) -> None:
+        """Mark a claimed topic ``uploaded`` (``ok``) or ``failed``; a topic that is not
+        ``uploading`` (deleted meanwhile, already ended) is left as it is."""
         with self._tx() as cur:
             cur.execute(
                 "UPDATE topics SET state = ? WHERE id = ? AND state = ?",
@@ -513,6 +602,7 @@ class Catalog:
         return True
 
     def chunks_of(self, topic_id: str) -> list[ChunkRow]:
+        """The chunks of a topic (given by its UUID), in upload order (``ordinal``)."""
         rows = self._select(
             f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE topic_id = ? ORDER BY ordinal", (topic_id,)
         )
@@ -537,6 +627,8 @@ class Catalog:
         return out
 
     def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:
+        """Topic UUID -> its chunk sums, in one query; a topic without chunks is absent
+        (callers use ``TopicTotals()`` for it)."""
         if not topic_ids:
             return {}
         marks = ",".join("?" * len(topic_ids))
@@ -548,6 +640,7 @@ class Catalog:
         return {r[0]: TopicTotals(*r[1:]) for r in rows}
 
     def all_chunk_paths(self) -> set[str]:
+        """The path of every recorded chunk (relative to the store root): what a sweep keeps."""
         return {r[0] for r in self._select("SELECT path FROM chunks")}
 
     def recover_interrupted_uploads(self) -> list[TopicRow]:
@@ -564,6 +657,12 @@ class Catalog:
     def add_notification(
         self, sequence: str, topic_path: str | None, notification_type: str, msg: str
     ) -> None:
+        """Store a notification on a sequence (``topic_path`` None) or on one of its topics.
+        The type and message are stored as given (the protocol layer checked the type).
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         with self._tx() as cur:
             if topic_path is None:
                 seq_id, topic_id = self._sequence(cur, sequence).id, None
@@ -584,6 +683,11 @@ class Catalog:
         return "n.topic_id = ?", self._topic(cur, sequence, topic_path).id
 
     def list_notifications(self, sequence: str, topic_path: str | None) -> list[NotificationRow]:
+        """The notifications of one resource (not those of its topics), oldest first.
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         with self._tx() as cur:
             where, key = self._notification_target(cur, sequence, topic_path)
             rows = cur.execute(
@@ -594,6 +698,12 @@ class Catalog:
         return [NotificationRow(sequence, topic_path, *r) for r in rows]
 
     def purge_notifications(self, sequence: str, topic_path: str | None) -> int:
+        """Delete the notifications of one resource (not those of its topics); returns how
+        many were deleted.
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         with self._tx() as cur:
             where, key = self._notification_target(cur, sequence, topic_path)
             ids = [

@@ -21,7 +21,15 @@ log = logging.getLogger("mosaico.server.embedded")
 class EmbeddedServer:
     """``with EmbeddedServer(path) as (host, port): ...`` or ``start()`` / ``stop()``.
 
-    gRPC serves on its own background threads; nothing here blocks the caller.
+    gRPC serves on its own background threads; nothing here blocks the caller. ``path`` is
+    the store folder (created if missing); ``config`` and ``api_keys`` are passed to the
+    ``Store`` and the ``MosaicoFlightServer``. ``MosaicoClient.local`` starts one for you.
+
+    Example:
+        >>> with EmbeddedServer("/tmp/mosaico-store") as (host, port):
+        ...     client = MosaicoClient.connect(host, port)
+        ...     names = client.list_sequences()
+        ...     client.close()
     """
 
     def __init__(
@@ -40,17 +48,33 @@ class EmbeddedServer:
 
     @property
     def address(self) -> tuple[str, int]:
+        """``(host, port)`` the server listens on.
+
+        Raises:
+            StateError: the server is not running.
+        """
         if self._server is None:
             raise StateError("embedded server is not running")
         return self.host, self._server.port
 
     @property
     def store(self) -> Store:
+        """The served ``Store``, for in-process access (tests, benchmarks).
+
+        Raises:
+            StateError: the server is not running.
+        """
         if self._store is None:
             raise StateError("embedded server is not running")
         return self._store
 
     def start(self) -> tuple[str, int]:
+        """Open the store and serve it on a free port of ``host``; returns ``(host, port)``.
+        While running, a second call returns the same address.
+
+        Raises:
+            StoreError: the store folder or its catalog cannot be used.
+        """
         if self._server is not None:
             return self.address
         self._store = Store.open_local(self.path, self.config)
@@ -66,6 +90,8 @@ class EmbeddedServer:
         return self.address
 
     def stop(self) -> None:
+        """Tell streaming reads to end, shut the Flight server down and wait for it, then
+        close the store. Does nothing when not running; ``start`` may be called again."""
         server, store = self._server, self._store
         self._server = self._store = None
         if store is not None:

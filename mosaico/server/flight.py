@@ -109,10 +109,21 @@ class MosaicoFlightServer(flight.FlightServerBase):
     # -- control plane -------------------------------------------------------------------
 
     def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
+        """``ListActions``: every action name of spec §5.3, with empty descriptions."""
         return [(name.value, "") for name in act.ActionName]
 
     @_translate("do_action")
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+        """``DoAction`` (spec §5): check the permission of the action's name, validate the
+        body into its typed request, run it and return the reply envelopes: one, or one per
+        item (newline-terminated) for the paged ``topic_filter_*`` actions.
+
+        Raises:
+            flight.FlightError: the status of the refusal (spec §12): ``PERMISSION_DENIED``
+                for a key without the action's permission, ``UNIMPLEMENTED`` for an unknown
+                action, ``INVALID_ARGUMENT`` for a malformed or oversized body, or the
+                status of whatever the store raised.
+        """
         started = time.perf_counter()
         # The permission comes from the action's name alone: an unprivileged caller learns
         # nothing about the body it sent.
@@ -166,6 +177,15 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
+        """``GetFlightInfo`` (spec §7.1-§7.4). For a topic command, one endpoint; for a
+        sequence command, one endpoint per topic and the sequence metadata in the info's
+        ``app_metadata``. Each endpoint's ticket carries the command's window; the totals are
+        the rows and stored bytes of the topics, whatever the window.
+
+        Raises:
+            flight.FlightError: ``INVALID_ARGUMENT`` for a path descriptor or a malformed
+                command, ``NOT_FOUND`` for an unknown sequence or topic.
+        """
         cmd = _resource_command(context, descriptor, "get_flight_info", "GetFlightInfo")
         if cmd.topic is not None:
             view = self.store.describe_topic(cmd.topic, cmd.window)
@@ -185,6 +205,12 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def get_schema(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
+        """``GetSchema`` (spec §7.6): a topic's stored upload schema (empty before its upload).
+
+        Raises:
+            flight.FlightError: ``INVALID_ARGUMENT`` for a sequence locator or a path
+                descriptor, ``NOT_FOUND`` for an unknown topic.
+        """
         cmd = _resource_command(context, descriptor, "get_schema", "GetSchema")
         if cmd.topic is None:
             raise InvalidArgument(f"GetSchema needs a topic locator, got sequence {cmd.sequence!r}")
@@ -194,6 +220,9 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def list_flights(
         self, context: flight.ServerCallContext, criteria: bytes
     ) -> Iterator[flight.FlightInfo]:
+        """``ListFlights`` (spec §7.9): one info per sequence, in creation order, whose path
+        descriptor is the sequence name. Criteria other than ``b""`` and ``b"/"`` (both mean
+        "all") are refused with ``INVALID_ARGUMENT``."""
         require(context, RPC_PERMISSION["list_flights"])
         if criteria not in (b"", b"/"):
             raise InvalidArgument(f"ListFlights criteria {criteria!r} unsupported; use b'' or b'/'")
@@ -210,6 +239,10 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def do_get(
         self, context: flight.ServerCallContext, ticket: flight.Ticket
     ) -> flight.FlightDataStream:
+        """``DoGet`` (spec §7.8): the ticket's topic rows inside its window, sorted by
+        ``timestamp_ns``, in the stored schema, in batches near the target message size.
+        An error met while streaming (the topic deleted meanwhile, a storage fault) ends the
+        stream with its status."""
         require(context, RPC_PERMISSION["do_get"])
         parsed = Ticket.parse(ticket.ticket)
         schema, batches = self.store.read(parsed)
@@ -225,6 +258,18 @@ class MosaicoFlightServer(flight.FlightServerBase):
         reader: flight.MetadataRecordBatchReader,
         writer: flight.FlightMetadataWriter,
     ) -> None:
+        """``DoPut`` (spec §6): the one upload of a topic. The command names the topic and
+        carries its UUID; rows are buffered and committed in chunks as they arrive. At the
+        end of the stream the upload is finished; on any error it is aborted, keeping the
+        rows already accepted, and the topic is marked failed.
+
+        Raises:
+            flight.FlightError: the preconditions of spec §6.1 (``NOT_FOUND``,
+                ``INVALID_ARGUMENT``, ``FAILED_PRECONDITION``, see ``claim_topic``), or
+                ``INVALID_ARGUMENT`` for a path descriptor, a malformed command, a malformed
+                or interrupted stream, a batch above the decode limit or a null
+                ``timestamp_ns``.
+        """
         require(context, RPC_PERMISSION["do_put"])
         cmd = UploadCommand.parse(_command(descriptor, "DoPut"))
         upload = self.store.begin_upload(cmd, reader.schema)

@@ -18,6 +18,9 @@ from mosaico.server.catalog import ColumnStats
 
 @attrs.frozen
 class Leaf:
+    """One leaf column of a schema: its statistics path (``acceleration.x``,
+    ``positions[]``, ``tags{key}``) and the kind its bounds are kept as."""
+
     path: str
     kind: str | None  # int, real, text, bool; None for leaves without statistics
 

@@ -25,6 +25,9 @@ CHUNK_DIR = "chunks"
 
 @attrs.frozen
 class WrittenChunk:
+    """A chunk file moved into place: its path, its size in bytes and its Parquet footer
+    (where the chunk statistics come from)."""
+
     path: str  # relative to the store root
     file_bytes: int
     metadata: pq.FileMetaData
@@ -86,6 +89,22 @@ class ChunkStore:
         self, topic_id: str, chunk_id: str, table: pa.Table, options: WriteOptions,
         row_group_rows: int,
     ) -> WrittenChunk:  # fmt: skip
+        """Write ``table`` as ``chunks/<topic_id>/<chunk_id>.parquet``: into ``tmp/`` first,
+        then moved into place, so no reader sees a partial file. On failure the temporary
+        file is removed and no chunk file lands under ``chunks/``.
+
+        Args:
+            topic_id: the topic UUID, the folder of the file.
+            chunk_id: the chunk UUID, the name of the file.
+            table: the rows, already sorted by ``timestamp_ns``.
+            options: the topic's Parquet options (``WriteOptions.for_schema``).
+            row_group_rows: rows per Parquet row group (at least 1 is used).
+
+        Raises:
+            OSError: the filesystem failed.
+            pa.ArrowException: Parquet refused the table. Nulls in required columns under
+                null parents are not a refusal: they are filled and the write retried.
+        """
         tmp = self._abs(f"{TMP_DIR}/{chunk_id}.parquet")
         final = f"{CHUNK_DIR}/{topic_id}/{chunk_id}.parquet"
         collected: list[pq.FileMetaData] = []
@@ -123,6 +142,8 @@ class ChunkStore:
             )
 
     def open_chunk(self, path: str) -> pq.ParquetFile:
+        """Open a chunk for reading by its path relative to the store root (``ChunkRow.path``);
+        the caller closes it. Raises ``OSError`` (``FileNotFoundError``) when it is gone."""
         return pq.ParquetFile(self.fs.open_input_file(self._abs(path)))
 
     def _delete_quietly(self, absolute: str) -> None:
@@ -130,10 +151,13 @@ class ChunkStore:
             self.fs.delete_file(absolute)
 
     def delete_chunks(self, paths: list[str]) -> None:
+        """Delete chunk files by relative path, ignoring files already gone and filesystem
+        errors (the next start-up sweeps what is left)."""
         for path in paths:
             self._delete_quietly(self._abs(path))
 
     def delete_topic_dirs(self, topic_ids: list[str]) -> None:
+        """Delete the chunk folder of each topic with what it still holds, ignoring errors."""
         for topic_id in topic_ids:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.fs.delete_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"))

@@ -97,7 +97,20 @@ def _data_info(totals: TopicTotals) -> DataInfo:
 
 
 class Store:
-    """A store folder (or any ``pyarrow.fs`` root) plus its catalog."""
+    """A store folder (or any ``pyarrow.fs`` root) plus its catalog.
+
+    Opening a store recovers from the previous run: uploads that were in progress are marked
+    failed (with an ``error`` notification on their topic) and files the catalog does not
+    know are swept. Construction raises ``StoreError`` when the root or the catalog cannot
+    be used.
+
+    Example:
+        >>> import tempfile
+        >>> store = Store.open_local(tempfile.mkdtemp())
+        >>> store.sequence_names()
+        []
+        >>> store.close()
+    """
 
     def __init__(
         self, fs: pafs.FileSystem, root: str, catalog_path: str,
@@ -124,6 +137,12 @@ class Store:
 
     @classmethod
     def open_local(cls, folder: str, config: StoreConfig | None = None) -> Store:
+        """Open the store in a local folder, creating the folder if needed; the catalog is
+        ``catalog.sqlite3`` inside it.
+
+        Raises:
+            StoreError: ``folder`` is not a folder, cannot be created or is not writable.
+        """
         folder = os.path.abspath(folder)
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise StoreError(f"store {folder!r} is not a folder")
@@ -136,6 +155,8 @@ class Store:
         return cls(pafs.LocalFileSystem(), folder, os.path.join(folder, CATALOG_FILE), config)
 
     def close(self) -> None:
+        """Stop serving: streaming reads end with ``Internal``, chunks being written land,
+        then the catalog closes."""
         self.closing.set()
         self._writer.shutdown(wait=True)
         self.catalog.close()
@@ -152,20 +173,41 @@ class Store:
             log.info(kv("recover.swept", files=len(removed)))
 
     def info(self) -> ServerInfo:
+        """The ``info`` reply (spec §5.4.1): protocol version and configured message limits."""
         return ServerInfo(limits=self.config.limits)
 
     # -- control plane -------------------------------------------------------------------
 
     def create_sequence(self, req: act.SequenceCreate) -> None:
+        """``sequence_create``: a new sequence, without sessions yet.
+
+        Raises:
+            AlreadyExists: the name is taken.
+        """
         self.catalog.create_sequence(req.sequence, req.user_metadata)
         log.info(kv("sequence.create", sequence=req.sequence))
 
     def create_session(self, req: act.SessionCreate) -> SessionCreated:
+        """``session_create``: a pending session with a new ULID identifier; returns its UUID
+        and its locator.
+
+        Raises:
+            NotFound: no such sequence.
+        """
         session = self.catalog.create_session(req.sequence, new_ulid())
         log.info(kv("session.create", session=session.locator))
         return SessionCreated(session.id, SessionLocator(session.sequence, session.ident))
 
     def create_topic(self, req: act.TopicCreate) -> TopicCreated:
+        """``topic_create`` in a pending session; returns the topic UUID, the key its one
+        DoPut must present.
+
+        Raises:
+            NotFound: no such session.
+            FailedPrecondition: the session is finalized.
+            InvalidArgument: the topic is not in the session's sequence.
+            AlreadyExists: the sequence already has a topic at that path.
+        """
         topic = self.catalog.create_topic(
             req.session_uuid, req.topic.sequence, req.topic.path, req.ontology_tag,
             req.serialization_format, req.user_metadata,
@@ -174,6 +216,12 @@ class Store:
         return TopicCreated(topic.id)
 
     def finalize_session(self, req: act.SessionFinalize) -> None:
+        """``session_finalize``: lock the session and its topics (spec §5.4.5).
+
+        Raises:
+            NotFound: no such session.
+            FailedPrecondition: already finalized, or an upload of the session is streaming.
+        """
         session = self.catalog.finalize_session(req.session_uuid)
         log.info(kv("session.finalize", session=session.locator))
 
@@ -191,6 +239,12 @@ class Store:
         self.chunks.delete_topic_dirs(topic_ids)
 
     def delete_session(self, req: act.SessionDelete) -> None:
+        """``session_delete`` by locator or by UUID: the session, its topics, their chunk
+        files and notifications, pending or finalized; its open uploads are cancelled.
+
+        Raises:
+            NotFound: no such session.
+        """
         if req.session is not None:
             session, topic_ids, paths = self.catalog.delete_session(
                 sequence=req.session.sequence, ident=req.session.session_id
@@ -201,20 +255,43 @@ class Store:
         log.info(kv("session.delete", session=session.locator, chunks=len(paths)))
 
     def delete_sequence(self, sequence: str) -> None:
+        """``sequence_delete``: the sequence with all its sessions, topics, chunk files and
+        notifications, whatever their state; open uploads are cancelled.
+
+        Raises:
+            NotFound: no such sequence.
+        """
         topic_ids, paths = self.catalog.delete_sequence(sequence)
         self._drop_files(topic_ids, paths)
         log.info(kv("sequence.delete", sequence=sequence, chunks=len(paths)))
 
     def delete_topic(self, topic: TopicLocator) -> None:
+        """``topic_delete``: one topic with its chunk files and notifications, also in a
+        finalized session; its upload, if open, is cancelled.
+
+        Raises:
+            NotFound: no such topic.
+        """
         row, paths = self.catalog.delete_topic(topic.sequence, topic.path)
         self._drop_files([row.id], paths)
         log.info(kv("topic.delete", topic=row.locator, chunks=len(paths)))
 
     def add_notification(self, req: act.NotificationCreate) -> None:
+        """``*_notification_create``: store the notification on its sequence or topic.
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         path = None if req.topic is None else req.topic.path
         self.catalog.add_notification(req.sequence, path, req.notification_type, req.msg)
 
     def list_notifications(self, sequence: str, topic_path: str | None) -> list[Notification]:
+        """``*_notification_list``: the notifications of a sequence (``topic_path`` None) or
+        of one of its topics, oldest first, each named by its resource's locator.
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         return [
             Notification(
                 sequence if row.topic_path is None else f"{sequence}/{row.topic_path}",
@@ -226,9 +303,16 @@ class Store:
         ]
 
     def purge_notifications(self, sequence: str, topic_path: str | None) -> None:
+        """``*_notification_purge``: delete the notifications of one resource, not those of
+        its topics.
+
+        Raises:
+            NotFound: no such sequence or topic.
+        """
         self.catalog.purge_notifications(sequence, topic_path)
 
     def sequence_names(self) -> list[str]:
+        """Every sequence name, in creation order (what ``ListFlights`` lists)."""
         return [row.name for row in self.catalog.list_sequences()]
 
     # -- catalogue -----------------------------------------------------------------------
@@ -252,6 +336,14 @@ class Store:
         return TopicView(metadata, topic.schema(), Ticket(metadata.topic, window))
 
     def describe_sequence(self, cmd: ResourceCommand) -> SequenceView:
+        """``GetFlightInfo`` on a sequence (spec §7.2): its metadata with its sessions, and
+        one view per topic in session, then topic, creation order. With a bounded window
+        each view also tells the rows inside it (spec §7.7), reading the timestamp column of
+        the chunks the window cuts.
+
+        Raises:
+            NotFound: no such sequence.
+        """
         seq = self.catalog.get_sequence(cmd.sequence)
         sessions = self.catalog.sessions_of(seq.id)
         topics = self.catalog.topics_of(seq.id)
@@ -275,11 +367,21 @@ class Store:
         return SequenceView(metadata, views)
 
     def describe_topic(self, topic: TopicLocator, window: TimeWindow) -> TopicView:
+        """``GetFlightInfo`` on one topic (spec §7.4), its view as in ``describe_sequence``.
+
+        Raises:
+            NotFound: no such topic.
+        """
         row = self.catalog.get_topic(topic.sequence, topic.path)
         totals = self.catalog.totals([row.id]).get(row.id, TopicTotals())
         return self._topic_view(row, totals, window)
 
     def topic_schema(self, topic: TopicLocator) -> pa.Schema:
+        """The stored upload schema of a topic; empty before its upload has started.
+
+        Raises:
+            NotFound: no such topic.
+        """
         return self.catalog.get_topic(topic.sequence, topic.path).schema()
 
     # -- data plane ----------------------------------------------------------------------
@@ -319,6 +421,9 @@ class Store:
         )  # fmt: skip
 
     def end_upload(self, upload: TopicUpload, ok: bool) -> None:
+        """End a DoPut: with ``ok`` commit the last rows and mark the topic uploaded, else
+        keep the rows accepted so far and mark it failed. If finishing fails the upload is
+        aborted and the error raised; either way the topic no longer counts as open."""
         try:
             if ok:
                 try:

@@ -3,8 +3,9 @@ roll Parquet chunks by size, commit.
 
 ``claim_topic`` is the one place of the upload preconditions, checked in the spec's order;
 the topic's checks run again inside the catalog transaction that claims the topic, so two
-uploads cannot both claim it. A full buffer is handed to a shared writer pool so that encoding Parquet overlaps
-with receiving the next rows; each upload keeps at most one chunk in flight (bounded memory).
+uploads cannot both claim it. A full buffer is handed to a shared writer pool so that
+encoding Parquet overlaps with receiving the next rows; each upload keeps at most one chunk
+in flight (bounded memory).
 """
 
 from __future__ import annotations
@@ -81,7 +82,14 @@ def _check_schema(schema: pa.Schema, serialization_format: str, compression: str
 
 
 class TopicUpload:
-    """Owns the rows received for one topic that are not yet in a committed chunk."""
+    """Owns the rows received for one topic that are not yet in a committed chunk.
+
+    Made by ``Store.begin_upload`` once the topic is claimed; ``add`` takes each batch of the
+    stream, then ``finish`` or ``abort`` ends it (``Store.end_upload`` picks which). ``rows``
+    counts the rows committed so far. Once ``cancelled`` is set (the topic is being
+    deleted) ``add`` and the chunk writes raise ``NotFound``, and ``abort`` drops the rows
+    still buffered.
+    """
 
     def __init__(
         self,
@@ -119,6 +127,15 @@ class TopicUpload:
             raise NotFound(f"topic {self.topic.locator!r} was deleted during its upload")
 
     def add(self, batch: pa.RecordBatch) -> None:
+        """Buffer one uploaded batch (empty ones are ignored); once ``chunk_bytes`` are
+        buffered, hand them to the writer pool as a chunk, after waiting for the chunk
+        before it, whose failure is raised here.
+
+        Raises:
+            NotFound: the topic was deleted during the upload.
+            InvalidArgument: the batch is larger than ``max_batch_bytes`` (the server's
+                decode limit) or has nulls in ``timestamp_ns``.
+        """
         self._check_live()
         if batch.num_rows == 0:
             return

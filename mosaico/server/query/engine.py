@@ -4,7 +4,8 @@ The engine knows nothing of SQLite or Parquet: a topic arrives as its catalog va
 callable yielding its chunks, each chunk as its leaf statistics plus a reader of record
 batches restricted to the columns the query needs. Chunks are pruned by statistics first
 (and, by the reader, the row groups inside them), then scanned batch by batch with
-vectorised predicates; a topic stops being scanned at its first matching row. Memory is bounded by one batch (plus the clusters found, for §9).
+vectorised predicates; a topic stops being scanned at its first matching row. Memory is
+bounded by one batch (plus the clusters found, for §9).
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ class TopicCandidate:
 
     @property
     def topic(self) -> TopicLocator:
+        """The topic's locator as the protocol value a query reply names."""
         return TopicLocator(self.sequence, self.path)
 
     @property
     def locator(self) -> str:
+        """``<sequence>/<path>``: the key that sorts and de-duplicates the matched topics."""
         return f"{self.sequence}/{self.path}"
 
 
@@ -84,6 +87,7 @@ class ScanCounters:
     bytes_read: int = 0  # Arrow bytes of the batches read
 
     def count_batch(self, batch: pa.RecordBatch) -> None:
+        """Count one scanned batch: its rows and its Arrow bytes."""
         self.batches_read += 1
         self.rows_read += batch.num_rows
         self.bytes_read += batch.nbytes

@@ -65,6 +65,12 @@ def _leaves(values: list[Any], out: list[Any]) -> None:
 
 
 def metadata_holds(document: Mapping[str, Any], flt: MetadataEntry) -> bool:
+    """Whether one user-metadata entry (spec §8.4) holds on ``document``.
+
+    The path is walked into every array element on the way. ``$ex`` / ``$nex`` test whether
+    the path reaches anything (a null counts); any other operator holds when some scalar it
+    reaches (arrays flattened) satisfies the condition, as ``holds`` decides.
+    """
     reached: list[Any] = [document]
     for key in flt.path:
         found: list[Any] = []

@@ -38,6 +38,9 @@ class QueryPlan:
 
 
 def plan_query(request: QueryRequest) -> QueryPlan:
+    """The plan of a validated request: an absent catalog section becomes an empty one
+    (every row passes it) and the ontology entries are grouped by tag. Checking the entries
+    against schemas is ``check_ontology``'s job."""
     return QueryPlan(
         request.sequence or CatalogSection(),
         request.topic or CatalogSection(),

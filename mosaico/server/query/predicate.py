@@ -110,6 +110,8 @@ class RowPredicate:
     _parts: tuple[tuple[tuple[Step, ...], Compare], ...]
 
     def __call__(self, batch: pa.RecordBatch) -> np.ndarray:
+        """The row mask of ``batch`` (no nulls): True where every entry holds. ``batch``
+        must hold the ``columns``; evaluation stops once no row is left."""
         mask = np.ones(batch.num_rows, dtype=bool)
         for path, compare in self._parts:
             head = path[0]

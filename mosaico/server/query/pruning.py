@@ -23,13 +23,16 @@ class LeafStats(Protocol):
     """What pruning needs of one leaf's statistics (``catalog.ColumnStats`` fits)."""
 
     @property
-    def kind(self) -> str: ...  # int, real, text, bool
+    def kind(self) -> str:
+        """``int``, ``real``, ``text`` or ``bool`` (booleans bounded as 0 and 1)."""
 
     @property
-    def min_value(self) -> Any: ...
+    def min_value(self) -> Any:
+        """Smallest non-null value of the leaf; None when it holds nulls only."""
 
     @property
-    def max_value(self) -> Any: ...
+    def max_value(self) -> Any:
+        """Largest non-null value of the leaf; None when it holds nulls only."""
 
 
 KeepTest = Callable[[Mapping[str, LeafStats]], bool]
@@ -77,6 +80,9 @@ def range_may_satisfy(low: Any, high: Any, kind: str, cond: Condition) -> bool:
 
 
 def entry_may_match(stats: Mapping[str, LeafStats], entry: OntologyEntry) -> bool:
+    """Whether the statistics leave room for a row satisfying one entry: True when its leaf
+    has no statistics or its bounds do not compare with the operand, False when the leaf
+    holds nulls only."""
     leaf = stats.get(stats_path(entry))
     if leaf is None:
         return True
