@@ -111,7 +111,7 @@ class TopicHandler:
 
     name = _Entry(lambda m: m.topic.name, "The topic name ``/path``.")
     sequence_name = _Entry(lambda m: m.topic.sequence, "The name of the owning sequence.")
-    locator = _Entry(lambda m: str(m.topic), "``<sequence>/<path>``.")
+    locator = _Entry(lambda m: str(m.topic), "The topic locator ``<sequence>/<path>``.")
     user_metadata = _Entry(
         lambda m: m.user_metadata, "The topic's user metadata (a JSON object, fixed at creation)."
     )
