@@ -86,7 +86,7 @@ class TopicDataStreamer:
         """A DataFrame with nested fields flattened to dotted columns (``acceleration.x``).
 
         Fixed-size lists stay one column of arrays (``covariance``); reads the rest of the
-        stream. Needs pandas.
+        stream.
         """
         flat = flatten_table(self.read_all(), fixed_lists="arrays")
         return flat.to_pandas(self_destruct=True)

@@ -179,8 +179,9 @@ class TopicWriter:
     ) -> None:
         """Append one row: ``push(Message(ts, obj))`` or ``push(timestamp_ns=ts, data=obj)``.
 
-        Values were checked when the object was built; the first push converts one row at
-        once, so a value Arrow cannot store fails here rather than on the upload thread.
+        Values were checked when the object was built. The first push converts its row at
+        once (to size the chunks), so a bad first value fails here; later rows convert on
+        the upload thread, and a failure there surfaces as `UploadError` at the next call.
         Blocks while the upload queue is full.
 
         Raises:

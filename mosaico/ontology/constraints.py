@@ -37,9 +37,9 @@ class Constraints:
     allowed: tuple[Any, ...] | None = None
     """YAML ``allowed``: the only values accepted; None: any value."""
     min_length: int | None = None
-    """Fewest elements of a list field (inclusive); None: no minimum."""
+    """YAML ``min_length`` (or ``length``): fewest elements of a list field; None: no minimum."""
     max_length: int | None = None
-    """Most elements of a list field (inclusive); None: no maximum."""
+    """YAML ``max_length`` (or ``length``): most elements of a list field; None: no maximum."""
 
     @property
     def bounded(self) -> bool:
