@@ -1,4 +1,15 @@
-"""The `mosaico` command line: one click group, one module per command family."""
+"""The `mosaico` command line: one click group, one module per command family.
+
+Commands that talk to a platform share the options of `mosaico.cli.connection`; mosaico
+errors reach the user as one-line messages (``click.ClickException``), not tracebacks::
+
+    mosaico demo                                   # the embedded platform, end to end
+    mosaico serve --store ./store --port 6726      # serve a store over Arrow Flight
+    mosaico ingest run.mcap -s run-1 --store ./store
+    mosaico ls --host robot-lab
+    mosaico cat run-1/sensors/imu --host robot-lab --limit 10 --format jsonl
+    mosaico codegen --ontology ./my_types --out ./my_types_pkg
+"""
 
 from __future__ import annotations
 

@@ -36,7 +36,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @attrs.frozen
 class PlatformTarget:
-    """Where a command's client connects: an embedded store or a remote server."""
+    """Where a command's client connects: an embedded store or a remote server.
+
+    Built by `connection_options` from the options and environment variables of the
+    module's table; exactly one of ``store`` and ``host`` must be set.
+    """
 
     store: Path | None = None
     host: str | None = None
@@ -47,7 +51,12 @@ class PlatformTarget:
     timeout: float = 5.0
 
     def open(self) -> MosaicoClient:
-        """A connected client; raises click.UsageError for contradictory options."""
+        """A connected client; raises click.UsageError for contradictory options.
+
+        Raises:
+            click.UsageError: both or neither of ``--store`` and ``--host``.
+            MosaicoError: the store cannot be opened or the server cannot be reached.
+        """
         if self.store is not None and self.host is not None:
             raise click.UsageError("give either --store DIR or --host HOST, not both")
         if self.store is not None:

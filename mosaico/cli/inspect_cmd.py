@@ -25,6 +25,7 @@ from mosaico.tabular import flatten_table
 
 
 def fmt_time(ns: int | None) -> str:
+    """Nanoseconds since the epoch as UTC ``YYYY-MM-DD HH:MM:SS.mmm``; ``-`` for None."""
     if ns is None:
         return "-"
     moment = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
@@ -32,6 +33,7 @@ def fmt_time(ns: int | None) -> str:
 
 
 def fmt_bytes(n: int) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB`` ... up to GiB."""
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
@@ -41,10 +43,13 @@ def fmt_bytes(n: int) -> str:
 
 
 def span_s(lo: int | None, hi: int | None) -> float | None:
+    """Seconds from ``lo`` to ``hi`` (ns); None when either is unknown."""
     return None if lo is None or hi is None else (hi - lo) / 1e9
 
 
 def rate_hz(rows: int, lo: int | None, hi: int | None) -> float | None:
+    """Mean rate of ``rows`` samples spread over ``[lo, hi]`` (ns); None below two rows or
+    with no span."""
     span = span_s(lo, hi)
     return (rows - 1) / span if span and rows > 1 else None
 
@@ -76,6 +81,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (bytes as base64), for ``--format json``."""
     click.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
 
 

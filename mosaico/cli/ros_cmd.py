@@ -76,7 +76,8 @@ def ingest(
     dry_run: bool,
     platform: PlatformTarget,
 ) -> None:
-    """Ingest one ROS recording (.bag files, a .db3/.mcap file or a rosbag2 folder) as a sequence."""
+    """Ingest one ROS recording (.bag files, a .db3/.mcap file or a rosbag2 folder) as a
+    sequence."""
     from mosaico.bridges.ros import RosBridgeError, RosSource, plan
     from mosaico.bridges.ros import ingest as run_ingest
     from mosaico.bridges.ros.client_sink import ClientSequence

@@ -37,7 +37,17 @@ _W = TypeVar("_W", SequenceWriter, SequenceUpdater)
 
 
 class MosaicoClient:
-    """A connection to a Mosaico platform server. Use as a context manager or call ``close``."""
+    """A connection to a Mosaico platform server. Use as a context manager or call ``close``.
+
+    ``connect`` reaches a running server; ``local`` starts one in-process over a folder.
+    Writers (``sequence_create``, ``sequence_update``), read handlers (``sequence_handler``,
+    ``topic_handler``) and queries (``query``, ``clusterize``, ``intersect``) share one
+    Flight channel, so control calls stay responsive while uploads stream.
+
+    >>> with MosaicoClient.connect("localhost", 6726) as client:
+    ...     client.list_sequences()
+    ['run-1']
+    """
 
     def __init__(self, connection: Connection, embedded: Any = None) -> None:
         self._conn = connection
@@ -60,8 +70,22 @@ class MosaicoClient:
     ) -> MosaicoClient:
         """Connect to a server; retries ``info`` every 25 ms until ``timeout`` seconds.
 
-        TLS is used with ``enable_tls`` or a ``tls_cert_path`` (PEM roots to trust);
-        ``compression`` is ``"gzip"`` or ``"stream_gzip"`` (spec §2.5).
+        Args:
+            host: the server's host name or address.
+            port: its TCP port (default 6726).
+            timeout: seconds to keep trying before giving up.
+            enable_tls: connect with TLS, trusting the system's roots.
+            tls_cert_path: a PEM file of roots to trust; implies TLS.
+            api_key: sent as the ``mosaico-api-key-token`` header on every call (spec §2.4).
+            compression: ``"gzip"`` or ``"stream_gzip"`` (spec §2.5); None sends plain.
+
+        Raises:
+            Unavailable: no ``info`` reply within ``timeout`` (the server is down, the
+                address is wrong, or the API key or TLS setup is refused).
+            InputError: ``compression`` is not one of the names above.
+            OSError: ``tls_cert_path`` cannot be read.
+
+        >>> client = MosaicoClient.connect("robot-lab", api_key="k3y", enable_tls=True)
         """
         root_certs = Path(tls_cert_path).read_bytes() if tls_cert_path else None
         scheme = "grpc+tls" if enable_tls or root_certs else "grpc+tcp"
@@ -74,7 +98,11 @@ class MosaicoClient:
 
     @classmethod
     def from_env(cls, host: str, port: int = DEFAULT_PORT, timeout: float = 5.0) -> MosaicoClient:
-        """Like ``connect``, with TLS and API key from MOSAICO_TLS_CERT_FILE / MOSAICO_API_KEY."""
+        """Like ``connect``, with TLS and API key from the environment.
+
+        ``MOSAICO_TLS_CERT_FILE`` (a PEM file, turns TLS on) and ``MOSAICO_API_KEY`` are read
+        when called; unset variables mean no TLS and no key.
+        """
         return cls.connect(
             host, port, timeout,
             tls_cert_path=os.environ.get("MOSAICO_TLS_CERT_FILE"),
@@ -84,7 +112,18 @@ class MosaicoClient:
     @classmethod
     def local(cls, path: str | os.PathLike[str], timeout: float = 5.0) -> MosaicoClient:
         """The embedded default: start a server in-process on a loopback port over ``path``
-        (created if missing); ``close`` stops it."""
+        (created if missing); ``close`` stops it.
+
+        The store folder is the same one ``mosaico serve --store`` serves, so a recording
+        written here can later be served remotely.
+
+        Raises:
+            StoreError: ``path`` cannot be opened as a store.
+            Unavailable: the embedded server did not answer within ``timeout``.
+
+        >>> with MosaicoClient.local("store") as client:
+        ...     handler = client.sequence_handler("run-1")
+        """
         from mosaico.server import EmbeddedServer
 
         server = EmbeddedServer(os.fspath(path))
@@ -96,8 +135,11 @@ class MosaicoClient:
             raise
 
     def close(self) -> None:
-        """Close the connection (and stop an embedded server). A session still pending gets
-        its error policy applied first, so its topics' uploads end cleanly."""
+        """Close the connection (and stop an embedded server); idempotent.
+
+        A session still pending gets its error policy applied first (as if its ``with``
+        block had failed with `WriterClosedError`), so its topics' uploads end cleanly.
+        """
         if self.closed:
             return
         self.closed = True
@@ -121,6 +163,7 @@ class MosaicoClient:
 
     @property
     def location(self) -> str:
+        """The Flight location connected to: ``grpc+tcp://host:port`` (``grpc+tls://...``)."""
         return self._conn.location
 
     # -- writing -------------------------------------------------------------------------
@@ -134,7 +177,29 @@ class MosaicoClient:
         progress: Progress | None = None,
         queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
     ) -> SequenceWriter:
-        """A writer for a new sequence; use it as a context manager (finalizes on success)."""
+        """A writer for a new sequence; use it as a context manager (finalizes on success).
+
+        Nothing is sent until the ``with`` block opens (or the first ``topic_create``): then
+        the sequence and its first session are created.
+
+        Args:
+            sequence_name: the new sequence's name (``[A-Za-z0-9][A-Za-z0-9_-]*``, spec §3.2).
+            metadata: the sequence's user metadata, a JSON object; immutable once created.
+            on_error: what happens to the session when the block fails: `Report` keeps
+                what was uploaded and attaches an error notification, `Delete` removes the
+                session and the new sequence.
+            progress: ``progress(topic_name, rows_written, bytes_written)``, called on the
+                upload threads after each batch is sent.
+            queue_chunks: chunks each topic may queue for its upload thread before ``push``
+                blocks (bounds memory per topic).
+
+        Raises:
+            WriterClosedError: the client is closed.
+
+        >>> with client.sequence_create("run-1", {"site": "lab"}) as seq:
+        ...     imu = seq.topic_create("sensors/imu", {}, IMU)
+        ...     imu.push(Message(1_700_000_000_000_000_000, IMU(...)))
+        """
         self._check_open()
         return self._track(SequenceWriter(
             self._conn, sequence_name, metadata,
@@ -149,7 +214,20 @@ class MosaicoClient:
         progress: Progress | None = None,
         queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
     ) -> SequenceUpdater:
-        """A writer for a new session (new topics) of an existing sequence."""
+        """A writer for a new session (new topics) of an existing sequence.
+
+        Topics already in the sequence cannot be written again (spec §4.4); the new ones
+        sit next to them. Arguments as ``sequence_create``, without metadata (a sequence's
+        metadata is immutable).
+
+        Raises:
+            WriterClosedError: the client is closed.
+            NotFound: when the block opens, if the sequence does not exist.
+
+        >>> with client.sequence_update("run-1") as seq:
+        ...     notes = seq.topic_create("notes", {}, String)
+        ...     notes.push(Message(t, String(data="gripper replaced")))
+        """
         self._check_open()
         return self._track(SequenceUpdater(
             self._conn, sequence_name,
@@ -168,6 +246,7 @@ class MosaicoClient:
     # -- catalogue -----------------------------------------------------------------------
 
     def list_sequences(self) -> list[str]:
+        """Names of every sequence on the server (one ``ListFlights`` call), server order."""
         names: list[str] = []
         for info in self._conn.list_flights():
             path = info.descriptor.path
@@ -176,57 +255,109 @@ class MosaicoClient:
         return names
 
     def sequence_handler(self, sequence_name: str) -> SequenceHandler | None:
-        """The sequence's handler, or None if it does not exist."""
+        """The sequence's handler, or None if it does not exist.
+
+        Each call fetches the catalogue entry anew; ``SequenceHandler.reload`` refreshes
+        one already held.
+
+        Raises:
+            ProtocolError: any failure other than a missing sequence (e.g. `Unavailable`).
+        """
         try:
             return SequenceHandler.fetch(self._conn, sequence_name)
         except NotFound:
             return None
 
     def sequence_exists(self, sequence_name: str) -> bool:
+        """Whether the sequence exists; any protocol error (even `Unavailable`) reads as
+        False."""
         try:
             return self.sequence_handler(sequence_name) is not None
         except ProtocolError:
             return False
 
     def topic_handler(self, sequence_name: str, topic_name: str) -> TopicHandler | None:
-        """The topic's handler, or None if it does not exist."""
+        """The topic's handler, or None if it does not exist.
+
+        ``topic_name`` is the path in the sequence, with or without a leading ``/``.
+
+        Raises:
+            ProtocolError: any failure other than a missing topic (e.g. `Unavailable`).
+        """
         try:
             return TopicHandler.fetch(self._conn, _topic(sequence_name, topic_name))
         except NotFound:
             return None
 
     def topic_exists(self, sequence_name: str, topic_name: str) -> bool:
+        """Whether the topic exists; any protocol error (even `Unavailable`) reads as False."""
         try:
             return self.topic_handler(sequence_name, topic_name) is not None
         except ProtocolError:
             return False
 
     def sequence_delete(self, sequence_name: str) -> None:
-        """Delete a sequence with all its sessions, topics, data and notifications."""
+        """Delete a sequence with all its sessions, topics, data and notifications.
+
+        Allowed whatever the sessions' lock state; pending uploads are aborted (spec §11).
+
+        Raises:
+            NotFound: the sequence does not exist.
+            PermissionDenied: the API key lacks the ``delete`` permission.
+        """
         self._conn.action(SequenceTarget(ActionName.SEQUENCE_DELETE, sequence_name))
 
     def session_delete(self, locator: str | SessionLocator) -> None:
-        """Delete one session (``<sequence>:<id>``) and its topics."""
+        """Delete one session (``<sequence>:<id>``, as ``SequenceWriter.session_locator``
+        or ``SequenceHandler.sessions`` give it) with its topics, rows and notifications.
+
+        Raises:
+            InvalidArgument: ``locator`` is not a session locator.
+            NotFound: the session does not exist.
+            PermissionDenied: the API key lacks the ``delete`` permission.
+        """
         self._conn.action(SessionDelete(session=SessionLocator.parse(str(locator))))
 
     # -- notifications -------------------------------------------------------------------
 
     def list_sequence_notifications(self, sequence_name: str) -> list[Notification]:
+        """The sequence's notifications (the error reports of failed sessions), oldest
+        first; its topics' notifications are listed per topic.
+
+        Raises:
+            NotFound: the sequence does not exist.
+        """
         reply = self._conn.action(
             SequenceTarget(ActionName.SEQUENCE_NOTIFICATION_LIST, sequence_name)
         )
         return parse_notifications_payload(reply)
 
     def clear_sequence_notifications(self, sequence_name: str) -> None:
+        """Delete the sequence's notifications (not those of its topics).
+
+        Raises:
+            NotFound: the sequence does not exist.
+        """
         self._conn.action(SequenceTarget(ActionName.SEQUENCE_NOTIFICATION_PURGE, sequence_name))
 
     def list_topic_notifications(self, sequence_name: str, topic_name: str) -> list[Notification]:
+        """The topic's notifications (failed uploads, dropped records, error policies),
+        oldest first.
+
+        Raises:
+            NotFound: the topic does not exist.
+        """
         reply = self._conn.action(
             TopicTarget(ActionName.TOPIC_NOTIFICATION_LIST, _topic(sequence_name, topic_name))
         )
         return parse_notifications_payload(reply)
 
     def clear_topic_notifications(self, sequence_name: str, topic_name: str) -> None:
+        """Delete the topic's notifications.
+
+        Raises:
+            NotFound: the topic does not exist.
+        """
         self._conn.action(
             TopicTarget(ActionName.TOPIC_NOTIFICATION_PURGE, _topic(sequence_name, topic_name))
         )
@@ -235,7 +366,21 @@ class MosaicoClient:
 
     def query(self, *builders: Builder) -> QueryResponse | None:
         """Sequences and topics matching every builder (QuerySequence, QueryTopic,
-        QueryOntologyCatalog or a whole Query); chain with ``response.to_query_sequence()``."""
+        QueryOntologyCatalog or a whole Query); chain with ``response.to_query_sequence()``.
+
+        Returns None when the server replies without payload (as the reference client does).
+
+        Raises:
+            QueryBuildError: the builders do not form a valid query.
+            WriterClosedError: the client is closed.
+
+        >>> response = client.query(
+        ...     QueryTopic().with_ontology_tag(IMU),
+        ...     QueryOntologyCatalog(IMU.Q.acceleration.x.gt(4.0)),
+        ... )
+        >>> [t.locator for item in response.items for t in item.topics]
+        ['run-1/sensors/imu']
+        """
         self._check_open()
         return calls.query(self._conn.action, *builders)
 
@@ -247,7 +392,19 @@ class MosaicoClient:
     ) -> list[TimeCluster]:
         """Time ranges where the query's conditions on ``topic`` hold; a gap larger than
         ``clustering_dt_ns`` starts a new range (0: one range). ``timestamp_range``, a
-        ``TimeWindow`` or a ``(start_ns, end_ns)`` pair, keeps the rows in [start, end)."""
+        ``TimeWindow`` or a ``(start_ns, end_ns)`` pair, keeps the rows in [start, end).
+
+        ``topic`` comes from a ``query`` response, which carries the conditions. Cluster
+        bounds are row timestamps, both inclusive (spec §9.1).
+
+        Raises:
+            QueryBuildError: a negative ``clustering_dt_ns`` or an empty range.
+            NotFound: the topic no longer exists.
+
+        >>> topic = response.items[0].topics[0]
+        >>> client.clusterize(topic, clustering_dt_ns=50_000_000)
+        [TimeCluster(...), ...]
+        """
         self._check_open()
         return calls.clusterize(self._conn.paged_action, topic, clustering_dt_ns, timestamp_range)
 
@@ -257,7 +414,14 @@ class MosaicoClient:
         clustering_dt_ns: int = 0,
         intersect_dt_ns: int = 0,
     ) -> list[TimeCluster]:
-        """Time ranges where the conditions of all ``topics`` hold together."""
+        """Time ranges where the conditions of all ``topics`` hold together.
+
+        Each topic is clusterized with ``clustering_dt_ns`` first; clusters of different
+        topics count as overlapping when at most ``intersect_dt_ns`` apart, and each
+        window is then widened by half that tolerance on both sides (spec §9.2).
+
+        >>> windows = client.intersect(response.items[0].topics, intersect_dt_ns=10_000_000)
+        """
         self._check_open()
         return calls.intersect(self._conn.paged_action, topics, clustering_dt_ns, intersect_dt_ns)
 

@@ -14,7 +14,21 @@ from mosaico.protocol.topic_type import TIMESTAMP, TopicType
 
 
 def build_batch(topic_type: TopicType, data: Any, timestamps_ns: Any = None) -> pa.RecordBatch:
-    """A record batch with exactly ``topic_type.schema`` from the accepted input forms."""
+    """A record batch with exactly ``topic_type.schema`` from the accepted input forms.
+
+    Args:
+        topic_type: the topic's type; its schema is the target.
+        data: a RecordBatch or Table with the topic's column names (cast to the schema's
+            types), a StructArray of the payload, or a mapping of field name -> column
+            (numpy, Arrow, list; nested structs as a mapping or dotted names such as
+            ``"acceleration.x"``). Missing nullable fields become null columns.
+        timestamps_ns: the ``timestamp_ns`` column, when ``data`` does not hold it.
+
+    Raises:
+        InputTypeError: ``data`` is none of the accepted forms.
+        InputError: timestamps missing, given twice, null or of the wrong length; a required
+            field missing; an unknown field; a column that cannot be cast to its type.
+    """
     schema, owner = topic_type.schema, topic_type.name
     if isinstance(data, pa.Table):
         data = pa.RecordBatch.from_arrays(

@@ -28,7 +28,11 @@ _COMPRESSION = {"gzip": 2, "stream_gzip": 3}
 
 
 def translate(exc: BaseException) -> ProtocolError:
-    """A Flight client exception as the shared protocol error (spec §12)."""
+    """A Flight client exception as the shared protocol error (spec §12).
+
+    Unreachable and timed-out calls become `Unavailable` (pyarrow's "Detail:" tail cut);
+    everything else is classified by `from_flight_error` from its message prefix.
+    """
     if isinstance(exc, (flight.FlightUnavailableError, flight.FlightTimedOutError)):
         return Unavailable(str(exc).split(". Detail:", 1)[0])
     return from_flight_error(exc)
@@ -36,6 +40,11 @@ def translate(exc: BaseException) -> ProtocolError:
 
 @contextmanager
 def translated() -> Iterator[None]:
+    """Run a block of Flight calls, re-raising Arrow and OS errors as `ProtocolError`s.
+
+    Protocol errors already raised inside pass through unchanged; the original exception
+    is kept as ``__cause__``.
+    """
     try:
         yield
     except ProtocolError:
@@ -45,7 +54,11 @@ def translated() -> Iterator[None]:
 
 
 def compression_options(compression: str | None) -> list[tuple[str, Any]]:
-    """The gRPC channel options of a compression name (spec §2.5); ``[]`` for None."""
+    """The gRPC channel options of a compression name (spec §2.5); ``[]`` for None.
+
+    Raises:
+        InputError: ``compression`` is neither ``"gzip"`` nor ``"stream_gzip"``.
+    """
     if compression is None:
         return []
     if compression not in _COMPRESSION:
@@ -58,7 +71,14 @@ def compression_options(compression: str | None) -> list[tuple[str, Any]]:
 
 class Connection:
     """A connected channel to ``location`` (``grpc+tcp://host:port`` or ``grpc+tls://...``);
-    ``info`` is fetched at construction and cached (spec §2.2)."""
+    ``info`` is fetched at construction and cached (spec §2.2).
+
+    Every call carries the API key header in ``options`` and raises `ProtocolError`s only
+    (through `translated`). Thread-safe: writers, handlers and queries share one.
+
+    Raises:
+        Unavailable: no ``info`` reply within ``timeout`` seconds.
+    """
 
     def __init__(
         self,
@@ -91,12 +111,17 @@ class Connection:
                 time.sleep(_RETRY_S)
 
     def close(self) -> None:
+        """Close the Flight client; calls made afterwards fail."""
         self._flight.close()
 
     # -- control plane -------------------------------------------------------------------
 
     def action(self, request: SingleRequest) -> Any:
-        """Run one single-document action; returns its payload (None for "no payload")."""
+        """Run one single-document action; returns its payload (None for "no payload").
+
+        Raises:
+            ProtocolError: the server's error, by kind (`NotFound`, `AlreadyExists`, ...).
+        """
         name, body = encode_request(request)
         with translated():
             return decode_envelope(name, self._results(name, body))
@@ -114,28 +139,35 @@ class Connection:
     # -- catalogue -----------------------------------------------------------------------
 
     def flight_info(self, command: ResourceCommand) -> flight.FlightInfo:
+        """``GetFlightInfo``: the catalogue entry of a sequence or a topic (spec §7.1),
+        with one endpoint and ticket per topic, read in the command's window."""
         descriptor = flight.FlightDescriptor.for_command(command.to_bytes())
         with translated():
             return self._flight.get_flight_info(descriptor, self.options)
 
     def schema(self, command: ResourceCommand) -> pa.Schema:
+        """``GetSchema``: a topic's Arrow schema, ``timestamp_ns`` first (spec §7.6)."""
         descriptor = flight.FlightDescriptor.for_command(command.to_bytes())
         with translated():
             return self._flight.get_schema(descriptor, self.options).schema
 
     def list_flights(self) -> list[flight.FlightInfo]:
+        """``ListFlights``: one entry per sequence (spec §7.9)."""
         with translated():
             return list(self._flight.list_flights(b"", self.options))
 
     # -- data plane ----------------------------------------------------------------------
 
     def do_get(self, ticket: bytes) -> flight.FlightStreamReader:
+        """``DoGet``: the reader of one endpoint's rows, in timestamp order (spec §7.8)."""
         with translated():
             return self._flight.do_get(flight.Ticket(ticket), self.options)
 
     def do_put(
         self, command: bytes, schema: pa.Schema
     ) -> tuple[flight.FlightStreamWriter, flight.FlightMetadataReader]:
+        """``DoPut``: open the upload stream of one topic (spec §6); ``command`` is the
+        encoded ``UploadCommand``, ``schema`` the topic's."""
         descriptor = flight.FlightDescriptor.for_command(command)
         with translated():
             return self._flight.do_put(descriptor, schema, self.options)  # type: ignore[no-any-return]

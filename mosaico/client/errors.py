@@ -7,7 +7,10 @@ from mosaico.protocol.errors import ProtocolError
 
 
 class Unavailable(ProtocolError, ConnectionError):
-    """The server cannot be reached (never started, went away, or timed out)."""
+    """The server cannot be reached (never started, went away, or timed out).
+
+    Also a `ConnectionError`, so code that handles network failures generically catches it.
+    """
 
     code = "UNAVAILABLE"
     prefix = "unavailable"
@@ -18,4 +21,7 @@ class WriterClosedError(StateError):
 
 
 class UploadError(MosaicoError, RuntimeError):
-    """A topic upload failed on a background thread; raised at the next call on the writer."""
+    """A topic upload failed on a background thread; raised at the next call on the writer.
+
+    Its ``__cause__`` is the server's reason (a `ProtocolError`) or the conversion error.
+    """

@@ -23,12 +23,23 @@ Decoder = Callable[[pa.RecordBatch], list[Any]]
 
 
 class UnmodeledTypeWarning(MosaicoWarning):
-    """A topic was decoded into ``Unmodeled`` instead of a typed class."""
+    """A topic was decoded into ``Unmodeled`` instead of a typed class.
+
+    Warned once per stream; silence it with ``warnings.simplefilter("ignore",
+    UnmodeledTypeWarning)`` when reading topics of types this client does not know.
+    """
 
 
 @attrs.define(slots=True, eq=True)
 class Unmodeled:
-    """A row of a topic whose type this client cannot decode: its tag and its fields."""
+    """A row of a topic whose type this client cannot decode: its tag and its fields.
+
+    ``data`` maps each payload field to its Python value (nested structs as dicts);
+    ``fingerprint`` is the stream schema's, to compare with ``cls.FINGERPRINT``.
+
+    >>> Unmodeled("EncoderTicks", {"left": 10, "right": 12}, "3f2a9c01de")
+    Unmodeled(tag='EncoderTicks', data={'left': 10, 'right': 12}, fingerprint='3f2a9c01de')
+    """
 
     tag: str
     data: dict[str, Any]
@@ -36,7 +47,11 @@ class Unmodeled:
 
 
 def resolve_type(tag: str, schema: pa.Schema) -> type | None:
-    """The registered class for (tag, schema), or None when the fallback applies."""
+    """The registered class for (tag, schema), or None when the fallback applies.
+
+    A class matches only when its ``FINGERPRINT`` equals the schema's (ontology spec §5):
+    a type whose fields changed since the data was written falls back too.
+    """
     cls = registry.get(tag)
     if cls is not None and schema_fingerprint(schema) == cls.FINGERPRINT:  # type: ignore[attr-defined]
         return cls

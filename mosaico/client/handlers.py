@@ -80,7 +80,18 @@ class _Entry(Generic[_T]):
 
 
 class TopicHandler:
-    """One topic: its catalogue entry, schema and data."""
+    """One topic: its catalogue entry, schema and data.
+
+    Obtained from ``MosaicoClient.topic_handler`` or ``SequenceHandler.get_topic_handler``.
+    The catalogue attributes are read once, when the handler is fetched; statistics cover
+    the whole topic. ``metadata`` is the raw catalogue entry (`TopicMetadata`), ``schema``
+    the topic's Arrow schema (``timestamp_ns`` first).
+
+    >>> imu = client.topic_handler("run-1", "sensors/imu")
+    >>> imu.ontology_tag, imu.row_count
+    ('IMU', 12000)
+    >>> df = imu.get_data_streamer(start_timestamp_ns=t0, end_timestamp_ns=t1).to_pandas()
+    """
 
     def __init__(self, connection: Connection, meta: TopicMetadata, schema: pa.Schema) -> None:
         self._conn = connection
@@ -89,29 +100,54 @@ class TopicHandler:
 
     @classmethod
     def fetch(cls, connection: Connection, topic: TopicLocator) -> TopicHandler:
+        """The handler of ``topic``: its catalogue entry (``GetFlightInfo``), then its
+        schema (``GetSchema``).
+
+        Raises:
+            NotFound: the topic does not exist, or its endpoint is invalid.
+        """
         meta, _ = _endpoint(connection, topic, TimeWindow())
         return cls(connection, meta, connection.schema(ResourceCommand(topic.sequence, topic)))
 
     name = _Entry(lambda m: m.topic.name, "The topic name ``/path``.")
-    sequence_name = _Entry(lambda m: m.topic.sequence)
-    locator = _Entry(lambda m: str(m.topic), "``<sequence>/<path>``.")
-    user_metadata = _Entry(lambda m: m.user_metadata)
-    created_timestamp = _Entry(lambda m: m.created_at_ns)
-    completed_timestamp = _Entry(lambda m: m.completed_at_ns)
-    locked = _Entry(lambda m: m.locked)
-    ontology_tag = _Entry(lambda m: m.ontology_tag)
-    serialization_format = _Entry(lambda m: m.serialization_format)
-    chunks_number = _Entry(lambda m: m.data_info.total_chunks_count)
-    total_size_bytes = _Entry(lambda m: m.data_info.total_bytes)
-    row_count = _Entry(lambda m: m.data_info.total_row_count)
+    sequence_name = _Entry(lambda m: m.topic.sequence, "The name of the owning sequence.")
+    locator = _Entry(lambda m: str(m.topic), "The topic locator ``<sequence>/<path>``.")
+    user_metadata = _Entry(
+        lambda m: m.user_metadata, "The topic's user metadata (a JSON object, fixed at creation)."
+    )
+    created_timestamp = _Entry(
+        lambda m: m.created_at_ns, "Creation time: wall-clock ns since the Unix epoch (UTC)."
+    )
+    completed_timestamp = _Entry(
+        lambda m: m.completed_at_ns,
+        "When the topic's session was finalized (wall-clock ns, UTC); None while pending.",
+    )
+    locked = _Entry(lambda m: m.locked, "True once the session is finalized (immutable).")
+    ontology_tag = _Entry(
+        lambda m: m.ontology_tag,
+        "The tag of the topic's type (``IMU``); it may name a type this client lacks.",
+    )
+    serialization_format = _Entry(
+        lambda m: m.serialization_format,
+        "The storage hint of the type: ``default``, ``ragged`` or ``image``.",
+    )
+    chunks_number = _Entry(
+        lambda m: m.data_info.total_chunks_count, "How many stored chunks hold the rows."
+    )
+    total_size_bytes = _Entry(
+        lambda m: m.data_info.total_bytes, "Stored size of the topic's rows, in bytes."
+    )
+    row_count = _Entry(lambda m: m.data_info.total_row_count, "Rows in the whole topic.")
 
     @property
     def timestamp_ns_min(self) -> int | None:
+        """The smallest ``timestamp_ns`` of the topic; None when it has no rows."""
         interval = self.metadata.data_info.interval
         return None if interval is None else interval.start_ns
 
     @property
     def timestamp_ns_max(self) -> int | None:
+        """The largest ``timestamp_ns`` of the topic (inclusive); None when it has no rows."""
         interval = self.metadata.data_info.interval
         return None if interval is None else interval.end_ns
 
@@ -128,14 +164,33 @@ class TopicHandler:
     def get_data_streamer(
         self, start_timestamp_ns: int | None = None, end_timestamp_ns: int | None = None
     ) -> TopicDataStreamer:
-        """The topic's rows with ``start <= timestamp_ns < end`` (bounds optional)."""
+        """The topic's rows with ``start <= timestamp_ns < end`` (bounds optional).
+
+        The stream opens now (one ``GetFlightInfo``, one ``DoGet``); an empty window gives
+        an empty stream.
+
+        Raises:
+            InputError: ``start >= end`` (the window would be empty).
+            NotFound: the topic was deleted since the handler was fetched.
+        """
         window = _window(start_timestamp_ns, end_timestamp_ns)
         meta, ticket = _endpoint(self._conn, self.metadata.topic, window)
         return TopicDataStreamer(self.name, meta.ontology_tag, self._conn.do_get(ticket))
 
 
 class SequenceHandler:
-    """One sequence: metadata, sessions, topics, statistics and merged data."""
+    """One sequence: metadata, sessions, topics, statistics and merged data.
+
+    Obtained from ``MosaicoClient.sequence_handler``. The catalogue entry is read when the
+    handler is fetched; ``reload`` reads it again. Statistics sum over the topics with a
+    valid endpoint. ``metadata`` is the raw catalogue entry (`SequenceMetadata`).
+
+    >>> run = client.sequence_handler("run-1")
+    >>> run.topics
+    ['/sensors/imu', '/sensors/gps']
+    >>> for topic, msg in run.get_data_streamer(["sensors/imu", "sensors/gps"]):
+    ...     print(topic, msg.timestamp_ns)
+    """
 
     def __init__(self, connection: Connection, info: flight.FlightInfo) -> None:
         self._conn = connection
@@ -147,6 +202,11 @@ class SequenceHandler:
 
     @classmethod
     def fetch(cls, connection: Connection, name: str) -> SequenceHandler:
+        """The handler of sequence ``name`` (leading and trailing ``/`` removed).
+
+        Raises:
+            NotFound: the sequence does not exist.
+        """
         return cls(
             connection, connection.flight_info(ResourceCommand(normalize_sequence_name(name), None))
         )
@@ -157,6 +217,7 @@ class SequenceHandler:
 
     @property
     def name(self) -> str:
+        """The sequence name, as the server stores it (normalised, spec §3.4)."""
         return self.metadata.sequence
 
     @property
@@ -166,18 +227,23 @@ class SequenceHandler:
 
     @property
     def sessions(self) -> list[SessionMetadata]:
+        """Every session (locator, times, lock state, topic locators), in creation order."""
         return self.metadata.sessions
 
     @property
     def user_metadata(self) -> dict[str, Any]:
+        """The sequence's user metadata (a JSON object, fixed at creation)."""
         return self.metadata.user_metadata
 
     @property
     def created_timestamp(self) -> int:
+        """Creation time: wall-clock ns since the Unix epoch (UTC)."""
         return self.metadata.created_at_ns
 
     @property
     def updated_timestamps(self) -> list[int]:
+        """Finalization times (wall-clock ns, UTC) of the finished sessions, in session
+        order; pending sessions are left out."""
         return [s.completed_at_ns for s in self.sessions if s.completed_at_ns is not None]
 
     @property
@@ -187,23 +253,32 @@ class SequenceHandler:
 
     @property
     def total_size_bytes(self) -> int:
+        """Stored size of all topics, in bytes."""
         return sum(m.data_info.total_bytes for m in self._topic_meta.values())
 
     @property
     def total_row_count(self) -> int:
+        """Rows of all topics."""
         return sum(m.data_info.total_row_count for m in self._topic_meta.values())
 
     @property
     def timestamp_ns_min(self) -> int | None:
+        """The smallest ``timestamp_ns`` over all topics; None when none has rows."""
         starts = [i.start_ns for m in self._topic_meta.values() if (i := _interval(m))]
         return min(starts) if starts else None
 
     @property
     def timestamp_ns_max(self) -> int | None:
+        """The largest ``timestamp_ns`` over all topics (inclusive); None when none has rows."""
         ends = [i.end_ns for m in self._topic_meta.values() if (i := _interval(m))]
         return max(ends) if ends else None
 
     def get_topic_handler(self, topic_name: str) -> TopicHandler:
+        """The handler of one of this sequence's topics (``imu`` or ``/imu``).
+
+        Raises:
+            NotFound: the sequence has no such topic.
+        """
         topic = TopicLocator(self.name, normalize_topic_path(topic_name))
         return TopicHandler.fetch(self._conn, topic)
 
@@ -215,7 +290,17 @@ class SequenceHandler:
     ) -> SequenceDataStreamer:
         """Selected (default: all) topics merged on timestamp inside ``[start, end)``.
 
-        Topics with no row in the window are left out.
+        Topics with no row in the window are left out. Every topic's ``DoGet`` opens now;
+        rows come merged in timestamp order, ties in the server's topic order.
+
+        Args:
+            topics: topic names (``imu`` or ``/imu``); None or empty: every topic.
+            start_timestamp_ns: first ``timestamp_ns`` kept (inclusive); None: unbounded.
+            end_timestamp_ns: end of the window (exclusive); None: unbounded.
+
+        Raises:
+            UnknownNameError: a name in ``topics`` is not a topic of this sequence.
+            InputError: ``start >= end`` (the window would be empty).
         """
         window = _window(start_timestamp_ns, end_timestamp_ns)
         wanted: set[str] | None = None
@@ -234,7 +319,12 @@ class SequenceHandler:
         return SequenceDataStreamer(streams)
 
     def update(self, **kwargs: Any) -> SequenceUpdater:
-        """A writer for a new session of this sequence (see ``MosaicoClient.sequence_update``)."""
+        """A writer for a new session of this sequence (see ``MosaicoClient.sequence_update``).
+
+        ``kwargs`` are those of ``sequence_update`` (``on_error``, ``progress``,
+        ``queue_chunks``). Unlike ``sequence_update``, the client does not track this
+        writer: close it (``with``) before closing the client.
+        """
         from mosaico.client.sequence_writer import SequenceUpdater
 
         return SequenceUpdater(self._conn, self.name, **kwargs)

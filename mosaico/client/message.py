@@ -8,6 +8,12 @@ from typing import Any
 class Message:
     """A timestamp (ns, int64) and the ontology object it stamps.
 
+    ``timestamp_ns`` is the record time the writer chooses (the server sorts by it and never
+    reinterprets it); ``data`` is an ontology object, or `Unmodeled` when read back
+    without its class. Compared by value.
+
+    >>> msg = Message(1_700_000_000_000_000_000, Vector3d(x=0.0, y=0.0, z=9.81))
+
     A plain slotted class rather than attrs: readers build one per row, so ``__init__`` must
     stay as cheap as Python allows.
     """

@@ -21,16 +21,20 @@ class TopicLevelErrorPolicy(str, Enum):
 
 
 class SessionStatus(str, Enum):
-    Pending = "pending"
-    Finalized = "finalized"
-    Failed = "failed"
-    Deleted = "deleted"
+    """Where a sequence writer's session is: ``SequenceWriter.status``."""
+
+    Pending = "pending"  # not started, or open and taking topics
+    Finalized = "finalized"  # every topic closed, the session finalized (immutable)
+    Failed = "failed"  # ended by an error; with Report, what was uploaded is kept
+    Deleted = "deleted"  # ended by an error under Delete: the session is gone
 
 
 class TopicWriterStatus(str, Enum):
-    Active = "active"
-    Finalized = "finalized"
-    FinalizedWithError = "finalized_with_error"
-    IgnoredLastError = "ignored_last_error"
-    RecordTooLarge = "record_too_large"
-    Failed = "failed"
+    """How a topic writer fares: ``TopicWriter.status`` (derived from its state)."""
+
+    Active = "active"  # open, nothing went wrong
+    Finalized = "finalized"  # closed, every row pushed was sent
+    FinalizedWithError = "finalized_with_error"  # closed after an upload error or `fail`
+    IgnoredLastError = "ignored_last_error"  # the Ignore policy swallowed an error
+    RecordTooLarge = "record_too_large"  # a record over the transport limit was dropped
+    Failed = "failed"  # the upload failed; the writer waits to be closed

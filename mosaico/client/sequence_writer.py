@@ -88,7 +88,15 @@ class _SessionWriter:
             self._abort(exc, in_block=True)
 
     def finalize(self) -> None:
-        """Flush and close every topic, then finalize the session (idempotent)."""
+        """Flush and close every topic, then finalize the session (idempotent).
+
+        Leaving the ``with`` block without an error calls it. Topics drain in parallel;
+        once finalized the session and its topics are immutable.
+
+        Raises:
+            UploadError: a topic's upload failed; the session error policy was applied.
+            ProtocolError: ``session_finalize`` failed; the policy was applied.
+        """
         if self.status is not SessionStatus.Pending:
             return
         session = self._require_open()
@@ -106,7 +114,11 @@ class _SessionWriter:
         self.status = SessionStatus.Finalized
 
     def abandon(self, reason: Exception) -> None:
-        """End a pending session without finalizing it normally: apply the error policy."""
+        """End a pending session without finalizing it normally: apply the error policy.
+
+        ``reason`` is what the `Report` notification names. ``MosaicoClient.close`` calls
+        it for writers still pending; nothing happens on a session already over.
+        """
         if self.status is SessionStatus.Pending:
             self._abort(reason, in_block=False)
 
@@ -214,33 +226,53 @@ class _SessionWriter:
         return writer
 
     def get_topic_writer(self, topic_name: str) -> TopicWriter | None:
+        """The writer this session created for ``topic_name``, or None."""
         return self._topics.get(normalize_topic_path(topic_name))
 
     def topic_writer_exists(self, topic_name: str) -> bool:
+        """Whether this session created a writer for ``topic_name`` (open or closed)."""
         return self.get_topic_writer(topic_name) is not None
 
     def list_topic_writers(self) -> list[str]:
+        """Names (``/path``) of the topics this session created, in creation order."""
         return [w.name for w in self._topics.values()]
 
     @property
     def session_locator(self) -> SessionLocator | None:
+        """``<sequence>:<id>`` of the session; None until the session is started."""
         return None if self._session is None else self._session.locator
 
     @property
     def session_status(self) -> SessionStatus:
+        """The session's state; the same as ``status``."""
         return self.status
 
     @property
     def rows_written(self) -> int:
+        """Rows sent to the server so far, over all topics (rows still queued not counted)."""
         return sum(w.rows_written for w in self._topics.values())
 
     @property
     def bytes_written(self) -> int:
+        """Arrow IPC bytes sent so far, over all topics."""
         return sum(w.bytes_written for w in self._topics.values())
 
 
 class SequenceWriter(_SessionWriter):
-    """Creates a new sequence and writes its first session."""
+    """Creates a new sequence and writes its first session.
+
+    Obtained from ``MosaicoClient.sequence_create``. The sequence and the session are
+    created when the ``with`` block opens; leaving it finalizes the session, or applies
+    ``on_error`` if the block raised (`Delete` then removes the new sequence too).
+    ``status`` is a `SessionStatus`.
+
+    >>> with client.sequence_create("run-1", {"vehicle": "car-7"}) as seq:
+    ...     imu = seq.topic_create("sensors/imu", {"rate_hz": 200}, IMU)
+    ...     for t, sample in samples:
+    ...         imu.push(Message(t, sample))
+    >>> seq.status
+    <SessionStatus.Finalized: 'finalized'>
+    """
 
     _creates_sequence = True
 
@@ -264,7 +296,14 @@ class SequenceWriter(_SessionWriter):
 
 
 class SequenceUpdater(_SessionWriter):
-    """Adds a new session (with new topics) to an existing sequence."""
+    """Adds a new session (with new topics) to an existing sequence.
+
+    Obtained from ``MosaicoClient.sequence_update`` or ``SequenceHandler.update``; used
+    like `SequenceWriter`. Its `Delete` policy removes only the new session.
+
+    Raises:
+        NotFound: when the session starts, if the sequence does not exist.
+    """
 
     def __enter__(self) -> SequenceUpdater:
         self._require_open()

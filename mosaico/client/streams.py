@@ -39,7 +39,13 @@ class TopicDataStreamer:
     """The rows of one topic inside a window, in timestamp order.
 
     Iterate for typed ``Message`` objects; ``batches()``, ``read_all()`` and ``to_pandas()``
-    give the columnar forms. A stream is consumed once.
+    give the columnar forms. A stream is consumed once; ``close`` ends it early.
+    ``schema`` is the ``DoGet`` stream's; ``decode`` turns one batch into objects (the
+    type's ``from_batch``, or `Unmodeled` rows when the type is unknown or has drifted).
+
+    >>> stream = client.topic_handler("run-1", "sensors/imu").get_data_streamer()
+    >>> for msg in stream:
+    ...     msg.timestamp_ns, msg.data.acceleration.z
     """
 
     def __init__(self, name: str, ontology_tag: str, reader: flight.FlightStreamReader) -> None:
@@ -73,14 +79,20 @@ class TopicDataStreamer:
             yield from self.messages(batch)
 
     def read_all(self) -> pa.Table:
+        """The rest of the stream as one table of the topic schema (nested, as stored)."""
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
     def to_pandas(self) -> pd.DataFrame:
-        """A DataFrame with nested fields flattened to dotted columns (``acceleration.x``)."""
+        """A DataFrame with nested fields flattened to dotted columns (``acceleration.x``).
+
+        Fixed-size lists stay one column of arrays (``covariance``); reads the rest of the
+        stream.
+        """
         flat = flatten_table(self.read_all(), fixed_lists="arrays")
         return flat.to_pandas(self_destruct=True)
 
     def close(self) -> None:
+        """Cancel the ``DoGet`` call; the rows not read yet are never sent."""
         self._reader.cancel()
 
 
@@ -92,6 +104,14 @@ class SequenceDataStreamer:
     payload); ``wide_batches()`` one struct column per topic instead; ``read_all()`` and
     ``to_pandas()`` (wide, flattened) collect them. The union form is limited to 127 topics
     (Arrow union type codes are int8); the other forms are not.
+
+    ``topics`` holds the topic names (``/path``) in stream order, ``wide_schema`` the
+    schema of ``wide_batches()``. Consumed once; ``close`` ends every topic's stream.
+
+    >>> stream = client.sequence_handler("run-1").get_data_streamer()
+    >>> for topic, msg in stream:
+    ...     ...
+    >>> df = client.sequence_handler("run-1").get_data_streamer().to_pandas()
     """
 
     def __init__(self, streams: list[TopicDataStreamer]) -> None:
@@ -106,7 +126,11 @@ class SequenceDataStreamer:
 
     @property
     def schema(self) -> pa.Schema:
-        """Schema of ``batches()``: ``timestamp_ns``, ``topic``, dense-union ``data``."""
+        """Schema of ``batches()``: ``timestamp_ns``, ``topic``, dense-union ``data``.
+
+        Raises:
+            InputError: more than 127 topics (the union form cannot hold them).
+        """
         if len(self.streams) > _MAX_UNION:
             raise InputError(
                 f"{len(self.streams)} topics do not fit a union column (at most {_MAX_UNION}); "
@@ -157,6 +181,9 @@ class SequenceDataStreamer:
 
         Child i of ``data`` holds topic i's payload rows of the batch, unshuffled; the union's
         type ids and offsets put them in merged order, so no payload byte is copied.
+
+        Raises:
+            InputError: more than 127 topics (see ``schema``).
         """
         schema = self.schema
         union: pa.DenseUnionType = schema.field("data").type
@@ -189,6 +216,11 @@ class SequenceDataStreamer:
             )
 
     def read_all(self) -> pa.Table:
+        """The rest of the merged stream as one table of ``schema`` (union form).
+
+        Raises:
+            InputError: more than 127 topics; use ``wide_batches()`` or ``to_pandas()``.
+        """
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
     def to_pandas(self) -> pd.DataFrame:
@@ -199,6 +231,7 @@ class SequenceDataStreamer:
         return layout.table(list(self.rounds())).to_pandas(self_destruct=True)
 
     def close(self) -> None:
+        """Cancel every topic's ``DoGet`` call."""
         for stream in self.streams:
             stream.close()
 

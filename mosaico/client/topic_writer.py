@@ -83,6 +83,18 @@ class TopicWriter:
     once closed after a failure, ``Failed`` while a failed upload waits to be closed,
     ``IgnoredLastError`` after the ``Ignore`` policy swallowed an error, ``RecordTooLarge``
     after a record was dropped, else ``Active`` or ``Finalized``.
+
+    Counters: ``rows_pushed`` (accepted by ``push``/``push_batch``), ``rows_written`` and
+    ``bytes_written`` (sent by the upload thread), ``dropped_record_count`` (records over
+    the transport limit, each reported as a topic notification); ``last_error`` is the
+    reason of the last failure, None if there was none.
+
+    >>> imu = seq.topic_create("sensors/imu", {}, IMU)
+    >>> imu.push(Message(t, IMU(...)))
+    >>> imu.push_batch({"acceleration.x": ax, "acceleration.y": ay, "acceleration.z": az,
+    ...                 "angular_velocity": gyro_struct}, timestamps_ns=stamps)
+    >>> with seq.topic_create("gps", {}, GPS, TopicLevelErrorPolicy.Finalize) as gps:
+    ...     ...  # an error here closes only this topic; the session goes on
     """
 
     def __init__(
@@ -167,9 +179,15 @@ class TopicWriter:
     ) -> None:
         """Append one row: ``push(Message(ts, obj))`` or ``push(timestamp_ns=ts, data=obj)``.
 
+        Values were checked when the object was built. The first push converts its row at
+        once (to size the chunks), so a bad first value fails here; later rows convert on
+        the upload thread, and a failure there surfaces as `UploadError` at the next call.
+        Blocks while the upload queue is full.
+
         Raises:
-            InputTypeError: ``data`` is not of the topic's class, or the topic has no codec
-                (Arrow-only: use ``push_batch``).
+            InputTypeError: ``data`` is not of the topic's class, the topic has no codec
+                (Arrow-only: use ``push_batch``), or ``timestamp_ns`` is not an integer.
+            InputError: ``timestamp_ns`` does not fit in int64.
             WriterClosedError / UploadError: the writer is closed, or its upload failed.
         """
         if self._state is not _OPEN or self._error is not None:
@@ -203,6 +221,20 @@ class TopicWriter:
         a StructArray, a nested mapping or dotted names such as ``"acceleration.x"``) with
         ``timestamps_ns`` given separately. Values are checked column-wise when the topic
         type has a codec, the topic was created with ``validate=True`` and validation is on.
+        Rows keep their order relative to earlier ``push`` calls.
+
+        Raises:
+            InputTypeError: ``batch`` is none of the accepted forms.
+            InputError: a missing, unknown or mistyped column, or bad timestamps (see
+                `build_batch`).
+            ValidationError: a value breaks the type's constraints.
+            WriterClosedError / UploadError: the writer is closed, or its upload failed.
+
+        >>> imu.push_batch(
+        ...     {"acceleration": {"x": ax, "y": ay, "z": az}, "angular_velocity.x": gx,
+        ...      "angular_velocity.y": gy, "angular_velocity.z": gz},
+        ...     timestamps_ns=stamps,
+        ... )
         """
         self._check_usable()
         record = build_batch(self.topic_type, batch, timestamps_ns)
@@ -217,11 +249,23 @@ class TopicWriter:
         self._put(record)
 
     def finalize(self) -> None:
-        """Send the buffered rows and close the upload; raises if any part of it failed."""
+        """Send the buffered rows and close the upload; raises if any part of it failed.
+
+        The session's ``finalize`` closes every topic; call this to end one topic early.
+
+        Raises:
+            UploadError: the upload failed (the server's reason is the cause).
+        """
         self.close(flush=True)
 
     def close(self, flush: bool = True) -> None:
-        """Close the upload. ``flush=False`` discards rows not yet sent (error paths)."""
+        """Close the upload. ``flush=False`` discards rows not yet sent (error paths).
+
+        Waits for the upload thread and the server's status; idempotent.
+
+        Raises:
+            UploadError: with ``flush``, when the upload failed.
+        """
         self._end(flush, None)
 
     def fail(self, reason: str, *, flush: bool = True) -> None:
@@ -239,7 +283,11 @@ class TopicWriter:
         self._end(flush, reason)
 
     def begin_close(self, flush: bool) -> None:
-        """Hand the last rows to the upload thread and tell it to stop, without waiting."""
+        """Hand the last rows to the upload thread and tell it to stop, without waiting.
+
+        The session calls it on every topic before ``close``, so all uploads drain in
+        parallel. ``flush=False`` (or an earlier upload error) drops what is still queued.
+        """
         if self._state not in _TAKES_CLOSE:
             return
         flush = flush and self._error is None  # after an upload error nothing more is sent

@@ -9,6 +9,14 @@
 Data comes from `TopicSource`s (`TableSource` in memory; adapters for the client). The
 Arrow-level work (flat form, timestamp merge, wide layout) is `mosaico.tabular`'s, shared
 with the client's streams.
+
+>>> from mosaico.ml import AsOf, Interpolate, Stream, synchronize, to_pandas
+>>> from mosaico.ml.client_source import sequence_sources
+>>> sources = sequence_sources(client.sequence_handler("run-1"))
+>>> df = to_pandas(sources, topics=["/imu", "/gps"], start_ns=t0, end_ns=t0 + 10**9)
+>>> table = synchronize(
+...     sources, [Stream("/imu", Interpolate()), Stream("/gps", AsOf(50_000_000))], rate_hz=100.0
+... )
 """
 
 from mosaico.ml.errors import MLInputError

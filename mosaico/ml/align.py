@@ -21,7 +21,14 @@ def take_rows(table: pa.Table, idx: np.ndarray, valid: np.ndarray) -> pa.Table:
 def pick(
     keys: np.ndarray, ticks: np.ndarray, prev_ticks: np.ndarray, policy: Policy
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row index of the sample chosen at each tick, and whether there is one."""
+    """Row index of the sample chosen at each tick, and whether there is one.
+
+    Args:
+        keys: the stream's sorted time keys (ns).
+        ticks: the grid ticks (ns).
+        prev_ticks: the tick before each tick: the left end of a `Drop` window.
+        policy: `Hold`, `AsOf` or `Drop` (`Interpolate` goes through `Bracket`).
+    """
     idx = np.searchsorted(keys, ticks, "right") - 1
     valid = idx >= 0
     at = keys[np.where(valid, idx, 0)] if keys.size else np.zeros(len(ticks), np.int64)
@@ -35,7 +42,12 @@ def pick(
 
 
 class Bracket:
-    """The samples around each tick: left (at or before) and right (first after), weight u."""
+    """The samples around each tick: left (at or before) and right (first after), weight u.
+
+    Per tick: ``left`` and ``right`` are row indices, ``u`` in [0, 1) the weight of the right
+    sample, ``exact`` whether a sample sits on the tick, ``valid`` whether there is a value
+    (false before the first sample and after the last, where nothing is extrapolated).
+    """
 
     def __init__(self, keys: np.ndarray, ticks: np.ndarray) -> None:
         n = keys.size

@@ -30,10 +30,14 @@ class HandlerSource:
         self.schema: pa.Schema = handler.schema
 
     def bounds(self) -> tuple[int, int] | None:
+        """First and last record time from the catalogue entry (no data read); None when
+        the topic is empty."""
         lo, hi = self._handler.timestamp_ns_min, self._handler.timestamp_ns_max
         return None if lo is None or hi is None else (lo, hi)
 
     def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
+        """The topic's batches in `[start_ns, end_ns)`, one ``DoGet`` per call; the stream is
+        cancelled when the iterator is closed early."""
         streamer = self._handler.get_data_streamer(start_ns, end_ns)
         try:
             yield from streamer.batches()
@@ -44,7 +48,17 @@ class HandlerSource:
 def sequence_sources(
     sequence: SequenceHandler, topics: Iterable[str] | None = None
 ) -> dict[str, TopicSource]:
-    """Sources of a sequence's topics (all, or the named ones), keyed by topic name."""
+    """Sources of a sequence's topics (all, or the named ones), keyed by topic name.
+
+    Names are `/path` (a missing leading `/` is added). One handler is fetched per topic.
+
+    Raises:
+        MLInputError: a named topic is not in the sequence.
+
+    >>> sources = sequence_sources(client.sequence_handler("run-1"), ["imu", "/gps"])
+    >>> sorted(sources)
+    ['/gps', '/imu']
+    """
     known = sequence.topics
     wanted = known if topics is None else [t if t.startswith("/") else f"/{t}" for t in topics]
     for t in wanted:
@@ -74,7 +88,13 @@ def _client(host: str, port: int, kwargs: dict[str, Any]) -> MosaicoClient:
 @attrs.frozen
 class SequenceOpener:
     """Opens one sequence's sources; picklable, so each DataLoader worker calls it in its
-    own process, where openers of the same server share one connection."""
+    own process, where openers of the same server share one connection.
+
+    ``connect_kwargs`` go to ``MosaicoClient.connect`` (``api_key``, ``enable_tls``, ...).
+
+    >>> openers = [SequenceOpener("robot-lab", 6726, name, ("/imu",)) for name in runs]
+    >>> dataset = StreamDataset(openers, ["/imu"], length=100, rate_hz=100.0)
+    """
 
     host: str
     port: int
@@ -83,6 +103,12 @@ class SequenceOpener:
     connect_kwargs: dict[str, Any] = attrs.field(factory=dict)
 
     def __call__(self) -> dict[str, TopicSource]:
+        """The sequence's sources, over this process's connection to the server.
+
+        Raises:
+            MLInputError: the sequence does not exist, or lacks a named topic.
+            Unavailable: the server cannot be reached.
+        """
         handler = _client(self.host, self.port, self.connect_kwargs).sequence_handler(self.sequence)
         if handler is None:
             raise MLInputError(f"unknown sequence {self.sequence!r}")

@@ -21,6 +21,7 @@ TimestampSource = Literal["record", "header"]
 
 
 def check_timestamp_source(timestamp: str) -> None:
+    """Raise `MLInputError` unless `timestamp` is "record" or "header"."""
     if timestamp not in ("record", "header"):
         raise MLInputError(f"timestamp must be 'record' or 'header', got {timestamp!r}")
 
@@ -90,7 +91,14 @@ def ordered_batches(
 
 
 class Cursor:
-    """Buffered, key-ordered reader of one topic over a record-time range."""
+    """Buffered, key-ordered reader of one topic over a record-time range.
+
+    The synchronizer `fill`s every topic's cursor up to a window's end, then `take`s the
+    rows before it: memory holds about one batch per topic beyond the window.
+
+    Raises:
+        MLInputError: (while reading) the keys go backwards.
+    """
 
     def __init__(
         self,
@@ -122,6 +130,7 @@ class Cursor:
 
     @property
     def done(self) -> bool:
+        """True once the topic is read to its end and every buffered row was taken."""
         return self._exhausted and not self._parts
 
     def _keyed(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:

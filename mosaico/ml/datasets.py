@@ -111,6 +111,22 @@ class WindowDataset(_Windows, Dataset[Item]):
 
     Keywords: `length` and `stride` (ticks), `columns` (default: every numeric one),
     `dtype`, and the grid (`GridOptions`: `rate_hz` or `reference`, `timestamp`).
+    Every sequence's synchronised columns are held in memory as numpy arrays; windows do
+    not cross sequences. `columns` (after construction) lists the tensor keys besides
+    `sequence` and `timestamp_ns`.
+
+    Args:
+        sequences: one mapping of topic name -> `TopicSource` per sequence.
+        streams: the topics to align (names, or `Stream`s with a policy and fields).
+
+    Raises:
+        MLInputError: a bad `length` or `stride`, a bad grid, or an unknown topic, field or
+            column (see `Synchronizer`).
+        WindowIndexError: (indexing) an index outside `[-len, len)`.
+
+    >>> ds = WindowDataset([sources], [Stream("/imu", Interpolate())], length=50, rate_hz=100.0)
+    >>> ds[0]["/imu.acceleration.x"].shape
+    torch.Size([50])
     """
 
     def __init__(
@@ -159,6 +175,21 @@ class StreamDataset(_Windows, IterableDataset[Item]):
     Openers that connect to a server should run in workers started with
     `multiprocessing_context="spawn"` (or "forkserver") when the parent process already
     holds a gRPC connection or an embedded server: gRPC does not survive `fork`.
+
+    Args:
+        openers: one callable per sequence returning its sources, e.g. `SequenceOpener`.
+        streams: the topics to align (names, or `Stream`s).
+        windows_per_unit: windows per unit of work; larger units read fewer seeds,
+            smaller ones balance workers better.
+
+    Other keywords as `WindowDataset`.
+
+    Raises:
+        MLInputError: a bad `length`, `stride` or `windows_per_unit`; (when iterated) a bad
+            grid, topic, field or column.
+
+    >>> ds = StreamDataset(openers, ["/imu", "/gps"], length=100, stride=50, rate_hz=100.0)
+    >>> loader = DataLoader(ds, batch_size=32, num_workers=4, multiprocessing_context="spawn")
     """
 
     def __init__(

@@ -98,6 +98,10 @@ def to_arrow(sources: Sources, **read: Unpack[ReadOptions]) -> pa.Table:
     Raises:
         MLInputError: an unknown topic, a time that is not integer ns, a bad `fixed_lists`,
             or a topic whose `timestamp_ns` goes backwards.
+
+    >>> table = to_arrow(sources, topics=["/imu"], start_ns=t0, end_ns=t0 + 5 * 10**9)
+    >>> table.column_names[:3]
+    ['timestamp_ns', '/imu.header.timestamp.seconds', '/imu.header.timestamp.nanoseconds']
     """
     reader = _Reader(sources, None, **read)
     table = next(reader.tables(), None)
@@ -109,8 +113,15 @@ def iter_arrow(
 ) -> Iterator[pa.Table]:
     """Flat tables of consecutive `[w, w + window_ns)` windows (empty windows skipped).
 
-    Memory stays bounded by one window plus one source batch per topic. Keywords as
+    Memory stays bounded by one window plus one source batch per topic. Windows start at
+    `start_ns` (default: the first record) and step by `window_ns`. Keywords as
     `to_arrow`.
+
+    Raises:
+        MLInputError: as `to_arrow`, or `window_ns` that is not a positive integer.
+
+    >>> for table in iter_arrow(sources, window_ns=10**9):  # one-second windows
+    ...     process(table)
     """
     yield from _Reader(sources, window_ns, **read).tables()
 
@@ -126,6 +137,9 @@ def table_to_pandas(
     `arrow_dtypes=True` keeps Arrow-backed columns (lossless: nullable integers stay
     integers, lists stay Arrow lists). `decoders` maps a binary column to a function applied
     to each non-null payload, for users who ask for decoded data.
+
+    Raises:
+        MLInputError: a `decoders` key that is not a column of `table`.
     """
     for name in decoders or {}:
         if name not in table.column_names:
@@ -149,6 +163,9 @@ def to_pandas(
     """One flat DataFrame of the topics over `[start_ns, end_ns)`.
 
     Keywords as `to_arrow`, then `arrow_dtypes` and `decoders` as `table_to_pandas`.
+
+    >>> df = to_pandas(sources, topics=["/imu", "/gps"], arrow_dtypes=True)
+    >>> df[df["/gps.position.x"].notna()]  # the GPS rows only
     """
     return table_to_pandas(to_arrow(sources, **read), arrow_dtypes=arrow_dtypes, decoders=decoders)
 
@@ -170,6 +187,9 @@ def table_to_polars(table: pa.Table) -> pl.DataFrame:
     """A polars DataFrame of a flat table, sharing the Arrow buffers where polars can.
 
     Needs polars (in the `ml` extra); imported here so the rest of the module does not.
+
+    Raises:
+        MissingExtraError: polars is not installed.
     """
     require("ml", "polars")
     import polars as pl

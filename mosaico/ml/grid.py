@@ -54,7 +54,9 @@ class Numbering(Protocol):
     """A sequence's ticks numbered 0, 1, ..., `size - 1`."""
 
     @property
-    def size(self) -> int: ...
+    def size(self) -> int:
+        """How many ticks the sequence has."""
+        ...
 
     @property
     def origin(self) -> int | None:
@@ -110,7 +112,16 @@ def _check_rate(_: object, __: object, rate_hz: float) -> None:
 @attrs.frozen
 class RateGrid:
     """Ticks every `1 / rate_hz` s from `origin` (ns; None: the run's start or the earliest
-    first sample). Each tick is rounded on its own, so the grid does not drift."""
+    first sample). Each tick is rounded on its own, so the grid does not drift.
+
+    It ticks on with nulls past the data up to an explicit end (`fills_to_end`).
+
+    Raises:
+        MLInputError: `rate_hz` is not a number in (0, 1e9].
+
+    >>> RateGrid(100.0, origin=0).at(np.arange(3))
+    array([       0, 10000000, 20000000])
+    """
 
     rate_hz: float = attrs.field(validator=_check_rate)
     origin: int | None = None
@@ -124,6 +135,7 @@ class RateGrid:
         return self.origin + np.rint(k * (1e9 / self.rate_hz)).astype(np.int64)
 
     def window(self, lo: int, hi: int, taken: Taken) -> tuple[np.ndarray, np.ndarray]:
+        """The ticks in `[lo, hi)` and the tick before each (`taken` is not needed)."""
         assert self.origin is not None, "a rate grid needs its origin to place ticks"
         per_ns = self.rate_hz / 1e9
         k_lo = max(0, math.floor((lo - self.origin) * per_ns) - 1)
@@ -134,12 +146,15 @@ class RateGrid:
         return ticks[keep], prev[:-1][keep]
 
     def start(self, probe: KeyProbe, run: RunStart) -> Ticks | None:
+        """This grid with its origin placed: the run's pinned origin, else this grid's,
+        else the run's start or the first sample (None: no data)."""
         origin = run.origin_ns if run.origin_ns is not None else self.origin
         if origin is None:
             origin = probe.origin(run.start_ns)
         return None if origin is None else attrs.evolve(self, origin=origin)
 
     def number(self, probe: KeyProbe) -> Numbering:
+        """The ticks from the origin to the last sample of the streams, inclusive."""
         origin = self.origin if self.origin is not None else probe.origin(None)
         last = probe.last_key()
         if origin is None or last is None:
@@ -170,18 +185,25 @@ class _RateNumbering:
 
 @attrs.frozen
 class ReferenceGrid:
-    """One tick at each row of a reference topic (a repeated timestamp ticks again)."""
+    """One tick at each row of a reference topic (a repeated timestamp ticks again).
+
+    The reference topic need not be one of the synchronised streams; it is read either
+    way. The grid ends with the reference's last row.
+    """
 
     topic: str
 
     @property
     def reads(self) -> tuple[str, ...]:
+        """The reference topic: read for its keys, whether or not it is also a stream."""
         return (self.topic,)
 
     def start(self, probe: KeyProbe, run: RunStart) -> Ticks | None:
+        """The grid for one run: the reference's keys handed to each window are its ticks."""
         return _ReferenceTicks(self.topic, run.seeds.get(self.topic, np.iinfo(np.int64).min))
 
     def number(self, probe: KeyProbe) -> Numbering:
+        """One tick per row of the reference topic (reads all its keys)."""
         return _KeyNumbering(probe.keys(self.topic))
 
 
@@ -219,7 +241,11 @@ class _KeyNumbering:
 
 
 def make_grid(rate_hz: float | None, reference: str | None) -> RateGrid | ReferenceGrid:
-    """The grid of exactly one of `rate_hz` and `reference`."""
+    """The grid of exactly one of `rate_hz` and `reference`.
+
+    Raises:
+        MLInputError: both or neither given, or a bad `rate_hz`.
+    """
     if rate_hz is not None and reference is None:
         return RateGrid(rate_hz)
     if reference is not None and rate_hz is None:

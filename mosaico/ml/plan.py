@@ -59,7 +59,12 @@ def _expand(requested: Sequence[str], available: list[str], topic: str) -> list[
 
 @attrs.define
 class Plan:
-    """One stream's resolved columns and how each is aligned."""
+    """One stream's resolved columns and how each is aligned.
+
+    `columns` are the selected flat columns in schema order; each is in exactly one of
+    `lerp` (linear interpolation), a `slerp` group (x, y, z, w of a quaternion) or `held`
+    (the sample at or before the tick). `out_schema` names them `<topic>.<column>`.
+    """
 
     stream: Stream
     columns: list[str]
@@ -70,7 +75,12 @@ class Plan:
 
 
 def plan(stream: Stream, source: TopicSource, fixed_lists: FixedLists) -> Plan:
-    """Resolve a stream's fields against its topic's flat schema."""
+    """Resolve a stream's fields against its topic's flat schema.
+
+    Raises:
+        MLInputError: a field the topic lacks, or `Interpolate(fields=...)` naming a field
+            that is not a float.
+    """
     types = {
         f.name: f.type
         for f in flat_schema(source.schema, fixed_lists=fixed_lists)

@@ -20,7 +20,14 @@ class Hold:
 
 @attrs.frozen
 class AsOf:
-    """The last sample at or before the tick, if at most `tolerance_ns` old; else null."""
+    """The last sample at or before the tick, if at most `tolerance_ns` old; else null.
+
+    Raises:
+        MLInputError: `tolerance_ns` is not an integer >= 0.
+
+    >>> AsOf(50_000_000)  # a GPS fix older than 50 ms reads as missing
+    AsOf(tolerance_ns=50000000)
+    """
 
     tolerance_ns: int
 
@@ -52,7 +59,11 @@ class Interpolate:
     around the tick; null after a stream's last sample (no extrapolation).
 
     `fields` names what to interpolate (default: every float field and quaternion); the
-    other selected fields take the value of the sample at or before the tick.
+    other selected fields take the value of the sample at or before the tick. Which fields
+    are quaternions comes from the ontology (`slerp:` in the type's YAML).
+
+    >>> Interpolate(["acceleration", "orientation"])
+    Interpolate(fields=('acceleration', 'orientation'))
     """
 
     fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
@@ -65,7 +76,14 @@ Policy = Hold | AsOf | Drop | Interpolate
 class Stream:
     """A topic to synchronise: its policy and optional field selection.
 
-    Fields are flat paths (`acceleration.x`) or struct prefixes (`acceleration`).
+    Fields are flat paths (`acceleration.x`) or struct prefixes (`acceleration`); None keeps
+    every field. A plain topic name where a `Stream` is expected means `Stream(name)`.
+
+    Raises:
+        MLInputError: `policy` is not one of `Hold`, `AsOf`, `Drop`, `Interpolate`.
+
+    >>> Stream("/gps", AsOf(100_000_000), fields="position")
+    Stream(topic='/gps', policy=AsOf(tolerance_ns=100000000), fields=('position',))
     """
 
     topic: str

@@ -48,7 +48,18 @@ class TopicSource(Protocol):
 
 
 class TableSource:
-    """A `TopicSource` over an in-memory Arrow table (tests, notebooks, cached data)."""
+    """A `TopicSource` over an in-memory Arrow table (tests, notebooks, cached data).
+
+    The table has the topic layout (`timestamp_ns`, then the payload fields); rows out of
+    time order are sorted once (stably). `batches` yields slices of at most `batch_rows`
+    rows, without copying.
+
+    Raises:
+        MLInputError: no `timestamp_ns` column, or `batch_rows` <= 0.
+
+    >>> imu = TableSource("/imu", "IMU", table)
+    >>> to_pandas(by_name([imu, gps]))
+    """
 
     def __init__(
         self, name: str, tag: str, table: pa.Table | pa.RecordBatch, *, batch_rows: int = 65536
@@ -82,7 +93,15 @@ class TableSource:
         batch_rows: int = 65536,
     ) -> TableSource:
         """A source from ontology objects of one type (`kind`, needed only when there are
-        none) and their record timestamps."""
+        none) and their record timestamps.
+
+        Raises:
+            MLInputError: no objects and no `kind`.
+
+        >>> src = TableSource.from_objects("/temp", temps, stamps)
+        >>> src.tag
+        'Temperature'
+        """
         if kind is None:
             if not objs:
                 raise MLInputError(f"topic {name!r}: no objects, so give their kind")
@@ -93,26 +112,32 @@ class TableSource:
 
     @property
     def name(self) -> str:
+        """Topic name, the column prefix (e.g. `/imu`)."""
         return self._name
 
     @property
     def tag(self) -> str:
+        """Ontology tag of the rows' type (e.g. `IMU`)."""
         return self._tag
 
     @property
     def schema(self) -> pa.Schema:
+        """The table's schema: `timestamp_ns` then the payload fields."""
         return self._table.schema
 
     @property
     def table(self) -> pa.Table:
+        """The whole table, sorted by `timestamp_ns`."""
         return self._table
 
     def bounds(self) -> tuple[int, int] | None:
+        """First and last `timestamp_ns` (both inclusive); None for an empty table."""
         if not self._ts.size:
             return None
         return int(self._ts[0]), int(self._ts[-1])
 
     def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
+        """Zero-copy slices of the rows in `[start_ns, end_ns)`, at most `batch_rows` each."""
         lo = 0 if start_ns is None else int(np.searchsorted(self._ts, start_ns, "left"))
         hi = len(self._ts) if end_ns is None else int(np.searchsorted(self._ts, end_ns, "left"))
         if hi > lo:
@@ -120,7 +145,11 @@ class TableSource:
 
 
 def by_name(sources: Iterable[TopicSource]) -> dict[str, TopicSource]:
-    """Index sources by topic name, refusing duplicates."""
+    """Index sources by topic name, refusing duplicates.
+
+    Raises:
+        MLInputError: two sources share a name.
+    """
     out: dict[str, TopicSource] = {}
     for s in sources:
         if s.name in out:
@@ -130,7 +159,11 @@ def by_name(sources: Iterable[TopicSource]) -> dict[str, TopicSource]:
 
 
 def select(sources: Mapping[str, TopicSource], topics: Iterable[str] | None) -> list[TopicSource]:
-    """The named topics (all when None), with a clear error for an unknown one."""
+    """The named topics (all when None), in the order named.
+
+    Raises:
+        MLInputError: a name that is not a key of `sources`.
+    """
     if topics is None:
         return list(sources.values())
     picked = []

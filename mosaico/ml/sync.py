@@ -169,6 +169,16 @@ class Synchronizer:
 
     Raises:
         MLInputError: no or two grids, a bad rate, an unknown or repeated topic or field.
+
+    `schema` is the output schema: `timestamp_ns` (the ticks), then each stream's columns
+    as `<topic>.<field path>`, all nullable. No data is read until `run` or `table`.
+
+    >>> sync = Synchronizer(
+    ...     sources, [Stream("/imu", Interpolate()), Stream("/gps", AsOf(50_000_000))],
+    ...     reference="/camera",
+    ... )
+    >>> sync.table(start_ns=t0, end_ns=t0 + 10 * 10**9).num_rows  # one row per frame
+    150
     """
 
     def __init__(
@@ -240,6 +250,18 @@ class Synchronizer:
         range that starts after the data range is seeded with the last sample of each stream
         before it (record or header time), which lets independent workers compute disjoint
         pieces of one result. `origin_ns` pins a rate grid's first tick.
+
+        Args:
+            start_ns: the first tick time (inclusive); None: the grid's origin or the
+                first sample.
+            end_ns: the end of the ticks (exclusive); None: just past the last sample.
+            chunk_ns: the length of each window read at a time; None: one window.
+            origin_ns: a rate grid's first tick, pinned.
+            data_ns: the `(start, end)` record-time range to read from.
+
+        Raises:
+            MLInputError: a time that is not integer ns, `chunk_ns` <= 0, or a topic whose
+                keys go backwards (found while reading).
         """
         _check_run(start_ns, end_ns, chunk_ns, origin_ns)
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
@@ -263,7 +285,11 @@ class Synchronizer:
         yield from _Run(self.schema, cursors, aligners, ticks, end_ns, chunk_ns).tables(w0)
 
     def table(self, *, start_ns: int | None = None, end_ns: int | None = None) -> pa.Table:
-        """One synchronised table of the ticks in `[start_ns, end_ns)` (typed, maybe empty)."""
+        """One synchronised table of the ticks in `[start_ns, end_ns)` (typed, maybe empty).
+
+        Raises:
+            MLInputError: as `run`.
+        """
         return _collect(self.run(start_ns=start_ns, end_ns=end_ns), self.schema)
 
     def ticks_table(self, numbering: Numbering, k0: int, k1: int) -> pa.Table:
@@ -378,6 +404,15 @@ def synchronize(
 
     Keywords as `Synchronizer` (`SyncOptions`): `rate_hz` or `reference`, `timestamp`,
     `fixed_lists`.
+
+    Raises:
+        MLInputError: as `Synchronizer` and `Synchronizer.run`.
+
+    >>> table = synchronize(
+    ...     sources, ["/imu", Stream("/gps", AsOf(50_000_000), fields="position")], rate_hz=50.0
+    ... )
+    >>> table.column_names[:2]
+    ['timestamp_ns', '/imu.header.timestamp.seconds']
     """
     return Synchronizer(sources, streams, **options).table(start_ns=start_ns, end_ns=end_ns)
 
@@ -393,7 +428,14 @@ def iter_synchronized(
 ) -> Iterator[pa.Table]:
     """Synchronised tables of consecutive `chunk_ns` windows; together equal to `synchronize`.
 
-    Keywords as `synchronize`.
+    Memory stays bounded by one window plus about one batch per topic. Keywords as
+    `synchronize`.
+
+    Raises:
+        MLInputError: as `synchronize`, or `chunk_ns` <= 0.
+
+    >>> for table in iter_synchronized(sources, ["/imu"], chunk_ns=60 * 10**9, rate_hz=100.0):
+    ...     writer.write_table(table)
     """
     sync = Synchronizer(sources, streams, **options)
     yield from sync.run(start_ns=start_ns, end_ns=end_ns, chunk_ns=chunk_ns)

@@ -22,7 +22,11 @@ def tensor_able(t: pa.DataType) -> bool:
 
 
 def pick_columns(schema: pa.Schema, columns: Sequence[str] | None) -> list[str]:
-    """The columns to turn into tensors: all tensor-able ones, or the named ones (checked)."""
+    """The columns to turn into tensors: all tensor-able ones, or the named ones (checked).
+
+    Raises:
+        MLInputError: a named column is not in `schema`, or is not numeric.
+    """
     if columns is None:
         return [f.name for f in schema if f.name != TIMESTAMP and tensor_able(f.type)]
     for c in columns:
@@ -34,7 +38,10 @@ def pick_columns(schema: pa.Schema, columns: Sequence[str] | None) -> list[str]:
 
 
 def to_arrays(table: pa.Table, columns: Sequence[str], dtype: np.dtype) -> dict[str, np.ndarray]:
-    """Writable copies: `timestamp_ns` as int64, each column as `dtype` (null -> NaN; lists -> (n, k))."""
+    """Writable copies: `timestamp_ns` as int64, each column as `dtype`.
+
+    Nulls become NaN; a fixed-size list column of size k becomes an (n, k) array.
+    """
     target = pa.from_numpy_dtype(dtype)
     out = {TIMESTAMP: np.array(table.column(TIMESTAMP).to_numpy(), dtype=np.int64)}
     for name in columns:

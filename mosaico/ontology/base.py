@@ -20,7 +20,17 @@ T = TypeVar("T", bound="OntologyType")
 
 
 class OntologyType:
-    """Class constants come from the YAML; conversions are column-wise (see `columnar`)."""
+    """Class constants come from the YAML; conversions are column-wise (see `columnar`).
+
+    Generated classes are attrs classes over this base: the constructor checks the values
+    (while validation is on), ``to_batch``/``from_batch`` convert whole topic batches,
+    ``topic_type`` is what a topic of this type stores, and ``Q`` builds query expressions.
+
+    >>> v = Vector3d(x=0.0, y=0.0, z=9.81)
+    >>> batch = Vector3d.to_batch([v], [1_700_000_000_000_000_000])
+    >>> Vector3d.from_batch(batch) == [v]
+    True
+    """
 
     __slots__ = ()
 
@@ -44,7 +54,10 @@ class OntologyType:
             self.validate()
 
     def validate(self) -> None:
-        """Check every field against the YAML constraints; raises ValidationError."""
+        """Check every field against the YAML constraints; raises ValidationError.
+
+        Called by the constructor while validation is on; call it after changing a field.
+        """
 
     @classmethod
     def _from_columns(cls: type[T], c: list[list[Any]]) -> list[T]:
@@ -52,12 +65,20 @@ class OntologyType:
 
     @classmethod
     def to_arrow(cls: type[T], objs: Sequence[T | None]) -> pa.Array:
-        """A struct array of this type's layout (None marks a null row)."""
+        """A struct array of this type's layout (None marks a null row).
+
+        Raises:
+            ValidationError: an object of another type, or a value Arrow cannot hold.
+        """
         return columnar.struct_array(cls, objs)
 
     @classmethod
     def from_arrow(cls: type[T], arr: pa.Array) -> list[T | None]:
-        """Objects from a struct array of this type's layout (checked column-wise)."""
+        """Objects from a struct array of this type's layout (None for null rows).
+
+        Raises:
+            ValidationError: (while validation is on) a value breaks the constraints.
+        """
         if validity.VALIDATE:
             checks.validate_struct(cls, arr)
         return columnar.from_struct_array(cls, arr)
@@ -74,7 +95,13 @@ class OntologyType:
 
     @classmethod
     def from_batch(cls: type[T], batch: pa.RecordBatch) -> list[T]:
-        """Objects from a topic record batch (the timestamp column is left aside)."""
+        """Objects from a topic record batch (the timestamp column is left aside).
+
+        The batch must have this type's layout (the client checks it by schema fingerprint).
+
+        Raises:
+            ValidationError: (while validation is on) a value breaks the constraints.
+        """
         columns = columnar.split_batch(batch)[1]
         if validity.VALIDATE:
             checks.validate_columns(cls, columns)
@@ -88,5 +115,11 @@ class OntologyType:
 
     @classmethod
     def validate_batch(cls, batch: pa.RecordBatch) -> None:
-        """Check a topic record batch against the YAML constraints, column-wise."""
+        """Check a topic record batch against the YAML constraints, column-wise.
+
+        Runs whatever the validation switch says (``push_batch`` consults the switch).
+
+        Raises:
+            ValidationError: the first value found breaking a constraint.
+        """
         checks.validate_columns(cls, columnar.split_batch(batch)[1])

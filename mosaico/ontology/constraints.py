@@ -31,21 +31,29 @@ class Constraints:
     required: bool = False
     """Arrow-nullable (``wire_nullable``) yet a value is required."""
     low: int | float | None = None
+    """YAML ``min``: the smallest value allowed (inclusive); None: no lower bound."""
     high: int | float | None = None
+    """YAML ``max``: the largest value allowed (inclusive); None: no upper bound."""
     allowed: tuple[Any, ...] | None = None
+    """YAML ``allowed``: the only values accepted; None: any value."""
     min_length: int | None = None
+    """YAML ``min_length`` (or ``length``): fewest elements of a list field; None: no minimum."""
     max_length: int | None = None
+    """YAML ``max_length`` (or ``length``): most elements of a list field; None: no maximum."""
 
     @property
     def bounded(self) -> bool:
+        """Whether a value bound (``low`` or ``high``) is set."""
         return self.low is not None or self.high is not None
 
     @property
     def sized(self) -> bool:
+        """Whether a length bound (``min_length`` or ``max_length``) is set."""
         return self.min_length is not None or self.max_length is not None
 
     @property
     def empty(self) -> bool:
+        """Whether no rule is set at all (the field's type is the only check)."""
         return self == _NONE
 
 
@@ -85,64 +93,80 @@ AT_LEAST_ONE = "at least one must be set"
 
 
 def expected_scalar(python: str, yaml: str) -> str:
+    """A value of the wrong Python kind for a scalar field of YAML type ``yaml``."""
     return f"expected {python} ({yaml})"
 
 
 def expected_type(name: str) -> str:
+    """A nested field holding something other than an object of type ``name``."""
     return f"expected {name}"
 
 
 def expected_elements(name: str) -> str:
+    """A list field with an element that is not of kind or type ``name``."""
     return f"expected {name} elements"
 
 
 def within(low: Any, high: Any) -> str:
+    """A value outside the field's ``[min, max]``."""
     return f"must be within [{low!r}, {high!r}]"
 
 
 def elements_within(low: Any, high: Any) -> str:
+    """A list element outside the field's ``[min, max]``."""
     return f"elements {within(low, high)}"
 
 
 def one_of(values: Iterable[Any]) -> str:
+    """A value not in the field's ``allowed`` (per object; values sorted)."""
     return f"must be one of {sorted(set(values))}"
 
 
 def elements_among(values: Iterable[Any]) -> str:
+    """A list element not in the field's ``allowed``."""
     return f"elements must be among {sorted(set(values))}"
 
 
 def exactly(size: int) -> str:
+    """A fixed-size list field given another number of elements."""
     return f"needs exactly {size} elements"
 
 
 def between(low: int | None, high: int | None) -> str:
+    """A list field whose length breaks its length bounds (per object)."""
     return f"needs between {low!r} and {high!r} elements"
 
 
 def satisfies(names: Iterable[str]) -> str:
+    """An ``ordered`` rule broken by an object (per object)."""
     return f"must satisfy {' <= '.join(names)}"
 
 
 def at_least(low: Any) -> str:
+    """A column value below the field's ``min``."""
     return f"must be >= {low}"
 
 
 def at_most(high: Any) -> str:
+    """A column value above the field's ``max``."""
     return f"must be <= {high}"
 
 
 def column_one_of(values: Iterable[Any]) -> str:
+    """A column value not in the field's ``allowed`` (values in declared order)."""
     return f"must be one of {list(values)}"
 
 
 def min_elements(size: int) -> str:
+    """A list in a column with fewer elements than the field allows."""
     return f"needs at least {size} elements"
 
 
 def max_elements(size: int) -> str:
+    """A list in a column with more elements than the field allows."""
     return f"allows at most {size} elements"
 
 
 def not_above(a: str, b: str) -> str:
+    """A row of a column batch where field ``a`` is above field ``b`` (``ordered``)."""
     return f"{a} must be <= {b}"

@@ -42,7 +42,13 @@ class UnknownFieldError(QueryBuildError, AttributeError):
 
 @attrs.frozen
 class Expression:
-    """One condition on one leaf: `"<Tag>.<path>": {"<$op>": operand}`."""
+    """One condition on one leaf: `"<Tag>.<path>": {"<$op>": operand}`.
+
+    Built by the `FieldPath` operators, already checked; `QueryOntologyCatalog` takes it.
+
+    >>> IMU.Q.acceleration.x.gt(4.0)
+    Expression(tag='IMU', path='acceleration.x', op='$gt', operand=4.0)
+    """
 
     tag: str
     path: str
@@ -51,9 +57,11 @@ class Expression:
 
     @property
     def key(self) -> str:
+        """The filter key of the query's ontology section: `"<Tag>.<path>"`."""
         return f"{self.tag}.{self.path}"
 
     def to_json(self) -> dict[str, Any]:
+        """The condition as the query document holds it: `{key: {op: operand}}`."""
         return {self.key: {self.op: self.operand}}
 
 
@@ -86,7 +94,18 @@ def _operator(method: str, doc: str, arity: int | None = 1) -> Callable[..., Exp
 
 
 class FieldPath:
-    """A position in a type's layout; attribute access walks structs."""
+    """A position in a type's layout; attribute access walks structs.
+
+    Leaves build `Expression`s with the operators the protocol's operator table gives
+    their kind (`mosaico.protocol.operators.typed_methods`: numbers `eq` ... `in_`, strings
+    also `match`, booleans only `eq`). Wrong paths and operators raise `UnknownFieldError`
+    / `QueryBuildError` at once, naming the path.
+
+    >>> IMU.Q.header.frame_id.match("cam*")
+    Expression(tag='IMU', path='header.frame_id', op='$match', operand='cam*')
+    >>> IMU.Q.acceleration.covariance.any().gt(1.0).key
+    'IMU.acceleration.covariance[?]'
+    """
 
     __slots__ = ("_tag", "_type_name", "_path", "_arrow", "_selected")
 
@@ -107,7 +126,12 @@ class FieldPath:
         return f"{self._type_name}.{self._path}" if self._path else self._type_name
 
     def field(self, name: str) -> FieldPath:
-        """The child `name` of a struct (also for names that shadow a method here)."""
+        """The child `name` of a struct (also for names that shadow a method here).
+
+        Raises:
+            UnknownFieldError: this is a leaf, or the struct has no field `name`.
+            QueryBuildError: this is a list (select elements first).
+        """
         if _kind(self._arrow) == "list":
             raise QueryBuildError(
                 f"{self._where} is a list: select elements with .any(), .all() or [i] first"
@@ -141,11 +165,19 @@ class FieldPath:
         return FieldPath(self._tag, self._type_name, f"{self._path}{selector}", child, True)
 
     def any(self) -> FieldPath:
-        """Condition holds for at least one element (`[?]`)."""
+        """Condition holds for at least one element (`[?]`).
+
+        Raises:
+            QueryBuildError: this is not a list, or a list of lists.
+        """
         return self._element("[?]")
 
     def all(self) -> FieldPath:
-        """Condition holds for every element (`[!]`)."""
+        """Condition holds for every element (`[!]`).
+
+        Raises:
+            QueryBuildError: this is not a list, or a list of lists.
+        """
         return self._element("[!]")
 
     def __getitem__(self, index: int) -> FieldPath:

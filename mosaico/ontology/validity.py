@@ -51,7 +51,13 @@ def validation_enabled() -> bool:
 
 @contextlib.contextmanager
 def validation(enabled: bool) -> Iterator[None]:
-    """Run a block with validators switched on or off, restoring the previous state."""
+    """Run a block with validators switched on or off, restoring the previous state.
+
+    The switch is process-wide, not per thread: other threads see it too.
+
+    >>> with validation(False):  # recorded data, known to break a rule, kept as is
+    ...     objs = IMU.from_batch(batch)
+    """
     previous = VALIDATE
     set_validation(enabled)
     try:

@@ -42,8 +42,15 @@ def flatten_table(
 ) -> pa.Table:
     """Flatten a topic table: `timestamp_ns` stays, every other leaf becomes a dotted column.
 
+    `prefix` (a topic name) goes before every column but `timestamp_ns`; `fixed_lists`
+    says whether a fixed-size list becomes one column per element (`cov_0`, `cov_1`, ...)
+    or stays one column of arrays. A child of a null struct row comes out null.
+
     Raises:
         InputError: `fixed_lists` is neither 'columns' nor 'arrays'.
+
+    >>> flatten_table(imu_table, prefix="/imu").column_names[:3]
+    ['timestamp_ns', '/imu.header.timestamp.seconds', '/imu.header.timestamp.nanoseconds']
     """
     check_fixed_lists(fixed_lists)
     if isinstance(table, pa.RecordBatch):
@@ -68,7 +75,11 @@ def flatten_table(
 def flat_schema(
     schema: pa.Schema, *, prefix: str | None = None, fixed_lists: FixedLists = "columns"
 ) -> pa.Schema:
-    """The schema `flatten_table` produces for tables of `schema`."""
+    """The schema `flatten_table` produces for tables of `schema` (no data needed).
+
+    Raises:
+        InputError: `fixed_lists` is neither 'columns' nor 'arrays'.
+    """
     return flatten_table(schema.empty_table(), prefix=prefix, fixed_lists=fixed_lists).schema
 
 
@@ -110,7 +121,11 @@ def unflatten_table(
     a non-nullable child even under a null parent (typed `from_batch` would accept it).
 
     Raises:
-        InputError: a column the schema needs is missing from `flat`.
+        InputError: a column the schema needs is missing from `flat`, or a bad
+            `fixed_lists`.
+
+    >>> unflatten_table(flatten_table(table), table.schema).equals(table)  # no null structs
+    True
     """
     check_fixed_lists(fixed_lists)
     builder = _Unflatten(flat, prefix, fixed_lists)

@@ -86,7 +86,12 @@ class _Head:
 
 
 class MergedRound:
-    """One round of the merge: per-topic parts and their global order."""
+    """One round of the merge: per-topic parts and their global order.
+
+    ``parts`` holds ``(stream index, rows)`` for each stream with rows in the round (each
+    part sorted, in stream order); ``timestamps`` their timestamps concatenated in that
+    order; ``order`` the stable argsort of ``timestamps``, i.e. the merged order.
+    """
 
     __slots__ = ("parts", "timestamps", "order")
 
@@ -98,6 +103,7 @@ class MergedRound:
         self.order = order  # stable argsort of `timestamps`
 
     def sizes(self) -> list[int]:
+        """Rows of each part, in ``parts`` order."""
         return [part.num_rows for _, part in self.parts]
 
     def part_of(self) -> np.ndarray:
