@@ -22,6 +22,10 @@ class Decl:
 
 @attrs.define
 class Context:
+    """The state of one resolution: where problems go, the package being generated (and
+    the standard one, for `std:` files), every declaration by name, and the files each
+    file may use names from (itself and its transitive imports)."""
+
     diag: Diagnostics
     package: str
     std_package: str
@@ -29,11 +33,13 @@ class Context:
     visible: dict[str, set[str]] = attrs.field(factory=dict)  # file display -> visible files
 
     def module_of(self, source: SourceFile) -> str:
+        """The fully qualified module generated from `source` (`mosaico.types.geometry`)."""
         return f"{self.std_package if source.std else self.package}.{source.path.stem}"
 
     def check_keys(
         self, src: SourceFile, body: LDict, allowed: set[str], where: str, what: str
     ) -> None:
+        """Report every key of `body` not in `allowed` as an unknown `what`, at its line."""
         for key in body:
             if key not in allowed:
                 self.diag.error(
@@ -44,6 +50,7 @@ class Context:
     def report_duplicates(
         self, src: SourceFile, body: LDict, where: str, what: str = "key"
     ) -> None:
+        """Report every key repeated in the YAML mapping `body` (the first value is kept)."""
         for key, line in getattr(body, "duplicates", []):
             self.diag.error(src.display, line, where, f"duplicate {what} {key!r}")
 
@@ -79,4 +86,5 @@ class Site:
     line: int  # of the field's key
 
     def error(self, key: str, message: str) -> None:
+        """Report `message` at the line of `key`, or of the field when `key` is absent."""
         self.ctx.diag.error(self.src.display, self.spec.line_of(key), self.where, message)

@@ -9,6 +9,12 @@ from mosaico.errors import MosaicoError
 
 @attrs.frozen(order=True)
 class Problem:
+    """One error: the file as displayed, its 1-based line (0 when the problem has no line,
+    such as a missing folder), `where` (`Type.field`, or empty) and the message.
+
+    Problems sort by file, then line; `str()` gives `file:line: where: message`.
+    """
+
     file: str
     line: int
     where: str
@@ -35,11 +41,15 @@ class CodegenError(MosaicoError):
 
 @attrs.define
 class Diagnostics:
+    """Collects the problems of one run, so that every phase goes on and all are reported."""
+
     problems: list[Problem] = attrs.field(factory=list)
 
     def error(self, file: str, line: int, where: str, message: str) -> None:
+        """Record one problem (see `Problem` for the arguments)."""
         self.problems.append(Problem(file, line, where, message))
 
     def raise_if_any(self) -> None:
+        """Raise `CodegenError` with every problem recorded so far, if there is one."""
         if self.problems:
             raise CodegenError(self.problems)

@@ -14,6 +14,11 @@ ENUM_KEYS = {"description", "type", "values"}
 
 
 def resolve_enum(ctx: Context, d: Decl) -> model.Enum:
+    """The model of one enum declaration; its problems are reported to `ctx`.
+
+    Always returns an enum so that resolution goes on: a bad storage type falls back to
+    `string` and bad members are left out.
+    """
     src, body = d.source, d.body
     ctx.check_keys(src, body, ENUM_KEYS, d.name, "enum key")
     storage = body.get("type", "string")

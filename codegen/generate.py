@@ -21,6 +21,7 @@ STD_PREFIX = "std:"
 
 
 def standard_ontology_dir() -> Path:
+    """The folder of the standard YAML files (installed as ``mosaico_codegen.standard``)."""
     spec = importlib.util.find_spec("mosaico_codegen.standard")
     assert spec is not None and spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations)))
@@ -36,12 +37,16 @@ def standard_output_dir() -> Path:
 
 @attrs.define
 class Outcome:
+    """What a run did: files written (changed ones only) and orphans removed, by name; in
+    check mode nothing is written and ``drift`` holds the diff from the files on disk."""
+
     written: list[str] = attrs.field(factory=list)
     removed: list[str] = attrs.field(factory=list)
     drift: str = ""  # unified diff, in check mode
 
     @property
     def stale(self) -> bool:
+        """Whether ``--check`` found a difference (the package needs regenerating)."""
         return bool(self.drift)
 
 
@@ -68,6 +73,16 @@ def generate(
 
 
 def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) -> dict[str, str]:
+    """Load every ``*.yaml`` of `dirs` (and their imports), resolve and render them.
+
+    Returns file name -> formatted text of the package (modules, ``__init__.py``,
+    ``strategies.py``, ``REFERENCE.md``). `standard` renders the standard ontology
+    itself; otherwise the standard tags are reserved. ``std:`` imports name files of
+    `std_dir`.
+
+    Raises:
+        CodegenError: with every problem found, when there is any.
+    """
     diag = Diagnostics()
     targets: list[SourceFile] = []
     loaded: dict[Path, SourceFile] = {}
@@ -123,7 +138,8 @@ def _imports(
     loaded: dict[Path, SourceFile],
     diag: Diagnostics,
 ) -> dict[str, set[str]]:
-    """Load imported files; return file -> files whose names it sees (itself + transitive imports)."""
+    """Load imported files; return file -> files whose names it sees (itself and its
+    transitive imports)."""
     edges: dict[str, list[str]] = {}
     pending = list(targets)
     while pending:
@@ -250,6 +266,11 @@ def _generated_files(out: Path) -> list[Path]:
 
 
 def write_files(out: Path, files: dict[str, str]) -> Outcome:
+    """Write `files` into `out` (created if missing), each through a temporary file and a
+    rename; unchanged files are left alone, so regeneration touches only what differs.
+
+    A generated file (one with the header mark) that `files` no longer has is removed.
+    """
     outcome = Outcome()
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
@@ -269,6 +290,8 @@ def write_files(out: Path, files: dict[str, str]) -> Outcome:
 
 
 def check_files(out: Path, files: dict[str, str]) -> Outcome:
+    """Compare `files` with `out` without writing: ``drift`` gets a unified diff per file
+    that differs or is missing, and a line per orphaned generated file."""
     outcome = Outcome()
     diffs: list[str] = []
     for name, text in files.items():

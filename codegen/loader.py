@@ -19,10 +19,13 @@ class LDict(dict):  # type: ignore[type-arg]
     duplicates: list[tuple[str, int]]  # repeated keys, reported by the resolver in context
 
     def line_of(self, key: str) -> int:
+        """The line of `key`, or of the mapping itself when the key is absent."""
         return self.key_lines.get(key, self.line)
 
 
 class LList(list):  # type: ignore[type-arg]
+    """A sequence from YAML that knows its own line (1-based)."""
+
     line: int = 0
 
 
@@ -62,6 +65,12 @@ def _convert(node: yaml.Node, file: str, diag: Diagnostics) -> Any:
 
 
 def load_file(path: Path, display: str, diag: Diagnostics, std: bool = False) -> SourceFile | None:
+    """Parse one YAML file into `LDict` / `LList` values; None when it cannot be used.
+
+    A file that cannot be read, is not valid YAML or is not a mapping is reported to
+    `diag` under `display` and gives None; an empty file is an empty mapping. Repeated keys
+    keep their first value and are listed in `LDict.duplicates` for the resolver.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -19,6 +19,8 @@ from mosaico_codegen.typemap import Scalar
 
 @attrs.frozen
 class ScalarType:
+    """A field type that is one YAML scalar (``float64``, ``string``; see ``typemap.SCALARS``)."""
+
     scalar: Scalar
 
 
@@ -39,6 +41,8 @@ class StructType:
 
 @attrs.frozen
 class ListType:
+    """A list field type (``float64[]``, ``float64[9]``); ``inner`` may be a list again."""
+
     inner: FieldType
     size: int | None  # None: variable list; N: fixed-size list of N elements
 
@@ -71,6 +75,14 @@ class Default:
 
 @attrs.define
 class Field:
+    """One resolved field of a type, mixin fields included, with its value rules.
+
+    ``nullable`` fields may be None; ``wire_nullable`` ones are required in Python but may
+    be null in Arrow (the reference layout of vector components). ``default`` is None when
+    the YAML gives none: a nullable field then defaults to None, a required one must be
+    passed.
+    """
+
     name: str
     type: FieldType
     description: str
@@ -82,6 +94,7 @@ class Field:
 
     @property
     def arrow_nullable(self) -> bool:
+        """Whether the Arrow field allows nulls (``nullable`` or ``wire_nullable``)."""
         return self.nullable or self.wire_nullable
 
     @property
@@ -92,11 +105,19 @@ class Field:
 
     @property
     def is_list(self) -> bool:
+        """Whether the field's outer type is a list (of any depth)."""
         return isinstance(self.type, ListType)
 
 
 @attrs.define
 class Type:
+    """One resolved ontology type: a generated class.
+
+    ``tag`` is the stored topic tag (the class name unless the YAML sets one),
+    ``serialization`` the storage hint (``default``, ``ragged``, ``image``), ``fields``
+    mixin fields first, then its own, and ``rules`` the cross-field rules.
+    """
+
     name: str
     tag: str
     module: str  # fully qualified module of the generated class
@@ -117,17 +138,22 @@ class Type:
 
     @property
     def snake_name(self) -> str:
+        """The name of the type's strategy function (``GPSStatus`` -> ``gps_status``)."""
         return snake(self.name)
 
 
 @attrs.define
 class EnumMember:
+    """One member of an enum: its Python name and stored value."""
+
     name: str
     value: str | int
 
 
 @attrs.define
 class Enum:
+    """One resolved enum: a generated ``str, enum.Enum`` or ``enum.IntEnum`` class."""
+
     name: str
     module: str
     description: str
@@ -136,17 +162,23 @@ class Enum:
 
     @property
     def values(self) -> list[str | int]:
+        """The stored values of the members, in declaration order."""
         return [m.value for m in self.members]
 
 
 @attrs.define
 class Import:
+    """``from module import names`` in a generated module (types nested from another file)."""
+
     module: str  # fully qualified
     names: list[str]
 
 
 @attrs.define
 class Module:
+    """One generated module: the enums and types of one YAML file, types ordered so that
+    each comes after the same-module types it nests."""
+
     name: str  # file stem
     source: str  # YAML file name shown in the header
     description: str

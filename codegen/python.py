@@ -29,6 +29,8 @@ class Check:
 
 
 def annotation(f: model.Field) -> str:
+    """The Python annotation of a field (``list[float] | None``); enums annotate as their
+    storage scalar (``str``, ``int``)."""
     text = _annotation(f.type)
     return f"{text} | None" if f.nullable else text
 
@@ -42,6 +44,8 @@ def _annotation(t: model.FieldType) -> str:
 
 
 def arrow_type(t: model.FieldType) -> str:
+    """The expression of a field type's pyarrow type (``pa.list_(pa.field("item", ...))``,
+    ``Vector3d.ARROW_TYPE`` for a struct)."""
     if isinstance(t, model.ListType):
         size = "" if t.size is None else f", {t.size}"
         return f'pa.list_(pa.field("item", {arrow_type(t.inner)}){size})'
@@ -51,12 +55,14 @@ def arrow_type(t: model.FieldType) -> str:
 
 
 def arrow_field(f: model.Field) -> str:
+    """The ``pa.field(...)`` expression of a field: name, type, nullability and metadata."""
     meta = metadata(f)
     extra = f", metadata={meta}" if meta != "{}" else ""
     return f'pa.field("{f.name}", {arrow_type(f.type)}, nullable={f.arrow_nullable}{extra})'
 
 
 def metadata(f: model.Field) -> str:
+    """The field metadata dict as a literal (``description``, ``unit``; ``{}`` when none)."""
     meta = {}
     if f.description:
         meta["description"] = f.description
@@ -79,6 +85,7 @@ def attrs_field(f: model.Field) -> str:
 
 
 def enum_base(e: model.Enum) -> str:
+    """The bases of a generated enum: ``str, enum.Enum`` for strings, else ``enum.IntEnum``."""
     return "str, enum.Enum" if e.scalar.yaml == "string" else "enum.IntEnum"
 
 
@@ -93,10 +100,12 @@ def constraints_value(value: c.Constraints) -> str:
 
 
 def rule_value(rule: c.Rule) -> str:
+    """A rule as a constructor expression (``constraints.Ordered(('low', 'high'))``)."""
     return f"constraints.{type(rule).__name__}({rule.names!r})"
 
 
 def allowed_constant(t: model.Type, f: model.Field) -> str:
+    """The module constant holding a field's allowed values (``_ALLOWED_Image_format``)."""
     return f"_ALLOWED_{t.name}_{f.name}"
 
 
@@ -203,6 +212,9 @@ def _lit(text: str) -> str:
 
 @attrs.frozen
 class RuleCheck:
+    """One cross-field rule of a generated ``validate()``: fail when `condition` holds,
+    naming the fields as `where` and the offending value(s) as `value`."""
+
     condition: str
     where: str  # "a/b"
     value: str  # expression of the offending value(s)
@@ -210,6 +222,11 @@ class RuleCheck:
 
 
 def rule_checks(t: model.Type) -> list[RuleCheck]:
+    """The checks of a type's rules, in YAML order.
+
+    ``at_least_one_of`` fails when every named field is None; ``ordered`` fails when all
+    are set and not in non-decreasing order (a None skips the check).
+    """
     out = []
     for rule in t.rules:
         names = [_local(n) for n in rule.names]
@@ -274,10 +291,14 @@ def rule_fields(t: model.Type) -> list[model.Field]:
 
 
 def ordered_field(t: model.Type, f: model.Field) -> bool:
+    """Jinja test: whether an ``ordered`` rule of `t` names `f` (its strategy is non-null,
+    since the drawn values are sorted)."""
     return any(isinstance(r, c.Ordered) and f.name in r.names for r in t.rules)
 
 
 def needs_assume(types: list[model.Type]) -> bool:
+    """Whether the strategies module imports hypothesis ``assume`` (an ``at_least_one_of``
+    rule filters its draws)."""
     return any(isinstance(r, c.AtLeastOneOf) for t in types for r in t.rules)
 
 

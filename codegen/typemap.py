@@ -14,6 +14,13 @@ __all__ = ["ENUM_STORAGE", "RESERVED_FIELD_NAMES", "SCALARS", "SERIALIZATION_FOR
 
 @attrs.frozen
 class Scalar:
+    """One YAML scalar type and what the generator prints for it.
+
+    `python` is the annotation, `arrow` the expression of its pyarrow type, `kinds` the
+    tuple of accepted Python kinds in `mosaico.ontology.kinds`; integer widths carry their
+    implicit bounds (`low`, `high`), floats their width.
+    """
+
     yaml: str
     python: str  # annotation
     arrow: str  # expression building the pyarrow type
@@ -25,14 +32,17 @@ class Scalar:
 
     @property
     def is_integer(self) -> bool:
+        """An `int*` / `uint*` scalar (it has implicit bounds)."""
         return self.low is not None
 
     @property
     def is_float(self) -> bool:
+        """A `float16` / `float32` / `float64` scalar."""
         return self.float_bits is not None
 
     @property
     def is_numeric(self) -> bool:
+        """An integer or float scalar: `min` / `max` apply to it."""
         return self.is_integer or self.is_float
 
     def accepts(self, value: Any) -> bool:

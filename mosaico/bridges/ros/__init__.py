@@ -3,6 +3,7 @@
 Ingest decodes each selected ROS topic in batches into Arrow record batches of a mosaico
 type (standard adapters by ROS type, a generic adapter for everything else) and hands them
 to a `SequenceSink`; export writes stored topics back with the recorded ROS types.
+The `mosaico ingest` and `mosaico export` commands are built on `ingest` and `export`.
 """
 
 from mosaico.bridges.ros.adapter import ADAPTERS, Adapter, TopicAdapter

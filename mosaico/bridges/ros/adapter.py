@@ -45,7 +45,12 @@ class TopicAdapter(Protocol):
 
 @attrs.frozen
 class Adapter:
-    """A standard adapter: a ROS type onto a generated ontology type."""
+    """A standard adapter: a ROS type onto a generated ontology type.
+
+    Built by `register` from per-field column builders (`columns`) and the reverse row
+    function (`row_to_ros`); `keep` / `restore` carry the values the ontology type holds only
+    lossily (see `TopicAdapter.originals`).
+    """
 
     ros_type: str
     ontology: type[OntologyType]
@@ -56,23 +61,35 @@ class Adapter:
 
     @property
     def keeps_originals(self) -> bool:
+        """True when the adapter was registered with a `keep` function."""
         return self.keep is not None
 
     def originals(self, msg: Any) -> Row:
+        """`keep(msg)`, or `{}` for an adapter that loses nothing."""
         return self.keep(msg) if self.keep is not None else {}
 
     @property
     def name(self) -> str:
+        """The ROS type the adapter is registered for (`sensor_msgs/msg/Imu`)."""
         return self.ros_type
 
     @property
     def topic_type(self) -> TopicType:
+        """The generated class's `TopicType`, its codec included."""
         return self.ontology.topic_type()
 
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
+        """The `columns` of `msgs` under the class's `ARROW_SCHEMA`; fields the builders
+        leave out must be nullable and are all null.
+
+        Raises:
+            UnknownNameError: a builder names a field the schema lacks, or leaves out a
+                required one.
+        """
         return batch(self.ontology.ARROW_SCHEMA, log_times, self.columns(msgs))
 
     def to_ros(self, row: Row, originals: Row) -> Row:
+        """`row_to_ros(row)`, then `restore` puts back the recorded `originals`, if any."""
         out = self.row_to_ros(row)
         if self.restore is not None and originals:
             self.restore(out, originals)
@@ -80,6 +97,7 @@ class Adapter:
 
 
 ADAPTERS: dict[str, Adapter] = {}
+"""The standard adapters by ROS type, filled by `register`."""
 
 
 def register(
@@ -92,7 +110,28 @@ def register(
 ) -> None:
     """Add the standard adapter of `ros_type` (e.g. `sensor_msgs/msg/Imu`).
 
-    `keep` / `restore`: see `TopicAdapter.originals`; `restore` edits the ROS field dict.
+    Adapter modules call it at import time; `registry` imports them all.
+
+    Args:
+        ros_type: the full ROS type name the adapter reads and exports to.
+        ontology: the generated class whose schema the batches have.
+        columns: decoded messages → payload columns by field name (see `parts`).
+        row_to_ros: one payload row (`to_pylist` form) → the ROS field dict.
+        keep: first message → the values the ontology type would lose (see
+            `TopicAdapter.originals`); None when nothing is lost.
+        restore: edits the ROS field dict of one row in place from those values.
+
+    Raises:
+        RosBridgeError: `ros_type` has an adapter already.
+
+    >>> import pyarrow as pa
+    >>> from mosaico.types import Floating64
+    >>> register(
+    ...     "my_msgs/msg/Level",
+    ...     Floating64,
+    ...     lambda msgs: {"data": pa.array([m.level for m in msgs], pa.float64())},
+    ...     lambda row: {"level": row["data"]},
+    ... )
     """
     if ros_type in ADAPTERS:
         raise RosBridgeError(f"an adapter for {ros_type} is already registered")

@@ -18,12 +18,18 @@ from mosaico.protocol.topic_type import TopicType
 
 
 class ClientTopic:
-    """A `TopicSink` over a client `TopicWriter`."""
+    """A `TopicSink` over a client `TopicWriter` (made by `ClientSequence.topic`)."""
 
     def __init__(self, writer: TopicWriter) -> None:
         self._writer = writer
 
     def write(self, batch: pa.RecordBatch) -> None:
+        """Push `batch` through `TopicWriter.push_batch`.
+
+        Raises:
+            TopicFailure: the writer's column checks reject the values (only with
+                `validate`); the topic alone fails.
+        """
         try:
             self._writer.push_batch(batch)
         except ValidationError as exc:  # checked before queueing: the upload is still sound
@@ -45,6 +51,19 @@ class ClientSequence:
     The client's `SequenceWriter` applies the session error policy when ingest fails.
     Without `validate`, batches are stored as the recording has them: ROS data routinely
     breaks mosaico's value rules (e.g. infinite `Range` readings), and a bridge keeps data.
+
+    Args:
+        client: an open client.
+        name: the new sequence's name; it is created when `ingest` enters the sink,
+            after the recording has been checked.
+        metadata: the sequence's user metadata.
+        on_error: what the session does when ingest fails (`Report` keeps the topics
+            written so far, `Delete` removes the sequence).
+        validate: check every batch against the ontology's value rules.
+
+    >>> from mosaico.bridges.ros import ingest
+    >>> with MosaicoClient.local("data") as client:
+    ...     report = ingest(["run.mcap"], ClientSequence(client, "run", {"site": "lab"}))
     """
 
     def __init__(
@@ -59,6 +78,7 @@ class ClientSequence:
         self._validate = validate
 
     def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> ClientTopic:
+        """Create the topic in the session (`SequenceWriter.topic_create`) and return its sink."""
         writer = self._writer.topic_create(name, metadata, topic_type, validate=self._validate)
         return ClientTopic(writer)
 
@@ -71,7 +91,18 @@ class ClientSequence:
 
 
 def stored_topics(client: MosaicoClient, sequence: str) -> list[ExportTopic]:
-    """The topics of a stored sequence, their data streamed lazily, for `export`."""
+    """The topics of a stored sequence, their data streamed lazily, for `export`.
+
+    Only the catalog is read here; each topic's batches are fetched when `export` iterates
+    them, one stream per iteration.
+
+    Raises:
+        UnknownNameError: the sequence does not exist.
+
+    >>> from mosaico.bridges.ros import export
+    >>> with MosaicoClient.connect("localhost") as client:
+    ...     report = export(stored_topics(client, "run"), "run.mcap", "mcap")
+    """
     handler = client.sequence_handler(sequence)
     if handler is None:
         raise UnknownNameError(f"sequence {sequence!r} does not exist")

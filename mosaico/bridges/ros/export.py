@@ -38,7 +38,11 @@ FORMATS = {"bag": 1, "db3": 2, "mcap": 2}
 
 @attrs.frozen
 class ExportTopic:
-    """A stored topic to export: mosaico name, user metadata, tag and its record batches."""
+    """A stored topic to export: mosaico name, user metadata, tag and its record batches.
+
+    `batches` (topic schema, `timestamp_ns` first, in stored order) is iterated once by
+    `export`; `client_sink.stored_topics` builds these from a stored sequence.
+    """
 
     name: str
     metadata: dict[str, Any]
@@ -48,6 +52,11 @@ class ExportTopic:
 
 @attrs.define
 class ExportReport:
+    """What an export did: messages written per topic, and skipped topics with the reason.
+
+    Both are keyed by mosaico topic name.
+    """
+
     written: dict[str, int] = attrs.Factory(dict)
     skipped: dict[str, str] = attrs.Factory(dict)
 
@@ -62,7 +71,12 @@ class _Plan:
 
 def default_ros_type(tag: str) -> str | None:
     """The ROS type a topic of standard tag `tag` exports to when it was not ingested from
-    ROS: the only adapter of that tag, else its plain `…Stamped` variant."""
+    ROS: the only adapter of that tag, else its plain `…Stamped` variant; None when no
+    standard adapter has that tag.
+
+    >>> default_ros_type("Vector3d")
+    'geometry_msgs/msg/Vector3Stamped'
+    """
     candidates = sorted(t for t, a in ADAPTERS.items() if tag == a.ontology.TAG)
     if len(candidates) > 1:
         stamped = [t for t in candidates if t.endswith("Stamped") and "Covariance" not in t]
@@ -133,6 +147,27 @@ def export(topics: Sequence[ExportTopic], out: str | Path, fmt: str) -> ExportRe
     ends in `.db3` / `.mcap`, just the storage file). Each topic is written back with the
     ROS type it was ingested from, or the default type of its tag; the log time is the
     record's `timestamp_ns`. The output appears atomically, only when complete.
+
+    A topic whose ROS type cannot be resolved (no `_ros_` metadata and no default type
+    for its tag, or a stored definition that does not parse) is skipped and listed in
+    the report; the others are written.
+
+    Args:
+        topics: the topics to write (see `client_sink.stored_topics`).
+        out: the new file or folder; it must not exist.
+        fmt: `bag`, `db3` or `mcap`; a ROS 2 source exported as `bag` gets the ROS 1 stock
+            definitions of its standard types, and the other way round.
+
+    Raises:
+        RosBridgeError: an unknown `fmt`, an existing `out`, no topic left to export, or a
+            row that does not convert to its message.
+
+    >>> from mosaico.bridges.ros.client_sink import stored_topics
+    >>> from mosaico.client import MosaicoClient
+    >>> with MosaicoClient.connect("localhost") as client:
+    ...     report = export(stored_topics(client, "run"), "run.bag", "bag")
+    >>> report.skipped
+    {}
     """
     if fmt not in FORMATS:
         raise RosBridgeError(f"unknown export format {fmt!r}; expected one of {sorted(FORMATS)}")

@@ -103,7 +103,16 @@ class _Builder:
 
 @attrs.frozen
 class GenericAdapter:
-    """Keeps messages of any type, custom ones included, under the tag = ROS type name."""
+    """Keeps messages of any type, custom ones included, under the tag = ROS type name.
+
+    The topic type has no codec (the data is read back as Arrow, or as `Unmodeled`), and
+    its serialization format is `ragged` when the message has lists or byte arrays.
+
+    >>> with RosSource(["run.mcap"]) as source:
+    ...     adapter = GenericAdapter.for_type(source.typestore, "my_msgs/msg/Status")
+    >>> adapter.topic_type.tag
+    'my_msgs/msg/Status'
+    """
 
     ros_type: str
     topic_type: TopicType
@@ -111,6 +120,12 @@ class GenericAdapter:
 
     @classmethod
     def for_type(cls, typestore: Typestore, ros_type: str) -> GenericAdapter:
+        """The adapter of `ros_type`, its schema derived from the typestore's definition.
+
+        Raises:
+            RosBridgeError: the message has a field named `timestamp_ns`.
+            KeyError: `ros_type`, or a type it nests, is not in the typestore.
+        """
         builder = _Builder(typestore)
         payload = list(builder.struct_type(ros_type))
         if any(f.name == TIMESTAMP for f in payload):
@@ -123,19 +138,29 @@ class GenericAdapter:
 
     @property
     def name(self) -> str:
+        """Always `"generic"`: export rebuilds the adapter from the stored definition."""
         return GENERIC
 
     def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
+        """One column per top-level field of the message, after `timestamp_ns`.
+
+        Raises:
+            RosBridgeError: a fixed-size array has the wrong length, or the batch's byte
+                arrays reach 2 GiB.
+        """
         arr = self._builder.struct_array(self.ros_type, msgs)
         cols = {name: arr.field(name) for name in arr.type.names}
         return batch(self.topic_type.schema, log_times, cols)
 
     @property
     def keeps_originals(self) -> bool:
+        """False: the generic layout holds every value of the message."""
         return False  # the layout is the message's own: nothing is lost
 
     def originals(self, msg: Any) -> Row:
+        """Nothing to keep: always `{}`."""
         return {}
 
     def to_ros(self, row: Row, originals: Row) -> Row:
+        """The row itself: its keys are the ROS field names already."""
         return row

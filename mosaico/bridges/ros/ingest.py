@@ -28,7 +28,11 @@ BATCH_BYTES = 32 << 20
 
 @attrs.frozen
 class TopicPlan:
-    """One ROS topic to ingest: where it goes and how it is converted."""
+    """One ROS topic to ingest: where it goes and how it is converted.
+
+    `name` is the mosaico topic name (see `names.topic_name`); `metadata` the topic's
+    metadata, the `_ros_` entry that lets `export` write it back.
+    """
 
     topic: RosTopic
     name: str
@@ -40,7 +44,9 @@ class TopicPlan:
 class IngestReport:
     """What an ingest did: messages per written topic, and skipped topics with the reason.
 
-    A topic that failed midway is in both: `written` counts the messages it kept.
+    A topic that failed midway is in both: `written` counts the messages it kept. Keys are
+    ROS topic names. `messages` and `nbytes` (raw ROS bytes) total what the sink accepted;
+    `seconds` is the wall time from opening the sink to the last write.
     """
 
     written: dict[str, int] = attrs.Factory(dict)
@@ -58,7 +64,18 @@ def plan(
     """Select and type the topics; returns the plans and the skipped topics with reasons.
 
     `topics`: glob patterns on ROS topic names, `!` excludes. `adapters`: per-topic
-    overrides, ROS topic glob → adapter name (see `registry.adapter_for`).
+    overrides, ROS topic glob → adapter name (see `registry.adapter_for`). Nothing is
+    written: this is what `ingest` does first, and a dry run.
+
+    Raises:
+        RosBridgeError: a topic pattern is empty or matches no topic, or no topic is left
+            to ingest.
+
+    >>> # a recording of /camera/image_raw, /camera/image_raw/compressed and /imu
+    >>> with RosSource(["run.mcap"]) as source:
+    ...     plans, skipped = plan(source, ["/camera/*", "!*/compressed"])
+    >>> [(p.topic.name, p.name, p.adapter.topic_type.tag) for p in plans]
+    [('/camera/image_raw', 'camera/image_raw', 'Image')]
     """
     selected = TopicFilter(topics).select(source.topics)
     plans: list[TopicPlan] = []
@@ -191,6 +208,28 @@ def ingest(
     messages in `report.written`), and the rest of the recording ingests. Other errors
     (reading the file, the sink's I/O) propagate through `sink.__exit__`, which applies the
     session's error policy.
+
+    Args:
+        paths: the recording's files: one .db3/.mcap file or rosbag2 folder, or one or
+            more ROS 1 .bag files read as one recording.
+        sink: where the sequence goes (`ClientSequence`, `MemorySequence`).
+        topics: glob patterns on ROS topic names; `!pattern` excludes; none keeps all.
+        adapters: ROS topic glob → adapter name, `"generic"` or a ROS type with a standard
+            adapter (see `registry.adapter_for`).
+        batch_messages: a topic's buffered messages become one batch when they reach
+            this count (default 2048), or
+        batch_bytes: when their raw size reaches this many bytes (default 32 MiB).
+        progress: True draws a progress line on a terminal; or a `Progress` to update.
+
+    Raises:
+        RosBridgeError: bad files, a pattern that matches nothing, or nothing to ingest.
+
+    >>> from mosaico.bridges.ros.client_sink import ClientSequence
+    >>> from mosaico.client import MosaicoClient
+    >>> with MosaicoClient.local("data") as client:
+    ...     report = ingest(["run.mcap"], ClientSequence(client, "run"), topics=["/imu*"])
+    >>> report.written, report.skipped
+    ({'/imu': 12000}, {})
     """
     with RosSource(paths) as source:
         plans, skipped = plan(source, topics, adapters)

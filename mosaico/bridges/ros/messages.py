@@ -27,6 +27,22 @@ class RosFactory:
         self.typestore = typestore
 
     def build(self, msgtype: str, values: dict[str, Any] | None) -> Any:
+        """The rosbags message object of `msgtype` from its field dict, nested types too.
+
+        Numeric arrays become numpy arrays of the field's dtype (bytes are read in place);
+        None stands for the whole message's defaults.
+
+        Raises:
+            KeyError: `msgtype`, or a type it nests, is not in the typestore.
+            ValueError: a value does not convert to its field's type.
+            TypeError: a value of a kind that does not convert at all (a list for a scalar).
+
+        >>> from rosbags.typesys import Stores, get_typestore
+        >>> factory = RosFactory(get_typestore(Stores.ROS2_HUMBLE))
+        >>> header = factory.build("std_msgs/msg/Header", {"frame_id": "base", "stamp": {"sec": 3}})
+        >>> header.stamp.nanosec
+        0
+        """
         values = values or {}
         lower = {k.lower(): v for k, v in values.items()}
         kwargs = {}

@@ -18,7 +18,17 @@ _BAD = re.compile(r"[^A-Za-z0-9_/-]")
 
 
 def topic_name(ros_topic: str) -> str:
-    """`/camera/image_raw` → `camera/image_raw`; characters mosaico forbids become `_`."""
+    """`/camera/image_raw` → `camera/image_raw`; characters mosaico forbids become `_`.
+
+    A name starting with `_` or `-` gets a `t` in front: a mosaico topic name starts with
+    an ASCII letter or digit.
+
+    Raises:
+        RosBridgeError: the name has no segment (`/`).
+
+    >>> topic_name("/_debug/scan:front")
+    't_debug/scan_front'
+    """
     segments = [_BAD.sub("_", s) for s in ros_topic.split("/") if s]
     if not segments:
         raise RosBridgeError(f"ROS topic {ros_topic!r} has no name")

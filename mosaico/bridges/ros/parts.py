@@ -40,6 +40,7 @@ def time(stamps: Sequence[Any]) -> pa.StructArray:
 
 
 def time_ros(row: Row | None) -> Row:
+    """Time row → ROS time dict (`sec`, `nanosec`); None or missing parts are zero."""
     row = row or {}
     return {"sec": row.get("seconds", 0), "nanosec": row.get("nanoseconds", 0)}
 
@@ -56,6 +57,10 @@ def header(headers: Sequence[Any]) -> pa.StructArray:
 
 
 def header_ros(row: Row | None) -> Row:
+    """Header row → std_msgs/Header dict; `sample_counter` goes back to `seq` when set.
+
+    None gives `{}`: `RosFactory.build` fills the ROS defaults.
+    """
     if row is None:
         return {}
     out = {"stamp": time_ros(row["timestamp"]), "frame_id": row["frame_id"] or ""}
@@ -65,6 +70,7 @@ def header_ros(row: Row | None) -> Row:
 
 
 def headers_of(msgs: Sequence[Any]) -> pa.StructArray:
+    """The Header column of stamped messages (their `header` field)."""
     return header([m.header for m in msgs])
 
 
@@ -78,10 +84,12 @@ def stamped_ros(row: Row, *same: str, **renamed: str) -> Row:
 
 
 def covariance(arrays: Sequence[Any]) -> pa.ListArray:
+    """Per-message covariance arrays (row-major, 9 or 36 values) → `list<float64>`."""
     return list_of(arrays, F64)
 
 
 def vec_cols(objs: Sequence[Any], comps: str = "xyz") -> dict[str, pa.Array]:
+    """One float64 column per component in `comps` (`xyz`, `xyzw` for quaternions)."""
     return {c: attr(objs, c, F64) for c in comps}
 
 
@@ -102,18 +110,22 @@ def vec(
 
 
 def quat(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+    """geometry_msgs/Quaternion → Quaternion, with the covariance when given."""
     return vec(objs, Quaternion.ARROW_TYPE, cov)
 
 
 def vec_ros(row: Row, comps: str = "xyz") -> Row:
+    """Vector3d / Point3d row → ROS Vector3 / Point dict (`comps` only, no covariance)."""
     return {c: row[c] for c in comps}
 
 
 def quat_ros(row: Row) -> Row:
+    """Quaternion row → geometry_msgs/Quaternion dict."""
     return vec_ros(row, "xyzw")
 
 
 def pose_cols(poses: Sequence[Any]) -> dict[str, pa.Array]:
+    """geometry_msgs/Pose → the `position` and `orientation` columns of Pose."""
     return {
         "position": vec([p.position for p in poses], Point3d.ARROW_TYPE),
         "orientation": quat([p.orientation for p in poses]),
@@ -123,6 +135,8 @@ def pose_cols(poses: Sequence[Any]) -> dict[str, pa.Array]:
 def pose(
     poses: Sequence[Any], hdr: pa.Array | None = None, cov: Sequence[Any] | None = None
 ) -> pa.StructArray:
+    """geometry_msgs/Pose → Pose, with a Header column (`hdr`: the headers of a Path's
+    PoseStamped items) and the 6x6 covariance when given."""
     cols = pose_cols(poses)
     if hdr is not None:
         cols["header"] = hdr
@@ -132,10 +146,12 @@ def pose(
 
 
 def pose_ros(row: Row) -> Row:
+    """Pose row → geometry_msgs/Pose dict (header and covariance are the caller's)."""
     return {"position": vec_ros(row["position"]), "orientation": quat_ros(row["orientation"])}
 
 
 def transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
+    """geometry_msgs/Transform → the `translation` and `rotation` columns of Transform."""
     return {
         "translation": vec([t.translation for t in tfs]),
         "rotation": quat([t.rotation for t in tfs]),
@@ -143,6 +159,7 @@ def transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
 
 
 def transform_ros(row: Row) -> Row:
+    """Transform row → geometry_msgs/Transform dict."""
     return {"translation": vec_ros(row["translation"]), "rotation": quat_ros(row["rotation"])}
 
 
@@ -155,6 +172,8 @@ def stamped_transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
 
 
 def stamped_transform_ros(row: Row) -> Row:
+    """Transform row → geometry_msgs/TransformStamped dict; `target_frame_id` goes back
+    to `child_frame_id` (empty when null)."""
     return {
         "header": header_ros(row["header"]),
         "child_frame_id": row["target_frame_id"] or "",
@@ -171,22 +190,27 @@ def pair_cols(objs: Sequence[Any], a: str, b: str, names: tuple[str, str]) -> di
 
 
 def twist_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+    """geometry_msgs/Twist or Accel → the `linear` and `angular` columns."""
     return pair_cols(objs, "linear", "angular", ("linear", "angular"))
 
 
 def twist_ros(row: Row) -> Row:
+    """Velocity / Acceleration row → geometry_msgs/Twist or Accel dict."""
     return {"linear": vec_ros(row["linear"]), "angular": vec_ros(row["angular"])}
 
 
 def wrench_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+    """geometry_msgs/Wrench → the `force` and `torque` columns of ForceTorque."""
     return pair_cols(objs, "force", "torque", ("force", "torque"))
 
 
 def wrench_ros(row: Row) -> Row:
+    """ForceTorque row → geometry_msgs/Wrench dict."""
     return {"force": vec_ros(row["force"]), "torque": vec_ros(row["torque"])}
 
 
 def velocity(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+    """geometry_msgs/Twist → Velocity, with the 6x6 covariance when given."""
     cols = twist_cols(objs)
     if cov is not None:
         cols["covariance"] = covariance(cov)

@@ -8,7 +8,11 @@ from typing import TextIO
 
 
 class Progress:
-    """Redraws one status line at most every `interval` seconds."""
+    """Redraws one status line at most every `interval` seconds.
+
+    Drawn on `stream` (stderr by default) only when `enabled` and the stream is a terminal;
+    the counts are kept either way. `ingest` makes one for `progress=True`, or takes one.
+    """
 
     def __init__(
         self,
@@ -27,6 +31,7 @@ class Progress:
         self._drawn = 0.0
 
     def update(self, messages: int, nbytes: int) -> None:
+        """Add `messages` read and their `nbytes` of raw ROS data; redraw when due."""
         self.messages += messages
         self.nbytes += nbytes
         now = time.monotonic()
@@ -48,6 +53,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """Draw the final counts and end the line (nothing when not drawn at all)."""
         if self.enabled:
             self._draw(time.monotonic())
             self.stream.write("\n")

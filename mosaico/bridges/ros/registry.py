@@ -25,6 +25,14 @@ def adapter_for(typestore: Typestore, ros_type: str, override: str | None = None
     `override` is `"generic"` (keep the message layout as is) or a ROS type whose standard
     adapter should read these messages (e.g. a custom type with the fields of
     `sensor_msgs/msg/Imu`). Without it: the standard adapter of the type, else generic.
+
+    Raises:
+        RosBridgeError: `override` is neither `"generic"` nor a type with a standard adapter;
+            or the generic adapter cannot hold the type (see `GenericAdapter.for_type`).
+        KeyError: the generic adapter's type is not in `typestore`.
+
+    >>> adapter_for(source.typestore, "my_msgs/msg/Imu", "sensor_msgs/msg/Imu").name
+    'sensor_msgs/msg/Imu'
     """
     if override == GENERIC:
         return GenericAdapter.for_type(typestore, ros_type)

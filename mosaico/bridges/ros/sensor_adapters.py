@@ -164,6 +164,14 @@ _CODECS = (("png", "png"), ("jpeg", "jpeg"), ("jpg", "jpg"), ("tif", "tiff"), ("
 
 
 def image_format(ros_format: str) -> str:
+    """The mosaico `ImageFormat` value named in a free-text ROS format, first match wins.
+
+    Raises:
+        RosBridgeError: no known codec is named (e.g. `"bmp"`).
+
+    >>> image_format("rgb8; jpeg compressed bgr8")
+    'jpeg'
+    """
     text = ros_format.lower()
     for needle, codec in _CODECS:
         if needle in text:

@@ -12,6 +12,8 @@ from mosaico.protocol.topic_type import TopicType
 
 
 class TopicSink(Protocol):
+    """One topic being written: ingest appends its converted batches, in log-time order."""
+
     def write(self, batch: pa.RecordBatch) -> None:
         """Append a record batch of the topic's schema. Raise `TopicFailure` to reject it
         for its values (the topic is then failed); any other error aborts the ingest."""
@@ -35,7 +37,7 @@ class SequenceSink(Protocol):
 
 @attrs.define
 class MemoryTopic:
-    """A topic kept in memory."""
+    """A topic kept in memory: its batches as written, and the reason it failed, if any."""
 
     name: str
     metadata: dict[str, Any]
@@ -44,6 +46,11 @@ class MemoryTopic:
     error: str | None = None  # the reason given to `fail`
 
     def write(self, batch: pa.RecordBatch) -> None:
+        """Keep `batch`; its schema must equal the topic type's exactly.
+
+        Raises:
+            RosBridgeError: the topic has failed, or the schema differs.
+        """
         if self.error is not None:
             raise RosBridgeError(f"topic {self.name} has failed; it takes no more writes")
         if not batch.schema.equals(self.topic_type.schema):
@@ -51,15 +58,25 @@ class MemoryTopic:
         self.batches.append(batch)
 
     def fail(self, reason: str) -> None:
+        """Record `reason` in `error`; the batches written so far stay."""
         self.error = reason
 
     def table(self) -> pa.Table:
+        """Every written batch as one table of the topic schema (empty when none)."""
         return pa.Table.from_batches(self.batches, schema=self.topic_type.schema)
 
 
 @attrs.define
 class MemorySequence:
-    """A sequence kept in memory: the sink of tests and of local conversions."""
+    """A sequence kept in memory: the sink of tests and of local conversions.
+
+    Leaving the `with` block sets `finalized` (no exception) or `error` (the exception);
+    nothing is rolled back, so a failed ingest leaves what it had written.
+
+    >>> seq = MemorySequence("run")
+    >>> report = ingest(["run.bag"], seq, topics=["/imu"])
+    >>> table = seq.topics["imu"].table()  # timestamp_ns, then the IMU fields
+    """
 
     name: str
     metadata: dict[str, Any] = attrs.Factory(dict)
@@ -68,6 +85,11 @@ class MemorySequence:
     error: BaseException | None = None
 
     def topic(self, name: str, metadata: dict[str, Any], topic_type: TopicType) -> MemoryTopic:
+        """Create the topic `name` in `topics` and return it.
+
+        Raises:
+            RosBridgeError: the sequence has a topic of that name already.
+        """
         if name in self.topics:
             raise RosBridgeError(f"topic {name} already exists in sequence {self.name}")
         self.topics[name] = MemoryTopic(name, metadata, topic_type)

@@ -40,7 +40,13 @@ _IDL_SEP = "=" * 80 + "\n"
 
 @attrs.frozen
 class RosTopic:
-    """One topic of a recording, as stored in the bag; `problem` says why it cannot be read."""
+    """One topic of a recording, as stored in the bag; `problem` says why it cannot be read.
+
+    `definition` is the message definition text, `definition_format` `msg` or `idl`: for
+    a recording that stores none, the stock definition of its ROS generation as `msg`;
+    empty and `none` when not even that exists. `count` sums the messages of every
+    connection of the topic (one or more per file).
+    """
 
     name: str
     msgtype: str
@@ -94,6 +100,16 @@ class RosSource:
 
     Opening validates everything that can be checked up front (paths, storage format,
     readable headers and definitions), so a bad file fails before anything is written.
+    `topics` maps each ROS topic name to its `RosTopic`, `ros_version` is 1 or 2, and
+    `typestore` holds the definitions of every readable topic. Use it as a context manager.
+
+    Raises:
+        RosBridgeError: no path, a missing or unknown file, mixed ROS generations, or a
+            file rosbags cannot open.
+
+    >>> with RosSource(["run_0.bag", "run_1.bag"]) as source:
+    ...     for name, topic in source.topics.items():
+    ...         print(name, topic.msgtype, topic.count, topic.problem or "")
     """
 
     def __init__(self, paths: Sequence[str | Path]) -> None:
@@ -185,7 +201,11 @@ class RosSource:
             )
 
     def messages(self, topics: Sequence[RosTopic]) -> Generator[tuple[str, int, bytes]]:
-        """(topic, log time ns, raw bytes) in log-time order; other topics are never read."""
+        """(topic, log time ns, raw bytes) in log-time order; other topics are never read.
+
+        Raises:
+            RosBridgeError: reading the recording fails midway (a truncated or corrupt file).
+        """
         wanted = {id(c) for t in topics for c in t.connections}
         streams = []
         for reader in self._readers:
@@ -211,9 +231,14 @@ class RosSource:
             stream.close()
 
     def deserialize(self, raw: bytes, msgtype: str) -> object:
+        """Decode one raw message of `msgtype` (ROS 1 serialization or CDR, by recording).
+
+        rosbags' errors on bytes that do not match the definition propagate unchanged.
+        """
         return self._deserialize(raw, msgtype)
 
     def close(self) -> None:
+        """Close the readers of every file; the source is unusable after."""
         self._stack.close()
 
     def __enter__(self) -> RosSource:

@@ -13,7 +13,12 @@ class TopicFilter:
 
     Patterns are shell globs on the ROS topic name (`/camera/*`, `*imu*`); `!pattern` excludes.
     Every pattern must match at least one of the recording's topics, so that a typo is an
-    error instead of a silently empty selection.
+    error instead of a silently empty selection; an empty pattern raises `RosBridgeError`.
+
+    >>> TopicFilter(["/camera/*", "!*compressed*"]).select(
+    ...     ["/camera/image", "/camera/image/compressed", "/imu"]
+    ... )
+    ['/camera/image']
     """
 
     def __init__(self, patterns: Sequence[str] = ()) -> None:
