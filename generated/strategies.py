@@ -103,6 +103,7 @@ def _binary() -> st.SearchStrategy[bytes]:
 
 @st.composite
 def force_torque(draw: st.DrawFn) -> ForceTorque:
+    """Hypothesis strategy of `ForceTorque` objects, within the YAML constraints."""
     return ForceTorque(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -116,6 +117,7 @@ def force_torque(draw: st.DrawFn) -> ForceTorque:
 
 @st.composite
 def inertia(draw: st.DrawFn) -> Inertia:
+    """Hypothesis strategy of `Inertia` objects, within the YAML constraints."""
     return Inertia(
         header=draw(st.none() | header()),
         mass=draw(st.floats(width=64, allow_nan=False)),
@@ -126,6 +128,7 @@ def inertia(draw: st.DrawFn) -> Inertia:
 
 @st.composite
 def lidar(draw: st.DrawFn) -> Lidar:
+    """Hypothesis strategy of `Lidar` objects, within the YAML constraints."""
     return Lidar(
         header=draw(st.none() | header()),
         x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -166,6 +169,7 @@ def lidar(draw: st.DrawFn) -> Lidar:
 
 @st.composite
 def radar(draw: st.DrawFn) -> Radar:
+    """Hypothesis strategy of `Radar` objects, within the YAML constraints."""
     return Radar(
         header=draw(st.none() | header()),
         x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -207,6 +211,7 @@ def radar(draw: st.DrawFn) -> Radar:
 
 @st.composite
 def rgbd_camera(draw: st.DrawFn) -> RGBDCamera:
+    """Hypothesis strategy of `RGBDCamera` objects, within the YAML constraints."""
     return RGBDCamera(
         header=draw(st.none() | header()),
         x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -223,6 +228,7 @@ def rgbd_camera(draw: st.DrawFn) -> RGBDCamera:
 
 @st.composite
 def to_f_camera(draw: st.DrawFn) -> ToFCamera:
+    """Hypothesis strategy of `ToFCamera` objects, within the YAML constraints."""
     return ToFCamera(
         header=draw(st.none() | header()),
         x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -245,6 +251,7 @@ def to_f_camera(draw: st.DrawFn) -> ToFCamera:
 
 @st.composite
 def stereo_camera(draw: st.DrawFn) -> StereoCamera:
+    """Hypothesis strategy of `StereoCamera` objects, within the YAML constraints."""
     return StereoCamera(
         header=draw(st.none() | header()),
         x=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -267,6 +274,7 @@ def stereo_camera(draw: st.DrawFn) -> StereoCamera:
 
 @st.composite
 def laser_scan(draw: st.DrawFn) -> LaserScan:
+    """Hypothesis strategy of `LaserScan` objects, within the YAML constraints."""
     return LaserScan(
         header=draw(st.none() | header()),
         angle_min=draw(st.floats(width=32, allow_nan=False)),
@@ -285,6 +293,7 @@ def laser_scan(draw: st.DrawFn) -> LaserScan:
 
 @st.composite
 def multi_echo_laser_scan(draw: st.DrawFn) -> MultiEchoLaserScan:
+    """Hypothesis strategy of `MultiEchoLaserScan` objects, within the YAML constraints."""
     return MultiEchoLaserScan(
         header=draw(st.none() | header()),
         angle_min=draw(st.floats(width=32, allow_nan=False)),
@@ -314,6 +323,7 @@ def multi_echo_laser_scan(draw: st.DrawFn) -> MultiEchoLaserScan:
 
 @st.composite
 def grid_cells(draw: st.DrawFn) -> GridCells:
+    """Hypothesis strategy of `GridCells` objects, within the YAML constraints."""
     return GridCells(
         header=draw(st.none() | header()),
         cell_width=draw(st.floats(width=32, allow_nan=False)),
@@ -324,6 +334,7 @@ def grid_cells(draw: st.DrawFn) -> GridCells:
 
 @st.composite
 def map_metadata(draw: st.DrawFn) -> MapMetadata:
+    """Hypothesis strategy of `MapMetadata` objects, within the YAML constraints."""
     return MapMetadata(
         map_load_time=draw(time()),
         resolution=draw(st.floats(width=32, allow_nan=False)),
@@ -335,6 +346,7 @@ def map_metadata(draw: st.DrawFn) -> MapMetadata:
 
 @st.composite
 def occupancy_grid(draw: st.DrawFn) -> OccupancyGrid:
+    """Hypothesis strategy of `OccupancyGrid` objects, within the YAML constraints."""
     return OccupancyGrid(
         header=draw(st.none() | header()),
         info=draw(map_metadata()),
@@ -344,6 +356,7 @@ def occupancy_grid(draw: st.DrawFn) -> OccupancyGrid:
 
 @st.composite
 def vector2d(draw: st.DrawFn) -> Vector2d:
+    """Hypothesis strategy of `Vector2d` objects, within the YAML constraints."""
     return Vector2d(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -357,6 +370,7 @@ def vector2d(draw: st.DrawFn) -> Vector2d:
 
 @st.composite
 def vector3d(draw: st.DrawFn) -> Vector3d:
+    """Hypothesis strategy of `Vector3d` objects, within the YAML constraints."""
     return Vector3d(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -371,6 +385,7 @@ def vector3d(draw: st.DrawFn) -> Vector3d:
 
 @st.composite
 def vector4d(draw: st.DrawFn) -> Vector4d:
+    """Hypothesis strategy of `Vector4d` objects, within the YAML constraints."""
     return Vector4d(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -386,6 +401,7 @@ def vector4d(draw: st.DrawFn) -> Vector4d:
 
 @st.composite
 def point2d(draw: st.DrawFn) -> Point2d:
+    """Hypothesis strategy of `Point2d` objects, within the YAML constraints."""
     return Point2d(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -399,6 +415,7 @@ def point2d(draw: st.DrawFn) -> Point2d:
 
 @st.composite
 def point3d(draw: st.DrawFn) -> Point3d:
+    """Hypothesis strategy of `Point3d` objects, within the YAML constraints."""
     return Point3d(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -413,6 +430,7 @@ def point3d(draw: st.DrawFn) -> Point3d:
 
 @st.composite
 def quaternion(draw: st.DrawFn) -> Quaternion:
+    """Hypothesis strategy of `Quaternion` objects, within the YAML constraints."""
     return Quaternion(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -428,6 +446,7 @@ def quaternion(draw: st.DrawFn) -> Quaternion:
 
 @st.composite
 def transform(draw: st.DrawFn) -> Transform:
+    """Hypothesis strategy of `Transform` objects, within the YAML constraints."""
     return Transform(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -442,6 +461,7 @@ def transform(draw: st.DrawFn) -> Transform:
 
 @st.composite
 def pose(draw: st.DrawFn) -> Pose:
+    """Hypothesis strategy of `Pose` objects, within the YAML constraints."""
     return Pose(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -455,6 +475,7 @@ def pose(draw: st.DrawFn) -> Pose:
 
 @st.composite
 def robot_path(draw: st.DrawFn) -> RobotPath:
+    """Hypothesis strategy of `RobotPath` objects, within the YAML constraints."""
     return RobotPath(
         header=draw(st.none() | header()),
         poses=draw(st.lists(pose(), min_size=0, max_size=3)),
@@ -463,6 +484,7 @@ def robot_path(draw: st.DrawFn) -> RobotPath:
 
 @st.composite
 def polygon(draw: st.DrawFn) -> Polygon:
+    """Hypothesis strategy of `Polygon` objects, within the YAML constraints."""
     return Polygon(
         header=draw(st.none() | header()),
         points=draw(st.lists(point3d(), min_size=0, max_size=3)),
@@ -471,6 +493,7 @@ def polygon(draw: st.DrawFn) -> Polygon:
 
 @st.composite
 def header(draw: st.DrawFn) -> Header:
+    """Hypothesis strategy of `Header` objects, within the YAML constraints."""
     return Header(
         timestamp=draw(st.none() | time()),
         frame_id=draw(st.none() | _text()),
@@ -480,6 +503,7 @@ def header(draw: st.DrawFn) -> Header:
 
 @st.composite
 def image(draw: st.DrawFn) -> Image:
+    """Hypothesis strategy of `Image` objects, within the YAML constraints."""
     return Image(
         header=draw(st.none() | header()),
         data=draw(_binary()),
@@ -494,6 +518,7 @@ def image(draw: st.DrawFn) -> Image:
 
 @st.composite
 def compressed_image(draw: st.DrawFn) -> CompressedImage:
+    """Hypothesis strategy of `CompressedImage` objects, within the YAML constraints."""
     return CompressedImage(
         header=draw(st.none() | header()),
         data=draw(_binary()),
@@ -503,6 +528,7 @@ def compressed_image(draw: st.DrawFn) -> CompressedImage:
 
 @st.composite
 def velocity(draw: st.DrawFn) -> Velocity:
+    """Hypothesis strategy of `Velocity` objects, within the YAML constraints."""
     v_linear = draw(st.none() | vector3d())
     v_angular = draw(st.none() | vector3d())
     assume(v_linear is not None or v_angular is not None)
@@ -519,6 +545,7 @@ def velocity(draw: st.DrawFn) -> Velocity:
 
 @st.composite
 def acceleration(draw: st.DrawFn) -> Acceleration:
+    """Hypothesis strategy of `Acceleration` objects, within the YAML constraints."""
     v_linear = draw(st.none() | vector3d())
     v_angular = draw(st.none() | vector3d())
     assume(v_linear is not None or v_angular is not None)
@@ -535,6 +562,7 @@ def acceleration(draw: st.DrawFn) -> Acceleration:
 
 @st.composite
 def motion_state(draw: st.DrawFn) -> MotionState:
+    """Hypothesis strategy of `MotionState` objects, within the YAML constraints."""
     return MotionState(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -550,6 +578,7 @@ def motion_state(draw: st.DrawFn) -> MotionState:
 
 @st.composite
 def roi(draw: st.DrawFn) -> ROI:
+    """Hypothesis strategy of `ROI` objects, within the YAML constraints."""
     return ROI(
         offset=draw(vector2d()),
         height=draw(st.integers(min_value=0, max_value=4294967295)),
@@ -560,6 +589,7 @@ def roi(draw: st.DrawFn) -> ROI:
 
 @st.composite
 def battery_state(draw: st.DrawFn) -> BatteryState:
+    """Hypothesis strategy of `BatteryState` objects, within the YAML constraints."""
     return BatteryState(
         header=draw(st.none() | header()),
         voltage=draw(st.floats(width=32, allow_nan=False)),
@@ -586,6 +616,7 @@ def battery_state(draw: st.DrawFn) -> BatteryState:
 
 @st.composite
 def frame_transform(draw: st.DrawFn) -> FrameTransform:
+    """Hypothesis strategy of `FrameTransform` objects, within the YAML constraints."""
     return FrameTransform(
         transforms=draw(st.lists(transform(), min_size=0, max_size=3)),
     )
@@ -593,6 +624,7 @@ def frame_transform(draw: st.DrawFn) -> FrameTransform:
 
 @st.composite
 def point_field(draw: st.DrawFn) -> PointField:
+    """Hypothesis strategy of `PointField` objects, within the YAML constraints."""
     return PointField(
         name=draw(_text()),
         offset=draw(st.integers(min_value=0, max_value=4294967295)),
@@ -603,6 +635,7 @@ def point_field(draw: st.DrawFn) -> PointField:
 
 @st.composite
 def point_cloud2(draw: st.DrawFn) -> PointCloud2:
+    """Hypothesis strategy of `PointCloud2` objects, within the YAML constraints."""
     return PointCloud2(
         header=draw(st.none() | header()),
         height=draw(st.integers(min_value=0, max_value=4294967295)),
@@ -618,6 +651,7 @@ def point_cloud2(draw: st.DrawFn) -> PointCloud2:
 
 @st.composite
 def integer8(draw: st.DrawFn) -> Integer8:
+    """Hypothesis strategy of `Integer8` objects, within the YAML constraints."""
     return Integer8(
         data=draw(st.integers(min_value=-128, max_value=127)),
     )
@@ -625,6 +659,7 @@ def integer8(draw: st.DrawFn) -> Integer8:
 
 @st.composite
 def integer16(draw: st.DrawFn) -> Integer16:
+    """Hypothesis strategy of `Integer16` objects, within the YAML constraints."""
     return Integer16(
         data=draw(st.integers(min_value=-32768, max_value=32767)),
     )
@@ -632,6 +667,7 @@ def integer16(draw: st.DrawFn) -> Integer16:
 
 @st.composite
 def integer32(draw: st.DrawFn) -> Integer32:
+    """Hypothesis strategy of `Integer32` objects, within the YAML constraints."""
     return Integer32(
         data=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
     )
@@ -639,6 +675,7 @@ def integer32(draw: st.DrawFn) -> Integer32:
 
 @st.composite
 def integer64(draw: st.DrawFn) -> Integer64:
+    """Hypothesis strategy of `Integer64` objects, within the YAML constraints."""
     return Integer64(
         data=draw(st.integers(min_value=-9223372036854775808, max_value=9223372036854775807)),
     )
@@ -646,6 +683,7 @@ def integer64(draw: st.DrawFn) -> Integer64:
 
 @st.composite
 def unsigned8(draw: st.DrawFn) -> Unsigned8:
+    """Hypothesis strategy of `Unsigned8` objects, within the YAML constraints."""
     return Unsigned8(
         data=draw(st.integers(min_value=0, max_value=255)),
     )
@@ -653,6 +691,7 @@ def unsigned8(draw: st.DrawFn) -> Unsigned8:
 
 @st.composite
 def unsigned16(draw: st.DrawFn) -> Unsigned16:
+    """Hypothesis strategy of `Unsigned16` objects, within the YAML constraints."""
     return Unsigned16(
         data=draw(st.integers(min_value=0, max_value=65535)),
     )
@@ -660,6 +699,7 @@ def unsigned16(draw: st.DrawFn) -> Unsigned16:
 
 @st.composite
 def unsigned32(draw: st.DrawFn) -> Unsigned32:
+    """Hypothesis strategy of `Unsigned32` objects, within the YAML constraints."""
     return Unsigned32(
         data=draw(st.integers(min_value=0, max_value=4294967295)),
     )
@@ -667,6 +707,7 @@ def unsigned32(draw: st.DrawFn) -> Unsigned32:
 
 @st.composite
 def unsigned64(draw: st.DrawFn) -> Unsigned64:
+    """Hypothesis strategy of `Unsigned64` objects, within the YAML constraints."""
     return Unsigned64(
         data=draw(st.integers(min_value=0, max_value=18446744073709551615)),
     )
@@ -674,6 +715,7 @@ def unsigned64(draw: st.DrawFn) -> Unsigned64:
 
 @st.composite
 def floating16(draw: st.DrawFn) -> Floating16:
+    """Hypothesis strategy of `Floating16` objects, within the YAML constraints."""
     return Floating16(
         data=draw(st.floats(width=16, allow_nan=False)),
     )
@@ -681,6 +723,7 @@ def floating16(draw: st.DrawFn) -> Floating16:
 
 @st.composite
 def floating32(draw: st.DrawFn) -> Floating32:
+    """Hypothesis strategy of `Floating32` objects, within the YAML constraints."""
     return Floating32(
         data=draw(st.floats(width=32, allow_nan=False)),
     )
@@ -688,6 +731,7 @@ def floating32(draw: st.DrawFn) -> Floating32:
 
 @st.composite
 def floating64(draw: st.DrawFn) -> Floating64:
+    """Hypothesis strategy of `Floating64` objects, within the YAML constraints."""
     return Floating64(
         data=draw(st.floats(width=64, allow_nan=False)),
     )
@@ -695,6 +739,7 @@ def floating64(draw: st.DrawFn) -> Floating64:
 
 @st.composite
 def boolean(draw: st.DrawFn) -> Boolean:
+    """Hypothesis strategy of `Boolean` objects, within the YAML constraints."""
     return Boolean(
         data=draw(st.booleans()),
     )
@@ -702,6 +747,7 @@ def boolean(draw: st.DrawFn) -> Boolean:
 
 @st.composite
 def string(draw: st.DrawFn) -> String:
+    """Hypothesis strategy of `String` objects, within the YAML constraints."""
     return String(
         data=draw(_text()),
     )
@@ -709,6 +755,7 @@ def string(draw: st.DrawFn) -> String:
 
 @st.composite
 def imu(draw: st.DrawFn) -> IMU:
+    """Hypothesis strategy of `IMU` objects, within the YAML constraints."""
     return IMU(
         header=draw(st.none() | header()),
         acceleration=draw(vector3d()),
@@ -719,6 +766,7 @@ def imu(draw: st.DrawFn) -> IMU:
 
 @st.composite
 def gps_status(draw: st.DrawFn) -> GPSStatus:
+    """Hypothesis strategy of `GPSStatus` objects, within the YAML constraints."""
     return GPSStatus(
         status=draw(st.integers(min_value=-128, max_value=127)),
         service=draw(st.integers(min_value=0, max_value=65535)),
@@ -730,6 +778,7 @@ def gps_status(draw: st.DrawFn) -> GPSStatus:
 
 @st.composite
 def gps(draw: st.DrawFn) -> GPS:
+    """Hypothesis strategy of `GPS` objects, within the YAML constraints."""
     return GPS(
         header=draw(st.none() | header()),
         position=draw(point3d()),
@@ -740,6 +789,7 @@ def gps(draw: st.DrawFn) -> GPS:
 
 @st.composite
 def nmea_sentence(draw: st.DrawFn) -> NMEASentence:
+    """Hypothesis strategy of `NMEASentence` objects, within the YAML constraints."""
     return NMEASentence(
         header=draw(st.none() | header()),
         sentence=draw(_text()),
@@ -748,6 +798,7 @@ def nmea_sentence(draw: st.DrawFn) -> NMEASentence:
 
 @st.composite
 def magnetometer(draw: st.DrawFn) -> Magnetometer:
+    """Hypothesis strategy of `Magnetometer` objects, within the YAML constraints."""
     return Magnetometer(
         header=draw(st.none() | header()),
         magnetic_field=draw(vector3d()),
@@ -756,6 +807,7 @@ def magnetometer(draw: st.DrawFn) -> Magnetometer:
 
 @st.composite
 def joy(draw: st.DrawFn) -> Joy:
+    """Hypothesis strategy of `Joy` objects, within the YAML constraints."""
     return Joy(
         header=draw(st.none() | header()),
         axes=draw(st.lists(st.floats(width=32, allow_nan=False), min_size=0, max_size=3)),
@@ -769,6 +821,7 @@ def joy(draw: st.DrawFn) -> Joy:
 
 @st.composite
 def pressure(draw: st.DrawFn) -> Pressure:
+    """Hypothesis strategy of `Pressure` objects, within the YAML constraints."""
     return Pressure(
         variance=draw(st.none() | st.floats(width=64, allow_nan=False)),
         variance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
@@ -779,6 +832,7 @@ def pressure(draw: st.DrawFn) -> Pressure:
 
 @st.composite
 def temperature(draw: st.DrawFn) -> Temperature:
+    """Hypothesis strategy of `Temperature` objects, within the YAML constraints."""
     return Temperature(
         variance=draw(st.none() | st.floats(width=64, allow_nan=False)),
         variance_type=draw(st.none() | st.integers(min_value=-32768, max_value=32767)),
@@ -789,6 +843,7 @@ def temperature(draw: st.DrawFn) -> Temperature:
 
 @st.composite
 def range(draw: st.DrawFn) -> Range:
+    """Hypothesis strategy of `Range` objects, within the YAML constraints."""
     v_min_range = draw(st.floats(width=32, allow_nan=False))
     v_max_range = draw(st.floats(width=32, allow_nan=False))
     v_range = draw(st.floats(width=32, allow_nan=False))
@@ -807,6 +862,7 @@ def range(draw: st.DrawFn) -> Range:
 
 @st.composite
 def robot_joint(draw: st.DrawFn) -> RobotJoint:
+    """Hypothesis strategy of `RobotJoint` objects, within the YAML constraints."""
     return RobotJoint(
         header=draw(st.none() | header()),
         names=draw(st.lists(_text(), min_size=0, max_size=3)),
@@ -818,6 +874,7 @@ def robot_joint(draw: st.DrawFn) -> RobotJoint:
 
 @st.composite
 def camera_info(draw: st.DrawFn) -> CameraInfo:
+    """Hypothesis strategy of `CameraInfo` objects, within the YAML constraints."""
     return CameraInfo(
         header=draw(st.none() | header()),
         height=draw(st.integers(min_value=0, max_value=4294967295)),
@@ -842,6 +899,7 @@ def camera_info(draw: st.DrawFn) -> CameraInfo:
 
 @st.composite
 def time(draw: st.DrawFn) -> Time:
+    """Hypothesis strategy of `Time` objects, within the YAML constraints."""
     return Time(
         seconds=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
         nanoseconds=draw(st.integers(min_value=0, max_value=999999999)),
@@ -850,6 +908,7 @@ def time(draw: st.DrawFn) -> Time:
 
 @st.composite
 def duration(draw: st.DrawFn) -> Duration:
+    """Hypothesis strategy of `Duration` objects, within the YAML constraints."""
     return Duration(
         seconds=draw(st.integers(min_value=-2147483648, max_value=2147483647)),
         nanoseconds=draw(st.integers(min_value=0, max_value=999999999)),

@@ -29,6 +29,7 @@ def _binary() -> st.SearchStrategy[bytes]:
 
 @st.composite
 def point(draw: st.DrawFn) -> Point:
+    """Hypothesis strategy of `Point` objects, within the YAML constraints."""
     return Point(
         u=draw(st.floats(width=32, allow_nan=False)),
         v=draw(st.floats(width=32, allow_nan=False)),
@@ -37,6 +38,7 @@ def point(draw: st.DrawFn) -> Point:
 
 @st.composite
 def kitchen_sink(draw: st.DrawFn) -> KitchenSink:
+    """Hypothesis strategy of `KitchenSink` objects, within the YAML constraints."""
     v_low = draw(st.floats(width=64, allow_nan=False))
     v_high = draw(st.floats(width=64, allow_nan=False))
     v_first = draw(st.none() | point())
