@@ -30,7 +30,7 @@ from mosaico.protocol.names import (
 )
 from mosaico.protocol.notifications import Notification, parse_notifications_payload
 from mosaico.query import calls
-from mosaico.query.builders import Builder
+from mosaico.query.builders import Builder, Query
 from mosaico.query.response import QueryResponse, QueryResponseItemTopic, TimeCluster, Window
 
 _W = TypeVar("_W", SequenceWriter, SequenceUpdater)
@@ -364,7 +364,7 @@ class MosaicoClient:
 
     # -- queries -------------------------------------------------------------------------
 
-    def query(self, *builders: Builder) -> QueryResponse | None:
+    def query(self, *builders: Builder | Query) -> QueryResponse | None:
         """Sequences and topics matching every builder (QuerySequence, QueryTopic,
         QueryOntologyCatalog or a whole Query); chain with ``response.to_query_sequence()``.
 

@@ -6,14 +6,11 @@ from mosaico.errors import MosaicoError, StateError
 from mosaico.protocol.errors import ProtocolError
 
 
-class Unavailable(ProtocolError, ConnectionError):
+class Unavailable(ProtocolError, ConnectionError, code="UNAVAILABLE", prefix="unavailable"):
     """The server cannot be reached (never started, went away, or timed out).
 
     Also a `ConnectionError`, so code that handles network failures generically catches it.
     """
-
-    code = "UNAVAILABLE"
-    prefix = "unavailable"
 
 
 class WriterClosedError(StateError):

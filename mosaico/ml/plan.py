@@ -123,15 +123,6 @@ def _interpolated(
     quats = [g for g in slerp_groups(tag) if selected.issuperset(g)]
     in_quat = {c for g in quats for c in g}
     wanted = columns if policy.fields is None else _expand(policy.fields, columns, topic)
-    lerp = []
-    for c in wanted:
-        if c in in_quat:
-            continue
-        if pa.types.is_floating(types[c]):
-            lerp.append(c)
-        elif policy.fields is not None:
-            raise MLInputError(
-                f"topic {topic!r}: cannot interpolate field {c!r} of type {types[c]}"
-            )
+    lerp = [c for c in wanted if c not in in_quat and _lerps(topic, policy, c, types[c])]
     chosen = set(wanted)
     return lerp, [g for g in quats if not chosen.isdisjoint(g)]

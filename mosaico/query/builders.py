@@ -288,18 +288,22 @@ class Query:
         QueryBuildError: as ``append``.
     """
 
-    def __init__(self, *builders: Builder) -> None:
+    def __init__(self, *builders: Builder | Query) -> None:
         self._builders: dict[str, Builder] = {}
         self.append(*builders)
 
-    def append(self, *builders: Builder) -> Query:
-        """Add section builders; returns the query.
+    def append(self, *builders: Builder | Query) -> Query:
+        """Add section builders (or the sections of another ``Query``); returns the query.
 
         Raises:
             QueryBuildError: something that is not a section builder, or a second builder
                 of a section the query has already.
         """
-        for builder in builders:
+        for given in builders:
+            if isinstance(given, Query):  # a whole query: its sections
+                self.append(*given._builders.values())
+                continue
+            builder = given
             if not isinstance(builder, (QuerySequence, QueryTopic, QueryOntologyCatalog)):
                 raise QueryBuildError(f"expected a query builder, got {builder!r}")
             if builder.section in self._builders:

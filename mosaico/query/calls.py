@@ -28,7 +28,7 @@ SendPaged = Callable[[PagedRequest], Sequence[Any]]
 """Sends one temporal-filter request and returns the decoded payload of every page."""
 
 
-def query(send: SendAction, *builders: Builder) -> QueryResponse | None:
+def query(send: SendAction, *builders: Builder | Query) -> QueryResponse | None:
     """Run a query; None when the server replies without payload (as the reference does).
 
     Raises:

@@ -9,7 +9,7 @@ import pytest
 from mosaico.client import Message, MosaicoClient
 from mosaico.ontology import Expression
 from mosaico.protocol.errors import InvalidArgument
-from mosaico.query import QueryOntologyCatalog, QuerySequence, QueryTopic
+from mosaico.query import Query, QueryBuildError, QueryOntologyCatalog, QuerySequence, QueryTopic
 from mosaico.types import GPS, IMU, Point3d, RobotJoint, Vector3d
 
 T0 = 1_700_000_000_000_000_000
@@ -102,3 +102,16 @@ def test_bad_query_names_the_key(client: MosaicoClient) -> None:
     unknown = Expression(tag="Nope", path="x", op="$gt", operand=1)
     with pytest.raises(InvalidArgument, match="Nope"):
         client.query(QueryOntologyCatalog(unknown))
+
+
+def test_a_whole_query_is_accepted_like_its_builders(client: MosaicoClient) -> None:
+    builders = (
+        QuerySequence().with_user_metadata("run", eq=0),
+        QueryOntologyCatalog(IMU.Q.acceleration.x.gt(4.0)),
+    )
+    direct = client.query(*builders)
+    whole = client.query(Query(*builders))
+    assert direct is not None and whole is not None and len(direct) == 1
+    assert whole.items == direct.items
+    with pytest.raises(QueryBuildError, match="already has a sequence builder"):
+        Query(Query(*builders), QuerySequence().with_name("x"))
