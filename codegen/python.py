@@ -285,7 +285,8 @@ def _scalar_strategy(scalar: Scalar, rules: c.Constraints) -> str:
 
 
 def rule_fields(t: model.Type) -> list[model.Field]:
-    """Fields a rule constrains: drawn first into locals, then fixed up (sorted, assumed)."""
+    """Fields a rule constrains: drawn first into locals, then fixed up (sorted, or one
+    of an ``at_least_one_of`` drawn again, non-null, when all came out null)."""
     named = {n for r in t.rules for n in r.names}
     return [f for f in t.fields if f.name in named]
 
@@ -294,12 +295,6 @@ def ordered_field(t: model.Type, f: model.Field) -> bool:
     """Jinja test: whether an ``ordered`` rule of `t` names `f` (its strategy is non-null,
     since the drawn values are sorted)."""
     return any(isinstance(r, c.Ordered) and f.name in r.names for r in t.rules)
-
-
-def needs_assume(types: list[model.Type]) -> bool:
-    """Whether the strategies module imports hypothesis ``assume`` (an ``at_least_one_of``
-    rule filters its draws)."""
-    return any(isinstance(r, c.AtLeastOneOf) for t in types for r in t.rules)
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
@@ -323,6 +318,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 TESTS: dict[str, Callable[..., Any]] = {"ordered_field": ordered_field}
 GLOBALS: dict[str, Any] = {
-    "needs_assume": needs_assume,
     "uses_kinds": uses_kinds,
 }

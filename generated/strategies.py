@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import assume
 from hypothesis import strategies as st
 
 from mosaico.types.dynamics import (
@@ -531,7 +530,8 @@ def velocity(draw: st.DrawFn) -> Velocity:
     """Hypothesis strategy of `Velocity` objects, within the YAML constraints."""
     v_linear = draw(st.none() | vector3d())
     v_angular = draw(st.none() | vector3d())
-    assume(v_linear is not None or v_angular is not None)
+    if v_linear is None and v_angular is None:
+        v_linear = draw(vector3d())
     return Velocity(
         header=draw(st.none() | header()),
         covariance=draw(
@@ -548,7 +548,8 @@ def acceleration(draw: st.DrawFn) -> Acceleration:
     """Hypothesis strategy of `Acceleration` objects, within the YAML constraints."""
     v_linear = draw(st.none() | vector3d())
     v_angular = draw(st.none() | vector3d())
-    assume(v_linear is not None or v_angular is not None)
+    if v_linear is None and v_angular is None:
+        v_linear = draw(vector3d())
     return Acceleration(
         header=draw(st.none() | header()),
         covariance=draw(
