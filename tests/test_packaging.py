@@ -89,3 +89,19 @@ def test_codegen_without_its_extra_says_what_to_install() -> None:
     assert code == "1"
     assert "jinja2, pyyaml, ruff" in output
     assert "pip install 'mosaico-sdk[codegen]'" in output
+
+
+def test_no_installed_package_replaces_our_command() -> None:
+    """The test and other extras must not bring a package whose console script is also
+    called ``mosaico`` (the reference client's is): the last installed would win."""
+    from importlib.metadata import distributions
+
+    ours = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
+    clashes = {
+        (dist.metadata["Name"], ep.name)
+        for dist in distributions()
+        for ep in dist.entry_points
+        if ep.group == "console_scripts" and ep.name in ours
+        and dist.metadata["Name"] != "mosaico-sdk"
+    }  # fmt: skip
+    assert not clashes, f"these packages install our command names: {sorted(clashes)}"

@@ -17,7 +17,7 @@ _current: list[subprocess.Popen[bytes]] = []
 def served(store: Path) -> Iterator[int]:
     """Run ``mosaico serve`` over ``store``; yields its port; stops it at exit."""
     log_path = store.parent / f"serve-{store.name}.log"
-    with log_path.open("wb") as log, serve_process(store, output=log) as (process, port):
+    with serve_process(store, log=log_path) as (process, port):
         _current.append(process)
         try:
             yield port

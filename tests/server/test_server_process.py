@@ -147,3 +147,14 @@ def test_store_survives_restart(tmp_path: Path) -> None:
         _, batches = raw.read("seq/a")
         assert pa.Table.from_batches(batches).column("timestamp_ns").to_pylist() == [1, 2, 3]
     assert os.path.exists(store / "catalog.sqlite3")
+
+
+def test_a_server_that_does_not_come_up_says_why(tmp_path: Path) -> None:
+    from mosaico.errors import StateError
+    from mosaico.server.launch import serve_process
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    with pytest.raises(StateError) as failure, serve_process(blocker):
+        pass
+    assert "exited with" in str(failure.value) and "is not a folder" in str(failure.value)

@@ -9,7 +9,7 @@ import pytest
 
 from mosaico.client import Message, MosaicoClient, SessionLevelErrorPolicy
 from mosaico.types import GPS, IMU, GPSStatus, Header, Point3d, Time, Vector3d
-from tests.interop.interop_values import normalize, ours_as_dict
+from tests.reference.interop.interop_values import normalize, ours_as_dict
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000

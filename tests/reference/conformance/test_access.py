@@ -18,10 +18,7 @@ KEYS = {"admin-key": ["read", "write", "delete"], "reader-key": ["read"]}
 
 def _serve(tmp_path: Path, *extra: str) -> Iterator[int]:
     log_path = tmp_path / "serve.log"
-    with (
-        log_path.open("wb") as log,
-        serve_process(tmp_path / "store", *extra, output=log) as (_, port),
-    ):
+    with serve_process(tmp_path / "store", *extra, log=log_path) as (_, port):
         yield port
 
 

@@ -14,10 +14,7 @@ from mosaico.server.launch import serve_process
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     store = tmp_path_factory.mktemp("conformance-store")
-    with (
-        (store.parent / "serve.log").open("wb") as log,
-        serve_process(store, output=log) as (_, port),
-    ):
+    with serve_process(store, log=store.parent / "serve.log") as (_, port):
         yield port, store
 
 

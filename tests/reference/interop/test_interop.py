@@ -17,7 +17,7 @@ from mosaicolabs.models.core.serializable import _SCHEMA_REGISTRY as REFERENCE_T
 from mosaico.client import Message, MosaicoClient
 from mosaico.ontology import registry
 from mosaico.types.strategies import STRATEGIES
-from tests.interop.interop_values import normalize, ours_as_dict
+from tests.reference.interop.interop_values import normalize, ours_as_dict
 
 T0 = 1_700_000_000_000_000_000
 TAGS = sorted(STRATEGIES)

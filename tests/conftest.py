@@ -1,0 +1,12 @@
+"""What this environment collects.
+
+The tests under ``tests/reference`` drive the reference client ``mosaicolabs``, which lives
+in its own environment (``tests/reference/environment.py``); the main environment runs them
+there through ``test_reference_client.py`` and reports each one. Inside the reference
+environment they run directly.
+"""
+
+import importlib.util
+
+_REFERENCE_CLIENT_HERE = importlib.util.find_spec("mosaicolabs") is not None
+collect_ignore = ["test_reference_client.py"] if _REFERENCE_CLIENT_HERE else ["reference"]
