@@ -7,6 +7,7 @@ One set of options and environment variables, so that ``ls``, ``info``, ``cat``,
 option             environment variable       meaning
 =================  =========================  ==========================================
 ``--store DIR``    ``MOSAICO_STORE``          run the platform in-process over DIR
+                                              (an existing store; ``ingest`` creates one)
 ``--host HOST``    ``MOSAICO_HOST``           connect to a running server
 ``--port PORT``    ``MOSAICO_PORT``           its port (default 6726)
 ``--api-key KEY``  ``MOSAICO_API_KEY``        the API key the server asks for
@@ -50,17 +51,30 @@ class PlatformTarget:
     tls_cert: Path | None = None
     timeout: float = 5.0
 
-    def open(self) -> MosaicoClient:
+    def open(self, create: bool = False) -> MosaicoClient:
         """A connected client; raises click.UsageError for contradictory options.
+
+        Args:
+            create: make the ``--store`` folder's store when there is none (commands that
+                write); reading commands leave it False and never create anything.
 
         Raises:
             click.UsageError: both or neither of ``--store`` and ``--host``.
+            click.ClickException: no store at ``--store`` (and ``create`` is false).
             MosaicoError: the store cannot be opened or the server cannot be reached.
         """
         if self.store is not None and self.host is not None:
             raise click.UsageError("give either --store DIR or --host HOST, not both")
         if self.store is not None:
-            return MosaicoClient.local(self.store, timeout=self.timeout)
+            from mosaico.server import StoreNotFoundError  # the server loads only for --store
+
+            try:
+                return MosaicoClient.local(self.store, timeout=self.timeout, create=create)
+            except StoreNotFoundError as exc:
+                raise click.ClickException(
+                    f"{exc}; check --store (MOSAICO_STORE), or create a store by writing to "
+                    "it (mosaico ingest, mosaico demo --store DIR, mosaico serve --store DIR)"
+                ) from None
         if self.host is None:
             raise click.UsageError(
                 "give --store DIR (embedded) or --host HOST (remote); "
@@ -75,7 +89,9 @@ class PlatformTarget:
 
 _OPTIONS = (
     click.option("--store", type=click.Path(file_okay=False, path_type=Path),
-                 envvar="MOSAICO_STORE", help="Store folder: run the platform in-process over it."),
+                 envvar="MOSAICO_STORE",
+                 help="Store folder: run the platform in-process over it (only ingest creates "
+                      "a missing store)."),
     click.option("--host", envvar="MOSAICO_HOST", help="Connect to a running server on this host."),
     click.option("--port", type=int, default=DEFAULT_PORT, show_default=True,
                  envvar="MOSAICO_PORT", help="Port of the server given by --host."),
@@ -106,10 +122,13 @@ def connection_options(command: F) -> F:
 
 
 @contextmanager
-def connected(platform: PlatformTarget) -> Iterator[MosaicoClient]:
-    """The platform's client, closed at the end; mosaico errors become clean CLI errors."""
+def connected(platform: PlatformTarget, create: bool = False) -> Iterator[MosaicoClient]:
+    """The platform's client, closed at the end; mosaico errors become clean CLI errors.
+
+    Only commands that write pass ``create`` (see `PlatformTarget.open`).
+    """
     try:
-        client = platform.open()
+        client = platform.open(create)
     except (MosaicoError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -120,7 +139,10 @@ def connected(platform: PlatformTarget) -> Iterator[MosaicoClient]:
 
 
 def with_client(command: Callable[..., None]) -> Callable[..., None]:
-    """Add the connection options to a command that takes the connected client first."""
+    """Add the connection options to a command that takes the connected client first.
+
+    The command only reads: an embedded ``--store`` must already exist.
+    """
 
     @functools.wraps(command)
     def run(platform: PlatformTarget, **kwargs: Any) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from mosaico.cli.inspect_cmd import fmt_bytes, table
+from mosaico.cli.inspect_cmd import fmt_bytes, fmt_measure, table
 from mosaico.client import Message, MosaicoClient, SequenceHandler
+from mosaico.errors import MosaicoError
 from mosaico.types import GPS, IMU, GPSStatus, Header, Image, Point3d, Time, Vector3d
 
 T0 = 1_700_000_000_000_000_000
@@ -55,6 +56,18 @@ def _store(path: str | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
+@contextlib.contextmanager
+def _client(folder: Path, port: int) -> Iterator[MosaicoClient]:
+    """The embedded client over ``folder`` (created if needed); mosaico errors become clean
+    CLI errors."""
+    try:
+        client = MosaicoClient.local(folder, port=port)
+    except MosaicoError as exc:
+        raise click.ClickException(str(exc)) from None
+    with client:
+        yield client
+
+
 def _stamps(seconds: float, hz: float) -> list[int]:
     return [T0 + round(k * S / hz) for k in range(int(seconds * hz))]
 
@@ -75,13 +88,17 @@ def _stamps(seconds: float, hz: float) -> list[int]:
 )
 @click.option("--camera", default="160x120", show_default=True,
               help="Camera frame size WxH (rgb8).")  # fmt: skip
-def demo(store: str | None, seconds: float, camera: str) -> None:
+@click.option(
+    "--port", default=0, type=click.IntRange(0, 65535),
+    help="Port of the embedded server on 127.0.0.1.  [default: 0, a free port]",
+)  # fmt: skip
+def demo(store: str | None, seconds: float, camera: str, port: int) -> None:
     """Write, list and stream a synthetic recording on the embedded platform server."""
     try:
         width, height = (int(v) for v in camera.lower().split("x"))
     except ValueError:
         raise click.BadParameter(f"{camera!r} is not WxH", param_hint="--camera") from None
-    with _store(store) as folder, MosaicoClient.local(folder) as client:
+    with _store(store) as folder, _client(folder, port) as client:
         name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
         click.echo(f"embedded server {client.location} over {folder}\n")
         _write(client, name, seconds, (width, height))
@@ -129,7 +146,7 @@ def _list(client: MosaicoClient) -> None:
         if h is not None:
             span = ((h.timestamp_ns_max or 0) - (h.timestamp_ns_min or 0)) / S
             rows.append([seq_name, len(h.topics), h.total_row_count,
-                         fmt_bytes(h.total_size_bytes), span])  # fmt: skip
+                         fmt_bytes(h.total_size_bytes), fmt_measure(span)])  # fmt: skip
     click.echo(table(["SEQUENCE", "TOPICS", "ROWS", "SIZE", "SPAN (s)"], rows) + "\n")
 
 

@@ -7,9 +7,7 @@ table for people; ``--format`` asks for JSON / JSON lines / CSV for programs.
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -18,8 +16,9 @@ import click
 import pyarrow as pa
 
 from mosaico.cli.connection import with_client
+from mosaico.cli.rows import csv_chunks, jsonable, jsonl_lines, text_cells
+from mosaico.cli.times import TIME, TimeArg
 from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
-from mosaico.tabular import flatten_table
 
 # -- formatting ---------------------------------------------------------------------------
 
@@ -54,11 +53,22 @@ def rate_hz(rows: int, lo: int | None, hi: int | None) -> float | None:
     return (rows - 1) / span if span and rows > 1 else None
 
 
+def fmt_measure(value: float | None) -> str:
+    """A derived measure (a rate, a span) for people, at 3 decimals; ``-`` for None.
+
+    Only for figures computed here: stored values are printed exactly (see `table`)."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def table(headers: list[str], rows: list[list[Any]], width: int = 60) -> str:
-    """A plain aligned text table; cells are cut to ``width`` characters."""
+    """A plain aligned text table; cells are cut to ``width`` characters (marked ``…``).
+
+    A float prints in full (``repr``, the shortest text that reads back as the same
+    value), so a width of at least 24 never cuts one.
+    """
 
     def cell(v: Any) -> str:
-        text = "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+        text = "-" if v is None else str(v)
         text = text.replace("\n", " ")
         return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -70,19 +80,9 @@ def table(headers: list[str], rows: list[list[Any]], width: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def emit_json(value: Any) -> None:
     """Print ``value`` as indented JSON (bytes as base64), for ``--format json``."""
-    click.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
 
 
 # -- ls ---------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def ls(client: MosaicoClient, fmt: str) -> None:
                     s["rows"],
                     fmt_bytes(s["size_bytes"]),
                     fmt_time(s["start_ns"]),
-                    s["span_s"],
+                    fmt_measure(s["span_s"]),
                 ]
                 for s in summaries
             ],
@@ -189,9 +189,10 @@ def _topic_info(client: MosaicoClient, sequence: str, topic: str, fmt: str) -> N
     if fmt == "json":
         emit_json(summary)
         return
-    for key in ("name", "ontology_tag", "typed", "serialization_format", "rows", "rate_hz",
-                "size_bytes", "chunks", "locked"):  # fmt: skip
+    for key in ("name", "ontology_tag", "typed", "serialization_format", "rows", "size_bytes",
+                "chunks", "locked"):  # fmt: skip
         click.echo(f"{key + ':':<22}{summary[key]}")
+    click.echo(f"{'rate_hz:':<22}{fmt_measure(summary['rate_hz'])}")
     click.echo(
         f"{'time span:':<22}{fmt_time(summary['start_ns'])} .. {fmt_time(summary['end_ns'])}"
     )
@@ -238,7 +239,7 @@ def _sequence_info(client: MosaicoClient, sequence: str, fmt: str) -> None:
             ["TOPIC", "TAG", "ROWS", "RATE (Hz)", "START (UTC)", "END (UTC)", "SIZE"],
             [
                 [t["name"], t["ontology_tag"] + ("" if t["typed"] else " (untyped)"), t["rows"],
-                 t["rate_hz"], fmt_time(t["start_ns"]), fmt_time(t["end_ns"]),
+                 fmt_measure(t["rate_hz"]), fmt_time(t["start_ns"]), fmt_time(t["end_ns"]),
                  fmt_bytes(t["size_bytes"])]
                 for t in topics
             ],
@@ -257,10 +258,6 @@ def _echo_notifications(notes: list[dict[str, Any]]) -> None:
 # -- cat --------------------------------------------------------------------------------
 
 
-def _flat(table_: pa.Table) -> pa.Table:
-    return flatten_table(table_, fixed_lists="arrays")
-
-
 def _limited(batches: Iterator[pa.RecordBatch], limit: int | None) -> Iterator[pa.RecordBatch]:
     left = limit
     for batch in batches:
@@ -272,49 +269,80 @@ def _limited(batches: Iterator[pa.RecordBatch], limit: int | None) -> Iterator[p
         yield batch
 
 
+_TIME_HELP = "TIME: ISO-8601 (naive = UTC), seconds since the epoch, NUMBER+unit, or +OFFSET"
+
+
 @click.command("cat")
 @click.argument("target")
-@click.option("--start", type=int, default=None, help="First timestamp_ns (inclusive).")
-@click.option("--end", type=int, default=None, help="Last timestamp_ns (exclusive).")
+@click.option("--start", type=TIME, default=None,
+              help=f"First time to print (inclusive). {_TIME_HELP}.")  # fmt: skip
+@click.option("--end", type=TIME, default=None,
+              help=f"End of the window (exclusive). {_TIME_HELP}.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table",
               show_default=True)  # fmt: skip
 @with_client
 def cat(
-    client: MosaicoClient, target: str, start: int | None, end: int | None,
+    client: MosaicoClient, target: str, start: TimeArg | None, end: TimeArg | None,
     limit: int | None, fmt: str,
 ) -> None:  # fmt: skip
-    """Print the rows of SEQUENCE/TOPIC (or of a whole SEQUENCE, merged) in time order."""
+    """Print the rows of SEQUENCE/TOPIC (or of a whole SEQUENCE, merged) in time order.
+
+    Values are printed exactly (floats in their shortest round-trip form). CSV and the
+    table flatten nested fields to dotted columns and write lists as JSON arrays; bytes are
+    base64 in every format.
+
+    A TIME for --start/--end is an ISO-8601 time (2024-05-01T12:00:00.5Z, or with a space
+    as ls and info print it; no offset means UTC), a bare number of seconds since the epoch
+    (1714564800.5), a number with a unit h, min, s, ms, us or ns (1714564800500ms,
+    1714564800500000000ns), or +OFFSET from the first timestamp of TARGET (+2.5s, +500ms).
+    A bare number too large to be seconds (after the year 3000) is refused, not guessed.
+    """
     sequence, topic = _split(target)
     if topic is not None:
         handler = client.topic_handler(sequence, topic)
         if handler is None:
             raise click.ClickException(f"no topic {target!r}")
-        stream: Any = handler.get_data_streamer(start, end)
+        lo, hi = _window(start, end, handler.timestamp_ns_min)
+        stream: Any = handler.get_data_streamer(lo, hi)
+        batches, schema = stream.batches(), stream.schema
     else:
         seq = client.sequence_handler(sequence)
         if seq is None:
             raise click.ClickException(f"no sequence {sequence!r}")
-        stream = seq.get_data_streamer(start_timestamp_ns=start, end_timestamp_ns=end)
+        lo, hi = _window(start, end, seq.timestamp_ns_min)
+        stream = seq.get_data_streamer(start_timestamp_ns=lo, end_timestamp_ns=hi)
+        batches, schema = stream.wide_batches(), stream.wide_schema
     try:
-        batches = _limited(stream.batches(), limit)
-        if fmt == "jsonl":
-            for batch in batches:
-                for row in batch.to_pylist():
-                    click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
-        elif fmt == "csv":
-            header = True
-            for batch in batches:
-                frame = _flat(pa.Table.from_batches([batch])).to_pandas()
-                frame.to_csv(sys.stdout, header=header, index=False)
-                header = False
-        else:
-            flat = _flat(pa.Table.from_batches(list(batches), schema=stream.schema))
-            names = flat.schema.names
-            rows = [[row[n] for n in names] for row in flat.to_pylist()]
-            click.echo(table(names, rows, width=24))
+        _print(_limited(batches, limit), schema, fmt, merged=topic is None)
     finally:
         stream.close()
+
+
+def _window(
+    start: TimeArg | None, end: TimeArg | None, origin_ns: int | None
+) -> tuple[int | None, int | None]:
+    """``--start``/``--end`` in nanoseconds, offsets taken from ``origin_ns``."""
+    lo = None if start is None else start.resolve(origin_ns)
+    hi = None if end is None else end.resolve(origin_ns)
+    if lo is not None and hi is not None and lo >= hi:
+        raise click.BadParameter(
+            f"the window is [--start, --end): --end ({hi} ns) must be after --start ({lo} ns)",
+            param_hint="--end",
+        )
+    return lo, hi
+
+
+def _print(batches: Iterator[pa.RecordBatch], schema: pa.Schema, fmt: str, merged: bool) -> None:
+    if fmt == "jsonl":
+        for line in jsonl_lines(batches, merged):
+            click.echo(line)
+    elif fmt == "csv":
+        for text in csv_chunks(batches, schema):
+            click.echo(text, nl=False)
+    else:
+        names, rows = text_cells(batches, schema)
+        click.echo(table(names, rows, width=24))
 
 
 # -- rm ---------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def ingest(
                            f"{p.topic.count} msgs]")  # fmt: skip
             _report_skipped(skipped)
             return
-        with connected(platform) as client:
+        with connected(platform, create=True) as client:
             if client.sequence_exists(sequence):
                 raise click.ClickException(f"sequence {sequence!r} already exists")
             sink = ClientSequence(

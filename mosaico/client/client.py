@@ -110,15 +110,28 @@ class MosaicoClient:
         )  # fmt: skip
 
     @classmethod
-    def local(cls, path: str | os.PathLike[str], timeout: float = 5.0) -> MosaicoClient:
-        """The embedded default: start a server in-process on a loopback port over ``path``
-        (created if missing); ``close`` stops it.
+    def local(
+        cls, path: str | os.PathLike[str], timeout: float = 5.0, *, port: int = 0,
+        create: bool = True,
+    ) -> MosaicoClient:  # fmt: skip
+        """The embedded default: start a server in-process on a loopback port over ``path``;
+        ``close`` stops it.
 
         The store folder is the same one ``mosaico serve --store`` serves, so a recording
-        written here can later be served remotely.
+        written here can later be served remotely; while the client is open other processes
+        can connect to ``location`` too.
+
+        Args:
+            path: the store folder.
+            timeout: seconds to wait for the embedded server to answer.
+            port: TCP port on 127.0.0.1; 0 (the default) picks a free one.
+            create: make the store when ``path`` holds none (the default); False to only
+                open an existing store, creating nothing.
 
         Raises:
+            StoreNotFoundError: ``create`` is false and there is no store at ``path``.
             StoreError: ``path`` cannot be opened as a store.
+            ListenError: ``port`` cannot be listened on (e.g. it is in use).
             Unavailable: the embedded server did not answer within ``timeout``.
 
         >>> with MosaicoClient.local("store") as client:
@@ -126,7 +139,7 @@ class MosaicoClient:
         """
         from mosaico.server import EmbeddedServer
 
-        server = EmbeddedServer(os.fspath(path))
+        server = EmbeddedServer(os.fspath(path), port=port, create=create)
         host, port = server.start()
         try:
             return cls(Connection(f"grpc+tcp://{host}:{port}", timeout=timeout), embedded=server)

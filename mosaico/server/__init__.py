@@ -1,7 +1,15 @@
 """The Mosaico platform server: Arrow Flight front end, Parquet chunks, SQLite catalog."""
 
-from mosaico.server.embedded import EmbeddedServer
+from mosaico.server.embedded import EmbeddedServer, ListenError
 from mosaico.server.flight import MosaicoFlightServer
-from mosaico.server.store import Store, StoreConfig, StoreError
+from mosaico.server.store import Store, StoreConfig, StoreError, StoreNotFoundError
 
-__all__ = ["EmbeddedServer", "MosaicoFlightServer", "Store", "StoreConfig", "StoreError"]
+__all__ = [
+    "EmbeddedServer",
+    "ListenError",
+    "MosaicoFlightServer",
+    "Store",
+    "StoreConfig",
+    "StoreError",
+    "StoreNotFoundError",
+]

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -274,12 +275,45 @@ def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _connect(path: str, create: bool) -> sqlite3.Connection:
+    """SQLite connection to ``path``; without ``create`` it must already be a catalog.
+
+    Without ``create`` the file is opened read-write but never created (``mode=rw``), so
+    checking and opening are one step: nothing can create the file in between.
+    """
+    if create:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    uri = f"{Path(path).absolute().as_uri()}?mode=rw"
+    try:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.OperationalError:
+        raise FileNotFoundError(f"{path} does not exist") from None
+    try:
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sequences'"
+        ).fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    if found is None:
+        db.close()
+        raise FileNotFoundError(f"{path} holds no catalog tables")
+    return db
+
+
 class Catalog:
     """All catalog reads and writes; each public method is one short transaction."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True) -> None:
+        """Open the catalog database at ``path``; with ``create`` a missing one is made.
+
+        Raises:
+            FileNotFoundError: ``create`` is false and ``path`` holds no catalog (no file,
+                or a database without the catalog's tables); nothing was written.
+            sqlite3.Error: the database cannot be opened or is not a database.
+        """
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = _connect(path, create)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")

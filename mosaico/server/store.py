@@ -54,6 +54,11 @@ class StoreError(MosaicoError):
     """The store folder cannot be used (missing, not a folder, not writable)."""
 
 
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """Opening without ``create``: there is no store at that place (no folder, or a folder
+    without a catalog). Nothing was created."""
+
+
 @attrs.frozen
 class StoreConfig:
     """How a store serves and writes: message limits, chunk and row-group sizes, codec."""
@@ -102,7 +107,8 @@ class Store:
     Opening a store recovers from the previous run: uploads that were in progress are marked
     failed (with an ``error`` notification on their topic) and files the catalog does not
     know are swept. Construction raises ``StoreError`` when the root or the catalog cannot
-    be used.
+    be used. With ``create`` false an existing store is required: a missing catalog raises
+    ``StoreNotFoundError`` before anything is written under ``root``.
 
     Example:
         >>> import tempfile
@@ -114,18 +120,23 @@ class Store:
 
     def __init__(
         self, fs: pafs.FileSystem, root: str, catalog_path: str,
-        config: StoreConfig | None = None,
+        config: StoreConfig | None = None, *, create: bool = True,
     ) -> None:  # fmt: skip
         self.config = config or StoreConfig()
         self.chunks = ChunkStore(fs, root)
         try:
-            self.chunks.prepare()
-        except OSError as exc:
-            raise StoreError(f"store {root!r} is not usable: {exc}") from exc
-        try:
-            self.catalog = Catalog(catalog_path)
+            self.catalog = Catalog(catalog_path, create=create)
+        except FileNotFoundError:
+            raise StoreNotFoundError(
+                f"no store at {root!r}: the folder holds no mosaico catalog ({CATALOG_FILE})"
+            ) from None
         except Exception as exc:
             raise StoreError(f"catalog {catalog_path!r} cannot be opened: {exc}") from exc
+        try:
+            self.chunks.prepare()
+        except OSError as exc:
+            self.catalog.close()
+            raise StoreError(f"store {root!r} is not usable: {exc}") from exc
         # Parquet encoding releases the GIL: a small pool uses every core across uploads.
         self._writer = ThreadPoolExecutor(
             max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="chunk-writer"
@@ -136,23 +147,32 @@ class Store:
         self._recover()
 
     @classmethod
-    def open_local(cls, folder: str, config: StoreConfig | None = None) -> Store:
-        """Open the store in a local folder, creating the folder if needed; the catalog is
-        ``catalog.sqlite3`` inside it.
+    def open_local(
+        cls, folder: str, config: StoreConfig | None = None, *, create: bool = True
+    ) -> Store:
+        """Open the store in a local folder; the catalog is ``catalog.sqlite3`` inside it.
+
+        With ``create`` (writers: ``serve``, ingest) a missing folder and catalog are made.
+        Without it (readers) the store must exist: nothing is created, not even in an
+        existing folder that holds no catalog.
 
         Raises:
+            StoreNotFoundError: ``create`` is false and there is no store at ``folder``.
             StoreError: ``folder`` is not a folder, cannot be created or is not writable.
         """
         folder = os.path.abspath(folder)
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise StoreError(f"store {folder!r} is not a folder")
+        if not create and not os.path.isdir(folder):
+            raise StoreNotFoundError(f"no store at {folder!r}: the folder does not exist")
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"store {folder!r} cannot be created: {exc}") from exc
         if not os.access(folder, os.W_OK):
             raise StoreError(f"store {folder!r} is not writable")
-        return cls(pafs.LocalFileSystem(), folder, os.path.join(folder, CATALOG_FILE), config)
+        catalog = os.path.join(folder, CATALOG_FILE)
+        return cls(pafs.LocalFileSystem(), folder, catalog, config, create=create)
 
     def close(self) -> None:
         """Stop serving: streaming reads end with ``Internal``, chunks being written land,

@@ -14,6 +14,7 @@ from mosaico import GPS, IMU
 from mosaico.cli import main
 from mosaico.client import Message, MosaicoClient
 from mosaico.server import EmbeddedServer
+from mosaico.server.launch import free_port
 from tests.client.client_data import MS, T0, gps, imu
 
 
@@ -71,7 +72,7 @@ def test_info_sequence_and_topic(store: Path) -> None:
 
 
 def test_cat_formats_windows_and_limits(store: Path) -> None:
-    args = ["--store", str(store), "--start", str(T0 + 10 * MS), "--end", str(T0 + 20 * MS)]
+    args = ["--store", str(store), "--start", f"{T0 + 10 * MS}ns", "--end", f"{T0 + 20 * MS}ns"]
     lines = _run("cat", "drive/sensors/imu", *args, "--format", "jsonl").splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["timestamp_ns"] for r in rows] == [T0 + k * MS for k in range(10, 20)]
@@ -105,7 +106,16 @@ def test_remote_options(store: Path) -> None:
 
 
 def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
-    out = _run("demo", "--seconds", "2", "--store", str(tmp_path / "demo"))
+    port = free_port()
+    out = _run("demo", "--seconds", "2", "--store", str(tmp_path / "demo"), "--port", str(port))
+    assert f"embedded server grpc+tcp://127.0.0.1:{port} over" in out
     assert "merged typed stream: 450 messages in timestamp order" in out
     assert "every topic read back complete: True" in out
     assert "/camera/front" in out
+
+
+def test_demo_on_a_busy_port_is_a_clean_error(tmp_path: Path) -> None:
+    with EmbeddedServer(str(tmp_path / "busy")) as (_, port):
+        result = CliRunner().invoke(main, ["demo", "--port", str(port), "--seconds", "1"])
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output

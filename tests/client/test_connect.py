@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from mosaico.client import MosaicoClient, Unavailable
+from mosaico.errors import InputError
 from mosaico.protocol.info import PROTOCOL_VERSION
-from mosaico.server import EmbeddedServer
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from mosaico.server import EmbeddedServer, ListenError, StoreNotFoundError
+from mosaico.server.launch import free_port
 
 
 def test_local_starts_and_stops_its_server(tmp_path: Path) -> None:
@@ -29,9 +24,34 @@ def test_local_starts_and_stops_its_server(tmp_path: Path) -> None:
     assert (tmp_path / "store").is_dir()
 
 
+def test_local_listens_on_the_port_asked_for(tmp_path: Path) -> None:
+    port = free_port()
+    with MosaicoClient.local(tmp_path / "store", port=port) as client:
+        assert client.location.endswith(f"127.0.0.1:{port}")
+        with MosaicoClient.connect("127.0.0.1", port) as other:  # reachable from outside
+            assert other.list_sequences() == []
+        with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}.*in use"):
+            MosaicoClient.local(tmp_path / "other", port=port)
+    with pytest.raises(InputError, match="port must be 0"):
+        MosaicoClient.local(tmp_path / "store", port=70000)
+
+
+def test_local_without_create_opens_only_an_existing_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotFoundError, match="no store at .*the folder does not exist"):
+        MosaicoClient.local(tmp_path / "typo", create=False)
+    assert not (tmp_path / "typo").exists()
+    with pytest.raises(FileNotFoundError, match="holds no mosaico catalog"):
+        MosaicoClient.local(tmp_path, create=False)
+    assert list(tmp_path.iterdir()) == []
+    with MosaicoClient.local(tmp_path / "store") as client, client.sequence_create("s", {}):
+        pass
+    with MosaicoClient.local(tmp_path / "store", create=False) as client:
+        assert client.list_sequences() == ["s"]
+
+
 def test_connect_to_nothing_is_a_connection_error() -> None:
     with pytest.raises(ConnectionError, match="cannot connect"):
-        MosaicoClient.connect("127.0.0.1", _free_port(), timeout=0.2)
+        MosaicoClient.connect("127.0.0.1", free_port(), timeout=0.2)
 
 
 def test_connect_to_a_running_server_shares_its_data(

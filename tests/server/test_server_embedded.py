@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.flight as flight
 import pytest
 
-from mosaico.server import EmbeddedServer
+from mosaico.server import EmbeddedServer, Store, StoreError, StoreNotFoundError
 from tests.server.server_helpers import Raw, make_batch
 
 
@@ -28,3 +28,15 @@ def test_start_stop_restart_keeps_data(tmp_path: Path) -> None:
         _, batches = raw.read("seq/a")
         assert [b.num_rows for b in batches] == [2]
         raw.client.close()
+
+
+def test_opening_without_create_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "catalog.sqlite3").write_bytes(b"not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot be opened") as refused:
+        Store.open_local(str(tmp_path), create=False)
+    assert not isinstance(refused.value, StoreNotFoundError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.sqlite3"]
+    embedded = EmbeddedServer(str(tmp_path / "none"), create=False)
+    with pytest.raises(StoreNotFoundError, match="does not exist"):
+        embedded.start()
+    assert not (tmp_path / "none").exists()
