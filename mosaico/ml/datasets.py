@@ -60,7 +60,7 @@ class _Windows:
         grid: GridOptions,
         length: int,
         stride: int,
-        dtype: torch.dtype,
+        dtype: torch.dtype | None,
     ) -> None:
         if not isinstance(length, int) or length <= 0:
             raise MLInputError(f"length must be an integer > 0, got {length!r}")
@@ -71,7 +71,7 @@ class _Windows:
         self.length = length
         self.stride = stride
         self.dtype = dtype
-        self._np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        self._np_dtype = None if dtype is None else torch.empty(0, dtype=dtype).numpy().dtype
 
     def _synchronizer(self, sources: Sources) -> Synchronizer:
         return Synchronizer(sources, self.streams, fixed_lists="arrays", **self.grid_options)
@@ -111,6 +111,9 @@ class WindowDataset(_Windows, Dataset[Item]):
 
     Keywords: `length` and `stride` (ticks), `columns` (default: every numeric one),
     `dtype`, and the grid (`GridOptions`: `rate_hz` or `reference`, `timestamp`).
+    `dtype` None (default) keeps each column's precision: float64 leaves (latitude,
+    longitude) stay float64, float32 ones float32, integers take the float that holds them
+    (`mosaico.ml.tensors.lossless_dtype`); `dtype=torch.float32` casts every column.
     Every sequence's synchronised columns are held in memory as numpy arrays; windows do
     not cross sequences. `columns` (after construction) lists the tensor keys besides
     `sequence` and `timestamp_ns`.
@@ -137,7 +140,7 @@ class WindowDataset(_Windows, Dataset[Item]):
         length: int,
         stride: int = 1,
         columns: Sequence[str] | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         **grid: Unpack[GridOptions],
     ) -> None:
         super().__init__(streams, grid, length, stride, dtype)
@@ -201,7 +204,7 @@ class StreamDataset(_Windows, IterableDataset[Item]):
         stride: int = 1,
         windows_per_unit: int = 256,
         columns: Sequence[str] | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         **grid: Unpack[GridOptions],
     ) -> None:
         super().__init__(streams, grid, length, stride, dtype)
