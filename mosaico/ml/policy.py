@@ -59,14 +59,23 @@ class Interpolate:
     around the tick; null after a stream's last sample (no extrapolation).
 
     `fields` names what to interpolate (default: every float field and quaternion); the
-    other selected fields take the value of the sample at or before the tick. Which fields
-    are quaternions comes from the ontology (`slerp:` in the type's YAML).
+    other selected fields take the value of the sample at or before the tick.
+
+    Quaternions: those the ontology declares (`slerp:` in a type's YAML) always slerp. On a
+    topic without a registered type (a generic ROS message, a hand-built `TopicType`), a
+    struct of exactly four float fields x, y, z, w named like a quaternion (`orientation`,
+    `rotation`, `quaternion`, `quat`, `attitude`, `q`) is found by itself; `slerp` names the
+    quaternion structs instead (flat paths such as `"pose.orientation"`; `slerp=()`: none
+    besides the ontology's).
 
     >>> Interpolate(["acceleration", "orientation"])
-    Interpolate(fields=('acceleration', 'orientation'))
+    Interpolate(fields=('acceleration', 'orientation'), slerp=None)
+    >>> Interpolate(slerp=["pose.orientation", "att"]).slerp
+    ('pose.orientation', 'att')
     """
 
     fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    slerp: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
 
 
 Policy = Hold | AsOf | Drop | Interpolate
