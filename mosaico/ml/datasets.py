@@ -2,7 +2,8 @@
 
 Both yield `{"sequence": int64 scalar, "timestamp_ns": int64 (L,), "<topic>.<field>": (L, ...)}`
 for windows of `length` ticks starting every `stride` ticks of the grid (a `rate_hz` grid or
-a `reference` topic's timestamps; record or header time), per sequence.
+a `reference` topic's timestamps; record time, header time or any time field), per
+sequence.
 `WindowDataset` (map-style) synchronises up front; `StreamDataset` (iterable) streams, each
 DataLoader worker opening its own sources and computing a disjoint share of the windows.
 Requires the `ml` extra (torch).
@@ -25,12 +26,12 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra("ml", exc.name or "torch") from exc
 
-from mosaico.ml.cursor import TimestampSource
 from mosaico.ml.errors import MLInputError, WindowIndexError
 from mosaico.ml.policy import Stream
 from mosaico.ml.source import TopicSource
 from mosaico.ml.sync import Synchronizer
 from mosaico.ml.tensors import pick_columns, to_arrays
+from mosaico.ml.timekey import TimestampSource
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -44,7 +45,8 @@ Item = dict[str, torch.Tensor]
 
 class GridOptions(TypedDict, total=False):
     """The grid keywords of both datasets: `rate_hz` or `reference` (exactly one), and
-    `timestamp` ("record", default, or "header"), as for `Synchronizer`."""
+    `timestamp` ("record", default; "header"; or a time field's path), as for
+    `Synchronizer`; a `Stream(timestamp=...)` keys its topic on its own field."""
 
     rate_hz: float | None
     reference: str | None

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import attrs
 
 from mosaico.ml.errors import MLInputError
+from mosaico.ml.timekey import check_timestamp_source
 
 
 @attrs.frozen
@@ -83,22 +84,32 @@ Policy = Hold | AsOf | Drop | Interpolate
 
 @attrs.frozen
 class Stream:
-    """A topic to synchronise: its policy and optional field selection.
+    """A topic to synchronise: its policy, optional field selection and time key.
 
     Fields are flat paths (`acceleration.x`) or struct prefixes (`acceleration`); None keeps
-    every field. A plain topic name where a `Stream` is expected means `Stream(name)`.
+    every field. `timestamp` is the time this topic's rows are aligned on, when it is not
+    the synchronisation's (`"record"`, `"header"`, or a time field of the topic: integer ns
+    such as `"meas_time_ns"`, or seconds and nanoseconds such as `"header.stamp"`; see
+    `mosaico.ml.timekey`). A plain topic name where a `Stream` is expected means
+    `Stream(name)`.
 
     Raises:
-        MLInputError: `policy` is not one of `Hold`, `AsOf`, `Drop`, `Interpolate`.
+        MLInputError: `policy` is not one of `Hold`, `AsOf`, `Drop`, `Interpolate`, or
+            `timestamp` is not a non-empty string.
 
     >>> Stream("/gps", AsOf(100_000_000), fields="position")
-    Stream(topic='/gps', policy=AsOf(tolerance_ns=100000000), fields=('position',))
+    Stream(topic='/gps', policy=AsOf(tolerance_ns=100000000), fields=('position',), timestamp=None)
+    >>> Stream("/ins", Interpolate(), timestamp="measurement.time_ns").timestamp
+    'measurement.time_ns'
     """
 
     topic: str
     policy: Policy = attrs.field(factory=Hold)
     fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    timestamp: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.policy, Hold | AsOf | Drop | Interpolate):
             raise MLInputError(f"stream {self.topic!r}: unknown policy {self.policy!r}")
+        if self.timestamp is not None:
+            check_timestamp_source(self.timestamp)

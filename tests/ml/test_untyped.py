@@ -3,16 +3,28 @@ module, read from a real embedded store: quaternion detection and slerp, other t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+import torch
 
 from mosaico.client import MosaicoClient
-from mosaico.ml import Interpolate, MLInputError, Stream, TopicSource, synchronize
+from mosaico.ml import (
+    Hold,
+    Interpolate,
+    MLInputError,
+    Stream,
+    TableSource,
+    TopicSource,
+    iter_synchronized,
+    synchronize,
+)
 from mosaico.ml.client_source import sequence_sources
+from mosaico.ml.datasets import StreamDataset, WindowDataset
 from mosaico.protocol import TopicType
 
 _F64 = pa.float64()
@@ -47,6 +59,7 @@ POSE = TopicType(
 )
 N = 50
 LAG_NS = 207_000_000  # logged 207 ms after the measurement
+MEAS = np.arange(N, dtype=np.int64) * 100_000_000 + 1_000_000_000  # measurement times
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -60,7 +73,7 @@ def _quat(q: np.ndarray) -> pa.StructArray:
 
 def _pose_batch() -> pa.RecordBatch:
     rng = np.random.default_rng(11)
-    meas = np.arange(N, dtype=np.int64) * 100_000_000 + 1_000_000_000
+    meas = MEAS
     log = meas + LAG_NS
     stamp = pa.StructArray.from_arrays(
         [pa.array(meas // 10**9, pa.int32()), pa.array(meas % 10**9, pa.uint32())],
@@ -131,3 +144,74 @@ def test_a_slerp_declaration_needs_the_whole_quaternion_selected(
     stream = Stream("/pose", Interpolate(slerp=["att"]), fields=["att.x", "att.y"])
     with pytest.raises(MLInputError, match="slerp field 'att' needs att.x, att.y, att.z, att.w"):
         synchronize(sources, [stream], rate_hz=33.0)
+
+
+
+@pytest.mark.parametrize("key", ["meas_time_ns", "header.stamp"])
+def test_a_time_field_keys_the_rows_instead_of_the_log_time(
+    sources: dict[str, TopicSource], key: str
+) -> None:
+    out = synchronize(sources, [Stream("/pose", Hold(), fields="pose.position.x")],
+                      reference="/pose", timestamp=key)  # fmt: skip
+    assert out.column("timestamp_ns").to_pylist() == MEAS.tolist()
+    by_log = synchronize(sources, ["/pose"], reference="/pose")
+    assert by_log.column("timestamp_ns").to_pylist() == (MEAS + LAG_NS).tolist()
+
+
+def test_a_stream_keeps_its_own_time_key_on_a_shared_grid(
+    sources: dict[str, TopicSource],
+) -> None:
+    stream = Stream("/pose", Interpolate(), fields="pose.position.x", timestamp="meas_time_ns")
+    one = synchronize(sources, [stream], rate_hz=40.0)
+    ticks = one.column("timestamp_ns").to_numpy()
+    assert ticks[0] == MEAS[0]  # the grid starts at the first measurement, not its log time
+    # position.x is the measurement time in seconds: interpolated on measurement time, it
+    # equals the tick (on log time it would trail by 207 ms).
+    x = one.column("/pose.pose.position.x").to_numpy()
+    ok = ~np.isnan(x)
+    assert ok.sum() > 150 and np.allclose(x[ok], ticks[ok] / 1e9)
+    parts = iter_synchronized(sources, [stream], rate_hz=40.0, chunk_ns=330_000_000)
+    assert pa.concat_tables(list(parts)).equals(one)
+
+
+def test_datasets_window_on_a_time_field(sources: dict[str, TopicSource]) -> None:
+    streams = [Stream("/pose", Hold(), fields="pose.position")]
+    grid = {"reference": "/pose", "timestamp": "header.stamp"}
+    mapped = WindowDataset([sources], streams, length=5, stride=3, **grid)  # type: ignore[arg-type]
+    streamed = list(StreamDataset([lambda: sources], streams, length=5, stride=3,
+                                  windows_per_unit=2, **grid))  # type: ignore[arg-type]  # fmt: skip
+    assert len(streamed) == len(mapped) == (N - 5) // 3 + 1
+    for w, item in enumerate(streamed):
+        assert item["timestamp_ns"].tolist() == MEAS[w * 3 : w * 3 + 5].tolist()
+        assert torch.equal(item["/pose.pose.position.x"], mapped[w]["/pose.pose.position.x"])
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("nope", "topic '/pose' has no nope to sync on (timestamp must be 'record', 'header' or"),
+        ("header.frame_id", "topic '/pose': header.frame_id is a string, not a time field"),
+        ("pose.orientation", "topic '/pose': pose.orientation is a struct<x: double, y: double"),
+        ("header", "topic '/pose' has no header.timestamp to sync on"),
+    ],
+)
+def test_a_bad_time_key_names_the_field(
+    sources: dict[str, TopicSource], key: str, message: str
+) -> None:
+    with pytest.raises(MLInputError, match=re.escape(message)):
+        synchronize(sources, [Stream("/pose", timestamp=key)], rate_hz=1.0)
+    with pytest.raises(MLInputError, match=re.escape(message)):
+        synchronize(sources, ["/pose"], rate_hz=1.0, timestamp=key)
+
+
+@pytest.mark.parametrize("lag", [LAG_NS, -LAG_NS], ids=["logged-after", "logged-before"])
+def test_a_time_window_holds_every_row_keyed_in_it(lag: int) -> None:
+    batch = _pose_batch()
+    batch = batch.set_column(0, "timestamp_ns", pa.array(MEAS + lag))
+    source = {"/pose": TableSource("/pose", POSE.tag, batch, batch_rows=4)}
+    stream = Stream("/pose", Hold(), fields="meas_time_ns", timestamp="meas_time_ns")
+    start, end = int(MEAS[5]), int(MEAS[10]) + 1
+    out = synchronize(source, [stream], reference="/pose", start_ns=start, end_ns=end)
+    # The window is on the key's clock, whichever side of it the log time falls.
+    assert out.column("timestamp_ns").to_pylist() == MEAS[5:11].tolist()
+    assert out.column("/pose.meas_time_ns").to_pylist() == MEAS[5:11].tolist()
