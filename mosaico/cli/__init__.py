@@ -8,6 +8,7 @@ errors reach the user as one-line messages (``click.ClickException``), not trace
     mosaico ingest run.mcap -s run-1 --store ./store
     mosaico ls --host robot-lab
     mosaico cat run-1/sensors/imu --host robot-lab --limit 10 --format jsonl
+    mosaico query --host robot-lab --where 'IMU.acceleration.x > 4' --meta 'vehicle.id = alpha'
     mosaico codegen --ontology ./my_types --out ./my_types_pkg
 """
 
@@ -37,6 +38,10 @@ def _register_commands() -> None:
 
     for command in (inspect_cmd.ls, inspect_cmd.info, inspect_cmd.cat, inspect_cmd.rm):
         main.add_command(command)
+
+    from mosaico.cli import query_cmd
+
+    main.add_command(query_cmd.query)
 
     from mosaico.cli import ros_cmd
 

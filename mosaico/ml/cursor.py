@@ -1,81 +1,40 @@
 """A topic read as a queue of rows keyed by time, cut into windows with bounded memory.
 
-The key is the record `timestamp_ns` or the sensor's `header.timestamp`; either must be
-non-decreasing in stream order so that windows can be cut without sorting the stream.
+The key is the record `timestamp_ns` or a time field of the topic (`mosaico.ml.timekey`);
+either must be non-decreasing in stream order so that windows can be cut without sorting
+the stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.source import TopicSource
-from mosaico.protocol.topic_type import TIMESTAMP
-
-TimestampSource = Literal["record", "header"]
+from mosaico.ml.timekey import RECORD_KEY, TimeKey
 
 
-def check_timestamp_source(timestamp: str) -> None:
-    """Raise `MLInputError` unless `timestamp` is "record" or "header"."""
-    if timestamp not in ("record", "header"):
-        raise MLInputError(f"timestamp must be 'record' or 'header', got {timestamp!r}")
-
-
-def has_header_time(schema: pa.Schema) -> bool:
-    """Whether the topic schema carries `header.timestamp.{seconds,nanoseconds}`."""
-    if "header" not in schema.names:
-        return False
-    header = schema.field("header").type
-    if not pa.types.is_struct(header) or header.get_field_index("timestamp") < 0:
-        return False
-    ts = header.field("timestamp").type
-    return (
-        pa.types.is_struct(ts)
-        and ts.get_field_index("seconds") >= 0
-        and ts.get_field_index("nanoseconds") >= 0
-    )
-
-
-def keys_of(
-    batch: pa.RecordBatch, timestamp: TimestampSource
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Time keys of a batch's rows, and (header time only) the mask of rows that have one."""
-    if timestamp == "record":
-        return batch.column(TIMESTAMP).to_numpy().astype(np.int64, copy=False), None
-    header = batch.column("header")
-    sec = pc.struct_field(header, ["timestamp", "seconds"])
-    nsec = pc.struct_field(header, ["timestamp", "nanoseconds"])
-    valid = pc.and_(sec.is_valid(), nsec.is_valid()).to_numpy(zero_copy_only=False)
-    s = sec.fill_null(0).to_numpy().astype(np.int64)
-    ns = nsec.fill_null(0).to_numpy().astype(np.int64)
-    keys = s * 1_000_000_000 + ns
-    return (keys, None) if valid.all() else (keys[valid], valid)
-
-
-def keyed(batch: pa.RecordBatch, timestamp: TimestampSource) -> tuple[pa.RecordBatch, np.ndarray]:
+def keyed(batch: pa.RecordBatch, key: TimeKey) -> tuple[pa.RecordBatch, np.ndarray]:
     """The rows of a batch that have a time key, and their keys."""
-    keys, valid = keys_of(batch, timestamp)
+    keys, valid = key.keys(batch)
     return (batch, keys) if valid is None else (batch.filter(pa.array(valid)), keys)
 
 
 class OrderCheck:
     """Raises `MLInputError` when a topic's keys go backwards, within or across batches."""
 
-    def __init__(self, topic: str, timestamp: TimestampSource) -> None:
+    def __init__(self, topic: str, key: TimeKey) -> None:
         self.topic = topic
-        self.timestamp: TimestampSource = timestamp
+        self.key = key
         self.last: int | None = None
 
     def __call__(self, keys: np.ndarray) -> None:
         """Check the next batch's (non-empty) keys."""
         if np.any(keys[1:] < keys[:-1]) or (self.last is not None and keys[0] < self.last):
-            what = "timestamp_ns" if self.timestamp == "record" else "header.timestamp"
-            raise MLInputError(f"topic {self.topic!r}: {what} is not non-decreasing")
+            raise MLInputError(f"topic {self.topic!r}: {self.key.label} is not non-decreasing")
         self.last = int(keys[-1])
 
 
@@ -83,10 +42,10 @@ def ordered_batches(
     source: TopicSource, start_ns: int | None, end_ns: int | None
 ) -> Iterator[pa.RecordBatch]:
     """The source's non-empty batches in `[start_ns, end_ns)`, checked to be in record order."""
-    check = OrderCheck(source.name, "record")
+    check = OrderCheck(source.name, RECORD_KEY)
     for batch in source.batches(start_ns, end_ns):
         if len(batch):
-            check(keys_of(batch, "record")[0])
+            check(RECORD_KEY.keys(batch)[0])
             yield batch
 
 
@@ -105,23 +64,29 @@ class Cursor:
         source: TopicSource,
         start_ns: int | None,
         end_ns: int | None,
-        timestamp: TimestampSource,
+        key: TimeKey,
         *,
         records_from: int | None = None,
     ) -> None:
-        """Rows keyed in `[start_ns, end_ns)`; with header time, records are read from
-        record time `records_from` (default `start_ns`), as a key can precede its record."""
+        """Rows keyed in `[start_ns, end_ns)`.
+
+        With a key other than record time, records are read from record time
+        `records_from` (default `start_ns`), as a key can follow its record, and on until
+        the first row keyed at or past `end_ns`, as a key can precede its record.
+        """
         self.topic = source.name
         self.schema = source.schema
-        self._timestamp = timestamp
-        read_from = start_ns if records_from is None or timestamp == "record" else records_from
-        self._batches: Iterator[pa.RecordBatch] = iter(source.batches(read_from, end_ns))
-        # Header time can fall outside the record-time range: keep the window's promise.
-        self._lo = start_ns if timestamp == "header" else None
-        self._hi = end_ns if timestamp == "header" else None
+        self._key = key
+        read_from = start_ns if records_from is None or key.is_record else records_from
+        read_to = end_ns if key.is_record else None
+        self._batches: Iterator[pa.RecordBatch] = iter(source.batches(read_from, read_to))
+        # Another key can fall outside the record-time range: keep the window's promise.
+        self._lo = None if key.is_record else start_ns
+        self._hi = None if key.is_record else end_ns
         self._parts: list[tuple[pa.RecordBatch, np.ndarray]] = []
-        self._order = OrderCheck(source.name, timestamp)
+        self._order = OrderCheck(source.name, key)
         self._exhausted = False
+        self._past_end = False
 
     @property
     def last_key(self) -> int | None:
@@ -135,7 +100,9 @@ class Cursor:
 
     def _keyed(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
         """A batch's rows that have a key in the window, and their keys."""
-        batch, keys = keyed(batch, self._timestamp)
+        batch, keys = keyed(batch, self._key)
+        if self._hi is not None and keys.size and keys.max() >= self._hi:
+            self._past_end = True  # keys do not decrease: no later row is in the window
         if self._lo is None and self._hi is None:
             return batch, keys
         keep = np.ones(len(keys), dtype=bool)
@@ -150,12 +117,23 @@ class Cursor:
     def _pull(self) -> bool:
         for raw in self._batches:
             batch, keys = self._keyed(raw)
+            if self._past_end:
+                self._stop()
             if len(keys):
                 self._order(keys)
                 self._parts.append((batch, keys))
                 return True
+            if self._exhausted:
+                return False
         self._exhausted = True
         return False
+
+    def _stop(self) -> None:
+        """End the read early (a client stream is cancelled)."""
+        self._exhausted = True
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
 
     def fill(self, until: int) -> None:
         """Read until a row with key >= `until` is buffered or the topic ends."""

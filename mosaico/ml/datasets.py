@@ -2,7 +2,8 @@
 
 Both yield `{"sequence": int64 scalar, "timestamp_ns": int64 (L,), "<topic>.<field>": (L, ...)}`
 for windows of `length` ticks starting every `stride` ticks of the grid (a `rate_hz` grid or
-a `reference` topic's timestamps; record or header time), per sequence.
+a `reference` topic's timestamps; record time, header time or any time field), per
+sequence.
 `WindowDataset` (map-style) synchronises up front; `StreamDataset` (iterable) streams, each
 DataLoader worker opening its own sources and computing a disjoint share of the windows.
 Requires the `ml` extra (torch).
@@ -25,12 +26,12 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra("ml", exc.name or "torch") from exc
 
-from mosaico.ml.cursor import TimestampSource
 from mosaico.ml.errors import MLInputError, WindowIndexError
 from mosaico.ml.policy import Stream
 from mosaico.ml.source import TopicSource
 from mosaico.ml.sync import Synchronizer
 from mosaico.ml.tensors import pick_columns, to_arrays
+from mosaico.ml.timekey import TimestampSource
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -44,7 +45,8 @@ Item = dict[str, torch.Tensor]
 
 class GridOptions(TypedDict, total=False):
     """The grid keywords of both datasets: `rate_hz` or `reference` (exactly one), and
-    `timestamp` ("record", default, or "header"), as for `Synchronizer`."""
+    `timestamp` ("record", default; "header"; or a time field's path), as for
+    `Synchronizer`; a `Stream(timestamp=...)` keys its topic on its own field."""
 
     rate_hz: float | None
     reference: str | None
@@ -60,7 +62,7 @@ class _Windows:
         grid: GridOptions,
         length: int,
         stride: int,
-        dtype: torch.dtype,
+        dtype: torch.dtype | None,
     ) -> None:
         if not isinstance(length, int) or length <= 0:
             raise MLInputError(f"length must be an integer > 0, got {length!r}")
@@ -71,7 +73,7 @@ class _Windows:
         self.length = length
         self.stride = stride
         self.dtype = dtype
-        self._np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        self._np_dtype = None if dtype is None else torch.empty(0, dtype=dtype).numpy().dtype
 
     def _synchronizer(self, sources: Sources) -> Synchronizer:
         return Synchronizer(sources, self.streams, fixed_lists="arrays", **self.grid_options)
@@ -111,6 +113,9 @@ class WindowDataset(_Windows, Dataset[Item]):
 
     Keywords: `length` and `stride` (ticks), `columns` (default: every numeric one),
     `dtype`, and the grid (`GridOptions`: `rate_hz` or `reference`, `timestamp`).
+    `dtype` None (default) keeps each column's precision: float64 leaves (latitude,
+    longitude) stay float64, float32 ones float32, integers take the float that holds them
+    (`mosaico.ml.tensors.lossless_dtype`); `dtype=torch.float32` casts every column.
     Every sequence's synchronised columns are held in memory as numpy arrays; windows do
     not cross sequences. `columns` (after construction) lists the tensor keys besides
     `sequence` and `timestamp_ns`.
@@ -137,7 +142,7 @@ class WindowDataset(_Windows, Dataset[Item]):
         length: int,
         stride: int = 1,
         columns: Sequence[str] | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         **grid: Unpack[GridOptions],
     ) -> None:
         super().__init__(streams, grid, length, stride, dtype)
@@ -201,7 +206,7 @@ class StreamDataset(_Windows, IterableDataset[Item]):
         stride: int = 1,
         windows_per_unit: int = 256,
         columns: Sequence[str] | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         **grid: Unpack[GridOptions],
     ) -> None:
         super().__init__(streams, grid, length, stride, dtype)

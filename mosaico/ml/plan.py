@@ -1,14 +1,12 @@
 """One stream's synchronisation plan: its flat columns and how each is aligned.
 
-Which fields interpolate as quaternions is declared in the ontology (`slerp:` in a type's
-YAML, `SLERP_FIELDS` on the generated class): a topic's quaternion groups are found by
-walking its type's nested types, never by tag name.
+Which fields interpolate as quaternions is `mosaico.ml.quaternions`' answer (the ontology,
+an `Interpolate(slerp=...)` declaration, or detection on topics without a type).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import cast
+from collections.abc import Mapping, Sequence
 
 import attrs
 import pyarrow as pa
@@ -16,25 +14,9 @@ import pyarrow as pa
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.flatten import FixedLists, column_name, flat_schema
 from mosaico.ml.policy import Interpolate, Stream
+from mosaico.ml.quaternions import quaternion_groups
 from mosaico.ml.source import TopicSource
-from mosaico.ontology import OntologyType, registry
 from mosaico.protocol.topic_type import TIMESTAMP
-
-
-def slerp_groups(tag: str) -> list[list[str]]:
-    """Flat column groups, in declared order, of the quaternion fields of an ontology type
-    (e.g. `[["orientation.x", ..., "orientation.w"]]` for IMU; `[["x", "y", "z", "w"]]` for
-    a Quaternion topic). Unknown tags have none."""
-    cls = registry.get(tag)
-    return [] if cls is None else list(_groups(cls, None))
-
-
-def _groups(cls: type[OntologyType], prefix: str | None) -> Iterator[list[str]]:
-    if cls.SLERP_FIELDS:
-        yield [column_name(prefix, f) for f in cls.SLERP_FIELDS]
-        return
-    for name, sub in cls.NESTED.items():
-        yield from _groups(cast(type[OntologyType], sub), column_name(prefix, name))
 
 
 def _under(column: str, name: str) -> bool:
@@ -118,9 +100,20 @@ def _interpolated(
     columns: list[str],
     types: Mapping[str, pa.DataType],
 ) -> tuple[list[str], list[list[str]]]:
-    """The columns to interpolate linearly, and the quaternion groups to slerp."""
+    """The columns to interpolate linearly, and the quaternion groups to slerp.
+
+    Raises:
+        MLInputError: a declared quaternion that is not whole among the selected columns.
+    """
     selected = set(columns)
-    quats = [g for g in slerp_groups(tag) if selected.issuperset(g)]
+    found, declared = quaternion_groups(topic, tag, policy.slerp, types)
+    for group in declared:
+        if not selected.issuperset(group):
+            field = group[0].rsplit(".", 1)[0]
+            raise MLInputError(
+                f"topic {topic!r}: slerp field {field!r} needs {', '.join(group)} selected"
+            )
+    quats = [g for g in found if selected.issuperset(g)] + declared
     in_quat = {c for g in quats for c in g}
     wanted = columns if policy.fields is None else _expand(policy.fields, columns, topic)
     lerp = [c for c in wanted if c not in in_quat and _lerps(topic, policy, c, types[c])]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import attrs
 
 from mosaico.ml.errors import MLInputError
+from mosaico.ml.timekey import check_timestamp_source
 
 
 @attrs.frozen
@@ -59,14 +60,23 @@ class Interpolate:
     around the tick; null after a stream's last sample (no extrapolation).
 
     `fields` names what to interpolate (default: every float field and quaternion); the
-    other selected fields take the value of the sample at or before the tick. Which fields
-    are quaternions comes from the ontology (`slerp:` in the type's YAML).
+    other selected fields take the value of the sample at or before the tick.
+
+    Quaternions: those the ontology declares (`slerp:` in a type's YAML) always slerp. On a
+    topic without a registered type (a generic ROS message, a hand-built `TopicType`), a
+    struct of exactly four float fields x, y, z, w named like a quaternion (`orientation`,
+    `rotation`, `quaternion`, `quat`, `attitude`, `q`) is found by itself; `slerp` names the
+    quaternion structs instead (flat paths such as `"pose.orientation"`; `slerp=()`: none
+    besides the ontology's).
 
     >>> Interpolate(["acceleration", "orientation"])
-    Interpolate(fields=('acceleration', 'orientation'))
+    Interpolate(fields=('acceleration', 'orientation'), slerp=None)
+    >>> Interpolate(slerp=["pose.orientation", "att"]).slerp
+    ('pose.orientation', 'att')
     """
 
     fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    slerp: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
 
 
 Policy = Hold | AsOf | Drop | Interpolate
@@ -74,22 +84,32 @@ Policy = Hold | AsOf | Drop | Interpolate
 
 @attrs.frozen
 class Stream:
-    """A topic to synchronise: its policy and optional field selection.
+    """A topic to synchronise: its policy, optional field selection and time key.
 
     Fields are flat paths (`acceleration.x`) or struct prefixes (`acceleration`); None keeps
-    every field. A plain topic name where a `Stream` is expected means `Stream(name)`.
+    every field. `timestamp` is the time this topic's rows are aligned on, when it is not
+    the synchronisation's (`"record"`, `"header"`, or a time field of the topic: integer ns
+    such as `"meas_time_ns"`, or seconds and nanoseconds such as `"header.stamp"`; see
+    `mosaico.ml.timekey`). A plain topic name where a `Stream` is expected means
+    `Stream(name)`.
 
     Raises:
-        MLInputError: `policy` is not one of `Hold`, `AsOf`, `Drop`, `Interpolate`.
+        MLInputError: `policy` is not one of `Hold`, `AsOf`, `Drop`, `Interpolate`, or
+            `timestamp` is not a non-empty string.
 
     >>> Stream("/gps", AsOf(100_000_000), fields="position")
-    Stream(topic='/gps', policy=AsOf(tolerance_ns=100000000), fields=('position',))
+    Stream(topic='/gps', policy=AsOf(tolerance_ns=100000000), fields=('position',), timestamp=None)
+    >>> Stream("/ins", Interpolate(), timestamp="measurement.time_ns").timestamp
+    'measurement.time_ns'
     """
 
     topic: str
     policy: Policy = attrs.field(factory=Hold)
     fields: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    timestamp: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.policy, Hold | AsOf | Drop | Interpolate):
             raise MLInputError(f"stream {self.topic!r}: unknown policy {self.policy!r}")
+        if self.timestamp is not None:
+            check_timestamp_source(self.timestamp)

@@ -18,20 +18,15 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.align import Bracket, pick, take_rows
-from mosaico.ml.cursor import (
-    Cursor,
-    TimestampSource,
-    check_timestamp_source,
-    has_header_time,
-    keys_of,
-)
+from mosaico.ml.cursor import Cursor
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, check_fixed_lists, flatten_table
 from mosaico.ml.grid import Grid, Numbering, RunStart, Ticks, make_grid
 from mosaico.ml.plan import Plan, plan
 from mosaico.ml.policy import Interpolate, Stream
-from mosaico.ml.seek import first_key, last_key, seed
+from mosaico.ml.seek import first_key, last_key, records_from, seed
 from mosaico.ml.source import TopicSource
+from mosaico.ml.timekey import TimeKey, TimestampSource, check_timestamp_source
 from mosaico.protocol.topic_type import TIMESTAMP
 
 if TYPE_CHECKING:
@@ -49,9 +44,10 @@ Seed = tuple[pa.RecordBatch | None, int | None]
 class SyncOptions(TypedDict, total=False):
     """The keywords of `Synchronizer` that `synchronize` and `iter_synchronized` pass on.
 
-    `rate_hz` or `reference` (exactly one) picks the grid; `timestamp` ("record", default,
-    or "header") the time to align on; `fixed_lists` ("columns", default, or "arrays") how
-    fixed-size lists flatten.
+    `rate_hz` or `reference` (exactly one) picks the grid; `timestamp` the time to align
+    on ("record", default; "header"; or a time field such as "meas_time_ns" or
+    "header.stamp", see `mosaico.ml.timekey`), unless a `Stream` names its own;
+    `fixed_lists` ("columns", default, or "arrays") how fixed-size lists flatten.
     """
 
     rate_hz: float | None
@@ -72,15 +68,20 @@ def _specs(streams: Sequence[Stream | str]) -> list[Stream]:
     return specs
 
 
-def _check_topics(
-    sources: Mapping[str, TopicSource], topics: Iterable[str], timestamp: TimestampSource
-) -> None:
-    for topic in topics:
+def _time_keys(
+    sources: Mapping[str, TopicSource], specs: Sequence[Stream], grid: Iterable[str],
+    timestamp: TimestampSource,
+) -> dict[str, TimeKey]:  # fmt: skip
+    """Each topic's time key: its stream's own, else `timestamp`; the topics checked."""
+    own = {s.topic: s.timestamp for s in specs if s.timestamp is not None}
+    keys: dict[str, TimeKey] = {}
+    for topic in [s.topic for s in specs] + list(grid):
         if topic not in sources:
             known = ", ".join(sorted(sources)) or "none"
             raise MLInputError(f"unknown topic {topic!r} (topics: {known})")
-        if timestamp == "header" and not has_header_time(sources[topic].schema):
-            raise MLInputError(f"topic {topic!r} has no header.timestamp to sync on")
+        key = own.get(topic, timestamp)
+        keys[topic] = TimeKey.resolve(key, topic, sources[topic].schema)
+    return keys
 
 
 def _check_run(
@@ -164,11 +165,14 @@ class Synchronizer:
         streams: the topics to align (names, or `Stream`s with a policy and fields).
         rate_hz: tick at this rate (a `RateGrid`); or
         reference: tick at each row of this topic (a `ReferenceGrid`).
-        timestamp: align on record time ("record") or the sensor's `header.timestamp`.
+        timestamp: the time to align on: record time ("record"), the sensor's
+            `header.timestamp` ("header") or a time field's path (integer ns, or seconds and
+            nanoseconds: "header.stamp"); a `Stream(timestamp=...)` overrides it.
         fixed_lists: fixed-size lists as one column per element, or as arrays.
 
     Raises:
-        MLInputError: no or two grids, a bad rate, an unknown or repeated topic or field.
+        MLInputError: no or two grids, a bad rate, an unknown or repeated topic or field,
+            or a topic without the time field to align on.
 
     `schema` is the output schema: `timestamp_ns` (the ticks), then each stream's columns
     as `<topic>.<field path>`, all nullable. No data is read until `run` or `table`.
@@ -194,7 +198,7 @@ class Synchronizer:
         check_timestamp_source(timestamp)
         self.grid: Grid = make_grid(rate_hz, reference)
         specs = _specs(streams)
-        _check_topics(sources, [s.topic for s in specs] + list(self.grid.reads), timestamp)
+        self.time_keys = _time_keys(sources, specs, self.grid.reads, timestamp)
         check_fixed_lists(fixed_lists)
         self.sources = sources
         self.timestamp: TimestampSource = timestamp
@@ -206,6 +210,7 @@ class Synchronizer:
         self.schema = pa.schema(fields)
         # Every topic a run reads: the streams, then the grid's own.
         self._topics = list(dict.fromkeys([s.topic for s in specs] + list(self.grid.reads)))
+        self._streams = [s.topic for s in specs]
 
     # --- what the grid asks about the data ------------------------------------------------
 
@@ -213,20 +218,20 @@ class Synchronizer:
         """First tick of a rate grid: `start_ns`, else the earliest first sample."""
         if start_ns is not None:
             return start_ns
-        firsts = [first_key(self.sources[p.stream.topic], self.timestamp) for p in self.plans]
+        firsts = [first_key(self.sources[t], self.time_keys[t]) for t in self._streams]
         seen = [k for k in firsts if k is not None]
         return min(seen) if seen else None
 
     def last_key(self) -> int | None:
         """The latest last sample of the streams."""
-        lasts = [last_key(self.sources[p.stream.topic], self.timestamp) for p in self.plans]
+        lasts = [last_key(self.sources[t], self.time_keys[t]) for t in self._streams]
         seen = [k for k in lasts if k is not None]
         return max(seen) if seen else None
 
     def keys(self, topic: str) -> np.ndarray:
         """Every key of a topic, in order (reads the topic)."""
-        source = self.sources[topic]
-        keys = [keys_of(b, self.timestamp)[0] for b in source.batches(None, None)]
+        source, key = self.sources[topic], self.time_keys[topic]
+        keys = [key.keys(b)[0] for b in source.batches(None, None)]
         return np.concatenate(keys) if keys else np.empty(0, np.int64)
 
     def numbering(self) -> Numbering:
@@ -270,8 +275,8 @@ class Synchronizer:
         read_from = start_ns if start_ns is not None else data_start
         seeds = self._seeds(start_ns, data_start)
         cursors = {
-            t: Cursor(self.sources[t], read_from, data_end, self.timestamp, records_from=r)
-            for t, r in self._records_from(seeds).items()
+            t: Cursor(self.sources[t], read_from, data_end, self.time_keys[t], records_from=r)
+            for t, r in self._records_from(seeds, read_from).items()
         }
         ticks = self.grid.start(self, RunStart(read_from, origin_ns, self._seed_keys(seeds)))
         if ticks is None:
@@ -310,22 +315,35 @@ class Synchronizer:
         none when the ticks start where the data does."""
         if start_ns is None or (floor is not None and start_ns <= floor):
             return {}
-        return {t: seed(self.sources[t], start_ns, floor, self.timestamp) for t in self._topics}
+        return {t: seed(self.sources[t], start_ns, floor, self.time_keys[t]) for t in self._topics}
 
-    def _records_from(self, seeds: Mapping[str, Seed]) -> dict[str, int | None]:
-        """Per topic, the record time to read from when it is not the run's start."""
-        return {t: seeds[t][1] if t in seeds else None for t in self._topics}
+    def _records_from(
+        self, seeds: Mapping[str, Seed], read_from: int | None
+    ) -> dict[str, int | None]:
+        """Per topic, the record time to read from when it is not the run's start: the
+        seed's, or where the rows keyed from `read_from` on begin (a key other than record
+        time can follow its record)."""
+        out: dict[str, int | None] = {}
+        for t in self._topics:
+            key = self.time_keys[t]
+            if t in seeds:
+                out[t] = seeds[t][1]
+            elif read_from is not None and not key.is_record:
+                out[t] = records_from(self.sources[t], read_from, key)
+            else:
+                out[t] = None
+        return out
 
     def _seed_keys(self, seeds: Mapping[str, Seed]) -> dict[str, int]:
-        return {t: self._key(row) for t, (row, _) in seeds.items() if row is not None}
+        return {t: self._key(t, row) for t, (row, _) in seeds.items() if row is not None}
 
-    def _key(self, row: pa.RecordBatch) -> int:
-        return int(keys_of(row, self.timestamp)[0][0])
+    def _key(self, topic: str, row: pa.RecordBatch) -> int:
+        return int(self.time_keys[topic].keys(row)[0][0])
 
     def _aligner(self, p: Plan, seed_row: pa.RecordBatch | None) -> _Aligner:
         aligner = _Aligner(p, self.sources[p.stream.topic], self.fixed_lists)
         if seed_row is not None:
-            aligner.seed(seed_row, self._key(seed_row))
+            aligner.seed(seed_row, self._key(p.stream.topic, seed_row))
         return aligner
 
 

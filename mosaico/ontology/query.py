@@ -5,6 +5,10 @@ included). Leaves offer the operators that the protocol's operator table
 (``mosaico.protocol.operators``) gives the typed builders for their kind; a wrong operator, a
 bad operand or an unknown field fails when the expression is built, naming the type and the
 path. Lists need a selector first: `.any()` (`[?]`), `.all()` (`[!]`) or `[i]`.
+
+A topic without a generated type is queried through `mosaico.query.Q`, over its schema when
+one is at hand, or over an unknown layout (any path; the server checks it against the
+topic's stored schema).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pyarrow as pa
 from mosaico.errors import InputError
 from mosaico.ontology.schema import TIMESTAMP_FIELD
 from mosaico.protocol import operators as ops
+from mosaico.protocol import query as wire
 from mosaico.protocol.errors import InvalidArgument
 
 
@@ -65,8 +70,14 @@ class Expression:
         return {self.key: {self.op: self.operand}}
 
 
-def _kind(t: pa.DataType) -> str:
-    """The operator table's leaf kind of ``t``, or "struct", "list" or "opaque"."""
+UNKNOWN = "unknown"
+"""The kind of a position in a layout nobody told the client (a schema-less `Q(tag)`)."""
+
+
+def _kind(t: pa.DataType | None) -> str:
+    """The operator table's leaf kind of ``t``, or "struct", "list", "opaque" or "unknown"."""
+    if t is None:
+        return UNKNOWN
     if pa.types.is_struct(t):
         return "struct"
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
@@ -99,7 +110,8 @@ class FieldPath:
     Leaves build `Expression`s with the operators the protocol's operator table gives
     their kind (`mosaico.protocol.operators.typed_methods`: numbers `eq` ... `in_`, strings
     also `match`, booleans only `eq`). Wrong paths and operators raise `UnknownFieldError`
-    / `QueryBuildError` at once, naming the path.
+    / `QueryBuildError` at once, naming the path. Over an unknown layout (``arrow`` None)
+    every field and selector is accepted and the operand's own kind picks the operators.
 
     >>> IMU.Q.header.frame_id.match("cam*")
     Expression(tag='IMU', path='header.frame_id', op='$match', operand='cam*')
@@ -110,8 +122,9 @@ class FieldPath:
     __slots__ = ("_tag", "_type_name", "_path", "_arrow", "_selected")
 
     def __init__(
-        self, tag: str, type_name: str, path: str, arrow: pa.DataType, selected: bool = False
-    ) -> None:
+        self, tag: str, type_name: str, path: str, arrow: pa.DataType | None,
+        selected: bool = False,
+    ) -> None:  # fmt: skip
         self._tag = tag
         self._type_name = type_name
         self._path = path
@@ -119,7 +132,8 @@ class FieldPath:
         self._selected = selected  # reached through a list selector
 
     def __repr__(self) -> str:
-        return f"<query path {self._where} ({self._arrow})>"
+        layout = "unknown layout" if self._arrow is None else self._arrow
+        return f"<query path {self._where} ({layout})>"
 
     @property
     def _where(self) -> str:
@@ -132,6 +146,8 @@ class FieldPath:
             UnknownFieldError: this is a leaf, or the struct has no field `name`.
             QueryBuildError: this is a list (select elements first).
         """
+        if self._arrow is None:
+            return self._child(name, None)
         if _kind(self._arrow) == "list":
             raise QueryBuildError(
                 f"{self._where} is a list: select elements with .any(), .all() or [i] first"
@@ -144,10 +160,36 @@ class FieldPath:
         if index < 0:
             names = ", ".join(f.name for f in self._arrow)
             raise UnknownFieldError(f"{self._where} has no field {name!r} (fields: {names})")
+        return self._child(name, self._arrow.field(index).type)
+
+    def _child(self, name: str, arrow: pa.DataType | None) -> FieldPath:
+        if not name or any(c in name for c in ".[]"):
+            raise QueryBuildError(f"{self._where}: {name!r} is not a field name")
         path = f"{self._path}.{name}" if self._path else name
-        return FieldPath(
-            self._tag, self._type_name, path, self._arrow.field(index).type, self._selected
-        )
+        return FieldPath(self._tag, self._type_name, path, arrow, self._selected)
+
+    def at(self, path: str) -> FieldPath:
+        """The position at a dotted path with list selectors (``"pose.covariance[?]"``), as
+        the keys of a query write it.
+
+        >>> IMU.Q.at("acceleration.x").gt(4.0).key
+        'IMU.acceleration.x'
+
+        Raises:
+            UnknownFieldError / QueryBuildError: a malformed path, or the first step that
+                does not fit the layout.
+        """
+        with QueryBuildError.raised_for():
+            _, steps = wire.parse_ontology_key(f"{self._tag}.{path}")
+        here = self
+        for step in steps:
+            if isinstance(step, str):
+                here = here.field(step)
+            elif step.kind == "index":
+                here = here[step.index]
+            else:
+                here = here.any() if step.kind == "any" else here.all()
+        return here
 
     def __getattr__(self, name: str) -> FieldPath:
         if name.startswith("__"):
@@ -157,6 +199,8 @@ class FieldPath:
     # --- list selectors ------------------------------------------------------------------------
 
     def _element(self, selector: str) -> FieldPath:
+        if self._arrow is None:
+            return FieldPath(self._tag, self._type_name, f"{self._path}{selector}", None, True)
         if _kind(self._arrow) != "list":
             raise QueryBuildError(f"{self._where} is not a list; {selector} selects list elements")
         child = self._arrow.value_type
@@ -199,6 +243,10 @@ class FieldPath:
         if kind == "struct":
             raise QueryBuildError(f"{self._where} is a struct: compare one of its fields")
         op = ops.BY_METHOD[method]
+        if kind == UNKNOWN:
+            if not self._path:
+                raise QueryBuildError(f"{self._where}: compare one of its fields, not the topic")
+            return op  # the operands say the kind
         if kind not in op.typed:
             allowed = ops.typed_methods(kind)
             hint = f" (use {', '.join(allowed)})" if allowed else " (it is not queryable)"
@@ -208,18 +256,35 @@ class FieldPath:
             )
         return op
 
-    def _operands(self, values: tuple[Any, ...]) -> None:
+    def _operands(self, op: ops.Operator, values: tuple[Any, ...]) -> None:
         kind = _kind(self._arrow)
+        if kind == UNKNOWN:
+            self._untyped_operands(op, values)
+            return
         for value in values:
             if ops.json_kind(value) != kind:
                 raise QueryBuildError(
                     f"{self._where}: {value!r} cannot be compared with a {self._arrow} leaf"
                 )
 
+    def _untyped_operands(self, op: ops.Operator, values: tuple[Any, ...]) -> None:
+        """Over an unknown layout the first operand's kind must be one ``op`` takes, and
+        the others of that kind."""
+        kinds = [ops.json_kind(v) for v in values]
+        if kinds and kinds[0] not in op.typed:
+            takes = " or ".join(k for k in (ops.NUMBER, ops.STRING, ops.BOOL) if k in op.typed)
+            raise QueryBuildError(
+                f"{self._where}: {op.method} takes {takes} operands, got {values[0]!r}"
+            )
+        if len(set(kinds)) > 1:
+            raise QueryBuildError(
+                f"{self._where}: {op.method} values must all be {kinds[0]}s, got {list(values)!r}"
+            )
+
     def _expr(self, method: str, *values: Any) -> Expression:
         """The expression of ``method`` over ``values`` (one scalar, a pair or a set)."""
         op = self._leaf(method)
-        self._operands(values)
+        self._operands(op, values)
         operand = values[0] if op.shape in (ops.Shape.SCALAR, ops.Shape.PATTERN) else list(values)
         with QueryBuildError.raised_for():
             ops.check_operand(self._where, op, operand, shown=method, strict=True)

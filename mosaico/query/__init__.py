@@ -14,6 +14,9 @@ client sends the protocol requests built here (``mosaico.protocol.QueryRequest``
 
 ``hits`` lists the matching sequences and topics; ``bursts`` the time ranges (inclusive
 ``TimeCluster`` bounds, in ns) where the topic's rows meet the query's IMU condition.
+
+Topics without a generated type (generic ROS messages, hand-built ``TopicType``s) take
+conditions from ``Q``: ``QueryOntologyCatalog(Q("my_msgs/msg/Pose").pose.position.x.gt(4.0))``.
 """
 
 from mosaico.query import calls
@@ -24,6 +27,7 @@ from mosaico.query.builders import (
     QuerySequence,
     QueryTopic,
 )
+from mosaico.query.paths import Q
 from mosaico.query.response import (
     QueryResponse,
     QueryResponseItem,
@@ -37,6 +41,7 @@ from mosaico.query.response import (
 )
 
 __all__ = [
+    "Q",
     "Query",
     "QueryBuildError",
     "QueryOntologyCatalog",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from mosaico.ml import Drop, Hold, Interpolate, MLInputError, Stream, TableSource, synchronize
 from mosaico.ml.datasets import StreamDataset, WindowDataset
-from mosaico.ml.tensors import to_arrays
+from mosaico.ml.tensors import PrecisionWarning, to_arrays
 from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
@@ -46,7 +47,7 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 def test_windows_are_exactly_the_synchronised_rows() -> None:
     sequences = [o() for o in OPENERS]
-    ds = WindowDataset(sequences, STREAMS, rate_hz=RATE, length=8, stride=5)
+    ds = WindowDataset(sequences, STREAMS, rate_hz=RATE, length=8, stride=5, dtype=torch.float32)
     starts = [0]
     for seq, sources in enumerate(sequences):
         table = synchronize(sources, STREAMS, rate_hz=RATE, fixed_lists="arrays")
@@ -162,3 +163,49 @@ def test_bad_input() -> None:
         WindowDataset([seq], STREAMS, rate_hz=RATE, length=2, columns=["/imu.nope"])
     with pytest.raises(MLInputError, match="rate_hz must be"):
         WindowDataset([seq], STREAMS, rate_hz=0, length=2)
+
+
+def _fixes() -> dict[str, TableSource]:
+    """A GNSS-like topic: float64 latitude (9+ decimals), float32 range, small integers."""
+    n = 40
+    ts = np.arange(n, dtype=np.int64) * 1_000
+    table = pa.table(
+        {
+            "timestamp_ns": ts,
+            "latitude": 45.123456789 + np.arange(n) * 1.3e-9,
+            "range": pa.array(np.linspace(0.5, 2.0, n), pa.float32()),
+            "satellites": pa.array(np.arange(n) % 12, pa.int16()),
+        }
+    )
+    return {"/fix": TableSource("/fix", "Fix", table)}
+
+
+def test_default_dtype_keeps_each_columns_precision() -> None:
+    sources = _fixes()
+    want = sources["/fix"].table.column("latitude").to_numpy()  # type: ignore[attr-defined]
+    for ds in (
+        WindowDataset([sources], ["/fix"], rate_hz=1e6, length=40),
+        StreamDataset([lambda: sources], ["/fix"], rate_hz=1e6, length=40),
+    ):
+        item = next(iter(ds))
+        # float64 stays float64: latitude survives to 1e-9 degrees (float32 is ~4e-6 here).
+        assert item["/fix.latitude"].dtype == torch.float64
+        assert np.max(np.abs(item["/fix.latitude"].numpy() - want)) < 1e-9
+        assert item["/fix.range"].dtype == torch.float32
+        # Integers become the float that holds them exactly (NaN marks a missing sample).
+        assert item["/fix.satellites"].dtype == torch.float32
+        assert item["/fix.satellites"].tolist() == [float(i % 12) for i in range(40)]
+
+
+def test_an_explicit_dtype_casts_every_column() -> None:
+    ds = WindowDataset([_fixes()], ["/fix"], rate_hz=1e6, length=40, dtype=torch.float32)
+    item = ds[0]
+    assert {item[c].dtype for c in ds.columns} == {torch.float32}
+
+
+def test_int64_beyond_float64_precision_warns() -> None:
+    ts = np.arange(4, dtype=np.int64)
+    stamps = pa.array(1_700_000_000_123_456_789 + ts, pa.int64())  # ns since the epoch
+    source = TableSource("/t", "T", pa.table({"timestamp_ns": ts, "stamp_ns": stamps}))
+    with pytest.warns(PrecisionWarning, match="'/t.stamp_ns': integers beyond 2\\*\\*53"):
+        WindowDataset([{"/t": source}], ["/t"], rate_hz=1e9, length=4)

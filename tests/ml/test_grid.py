@@ -18,9 +18,9 @@ from mosaico.ml import (
     TableSource,
     synchronize,
 )
-from mosaico.ml import plan as plan_module
+from mosaico.ml import quaternions as quaternion_module
 from mosaico.ml.grid import RunStart
-from mosaico.ml.plan import slerp_groups
+from mosaico.ml.quaternions import slerp_groups
 from mosaico.ontology import OntologyType, registry
 
 
@@ -85,7 +85,7 @@ class _Body(OntologyType):
 
 
 def test_slerp_follows_the_declaration_not_the_tag(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plan_module, "registry", {**registry, "Body": _Body})
+    monkeypatch.setattr(quaternion_module, "registry", {**registry, "Body": _Body})
     half = math.sqrt(0.5)
     attitude = pa.StructArray.from_arrays(
         [pa.array([0.0, 0.0]), pa.array([0.0, 0.0]), pa.array([0.0, half]), pa.array([1.0, half])],
