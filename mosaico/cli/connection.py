@@ -1,7 +1,7 @@
 """The connection options every command that talks to a platform shares, and the client.
 
 One set of options and environment variables, so that ``ls``, ``info``, ``cat``, ``rm``,
-``ingest`` and ``export`` reach the same servers the same way:
+``query``, ``ingest`` and ``export`` reach the same servers the same way:
 
 =================  =========================  ==========================================
 option             environment variable       meaning

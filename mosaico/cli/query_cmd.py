@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from mosaico.cli.connection import with_client
-from mosaico.cli.inspect_cmd import emit_json, fmt_time, span_s, table
+from mosaico.cli.inspect_cmd import emit_json, fmt_measure, fmt_time, span_s, table
 from mosaico.client import MosaicoClient
 from mosaico.query import (
     QueryBuildError,
@@ -129,7 +129,7 @@ def _rows(matches: list[dict[str, Any]], ranges: bool) -> list[list[Any]]:
                 continue
             for r in t.get("ranges") or [{}]:
                 lo, hi = r.get("start_ns"), r.get("end_ns")
-                rows.append([*head, fmt_time(lo), fmt_time(hi), span_s(lo, hi)])
+                rows.append([*head, fmt_time(lo), fmt_time(hi), fmt_measure(span_s(lo, hi))])
     return rows
 
 

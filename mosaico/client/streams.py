@@ -10,6 +10,7 @@ code ``mosaico.ml`` uses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from mosaico.client.connection import translated
-from mosaico.client.fallback import decoder_for
+from mosaico.client.fallback import Decoder, decoder_for
 from mosaico.client.message import Message
 from mosaico.errors import InputError
 from mosaico.protocol.topic_type import TIMESTAMP
@@ -55,7 +56,13 @@ class TopicDataStreamer:
         with translated():
             self.schema: pa.Schema = reader.schema
         self._ts_index = self.schema.get_field_index(TIMESTAMP)
-        self.decode = decoder_for(ontology_tag, self.schema, name)
+
+    @functools.cached_property
+    def decode(self) -> Decoder:
+        """Batch -> objects for this stream, chosen on first use: columnar readers
+        (``batches``, ``to_pandas``) never decode, so an unknown type warns only when
+        objects are asked for."""
+        return decoder_for(self.ontology_tag, self.schema, self.name)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The topic's record batches as the server sends them (never empty)."""
