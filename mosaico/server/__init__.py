@@ -2,6 +2,7 @@
 
 from mosaico.server.embedded import EmbeddedServer, ListenError
 from mosaico.server.flight import MosaicoFlightServer
+from mosaico.server.folder_lock import StoreBusyError
 from mosaico.server.store import Store, StoreConfig, StoreError, StoreNotFoundError
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "Store",
     "StoreConfig",
     "StoreError",
+    "StoreBusyError",
     "StoreNotFoundError",
 ]

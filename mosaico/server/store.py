@@ -36,6 +36,7 @@ from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.folder_lock import FolderLock, StoreBusyError
 from mosaico.server.logs import kv
 from mosaico.server.read_ahead import read_ahead
 from mosaico.server.reader import read_sorted, window_counts
@@ -121,8 +122,10 @@ class Store:
     def __init__(
         self, fs: pafs.FileSystem, root: str, catalog_path: str,
         config: StoreConfig | None = None, *, create: bool = True,
+        lock: bool = False,
     ) -> None:  # fmt: skip
         self.config = config or StoreConfig()
+        self._lock: FolderLock | None = None
         self.chunks = ChunkStore(fs, root)
         try:
             self.catalog = Catalog(catalog_path, create=create)
@@ -133,9 +136,16 @@ class Store:
         except Exception as exc:
             raise StoreError(f"catalog {catalog_path!r} cannot be opened: {exc}") from exc
         try:
+            # Before recovery, which would break a live writer's uploads (folder_lock).
+            self._lock = FolderLock(root) if lock else None
+        except StoreBusyError:
+            self.catalog.close()
+            raise
+        try:
             self.chunks.prepare()
         except OSError as exc:
             self.catalog.close()
+            self._release_lock()
             raise StoreError(f"store {root!r} is not usable: {exc}") from exc
         # Parquet encoding releases the GIL: a small pool uses every core across uploads.
         self._writer = ThreadPoolExecutor(
@@ -156,8 +166,11 @@ class Store:
         Without it (readers) the store must exist: nothing is created, not even in an
         existing folder that holds no catalog.
 
+        The folder stays locked to this process until `close` (see `folder_lock`).
+
         Raises:
             StoreNotFoundError: ``create`` is false and there is no store at ``folder``.
+            StoreBusyError: another process has the store open.
             StoreError: ``folder`` is not a folder, cannot be created or is not writable.
         """
         folder = os.path.abspath(folder)
@@ -172,7 +185,7 @@ class Store:
         if not os.access(folder, os.W_OK):
             raise StoreError(f"store {folder!r} is not writable")
         catalog = os.path.join(folder, CATALOG_FILE)
-        return cls(pafs.LocalFileSystem(), folder, catalog, config, create=create)
+        return cls(pafs.LocalFileSystem(), folder, catalog, config, create=create, lock=True)
 
     def close(self) -> None:
         """Stop serving: streaming reads end with ``Internal``, chunks being written land,
@@ -180,6 +193,11 @@ class Store:
         self.closing.set()
         self._writer.shutdown(wait=True)
         self.catalog.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def _recover(self) -> None:
         for topic in self.catalog.recover_interrupted_uploads():
