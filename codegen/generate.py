@@ -265,9 +265,17 @@ def _generated_files(out: Path) -> list[Path]:
     return found
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_files(out: Path, files: dict[str, str]) -> Outcome:
     """Write `files` into `out` (created if missing), each through a temporary file and a
     rename; unchanged files are left alone, so regeneration touches only what differs.
+    New files get the mode of any new file (the umask applies), rewritten ones keep theirs.
 
     A generated file (one with the header mark) that `files` no longer has is removed.
     """
@@ -277,9 +285,11 @@ def write_files(out: Path, files: dict[str, str]) -> Outcome:
         target = out / name
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
+        mode = target.stat().st_mode & 0o7777 if target.exists() else _new_file_mode()
         fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)  # mkstemp makes 0600 files
         os.replace(tmp, target)
         outcome.written.append(name)
     for orphan in _generated_files(out):

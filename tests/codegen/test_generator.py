@@ -245,3 +245,23 @@ def _rel(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def test_generated_files_honour_the_umask(tmp_path: Path) -> None:
+    """Generated files get the mode of any new file (0o666 less the umask), not mkstemp's 0600;
+    a regenerated file keeps the mode its owner gave it."""
+    old = os.umask(0o022)
+    try:
+        generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
+        os.umask(0o002)
+        generate([KITCHEN], out=tmp_path / "group", package="kitchen")
+    finally:
+        os.umask(old)
+    for folder, mode in (("kitchen", 0o644), ("group", 0o664)):
+        for p in (tmp_path / folder).iterdir():
+            assert p.stat().st_mode & 0o777 == mode, p
+    base = tmp_path / "kitchen" / "base.py"
+    base.chmod(0o640)
+    base.write_text(base.read_text() + "# stale\n")
+    assert generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen").written == ["base.py"]
+    assert base.stat().st_mode & 0o777 == 0o640
