@@ -12,6 +12,7 @@ import attrs
 
 from mosaico_codegen import model
 from mosaico_codegen.diagnostics import CodegenUsageError, Diagnostics
+from mosaico_codegen.headers import standard_header, user_header
 from mosaico_codegen.loader import SourceFile, load_file
 from mosaico_codegen.render import HEADER_MARK, render_package
 from mosaico_codegen.resolve import resolve
@@ -68,17 +69,19 @@ def generate(
             raise CodegenUsageError(f"--package must be a Python identifier, got {package!r}")
     if out is None:
         out = standard_output_dir() if standard else Path(package)
-    files = render_files(dirs, std_dir, package, standard)
+    files = render_files(dirs, std_dir, package, standard, out)
     return check_files(out, files) if check else write_files(out, files)
 
 
-def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) -> dict[str, str]:
+def render_files(
+    dirs: list[Path], std_dir: Path, package: str, standard: bool, out: Path
+) -> dict[str, str]:
     """Load every ``*.yaml`` of `dirs` (and their imports), resolve and render them.
 
     Returns file name -> formatted text of the package (modules, ``__init__.py``,
     ``strategies.py``, ``REFERENCE.md``). `standard` renders the standard ontology
     itself; otherwise the standard tags are reserved. ``std:`` imports name files of
-    `std_dir`.
+    `std_dir`. `out` is where the package goes: header paths are relative to its parent.
 
     Raises:
         CodegenError: with every problem found, when there is any.
@@ -101,12 +104,9 @@ def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) 
     modules = resolve(list(loaded.values()), targets, visible, package, STD_PACKAGE, taken, diag)
     diag.raise_if_any()
     foreign = _foreign_strategies(modules, package)
-    if standard:
-        label, command = "the ontology/*.yaml files", "mosaico codegen"
-    else:
-        label = ", ".join(sorted(t.path.name for t in targets))
-        command = f"mosaico codegen --ontology DIR --out DIR --package {package}"
-    return render_package(modules, package, label, command, foreign)
+    paths = [t.path for t in targets]
+    header = standard_header(paths) if standard else user_header(dirs, out, package, paths)
+    return render_package(modules, package, header, foreign)
 
 
 def _display(path: Path, std_dir: Path) -> str:

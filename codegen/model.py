@@ -180,7 +180,7 @@ class Module:
     each comes after the same-module types it nests."""
 
     name: str  # file stem
-    source: str  # YAML file name shown in the header
+    source: str  # YAML file name (module docstring, reference docs)
     description: str
     enums: list[Enum]
     types: list[Type]
