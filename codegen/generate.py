@@ -14,6 +14,7 @@ from mosaico_codegen import model
 from mosaico_codegen.diagnostics import CodegenUsageError, Diagnostics
 from mosaico_codegen.headers import standard_header, user_header
 from mosaico_codegen.loader import SourceFile, load_file
+from mosaico_codegen.project import scaffold
 from mosaico_codegen.render import HEADER_MARK, render_package
 from mosaico_codegen.resolve import resolve
 
@@ -44,6 +45,8 @@ class Outcome:
     written: list[str] = attrs.field(factory=list)
     removed: list[str] = attrs.field(factory=list)
     drift: str = ""  # unified diff, in check mode
+    project: str = ""  # the pyproject.toml written next to a new user package
+    hint: str = ""  # how to declare the package's entry point, when nothing declares it
 
     @property
     def stale(self) -> bool:
@@ -57,7 +60,11 @@ def generate(
     package: str | None = None,
     check: bool = False,
 ) -> Outcome:
-    """Generate a package from YAML folders (the standard ontology when none is given)."""
+    """Generate a package from YAML folders (the standard ontology when none is given).
+
+    A user package generated into a new folder gets a ``pyproject.toml`` next to it when
+    that folder's parent is no Python project yet (see `project.scaffold`).
+    """
     std_dir = standard_ontology_dir()
     standard = not ontology_dirs
     dirs = [std_dir] if standard else [Path(d) for d in ontology_dirs or []]
@@ -70,7 +77,13 @@ def generate(
     if out is None:
         out = standard_output_dir() if standard else Path(package)
     files = render_files(dirs, std_dir, package, standard, out)
-    return check_files(out, files) if check else write_files(out, files)
+    if check:
+        return check_files(out, files)
+    new_folder = not out.exists()
+    outcome = write_files(out, files)
+    if not standard:
+        outcome.project, outcome.hint = scaffold(out, package, new_folder)
+    return outcome
 
 
 def render_files(
