@@ -25,6 +25,8 @@ from mosaico_codegen.generate import generate
 
 WHEELS = """\
 imports: ["std:header"]
+enums:
+  Gear: {type: string, values: [park, drive]}
 types:
   WheelTicks:
     description: Wheel encoder counts.
@@ -32,6 +34,7 @@ types:
     fields:
       left: {type: int64}
       right: {type: int64}
+      gear: {type: Gear, default: park}
 """
 
 WRITE = """
@@ -42,7 +45,7 @@ with MosaicoClient.local(sys.argv[1]) as client:
     with client.sequence_create("drive", {}) as seq:
         topic = seq.topic_create("wheels", {}, WheelTicks)
         for k in range(3):
-            topic.push(Message(1_000 + k, WheelTicks(left=k, right=10 * k)))
+            topic.push(Message(1_000 + k, WheelTicks(left=k, right=10 * k, gear="drive")))
 """
 
 READ = """
@@ -54,7 +57,7 @@ with MosaicoClient.local(sys.argv[1]) as client:
     handler = client.topic_handler("drive", "wheels")
     assert handler.ontology_type is registry["WheelTicks"], handler.ontology_type
     data = [m.data for m in handler.get_data_streamer()]
-print(type(data[0]).__module__, [(d.left, d.right) for d in data])
+print(type(data[0]).__module__, [(d.left, d.right, d.gear) for d in data])
 """
 
 QUERY = """
@@ -146,7 +149,9 @@ def test_info_and_cat_know_an_installed_package(site: Path, store: Path) -> None
 
 def test_embedded_client_decodes_an_installed_package(site: Path, store: Path) -> None:
     out = _python(site, READ, str(store))
-    assert out.split(" ", 1) == ["my_robot_types.wheels", "[(0, 0), (1, 10), (2, 20)]\n"]
+    drive = "<Gear.DRIVE: 'drive'>"  # the generated Enum member, not the stored string
+    rows = f"[(0, 0, {drive}), (1, 10, {drive}), (2, 20, {drive})]"
+    assert out.split(" ", 1) == ["my_robot_types.wheels", rows + "\n"]
 
 
 def test_served_server_knows_an_installed_package(

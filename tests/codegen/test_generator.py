@@ -12,7 +12,7 @@ import attrs
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 
 from mosaico.cli import main
 from mosaico.ontology import (
@@ -22,6 +22,7 @@ from mosaico.ontology import (
     TagClashError,
     ValidationError,
     registry,
+    validation,
 )
 from mosaico_codegen.diagnostics import CodegenError
 from mosaico_codegen.generate import generate, standard_output_dir
@@ -66,6 +67,8 @@ def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
     def round_trip(obj: object) -> None:
         batch = sink_cls.to_batch([obj], [5])
         assert sink_cls.from_batch(batch) == [obj]
+        for o in (obj, sink_cls.from_batch(batch)[0]):  # built from plain values, and decoded
+            assert _enum_types(o, kitchen) == (kitchen.Mode, kitchen.Level, {kitchen.Level})
 
         bad = {"i8": 11, "u8": 4, "name": "c", "mode": "walk", "samples": [], "triple": [1]}
         for field, value in bad.items():
@@ -79,6 +82,47 @@ def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
             attrs.evolve(obj, first=None, second=None)
 
     round_trip()
+
+
+def _enum_types(o: object, kitchen: object) -> tuple[type, type, set[type]]:
+    maybe = o.maybe_mode
+    assert maybe is None or type(maybe) is kitchen.Mode
+    return type(o.mode), type(o.level), {type(x) for x in o.levels} | {kitchen.Level}
+
+
+def test_enum_fields_hold_enum_members(tmp_path: Path, import_generated) -> None:
+    """Enum fields read back as the generated Enum members (not plain str/int), and a plain
+    value given to the constructor becomes its member."""
+    generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
+    kitchen = import_generated(tmp_path, "kitchen")
+    strategies = import_generated(tmp_path, "kitchen.strategies")
+    mode, level = kitchen.Mode, kitchen.Level
+    obj = find(strategies.STRATEGIES["kitchen_sink"](), lambda _: True)  # the simplest one
+    obj = attrs.evolve(obj, mode="fast-run", level=10, levels=[0, 5], maybe_mode="idle")
+    assert obj.mode is mode.FAST_RUN and obj.level is level.HIGH and obj.maybe_mode is mode.IDLE
+    assert obj.levels == [level.LOW, level.MID] and type(obj.levels[0]) is level
+    obj = attrs.evolve(obj, mode="run")
+    assert obj.mode is mode.RUN
+    assert attrs.evolve(obj, maybe_mode=None).maybe_mode is None
+    assert attrs.fields(kitchen.KitchenSink).mode.type == "Mode"
+    assert attrs.fields(kitchen.KitchenSink).levels.type == "list[Level]"
+
+    objs = [obj, attrs.evolve(obj, mode=mode.IDLE, levels=[], maybe_mode=None)]
+    back = kitchen.KitchenSink.from_batch(kitchen.KitchenSink.to_batch(objs, [1, 2]))
+    assert back == objs
+    assert [(b.mode, b.maybe_mode) for b in back] == [(mode.RUN, mode.IDLE), (mode.IDLE, None)]
+    assert all(type(b.mode) is mode and type(b.level) is level for b in back)
+    assert [type(x) for x in back[0].levels] == [level, level]
+    struct = kitchen.KitchenSink.to_arrow([None, obj])
+    assert kitchen.KitchenSink.from_arrow(struct)[1].mode is mode.RUN
+
+    with pytest.raises(ValidationError, match=r"KitchenSink.mode: must be one of"):
+        attrs.evolve(obj, mode="walk")  # a value no member has is still reported
+    with validation(False):
+        odd = attrs.evolve(obj, mode="walk", levels=[7])  # and kept as it is, checks off
+        assert odd.mode == "walk" and odd.levels == [7]
+        (again,) = kitchen.KitchenSink.from_batch(kitchen.KitchenSink.to_batch([odd], [1]))
+    assert again.mode == "walk" and type(again.mode) is str and again.levels == [7]
 
 
 def test_kitchen_sink_constraint_model(tmp_path: Path, import_generated) -> None:

@@ -9,14 +9,25 @@ from typing import Any, ClassVar
 import attrs
 import pyarrow as pa
 
-from kitchen.base import Point
-from mosaico.ontology import base, constraints, kinds, schema, tags, validity
+from kitchen.base import Level, Mode, Point
+from mosaico.ontology import base, constraints, enums, kinds, schema, tags, validity
 from mosaico.types.geometry import Vector3d
 from mosaico.types.header import Header
 
 __all__ = [
     "KitchenSink",
 ]
+
+
+def _as_Level(value: Any) -> Any:
+    """`Level` members for plain values (validate() reports those no member has)."""
+    return enums.member(Level, value)
+
+
+def _as_Mode(value: Any) -> Any:
+    """`Mode` members for plain values (validate() reports those no member has)."""
+    return enums.member(Mode, value)
+
 
 _ALLOWED_KitchenSink_u8 = frozenset([1, 2, 3])
 
@@ -28,8 +39,10 @@ _ALLOWED_KitchenSink_level = frozenset([0, 5, 10])
 
 _ALLOWED_KitchenSink_levels = frozenset([0, 5, 10])
 
+_ALLOWED_KitchenSink_maybe_mode = frozenset(["idle", "run", "fast-run"])
 
-@attrs.define(slots=True, kw_only=True, eq=True)
+
+@attrs.define(slots=True, kw_only=True, eq=True, on_setattr=attrs.setters.NO_OP)
 class KitchenSink(base.OntologyType):
     """One field of every kind.
 
@@ -61,6 +74,7 @@ class KitchenSink(base.OntologyType):
         grid: -
         path: -
         levels: -
+        maybe_mode: -
         low: -
         high: -
         first: -
@@ -117,6 +131,7 @@ class KitchenSink(base.OntologyType):
             ),
             pa.field("path", pa.list_(pa.field("item", Point.ARROW_TYPE)), nullable=False),
             pa.field("levels", pa.list_(pa.field("item", pa.int8())), nullable=False),
+            pa.field("maybe_mode", pa.string(), nullable=True),
             pa.field("low", pa.float64(), nullable=False),
             pa.field("high", pa.float64(), nullable=False),
             pa.field("first", Point.ARROW_TYPE, nullable=True),
@@ -145,11 +160,18 @@ class KitchenSink(base.OntologyType):
         "samples": constraints.Constraints(min_length=1, max_length=4),
         "exactly_two": constraints.Constraints(min_length=2, max_length=2),
         "levels": constraints.Constraints(allowed=(0, 5, 10)),
+        "maybe_mode": constraints.Constraints(allowed=("idle", "run", "fast-run")),
     }
     RULES: ClassVar[tuple[constraints.Rule, ...]] = (
         constraints.Ordered(("low", "high")),
         constraints.AtLeastOneOf(("first", "second")),
     )
+    ENUMS: ClassVar[dict[str, type]] = {
+        "mode": Mode,
+        "level": Level,
+        "levels": Level,
+        "maybe_mode": Mode,
+    }
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -169,8 +191,8 @@ class KitchenSink(base.OntologyType):
     f64: float = attrs.field(metadata={"description": "Bounded speed.", "unit": "m/s"})
     name: str = attrs.field(metadata={})
     blob: bytes | None = attrs.field(default=None, metadata={})
-    mode: str = attrs.field(metadata={})
-    level: int = attrs.field(default=5, metadata={})
+    mode: Mode = attrs.field(converter=_as_Mode, metadata={})
+    level: Level = attrs.field(default=5, converter=_as_Level, metadata={})
     point: Point = attrs.field(metadata={})
     maybe_point: Point | None = attrs.field(default=None, metadata={})
     vector: Vector3d = attrs.field(
@@ -181,7 +203,8 @@ class KitchenSink(base.OntologyType):
     exactly_two: list[str] = attrs.field(metadata={})
     grid: list[list[float]] = attrs.field(metadata={})
     path: list[Point] = attrs.field(metadata={})
-    levels: list[int] = attrs.field(factory=list, metadata={})
+    levels: list[Level] = attrs.field(factory=list, converter=_as_Level, metadata={})
+    maybe_mode: Mode | None = attrs.field(default=None, converter=_as_Mode, metadata={})
     low: float = attrs.field(metadata={})
     high: float = attrs.field(metadata={})
     first: Point | None = attrs.field(default=None, metadata={})
@@ -434,6 +457,17 @@ class KitchenSink(base.OntologyType):
             )
         if any(x not in _ALLOWED_KitchenSink_levels for x in v_levels):
             validity.fail("KitchenSink", "levels", v_levels, "elements must be among [0, 5, 10]")
+        v_maybe_mode = self.maybe_mode
+        if v_maybe_mode is not None:
+            if not isinstance(v_maybe_mode, kinds.STR):
+                validity.fail("KitchenSink", "maybe_mode", v_maybe_mode, "expected str (string)")
+            if v_maybe_mode not in _ALLOWED_KitchenSink_maybe_mode:
+                validity.fail(
+                    "KitchenSink",
+                    "maybe_mode",
+                    v_maybe_mode,
+                    "must be one of ['fast-run', 'idle', 'run']",
+                )
         v_low = self.low
         if not isinstance(v_low, kinds.FLOAT):
             validity.fail(
@@ -498,6 +532,7 @@ class KitchenSink(base.OntologyType):
             f28,
             f29,
             f30,
+            f31,
         ) in zip(*c):
             o = new(cls)
             o.header = f0
@@ -527,10 +562,11 @@ class KitchenSink(base.OntologyType):
             o.grid = f24
             o.path = f25
             o.levels = f26
-            o.low = f27
-            o.high = f28
-            o.first = f29
-            o.second = f30
+            o.maybe_mode = f27
+            o.low = f28
+            o.high = f29
+            o.first = f30
+            o.second = f31
             out.append(o)
         return out
 

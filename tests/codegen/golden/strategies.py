@@ -83,6 +83,7 @@ def kitchen_sink(draw: st.DrawFn) -> KitchenSink:
         ),
         path=draw(st.lists(point(), min_size=0, max_size=3)),
         levels=draw(st.lists(st.sampled_from([0, 5, 10]), min_size=0, max_size=3)),
+        maybe_mode=draw(st.none() | st.sampled_from(["idle", "run", "fast-run"])),
         low=v_low,
         high=v_high,
         first=v_first,
