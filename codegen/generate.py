@@ -12,7 +12,9 @@ import attrs
 
 from mosaico_codegen import model
 from mosaico_codegen.diagnostics import CodegenUsageError, Diagnostics
+from mosaico_codegen.headers import standard_header, user_header
 from mosaico_codegen.loader import SourceFile, load_file
+from mosaico_codegen.project import scaffold
 from mosaico_codegen.render import HEADER_MARK, render_package
 from mosaico_codegen.resolve import resolve
 
@@ -43,6 +45,8 @@ class Outcome:
     written: list[str] = attrs.field(factory=list)
     removed: list[str] = attrs.field(factory=list)
     drift: str = ""  # unified diff, in check mode
+    project: str = ""  # the pyproject.toml written next to a new user package
+    hint: str = ""  # how to declare the package's entry point, when nothing declares it
 
     @property
     def stale(self) -> bool:
@@ -56,7 +60,11 @@ def generate(
     package: str | None = None,
     check: bool = False,
 ) -> Outcome:
-    """Generate a package from YAML folders (the standard ontology when none is given)."""
+    """Generate a package from YAML folders (the standard ontology when none is given).
+
+    A user package generated into a new folder gets a ``pyproject.toml`` next to it when
+    that folder's parent is no Python project yet (see `project.scaffold`).
+    """
     std_dir = standard_ontology_dir()
     standard = not ontology_dirs
     dirs = [std_dir] if standard else [Path(d) for d in ontology_dirs or []]
@@ -68,17 +76,25 @@ def generate(
             raise CodegenUsageError(f"--package must be a Python identifier, got {package!r}")
     if out is None:
         out = standard_output_dir() if standard else Path(package)
-    files = render_files(dirs, std_dir, package, standard)
-    return check_files(out, files) if check else write_files(out, files)
+    files = render_files(dirs, std_dir, package, standard, out)
+    if check:
+        return check_files(out, files)
+    new_folder = not out.exists()
+    outcome = write_files(out, files)
+    if not standard:
+        outcome.project, outcome.hint = scaffold(out, package, new_folder)
+    return outcome
 
 
-def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) -> dict[str, str]:
+def render_files(
+    dirs: list[Path], std_dir: Path, package: str, standard: bool, out: Path
+) -> dict[str, str]:
     """Load every ``*.yaml`` of `dirs` (and their imports), resolve and render them.
 
     Returns file name -> formatted text of the package (modules, ``__init__.py``,
     ``strategies.py``, ``REFERENCE.md``). `standard` renders the standard ontology
     itself; otherwise the standard tags are reserved. ``std:`` imports name files of
-    `std_dir`.
+    `std_dir`. `out` is where the package goes: header paths are relative to its parent.
 
     Raises:
         CodegenError: with every problem found, when there is any.
@@ -101,12 +117,9 @@ def render_files(dirs: list[Path], std_dir: Path, package: str, standard: bool) 
     modules = resolve(list(loaded.values()), targets, visible, package, STD_PACKAGE, taken, diag)
     diag.raise_if_any()
     foreign = _foreign_strategies(modules, package)
-    if standard:
-        label, command = "the ontology/*.yaml files", "mosaico codegen"
-    else:
-        label = ", ".join(sorted(t.path.name for t in targets))
-        command = f"mosaico codegen --ontology DIR --out DIR --package {package}"
-    return render_package(modules, package, label, command, foreign)
+    paths = [t.path for t in targets]
+    header = standard_header(paths) if standard else user_header(dirs, out, package, paths)
+    return render_package(modules, package, header, foreign)
 
 
 def _display(path: Path, std_dir: Path) -> str:
@@ -265,9 +278,17 @@ def _generated_files(out: Path) -> list[Path]:
     return found
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_files(out: Path, files: dict[str, str]) -> Outcome:
     """Write `files` into `out` (created if missing), each through a temporary file and a
     rename; unchanged files are left alone, so regeneration touches only what differs.
+    New files get the mode of any new file (the umask applies), rewritten ones keep theirs.
 
     A generated file (one with the header mark) that `files` no longer has is removed.
     """
@@ -277,9 +298,11 @@ def write_files(out: Path, files: dict[str, str]) -> Outcome:
         target = out / name
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
+        mode = target.stat().st_mode & 0o7777 if target.exists() else _new_file_mode()
         fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)  # mkstemp makes 0600 files
         os.replace(tmp, target)
         outcome.written.append(name)
     for orphan in _generated_files(out):

@@ -9,6 +9,7 @@ class the generated code carries and the column checks apply.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -104,6 +105,12 @@ class Field:
         return el.name if isinstance(el, StructType) else None
 
     @property
+    def enum(self) -> str | None:
+        """The enum whose members the field holds (an enum, or lists of one)."""
+        el = leaf(self.type)
+        return el.name if isinstance(el, EnumType) else None
+
+    @property
     def is_list(self) -> bool:
         """Whether the field's outer type is a list (of any depth)."""
         return isinstance(self.type, ListType)
@@ -130,11 +137,12 @@ class Type:
     @property
     def deps(self) -> list[str]:
         """Types nested by this type, in field order."""
-        out: list[str] = []
-        for f in self.fields:
-            if f.struct and f.struct not in out:
-                out.append(f.struct)
-        return out
+        return _unique(f.struct for f in self.fields)
+
+    @property
+    def enum_deps(self) -> list[str]:
+        """Enums of this type's fields (lists of them included), in field order."""
+        return _unique(f.enum for f in self.fields)
 
     @property
     def snake_name(self) -> str:
@@ -180,11 +188,16 @@ class Module:
     each comes after the same-module types it nests."""
 
     name: str  # file stem
-    source: str  # YAML file name shown in the header
+    source: str  # YAML file name (module docstring, reference docs)
     description: str
     enums: list[Enum]
     types: list[Type]
     imports: list[Import]
+
+
+def _unique(names: Iterable[str | None]) -> list[str]:
+    """The names that are set, each once, in order."""
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def snake(name: str) -> str:

@@ -29,8 +29,8 @@ class Check:
 
 
 def annotation(f: model.Field) -> str:
-    """The Python annotation of a field (``list[float] | None``); enums annotate as their
-    storage scalar (``str``, ``int``)."""
+    """The Python annotation of a field (``list[float] | None``); an enum field annotates
+    as its Enum class (``Mode``, ``list[Level]``)."""
     text = _annotation(f.type)
     return f"{text} | None" if f.nullable else text
 
@@ -38,7 +38,7 @@ def annotation(f: model.Field) -> str:
 def _annotation(t: model.FieldType) -> str:
     if isinstance(t, model.ListType):
         return f"list[{_annotation(t.inner)}]"
-    if isinstance(t, model.StructType):
+    if isinstance(t, model.StructType | model.EnumType):
         return t.name
     return t.scalar.python
 
@@ -81,7 +81,19 @@ def attrs_field(f: model.Field) -> str:
         default = "default=None, "
     else:
         default = ""
-    return f"attrs.field({default}metadata={metadata(f)})"
+    convert = f"converter={converter_name(f.enum)}, " if f.enum else ""
+    return f"attrs.field({default}{convert}metadata={metadata(f)})"
+
+
+def converter_name(enum_name: str) -> str:
+    """The module function converting an enum's field values to members (``_as_Mode``);
+    a named function, as type checkers' attrs support requires of a converter."""
+    return f"_as_{enum_name}"
+
+
+def enum_converters(module: model.Module) -> list[str]:
+    """The enums whose converters a module's fields use, sorted by name."""
+    return sorted({e for t in module.types for e in t.enum_deps})
 
 
 def enum_base(e: model.Enum) -> str:
@@ -305,6 +317,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
         arrow_field,
         attrs_field,
         constraints_value,
+        converter_name,
         enum_base,
         local,
         local_names,
@@ -318,5 +331,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 TESTS: dict[str, Callable[..., Any]] = {"ordered_field": ordered_field}
 GLOBALS: dict[str, Any] = {
+    "enum_converters": enum_converters,
     "uses_kinds": uses_kinds,
 }

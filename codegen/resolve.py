@@ -298,10 +298,11 @@ def _module(
     imports: dict[str, set[str]] = {}
     module = ctx.module_of(src)
     for t in ordered:
-        for dep in t.deps:
-            dep_t = types.get(dep)
-            if dep_t is not None and dep_t.module != module:
-                imports.setdefault(dep_t.module, set()).add(dep)
+        used: list[model.Type | model.Enum | None] = [types.get(d) for d in t.deps]
+        used += [enums.get(e) for e in t.enum_deps]
+        for dep in used:
+            if dep is not None and dep.module != module:
+                imports.setdefault(dep.module, set()).add(dep.name)
     return model.Module(
         name=src.path.stem,
         source=src.path.name,

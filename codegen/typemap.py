@@ -91,6 +91,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "SERIALIZATION_FORMAT",
         "FINGERPRINT",
         "NESTED",
+        "ENUMS",
         "CONSTRAINTS",
         "RULES",
         "SLERP_FIELDS",

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, constraints, kinds, schema, tags, validity
+from mosaico.ontology import base, constraints, enums, kinds, schema, tags, validity
 from mosaico.types.header import Header
 
 __all__ = [
@@ -32,10 +32,15 @@ class ImageFormat(str, enum.Enum):
     HEVC = "hevc"
 
 
+def _as_ImageFormat(value: Any) -> Any:
+    """`ImageFormat` members for plain values (validate() reports those no member has)."""
+    return enums.member(ImageFormat, value)
+
+
 _ALLOWED_Image_format = frozenset(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"])
 
 
-@attrs.define(slots=True, kw_only=True, eq=True)
+@attrs.define(slots=True, kw_only=True, eq=True, on_setattr=attrs.setters.NO_OP)
 class Image(base.OntologyType):
     """Uncompressed image (optionally wrapped losslessly in PNG).
 
@@ -121,6 +126,9 @@ class Image(base.OntologyType):
         ),
     }
     RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
+    ENUMS: ClassVar[dict[str, type]] = {
+        "format": ImageFormat,
+    }
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
@@ -130,10 +138,11 @@ class Image(base.OntologyType):
             "description": "Pixel buffer, either raw bytes or a lossless container (see format)."
         }
     )
-    format: str = attrs.field(
+    format: ImageFormat = attrs.field(
+        converter=_as_ImageFormat,
         metadata={
             "description": "Container of data: one of the ImageFormat strings (§8.3); the reference writes raw or png."
-        }
+        },
     )
     width: int = attrs.field(metadata={"description": "Width.", "unit": "px"})
     height: int = attrs.field(metadata={"description": "Height.", "unit": "px"})
@@ -242,7 +251,7 @@ tags.register(Image)
 _ALLOWED_CompressedImage_format = frozenset(["raw", "png", "jpeg", "jpg", "tiff", "h264", "hevc"])
 
 
-@attrs.define(slots=True, kw_only=True, eq=True)
+@attrs.define(slots=True, kw_only=True, eq=True, on_setattr=attrs.setters.NO_OP)
 class CompressedImage(base.OntologyType):
     """Encoded image or video frame.
 
@@ -287,13 +296,17 @@ class CompressedImage(base.OntologyType):
         ),
     }
     RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
+    ENUMS: ClassVar[dict[str, type]] = {
+        "format": ImageFormat,
+    }
 
     header: Header | None = attrs.field(
         default=None, metadata={"description": "Optional measurement header (struct Header)."}
     )
     data: bytes = attrs.field(metadata={"description": "Encoded image/video-frame bytes."})
-    format: str = attrs.field(
-        metadata={"description": "Codec of data: one of the ImageFormat strings (§8.3)."}
+    format: ImageFormat = attrs.field(
+        converter=_as_ImageFormat,
+        metadata={"description": "Codec of data: one of the ImageFormat strings (§8.3)."},
     )
 
     def validate(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import attrs
 import pyarrow as pa
 
-from mosaico.ontology import base, constraints, kinds, schema, tags, validity
+from mosaico.ontology import base, constraints, enums, kinds, schema, tags, validity
 from mosaico.types.geometry import Transform
 from mosaico.types.header import Header
 
@@ -34,6 +34,11 @@ class PointFieldDatatype(enum.IntEnum):
     UINT32 = 6
     FLOAT32 = 7
     FLOAT64 = 8
+
+
+def _as_PointFieldDatatype(value: Any) -> Any:
+    """`PointFieldDatatype` members for plain values (validate() reports those no member has)."""
+    return enums.member(PointFieldDatatype, value)
 
 
 @attrs.define(slots=True, kw_only=True, eq=True)
@@ -425,7 +430,7 @@ tags.register(FrameTransform)
 _ALLOWED_PointField_datatype = frozenset([1, 2, 3, 4, 5, 6, 7, 8])
 
 
-@attrs.define(slots=True, kw_only=True, eq=True)
+@attrs.define(slots=True, kw_only=True, eq=True, on_setattr=attrs.setters.NO_OP)
 class PointField(base.OntologyType):
     """Description of one channel of a PointCloud2 (also usable as a topic type on its own).
 
@@ -473,13 +478,17 @@ class PointField(base.OntologyType):
         "datatype": constraints.Constraints(allowed=(1, 2, 3, 4, 5, 6, 7, 8)),
     }
     RULES: ClassVar[tuple[constraints.Rule, ...]] = ()
+    ENUMS: ClassVar[dict[str, type]] = {
+        "datatype": PointFieldDatatype,
+    }
 
     name: str = attrs.field(metadata={"description": "Channel name (e.g. x, intensity)."})
     offset: int = attrs.field(
         metadata={"description": "Byte offset of the channel inside one point record."}
     )
-    datatype: int = attrs.field(
-        metadata={"description": "Element type code 1–8 (§8.4). int64 on the wire."}
+    datatype: PointFieldDatatype = attrs.field(
+        converter=_as_PointFieldDatatype,
+        metadata={"description": "Element type code 1–8 (§8.4). int64 on the wire."},
     )
     count: int = attrs.field(
         metadata={"description": "Number of elements of this channel per point."}

@@ -43,3 +43,11 @@ def codegen(
         click.echo(f"removed orphan {name}")
     if not outcome.written and not outcome.removed:
         click.echo("nothing to do: generated code is up to date")
+    if outcome.project:
+        folder = Path(outcome.project).parent
+        click.echo(
+            f"wrote {outcome.project}: `pip install -e {folder}` installs the package, "
+            "and mosaico then finds its types without an import"
+        )
+    if outcome.hint:
+        click.echo(outcome.hint)

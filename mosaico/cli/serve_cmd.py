@@ -11,6 +11,7 @@ from types import FrameType
 
 import click
 
+from mosaico.ontology.tags import load_plugins
 from mosaico.protocol.info import DEFAULT_PORT
 from mosaico.server.access import ApiKeys
 from mosaico.server.flight import MosaicoFlightServer
@@ -103,6 +104,9 @@ def serve(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # Installed ontology packages, loaded now so that a broken one is reported at start.
+    for plugin in load_plugins():
+        log.info(kv("serve.ontology", entry_point=plugin))
     log.info(kv("serve.ready", host=host, port=server.port, store=store_dir))
     while not stop.wait(0.5):
         pass

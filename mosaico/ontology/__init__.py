@@ -7,6 +7,7 @@ import only this package. One module per job:
 * ``constraints``: the constraint model (``Constraints``, ``Ordered``, ``AtLeastOneOf``) and
   the texts of failed checks; ``checks`` applies it to Arrow columns;
 * ``columnar``: object <-> Arrow conversion; ``placeholders``: values under null parents;
+  ``enums``: plain values <-> the generated Enum members of enum fields;
 * ``validity``: the validation switch and ``ValidationError``; ``kinds``: the Python kinds
   each scalar accepts;
 * ``tags``: the tag registry; ``schema``: topic schemas and fingerprints;

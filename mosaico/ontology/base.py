@@ -44,6 +44,8 @@ class OntologyType:
     """Field -> its value rules (YAML ``min``, ``max``, ``allowed``, lengths, ...)."""
     RULES: ClassVar[tuple[Rule, ...]]
     """The cross-field rules of the type (YAML ``rules:``)."""
+    ENUMS: ClassVar[dict[str, type]] = {}
+    """Field -> the generated Enum class of its values (lists of them included)."""
     SLERP_FIELDS: ClassVar[tuple[str, ...]] = ()
     """The (x, y, z, w) fields that interpolate as a unit quaternion (YAML ``slerp:``)."""
     Q: ClassVar[query.QueryProxy] = query.QueryProxy()

@@ -2,8 +2,9 @@
 
 Objects -> Arrow gathers one Python list per leaf column (attribute getters mapped over the
 rows) and builds every array once; nested structs recurse on the present sub-objects only.
-Arrow -> objects decodes every column to a Python list, then builds the objects in one pass
-per type through the generated `_from_columns`. Nothing goes through per-row dicts.
+Arrow -> objects decodes every column to a Python list (enum columns then hold the Enum
+members, see ``enums``), then builds the objects in one pass per type through the generated
+`_from_columns`. Nothing goes through per-row dicts.
 
 Conversion only: value checks live in ``checks`` (columns) and the generated ``validate()``
 (objects); the base class decides when each runs.
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.errors import InputError
+from mosaico.ontology import enums
 from mosaico.ontology.placeholders import null_struct
 from mosaico.ontology.schema import TIMESTAMP_FIELD
 from mosaico.ontology.validity import ValidationError
@@ -43,15 +45,18 @@ SCALAR, STRUCT, LIST_STRUCT, LIST = range(4)
 
 
 class FieldPlan:
-    """How one top-level field of a type converts: its Arrow field, getter and kind."""
+    """How one top-level field of a type converts: its Arrow field, getter and kind, and
+    for an enum field its Enum class and list depth (decoded values become members)."""
 
-    __slots__ = ("field", "get", "kind", "nested", "name")
+    __slots__ = ("depth", "enum", "field", "get", "kind", "nested", "name")
 
-    def __init__(self, field: pa.Field, nested: type | None) -> None:
+    def __init__(self, field: pa.Field, nested: type | None, enum: type | None = None) -> None:
         self.name = field.name
         self.field = field
         self.get = attrgetter(field.name)
         self.nested = nested
+        self.enum = enum
+        self.depth = _list_depth(field.type)
         if pa.types.is_struct(field.type):
             self.kind = STRUCT
         elif nested is not None:
@@ -62,6 +67,13 @@ class FieldPlan:
             self.kind = SCALAR
 
 
+def _list_depth(t: pa.DataType) -> int:
+    depth = 0
+    while pa.types.is_list(t) or pa.types.is_fixed_size_list(t):
+        t, depth = t.value_type, depth + 1
+    return depth
+
+
 _PLANS: dict[type, list[FieldPlan]] = {}
 
 
@@ -70,7 +82,11 @@ def plan(cls: type) -> list[FieldPlan]:
     compiled = _PLANS.get(cls)
     if compiled is None:
         nested: dict[str, type] = cls.NESTED  # type: ignore[attr-defined]
-        compiled = [FieldPlan(f, nested.get(f.name)) for f in cls.ARROW_TYPE]  # type: ignore[attr-defined]
+        enum_of: dict[str, type] = getattr(cls, "ENUMS", {})
+        compiled = [
+            FieldPlan(f, nested.get(f.name), enum_of.get(f.name))
+            for f in cls.ARROW_TYPE  # type: ignore[attr-defined]
+        ]
         _PLANS[cls] = compiled
     return compiled
 
@@ -235,8 +251,10 @@ def _column(fp: FieldPlan, arr: pa.Array) -> list[Any]:
     if fp.kind == LIST_STRUCT:
         return _lists_of_objects(fp.nested, arr)  # type: ignore[arg-type]
     if fp.kind == SCALAR and arr.null_count == 0 and _numpy_friendly(arr.type):
-        return arr.to_numpy(zero_copy_only=False).tolist()  # type: ignore[no-any-return]
-    return arr.to_pylist()  # type: ignore[no-any-return]
+        values: list[Any] = arr.to_numpy(zero_copy_only=False).tolist()
+    else:
+        values = arr.to_pylist()
+    return values if fp.enum is None else enums.members(fp.enum, values, fp.depth)
 
 
 def _lists_of_objects(cls: type, arr: pa.ListArray) -> list[Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mosaico import GPS, IMU, Image, Vector3d
+from mosaico import GPS, IMU, CompressedImage, Image, ImageFormat, Vector3d
 from mosaico.client import (
     Message,
     MosaicoClient,
@@ -290,3 +290,23 @@ def test_validate_false_stores_batches_as_given(client: MosaicoClient) -> None:
             kept.push_batch(GPS.to_batch([gps(0)], [1]))
     rows = {t: client.topic_handler("as-given", t).row_count for t in ("checked", "kept")}  # type: ignore[union-attr]
     assert rows == {"checked": 0, "kept": 1}
+
+
+def test_enum_fields_read_back_as_members(client: MosaicoClient) -> None:
+    """A streamed ``Message.data`` holds the generated Enum member, not the stored string."""
+    frames = [
+        CompressedImage(data=b"\xff\xd8", format=fmt) for fmt in ("jpeg", ImageFormat.PNG)
+    ]
+    with client.sequence_create("camera", {}) as writer:
+        topic = writer.topic_create("front", {}, CompressedImage)
+        for k, frame in enumerate(frames):
+            topic.push(Message(T0 + k, frame))
+    handler = client.topic_handler("camera", "front")
+    assert handler is not None
+    formats = [m.data.format for m in handler.get_data_streamer()]
+    assert formats == [ImageFormat.JPEG, ImageFormat.PNG]
+    assert [type(f) for f in formats] == [ImageFormat, ImageFormat]
+    sequence = client.sequence_handler("camera")
+    assert sequence is not None
+    merged = [m.data.format for _, m in sequence.get_data_streamer()]
+    assert merged == formats and type(merged[0]) is ImageFormat

@@ -12,7 +12,7 @@ import attrs
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 
 from mosaico.cli import main
 from mosaico.ontology import (
@@ -22,6 +22,7 @@ from mosaico.ontology import (
     TagClashError,
     ValidationError,
     registry,
+    validation,
 )
 from mosaico_codegen.diagnostics import CodegenError
 from mosaico_codegen.generate import generate, standard_output_dir
@@ -36,15 +37,17 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 def test_kitchen_sink_matches_golden_output(tmp_path: Path) -> None:
-    generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
-    produced = _files(tmp_path / "kitchen")
+    # The folders stand side by side as in tests/codegen, so the headers' regenerate command
+    # (run there) reproduces the golden folder.
+    shutil.copytree(KITCHEN, tmp_path / KITCHEN.name)
+    out = tmp_path / GOLDEN.name
+    generate([tmp_path / KITCHEN.name], out=out, package="kitchen")
+    produced = _files(out)
     if os.environ.get("MOSAICO_UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN, ignore_errors=True)
-        shutil.copytree(tmp_path / "kitchen", GOLDEN)
+        shutil.copytree(out, GOLDEN)
     assert produced == _files(GOLDEN), "run with MOSAICO_UPDATE_GOLDEN=1 to accept a change"
-    assert (tmp_path / "kitchen" / "REFERENCE.md").read_text() == (
-        GOLDEN / "REFERENCE.md"
-    ).read_text()
+    assert (out / "REFERENCE.md").read_text() == (GOLDEN / "REFERENCE.md").read_text()
 
 
 def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
@@ -64,6 +67,8 @@ def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
     def round_trip(obj: object) -> None:
         batch = sink_cls.to_batch([obj], [5])
         assert sink_cls.from_batch(batch) == [obj]
+        for o in (obj, sink_cls.from_batch(batch)[0]):  # built from plain values, and decoded
+            assert _enum_types(o, kitchen) == (kitchen.Mode, kitchen.Level, {kitchen.Level})
 
         bad = {"i8": 11, "u8": 4, "name": "c", "mode": "walk", "samples": [], "triple": [1]}
         for field, value in bad.items():
@@ -77,6 +82,47 @@ def test_kitchen_sink_types_work(tmp_path: Path, import_generated) -> None:
             attrs.evolve(obj, first=None, second=None)
 
     round_trip()
+
+
+def _enum_types(o: object, kitchen: object) -> tuple[type, type, set[type]]:
+    maybe = o.maybe_mode
+    assert maybe is None or type(maybe) is kitchen.Mode
+    return type(o.mode), type(o.level), {type(x) for x in o.levels} | {kitchen.Level}
+
+
+def test_enum_fields_hold_enum_members(tmp_path: Path, import_generated) -> None:
+    """Enum fields read back as the generated Enum members (not plain str/int), and a plain
+    value given to the constructor becomes its member."""
+    generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
+    kitchen = import_generated(tmp_path, "kitchen")
+    strategies = import_generated(tmp_path, "kitchen.strategies")
+    mode, level = kitchen.Mode, kitchen.Level
+    obj = find(strategies.STRATEGIES["kitchen_sink"](), lambda _: True)  # the simplest one
+    obj = attrs.evolve(obj, mode="fast-run", level=10, levels=[0, 5], maybe_mode="idle")
+    assert obj.mode is mode.FAST_RUN and obj.level is level.HIGH and obj.maybe_mode is mode.IDLE
+    assert obj.levels == [level.LOW, level.MID] and type(obj.levels[0]) is level
+    obj = attrs.evolve(obj, mode="run")
+    assert obj.mode is mode.RUN
+    assert attrs.evolve(obj, maybe_mode=None).maybe_mode is None
+    assert attrs.fields(kitchen.KitchenSink).mode.type == "Mode"
+    assert attrs.fields(kitchen.KitchenSink).levels.type == "list[Level]"
+
+    objs = [obj, attrs.evolve(obj, mode=mode.IDLE, levels=[], maybe_mode=None)]
+    back = kitchen.KitchenSink.from_batch(kitchen.KitchenSink.to_batch(objs, [1, 2]))
+    assert back == objs
+    assert [(b.mode, b.maybe_mode) for b in back] == [(mode.RUN, mode.IDLE), (mode.IDLE, None)]
+    assert all(type(b.mode) is mode and type(b.level) is level for b in back)
+    assert [type(x) for x in back[0].levels] == [level, level]
+    struct = kitchen.KitchenSink.to_arrow([None, obj])
+    assert kitchen.KitchenSink.from_arrow(struct)[1].mode is mode.RUN
+
+    with pytest.raises(ValidationError, match=r"KitchenSink.mode: must be one of"):
+        attrs.evolve(obj, mode="walk")  # a value no member has is still reported
+    with validation(False):
+        odd = attrs.evolve(obj, mode="walk", levels=[7])  # and kept as it is, checks off
+        assert odd.mode == "walk" and odd.levels == [7]
+        (again,) = kitchen.KitchenSink.from_batch(kitchen.KitchenSink.to_batch([odd], [1]))
+    assert again.mode == "walk" and type(again.mode) is str and again.levels == [7]
 
 
 def test_kitchen_sink_constraint_model(tmp_path: Path, import_generated) -> None:
@@ -97,10 +143,12 @@ def test_kitchen_sink_constraint_model(tmp_path: Path, import_generated) -> None
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
-    generate([KITCHEN], out=tmp_path / "a", package="kitchen")
-    generate([KITCHEN], out=tmp_path / "b", package="kitchen")
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
-    second = generate([KITCHEN], out=tmp_path / "a", package="kitchen")
+    # Two folders at one depth: the header's relative paths are the same for both.
+    a, b = tmp_path / "a" / "kitchen", tmp_path / "b" / "kitchen"
+    generate([KITCHEN], out=a, package="kitchen")
+    generate([KITCHEN], out=b, package="kitchen")
+    assert _files(a) == _files(b)
+    second = generate([KITCHEN], out=a, package="kitchen")
     assert second.written == [] and second.removed == []
 
 
@@ -245,3 +293,44 @@ def _rel(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def test_generated_files_honour_the_umask(tmp_path: Path) -> None:
+    """Generated files get the mode of any new file (0o666 less the umask), not mkstemp's 0600;
+    a regenerated file keeps the mode its owner gave it."""
+    old = os.umask(0o022)
+    try:
+        generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen")
+        os.umask(0o002)
+        generate([KITCHEN], out=tmp_path / "group", package="kitchen")
+    finally:
+        os.umask(old)
+    for folder, mode in (("kitchen", 0o644), ("group", 0o664)):
+        for p in (tmp_path / folder).iterdir():
+            assert p.stat().st_mode & 0o777 == mode, p
+    base = tmp_path / "kitchen" / "base.py"
+    base.chmod(0o640)
+    base.write_text(base.read_text() + "# stale\n")
+    assert generate([KITCHEN], out=tmp_path / "kitchen", package="kitchen").written == ["base.py"]
+    assert base.stat().st_mode & 0o777 == 0o640
+
+
+def test_header_names_real_relative_paths_the_same_in_every_checkout(tmp_path: Path) -> None:
+    """The header names the YAML files and a runnable regenerate command, with paths relative
+    to the folder holding the package: two checkouts generate identical files."""
+    outputs = []
+    for checkout in ("first", "second"):
+        root = tmp_path / checkout / "project"
+        (root / "my_robot").mkdir(parents=True)
+        (root / "my_robot" / "encoders.yaml").write_text(ENCODERS)
+        generate([root / "my_robot"], out=root / "my_robot_types", package="my_robot_types")
+        outputs.append({p.name: p.read_text() for p in (root / "my_robot_types").iterdir()})
+    assert outputs[0] == outputs[1]
+    command = "mosaico codegen --ontology my_robot --out my_robot_types --package my_robot_types"
+    assert outputs[0]["encoders.py"].splitlines()[:2] == [
+        "# DO NOT EDIT: generated by `mosaico codegen` from my_robot/encoders.yaml.",
+        f"# Regenerate with: {command}",
+    ]
+    assert outputs[0]["__init__.py"].splitlines()[1] == f"# Regenerate with: {command}"
+    for name, text in outputs[0].items():
+        assert "DIR" not in text and str(tmp_path) not in text, name
