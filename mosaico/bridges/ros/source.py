@@ -28,6 +28,7 @@ from rosbags.typesys import (
 )
 from rosbags.typesys.store import Typestore
 
+from mosaico.bridges.ros import ros1_records
 from mosaico.bridges.ros.compression import Compression, recorded
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.typedefs import closure
@@ -213,7 +214,9 @@ class RosSource:
         streams = []
         for reader in self._readers:
             conns = [c for c in reader.connections if id(c) in wanted]
-            if conns:
+            if isinstance(reader, Reader1) and conns:  # only their records (ros1_records)
+                streams.append(ros1_records.messages(reader, conns))
+            elif conns:
                 streams.append(reader.messages(connections=conns))
         try:
             for conn, log_time, raw in heapq.merge(*streams, key=lambda m: m[1]):
