@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from rosbags.rosbag1 import Reader as Reader1
 from rosbags.rosbag1 import Writer as Writer1
-from rosbags.rosbag1.reader import decompressors as ros1_decompressors
+from rosbags.rosbag1 import reader as rosbag1_reader
 from rosbags.rosbag2 import CompressionFormat, CompressionMode
 from rosbags.rosbag2 import Reader as Reader2
 from rosbags.rosbag2 import Writer as Writer2
@@ -99,7 +99,8 @@ def _most_common(names: Iterable[str], mode: str) -> Compression:
 
 def _ros1(reader: Reader1) -> Compression:
     # rosbags keeps each chunk's decompressor, taken from this table by compression name.
-    names = {id(func): name for name, func in ros1_decompressors.items()}
+    table = getattr(rosbag1_reader, "decompressors", {})
+    names = {id(func): name for name, func in table.items()}
     return _most_common(
         (names.get(id(c.decompressor), "") for c in reader.chunks.values()), "chunk"
     )

@@ -5,7 +5,8 @@ one selected message: for an IMU topic recorded next to a camera that is the who
 one frame per few IMU messages. In an uncompressed chunk each message record can be read
 alone, at the offset the bag's index gives, so unselected connections cost nothing. This
 uses the index rosbags has already read (`indexes`, `chunks`); a bag with compressed chunks
-(or a rosbags without that index) is read by rosbags as before.
+(or a rosbags without that index) is read by rosbags as before. rosbags orders the index
+entries by (time, chunk, offset); so does this reader, so both yield the same sequence.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, BinaryIO
 
 from rosbags.interfaces import Connection
 from rosbags.rosbag1 import Reader, ReaderError
-from rosbags.rosbag1.reader import decompressors
+from rosbags.rosbag1 import reader as rosbag1_reader
 
 _UINT32 = struct.Struct("<I")
 _OP_MSGDATA, _OP_CONNECTION = 2, 7
@@ -34,9 +35,10 @@ def messages(
     chunks: dict[int, Any] | None = getattr(reader, "chunks", None)
     indexes: dict[int, list[Any]] | None = getattr(reader, "indexes", None)
     bio: BinaryIO | None = getattr(reader, "bio", None)
-    plain = decompressors.get("none")
+    plain = getattr(rosbag1_reader, "decompressors", {}).get("none")
     if (
-        chunks is None
+        plain is None
+        or chunks is None
         or indexes is None
         or bio is None
         or any(c.decompressor is not plain for c in chunks.values())

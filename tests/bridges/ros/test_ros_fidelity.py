@@ -282,3 +282,10 @@ def test_cli_export_keeps_latching_and_compression_through_a_store(tmp_path: Pat
     result = runner.invoke(main, args)
     assert result.exit_code == 1
     assert "Error: a bag export cannot be compressed with zstd (none, lz4, bz2)" in result.output
+
+
+def test_cli_compression_choices_are_the_bridge_ones() -> None:
+    from mosaico.bridges.ros.compression import CHOICES
+    from mosaico.cli.ros_cmd import _COMPRESSIONS
+
+    assert _COMPRESSIONS == CHOICES
