@@ -5,8 +5,13 @@ by default), starts `mosaico serve` on a fresh store, then ingests the recording
 `mosaico ingest` and with the reference `mosaicolabs.ros_injector` (mosaicolabs==0.7.0),
 each into its own sequence, and prints msg/s, MB/s and the ratio.
 
+Then, on the same recording, one topic of it: `ingest(..., topics=["/imu"])` into memory
+next to rosbags reading that one connection (`Reader.messages(connections=[imu])`), and to
+rosbags reading every connection: the camera frames must cost nothing.
+
 Run: ``python bench/bench_ros.py`` (``--seconds 5`` for a quick run, ``--format bag`` for a
-ROS 1 bag, ``--keep DIR`` to reuse a generated recording).
+ROS 1 bag, ``--keep DIR`` to reuse a generated recording, ``--subset-only`` for the one-topic
+rows alone, without a server, ``--camera-hz 30`` for more frames between IMU messages).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from timing import best_time
 
+from mosaico.bridges.ros import MemorySequence, ingest
 from mosaico.server.launch import serve_process
 
 START_NS = 1_700_000_000_000_000_000
@@ -113,17 +120,62 @@ def timed_run(args: list[str]) -> float:
     return elapsed
 
 
+def bench_subset(bag: Path, fmt: str) -> None:
+    """Only /imu of the recording, raw and decoded: ours against rosbags on the same bytes."""
+    from rosbags.highlevel import AnyReader
+
+    from mosaico.bridges.ros import RosSource
+
+    def rosbags_read(every: bool = False, decode: bool = False) -> int:
+        with AnyReader([bag]) as reader:
+            conns = [c for c in reader.connections if every or c.topic == "/imu"]
+            stream = reader.messages(connections=conns)
+            if decode:
+                return len([reader.deserialize(raw, c.msgtype) for c, _, raw in stream])
+            return sum(1 for _ in stream)
+
+    def ours_read() -> int:
+        with RosSource([bag]) as source:
+            return sum(1 for _ in source.messages([source.topics["/imu"]]))
+
+    def ours_ingest() -> int:
+        return ingest([bag], MemorySequence("subset"), topics=["/imu"]).messages
+
+    runs = {
+        "mosaico RosSource.messages(/imu), raw": ours_read,
+        "rosbags messages(/imu), raw": rosbags_read,
+        "rosbags messages(all), raw": lambda: rosbags_read(every=True),
+        "mosaico ingest -t /imu (to memory)": ours_ingest,
+        "rosbags messages(/imu), decoded": lambda: rosbags_read(decode=True),
+    }
+    count = ours_read()
+    seconds = {name: best_time(fn, 5, warmup=True) for name, fn in runs.items()}
+    print(f"one topic of the recording: /imu, {count:,} messages ({fmt})")
+    for name, value in seconds.items():
+        print(f"{name:>40}: {value:7.3f} s  {count / value:10,.0f} /imu msg/s")
+    for ours, peer in (
+        ("mosaico RosSource.messages(/imu), raw", "rosbags messages(/imu), raw"),
+        ("mosaico RosSource.messages(/imu), raw", "rosbags messages(all), raw"),
+        ("mosaico ingest -t /imu (to memory)", "rosbags messages(/imu), decoded"),
+    ):
+        print(f"  ratio {ours} / {peer}: {seconds[peer] / seconds[ours]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=25.0, help="Recording length.")
     parser.add_argument("--format", choices=["mcap", "bag"], default="mcap")
     parser.add_argument("--keep", type=Path, help="Folder to keep (and reuse) the recording in.")
+    parser.add_argument("--subset-only", action="store_true", help="Only the one-topic rows.")
+    parser.add_argument("--camera-hz", type=int, default=10, help="Camera frame rate.")
     opts = parser.parse_args()
+    RATES["/camera/image_raw"] = opts.camera_hz
 
     with tempfile.TemporaryDirectory(prefix="bench_ros_") as tmp:
         folder = opts.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (f"bench_{opts.seconds:g}s" + (".bag" if opts.format == "bag" else ""))
+        name = f"bench_{opts.seconds:g}s" + (f"_{opts.camera_hz}hz" if opts.camera_hz != 10 else "")
+        target = folder / (name + (".bag" if opts.format == "bag" else ""))
         existing = list(target.glob("*.mcap")) if target.is_dir() else [target]
         if target.exists() and existing:
             bag = existing[0]
@@ -132,6 +184,9 @@ def main() -> None:
         messages = sum(int(opts.seconds * r) for r in RATES.values())
         megabytes = bag.stat().st_size / 1e6
         print(f"recording: {bag.name}, {megabytes:.1f} MB, {messages:,} messages ({opts.format})")
+        if opts.subset_only:
+            bench_subset(bag, opts.format)
+            return
 
         store = str(Path(tmp) / "store")
         mosaico = Path(sys.executable).with_name("mosaico")
@@ -146,6 +201,7 @@ def main() -> None:
                 f"{megabytes / seconds:8.1f} MB/s"
             )
         print(f"{'ratio':>24}: {ref / ours:.2f}x (target >= 5x)")
+        bench_subset(bag, opts.format)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import click
 from mosaico.cli.connection import PlatformTarget, connected, connection_options
 
 _FORMATS = ("mcap", "bag", "db3")
+_COMPRESSIONS = ("none", "zstd", "lz4", "bz2")  # mosaico.bridges.ros.compression.CHOICES
 
 
 def _patterns(values: tuple[str, ...]) -> list[str]:
@@ -133,15 +134,21 @@ def _report_skipped(skipped: dict[str, str]) -> None:
     "--topics", "-t", multiple=True,
     help="Globs on the stored or the original ROS topic names ('!glob' excludes).",
 )  # fmt: skip
+@click.option(
+    "--compression", type=click.Choice(_COMPRESSIONS),
+    help="bag: lz4 or bz2 chunks; db3/mcap: zstd; or none. Default: as recorded.",
+)  # fmt: skip
 @connection_options
 def export(
     sequence: str,
     out: Path,
     fmt: str | None,
     topics: tuple[str, ...],
+    compression: str | None,
     platform: PlatformTarget,
 ) -> None:
-    """Write a stored sequence back to a ROS recording."""
+    """Write a stored sequence back to a ROS recording, with its recorded QoS and
+    compression."""
     from mosaico.bridges.ros import ROS_KEY, RosBridgeError, TopicFilter
     from mosaico.bridges.ros import export as run_export
     from mosaico.bridges.ros.client_sink import stored_topics
@@ -160,9 +167,13 @@ def export(
             }
             selected = TopicFilter(_patterns(topics)).select([t.name for t in stored], ros_names)
             keep = set(selected)
-            report = run_export([t for t in stored if t.name in keep], out, fmt)
+            chosen = [t for t in stored if t.name in keep]
+            report = run_export(chosen, out, fmt, compression=compression, progress=True)
     except (RosBridgeError, ProtocolError, LookupError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
     _report_skipped(report.skipped)
     total = sum(report.written.values())
-    click.echo(f"exported {total:,} messages of {len(report.written)} topics to {out}")
+    click.echo(
+        f"exported {total:,} messages of {len(report.written)} topics to {out} "
+        f"(compression: {report.compression}) in {report.seconds:.2f} s"
+    )

@@ -84,18 +84,51 @@ def flat_schema(
 
 
 def _fixed_list_elements(col: pa.ChunkedArray) -> list[pa.ChunkedArray]:
+    """One column per element of a fixed-size list column (null where the list is null)."""
     t = col.type
-    size = t.list_size
-    per_chunk = [_chunk_elements(chunk, size) for chunk in col.chunks]
+    size, item = t.list_size, t.value_type
+    if not col.chunks:
+        return [pa.chunked_array([], type=item) for _ in range(size)]
+    lists = [chunk.values.slice(chunk.offset * size, len(chunk) * size) for chunk in col.chunks]
+    if pa.types.is_integer(item) or pa.types.is_floating(item):
+        return [pa.chunked_array([e]) for e in _numeric_elements(col, lists, size)]
     return [
-        pa.chunked_array([elems[i] for elems in per_chunk], type=t.value_type) for i in range(size)
+        pa.chunked_array(elems, type=item)
+        for elems in zip(*(_taken_elements(c, v, size) for c, v in zip(col.chunks, lists)))
     ]
 
 
-def _chunk_elements(arr: pa.FixedSizeListArray, size: int) -> list[pa.Array]:
+def _numeric_elements(col: pa.ChunkedArray, lists: list[pa.Array], size: int) -> list[pa.Array]:
+    """Numbers: every chunk's values seen as rows x elements, copied once element-major.
+
+    `.values` ignores a chunk's offset and keeps the slots of null lists, hence `lists`
+    (each chunk's own slots); the rows of null lists, and null values, come out null.
+    """
+    item = col.type.value_type
+    n = len(col)
+    major = np.empty((size, n), dtype=item.to_pandas_dtype())
+    any_null = col.null_count or any(v.null_count for v in lists)
+    nulls = np.zeros((size, n), dtype=bool) if any_null else None
+    row = 0
+    for chunk, values in zip(col.chunks, lists):
+        rows = len(chunk)
+        filled = values.fill_null(0) if values.null_count else values
+        major[:, row : row + rows] = filled.to_numpy().reshape(rows, size).T
+        if nulls is not None:
+            here = nulls[:, row : row + rows]
+            if values.null_count:
+                here |= values.is_null().to_numpy(zero_copy_only=False).reshape(rows, size).T
+            if chunk.null_count:
+                here |= chunk.is_null().to_numpy(zero_copy_only=False)
+        row += rows
+    return [
+        pa.array(major[i], type=item, mask=None if nulls is None else nulls[i]) for i in range(size)
+    ]
+
+
+def _taken_elements(arr: pa.FixedSizeListArray, values: pa.Array, size: int) -> list[pa.Array]:
+    """Any other item type: one `take` per element."""
     n = len(arr)
-    # `.values` ignores the array's offset and keeps the slots of null lists: slice by hand.
-    values = arr.values.slice(arr.offset * size, n * size)
     base = np.arange(n, dtype=np.int64) * size
     out = []
     for i in range(size):

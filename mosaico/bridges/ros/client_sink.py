@@ -109,10 +109,9 @@ def stored_topics(client: MosaicoClient, sequence: str) -> list[ExportTopic]:
     topics = []
     for name in handler.topics:
         topic = handler.get_topic_handler(name)
+        batches = _Batches(client, sequence, name)
         topics.append(
-            ExportTopic(
-                name, topic.user_metadata, topic.ontology_tag, _Batches(client, sequence, name)
-            )
+            ExportTopic(name, topic.user_metadata, topic.ontology_tag, batches, topic.row_count)
         )
     return topics
 

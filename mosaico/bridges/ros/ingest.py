@@ -99,9 +99,7 @@ def plan(
             skipped[ros_name] = f"its mosaico name {name!r} is already taken by {used[name]}"
             continue
         used[name] = ros_name
-        meta = topic_metadata(
-            topic, adapter.name, source.typestore, source.ros_version, source.paths
-        )
+        meta = topic_metadata(source, topic, adapter.name)
         plans.append(TopicPlan(topic, name, adapter, meta))
     if not plans:
         reasons = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "no topic selected"

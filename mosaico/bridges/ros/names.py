@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from rosbags.typesys.store import Typestore
-
 from mosaico.bridges.ros.errors import RosBridgeError
-from mosaico.bridges.ros.source import RosTopic
+from mosaico.bridges.ros.qos import recorded_qos
+from mosaico.bridges.ros.source import RosSource, RosTopic
 from mosaico.bridges.ros.typedefs import constants
 
 ROS_KEY = "_ros_"
@@ -37,27 +34,25 @@ def topic_name(ros_topic: str) -> str:
     return "/".join(segments)
 
 
-def topic_metadata(
-    topic: RosTopic,
-    adapter: str,
-    typestore: Typestore,
-    ros_version: int,
-    sources: Sequence[Path],
-) -> dict[str, Any]:
-    """Everything export needs to write the topic back, under the `_ros_` key.
+def topic_metadata(source: RosSource, topic: RosTopic, adapter: str) -> dict[str, Any]:
+    """Everything export needs to write the topic of `source` back, under the `_ros_` key.
 
+    Besides type and definition: the recording's `compression` (see `compression.py`) and
+    the topic's QoS, `qos` or `latching` / `callerid` (see `qos.py`), when recorded.
     Ingest may add `originals`: values of the first message the mosaico type cannot hold
     (see `TopicAdapter.originals`).
     """
-    return {
-        ROS_KEY: {
-            "topic": topic.name,
-            "type": topic.msgtype,
-            "definition": topic.definition,
-            "definition_format": topic.definition_format,
-            "ros_version": ros_version,
-            "adapter": adapter,
-            "source": [p.name for p in sources],
-            "constants": constants(typestore, topic.msgtype),
-        }
+    ros = {
+        "topic": topic.name,
+        "type": topic.msgtype,
+        "definition": topic.definition,
+        "definition_format": topic.definition_format,
+        "ros_version": source.ros_version,
+        "adapter": adapter,
+        "source": [p.name for p in source.paths],
+        "constants": constants(source.typestore, topic.msgtype),
+        **recorded_qos(topic.connections),
     }
+    if (compression := source.compression.to_metadata()) is not None:
+        ros["compression"] = compression
+    return {ROS_KEY: ros}

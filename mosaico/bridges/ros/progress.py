@@ -1,4 +1,4 @@
-"""Terminal progress line for ingest: messages, MB/s, ETA; silent when not a TTY."""
+"""Terminal progress line for ingest and export: messages, MB/s, ETA; silent when not a TTY."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ class Progress:
     """Redraws one status line at most every `interval` seconds.
 
     Drawn on `stream` (stderr by default) only when `enabled` and the stream is a terminal;
-    the counts are kept either way. `ingest` makes one for `progress=True`, or takes one.
+    the counts are kept either way. `ingest` and `export` make one for `progress=True`, or
+    take one. With `total_messages` None (unknown) the line has no bar and no ETA.
     """
 
     def __init__(
         self,
-        total_messages: int,
+        total_messages: int | None,
         stream: TextIO | None = None,
         interval: float = 0.2,
         enabled: bool = True,
@@ -41,15 +42,17 @@ class Progress:
 
     def _draw(self, now: float) -> None:
         elapsed = max(now - self._start, 1e-9)
-        rate = self.messages / elapsed
-        left = max(self.total - self.messages, 0)
-        eta = f"{left / rate:4.0f}s" if rate > 0 else "   ?"
-        share = self.messages / self.total if self.total else 1.0
-        bar = "#" * int(share * 20)
-        self.stream.write(
-            f"\r[{bar:<20}] {self.messages:,}/{self.total:,} msgs "
-            f"{self.nbytes / elapsed / 1e6:7.1f} MB/s  ETA {eta}"
-        )
+        speed = f"{self.nbytes / elapsed / 1e6:7.1f} MB/s"
+        if self.total is None:
+            line = f"{self.messages:,} msgs {speed}"
+        else:
+            rate = self.messages / elapsed
+            left = max(self.total - self.messages, 0)
+            eta = f"{left / rate:4.0f}s" if rate > 0 else "   ?"
+            share = min(self.messages / self.total, 1.0) if self.total else 1.0
+            bar = "#" * int(share * 20)
+            line = f"[{bar:<20}] {self.messages:,}/{self.total:,} msgs {speed}  ETA {eta}"
+        self.stream.write("\r" + line)
         self.stream.flush()
 
     def close(self) -> None:

@@ -28,6 +28,8 @@ from rosbags.typesys import (
 )
 from rosbags.typesys.store import Typestore
 
+from mosaico.bridges.ros import ros1_records
+from mosaico.bridges.ros.compression import Compression, recorded
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.typedefs import closure
 
@@ -101,7 +103,8 @@ class RosSource:
     Opening validates everything that can be checked up front (paths, storage format,
     readable headers and definitions), so a bad file fails before anything is written.
     `topics` maps each ROS topic name to its `RosTopic`, `ros_version` is 1 or 2, and
-    `typestore` holds the definitions of every readable topic. Use it as a context manager.
+    `typestore` holds the definitions of every readable topic, `compression` says how the
+    recording is compressed. Use it as a context manager.
 
     Raises:
         RosBridgeError: no path, a missing or unknown file, mixed ROS generations, or a
@@ -130,6 +133,7 @@ class RosSource:
         self.typestore: Typestore = get_typestore(Stores.EMPTY)
         self._stock: Typestore | None = None
         self.topics = self._collect_topics()
+        self.compression: Compression = recorded(self._readers)
         self._deserialize: Callable[[bytes, str], object] = (
             self.typestore.deserialize_ros1
             if self.ros_version == 1
@@ -210,7 +214,9 @@ class RosSource:
         streams = []
         for reader in self._readers:
             conns = [c for c in reader.connections if id(c) in wanted]
-            if conns:
+            if isinstance(reader, Reader1) and conns:  # only their records (ros1_records)
+                streams.append(ros1_records.messages(reader, conns))
+            elif conns:
                 streams.append(reader.messages(connections=conns))
         try:
             for conn, log_time, raw in heapq.merge(*streams, key=lambda m: m[1]):

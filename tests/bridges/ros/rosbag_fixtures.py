@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,12 +137,17 @@ def write(
     topics: Sequence[tuple[str, str, int, int]],
     *,
     compression: str | None = None,
+    mode: str = "message",
     seed: int = 0,
     edit: Callable[[str, int, Any], None] | None = None,
+    connections: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Path, Typestore]:
     """A recording with (topic, msgtype, count, period ns) topics, interleaved by time.
 
     `edit(topic, index, message)` may change messages before they are written.
+    `compression`: bz2 or lz4 chunks (ROS 1), zstd (rosbag2) in `mode` message, file or
+    storage (MCAP chunks). `connections`: per-topic keywords of rosbags' `add_connection`
+    (`latching`, `callerid`, `offered_qos_profiles`).
 
     `fmt`: bag (ROS 1), db3 or mcap (rosbag2). Returns the path to open (the .bag, the
     rosbag2 folder for db3, the bare .mcap file for mcap) and the typestore used.
@@ -166,7 +171,10 @@ def write(
         if compression:
             w1.set_compression(Writer1.CompressionFormat[compression.upper()])
         with w1:
-            conns = {t: w1.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
+            conns = {
+                t: w1.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
+                for t, m, _, _ in topics
+            }
             for ts, _, i, topic, msgtype in events:
                 msg = message(topic, i, msgtype)
                 w1.write(conns[topic], ts, store.serialize_ros1(msg, msgtype))
@@ -174,11 +182,14 @@ def write(
     plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
     w2 = Writer2(path, version=9, storage_plugin=plugin)
     if compression:
-        w2.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+        w2.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
     with w2:
-        conns = {t: w2.add_connection(t, m, typestore=store) for t, m, _, _ in topics}
+        conns = {
+            t: w2.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
+            for t, m, _, _ in topics
+        }
         for ts, _, i, topic, msgtype in events:
             w2.write(conns[topic], ts, store.serialize_cdr(message(topic, i, msgtype), msgtype))
-    if fmt == "mcap" and not compression:
+    if fmt == "mcap" and (not compression or mode == "storage"):
         return next(path.glob("*.mcap")), store
     return path, store
