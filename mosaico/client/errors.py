@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from mosaico.errors import MosaicoError, StateError
-from mosaico.protocol.errors import ProtocolError
+from mosaico.protocol.errors import Unavailable
 
-
-class Unavailable(ProtocolError, ConnectionError, code="UNAVAILABLE", prefix="unavailable"):
-    """The server cannot be reached (never started, went away, or timed out).
-
-    Also a `ConnectionError`, so code that handles network failures generically catches it.
-    """
+__all__ = ["Unavailable", "UploadError", "WriterClosedError"]
 
 
 class WriterClosedError(StateError):

@@ -66,6 +66,14 @@ class Unimplemented(ProtocolError, code="UNIMPLEMENTED", prefix="unimplemented")
     """An action or feature this server does not provide."""
 
 
+class Unavailable(ProtocolError, ConnectionError, code="UNAVAILABLE", prefix="unavailable"):
+    """The server cannot serve the call now: it cannot be reached (never started, went away,
+    timed out) or its storage cannot take more (a full disk). Worth retrying later.
+
+    Also a `ConnectionError`, so code that handles network failures generically catches it.
+    """
+
+
 class Internal(ProtocolError, code="INTERNAL", prefix="internal"):
     """A fault of the server (storage, bug); never caused by the request itself."""
 
@@ -77,6 +85,7 @@ _BY_PREFIX: tuple[type[ProtocolError], ...] = (
     FailedPrecondition,
     PermissionDenied,
     Unimplemented,
+    Unavailable,
     Internal,
     InvalidArgument,
 )
@@ -88,8 +97,8 @@ def to_flight_error(error: ProtocolError) -> Exception:
     NOT_FOUND becomes ``ArrowKeyError``; ALREADY_EXISTS, INVALID_ARGUMENT and
     FAILED_PRECONDITION become ``ArrowInvalid`` (pyarrow cannot emit the first and the last,
     §12.2: the message prefix tells them apart); PERMISSION_DENIED becomes
-    ``FlightUnauthorizedError``, UNIMPLEMENTED ``NotImplementedError``, anything else
-    ``FlightInternalError``.
+    ``FlightUnauthorizedError``, UNIMPLEMENTED ``NotImplementedError``, UNAVAILABLE
+    ``FlightUnavailableError``, anything else ``FlightInternalError``.
     """
     text = str(error)
     if isinstance(error, NotFound):
@@ -100,6 +109,8 @@ def to_flight_error(error: ProtocolError) -> Exception:
         return flight.FlightUnauthorizedError(text)
     if isinstance(error, Unimplemented):
         return NotImplementedError(text)
+    if isinstance(error, Unavailable):
+        return flight.FlightUnavailableError(text)
     return flight.FlightInternalError(text)
 
 
@@ -130,6 +141,8 @@ def from_flight_error(exc: BaseException) -> ProtocolError:
         return NotFound(message)
     if isinstance(exc, flight.FlightUnauthorizedError):
         return PermissionDenied(message)
+    if isinstance(exc, flight.FlightUnavailableError):
+        return Unavailable(message)
     if isinstance(exc, (pa.ArrowNotImplementedError, NotImplementedError)):
         return Unimplemented(message)
     if isinstance(exc, (pa.ArrowInvalid, ValueError)):
