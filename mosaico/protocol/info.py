@@ -25,11 +25,15 @@ class Limits:
         grpc_max_decode_message_size: the largest incoming message the server accepts.
         grpc_max_encode_message_size: the largest outgoing message the server emits.
         grpc_target_encode_message_size: the size the server aims at for DoGet batches.
+        max_metadata_bytes: the largest user metadata of a sequence or topic (as compact
+            JSON) and the largest notification message (as UTF-8) the server stores; an
+            extension of §5.4.1 (an optional key of ``config``; absent from other servers).
     """
 
     grpc_max_decode_message_size: int = 50 * MiB
     grpc_max_encode_message_size: int = 50 * MiB
     grpc_target_encode_message_size: int = 25 * MiB
+    max_metadata_bytes: int = 1 * MiB
 
     @property
     def upload_batch_limit(self) -> int:
@@ -83,5 +87,14 @@ class ServerInfo:
         config = jb.opt_object(obj, "config", what)
         if config is None or jb.opt_object(obj, "semver", what) is None:
             raise InvalidArgument(f"{what} lacks 'semver' or 'config'")
-        limits = Limits(*(jb.req_int(config, key, what) for key in attrs.asdict(Limits())))
-        return cls(jb.req_str(obj, "version", what), limits)
+        sizes = {key: jb.req_int(config, key, what) for key in _REQUIRED_LIMITS}
+        if (most := jb.opt_int(config, "max_metadata_bytes", what)) is not None:
+            sizes["max_metadata_bytes"] = most
+        return cls(jb.req_str(obj, "version", what), Limits(**sizes))
+
+
+_REQUIRED_LIMITS = (
+    "grpc_max_decode_message_size",
+    "grpc_max_encode_message_size",
+    "grpc_target_encode_message_size",
+)

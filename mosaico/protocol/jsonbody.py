@@ -16,29 +16,22 @@ import json
 from typing import Any
 
 from mosaico.protocol.errors import InvalidArgument
+from mosaico.protocol.limits import parse_json
 
 _MISSING = object()
 
 
 def load_object(data: bytes | str, what: str, max_bytes: int | None = None) -> dict[str, Any]:
-    """Parse ``data`` as a JSON object; ``what`` names the document in error messages.
+    """Parse ``data`` as a JSON object within the input limits (``mosaico.protocol.limits``);
+    ``what`` names the document in error messages.
 
     Raises:
-        InvalidArgument: ``data`` is over ``max_bytes``, not UTF-8, empty, not JSON, or JSON
-            that is not an object.
+        InvalidArgument: ``data`` is over ``max_bytes``, not UTF-8, empty, not JSON, beyond
+            a limit (depth, number size, NaN, lone surrogates), or JSON that is not an object.
     """
-    if max_bytes is not None and len(data) > max_bytes:
-        raise InvalidArgument(f"{what} is {len(data)} bytes, larger than the {max_bytes} limit")
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise InvalidArgument(f"{what} is not valid UTF-8: {exc}") from None
-    if not text.strip():
+    if not (data.strip() if isinstance(data, bytes) else data.strip()):
         raise InvalidArgument(f"{what} is empty, expected a JSON object")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+    value = parse_json(data, what, max_bytes)
     if not isinstance(value, dict):
         raise InvalidArgument(f"{what} must be a JSON object, got {type(value).__name__}")
     return value

@@ -21,6 +21,8 @@ import attrs
 
 from mosaico.protocol.errors import InvalidArgument
 
+MAX_NAME_CHARS = 512
+"""Longest sequence name or topic path accepted, in characters (before normalisation)."""
 _SEGMENT_CHARS = re.compile(r"[A-Za-z0-9_-]")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -48,6 +50,10 @@ def _check_segment(kind: str, raw: str, segment: str, first: bool) -> None:
 def _require_str(kind: str, raw: object) -> str:
     if not isinstance(raw, str):
         raise InvalidArgument(f"{kind} must be a string, got {type(raw).__name__}")
+    if len(raw) > MAX_NAME_CHARS:
+        raise InvalidArgument(
+            f"{kind} {raw[:40]!r}... is {len(raw)} characters, more than {MAX_NAME_CHARS}"
+        )
     return raw
 
 

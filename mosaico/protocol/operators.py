@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from mosaico.protocol.errors import InvalidArgument
-from mosaico.protocol.glob import GlobError, python_glob
+from mosaico.protocol.glob import MAX_PATTERN_CHARS, GlobError, python_glob
 
 NUMBER, STRING, BOOL, TEMPORAL = "number", "string", "bool", "temporal"
 """Leaf kinds: JSON number, string and boolean, and date/time leaves (ISO text or ns)."""
@@ -172,6 +172,10 @@ def _set(key: str, shown: str, values: Any, strict: bool) -> None:
 def _pattern(key: str, shown: str, value: Any, strict: bool) -> None:
     if not isinstance(value, str):
         raise InvalidArgument(f"{key}: {shown} takes a string pattern, got {value!r}")
+    if len(value) > MAX_PATTERN_CHARS:
+        raise InvalidArgument(
+            f"{key}: {shown} pattern is {len(value)} characters, more than {MAX_PATTERN_CHARS}"
+        )
     try:
         python_glob(value)
     except GlobError as exc:

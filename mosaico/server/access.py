@@ -6,6 +6,8 @@ the reference client treats specially.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,7 +17,7 @@ import attrs
 import pyarrow.flight as flight
 
 from mosaico.errors import InputError
-from mosaico.protocol.permissions import API_KEY_HEADER, PERMISSIONS
+from mosaico.protocol.permissions import API_KEY_HEADER, PERMISSIONS, RPC_PERMISSION
 
 MIDDLEWARE_KEY = "mosaico-auth"
 
@@ -59,37 +61,69 @@ class _Granted(flight.ServerMiddleware):
         self.permissions = permissions
 
 
+# The RPCs other than DoAction: their permission is known from the method alone, so it is
+# checked here, before the handler runs (pyarrow loses statuses raised inside GetSchema).
+_METHOD_RPC = {
+    flight.FlightMethod.GET_FLIGHT_INFO: "get_flight_info",
+    flight.FlightMethod.GET_SCHEMA: "get_schema",
+    flight.FlightMethod.DO_GET: "do_get",
+    flight.FlightMethod.LIST_FLIGHTS: "list_flights",
+    flight.FlightMethod.DO_PUT: "do_put",
+}
+
+
+def _digest(key: str | bytes) -> bytes:
+    return hashlib.sha256(key.encode() if isinstance(key, str) else key).digest()
+
+
 class ApiKeyMiddlewareFactory(flight.ServerMiddlewareFactory):
-    """Rejects calls without a known key; remembers what the key may do for the handlers."""
+    """Rejects calls without a known key, or whose key lacks the permission of the RPC;
+    remembers what the key may do for DoAction, whose permission depends on the action."""
 
     def __init__(self, keys: ApiKeys) -> None:
-        self._keys = keys
+        # Digests of equal length, compared in constant time: the time taken tells nothing
+        # about how close a guess was.
+        self._keys = [(_digest(key), perms) for key, perms in keys.grants.items()]
+
+    def _lookup(self, token: bytes) -> frozenset[str] | None:
+        wanted, granted = _digest(token), None
+        for digest, perms in self._keys:  # no early exit, for the same reason
+            if hmac.compare_digest(digest, wanted):
+                granted = perms
+        return granted
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[Any]]) -> _Granted:
         """Called by Flight before each call: look up the key in the API key header
-        (``API_KEY_HEADER``); returns the middleware that holds what the key may do.
+        (``API_KEY_HEADER``) and, for the RPCs other than DoAction, check their permission;
+        returns the middleware that holds what the key may do.
 
         Raises:
-            flight.FlightUnauthorizedError: the key is missing or unknown
-                (``PERMISSION_DENIED``).
+            flight.FlightUnauthorizedError: the key is missing, unknown or lacks the RPC's
+                permission (``PERMISSION_DENIED``).
         """
-        values = headers.get(API_KEY_HEADER) or []
-        token = (
-            values[0].decode() if values and isinstance(values[0], bytes) else (values or [""])[0]
-        )
-        granted = self._keys.grants.get(token)
+        values = headers.get(API_KEY_HEADER) or [b""]
+        token = values[0] if isinstance(values[0], bytes) else str(values[0]).encode()
+        granted = self._lookup(token) if token else None
         if granted is None:
             what = "unknown API key" if token else f"missing API key (header {API_KEY_HEADER!r})"
             raise flight.FlightUnauthorizedError(f"permission denied: {what}")
+        rpc = _METHOD_RPC.get(info.method)
+        if rpc is not None:
+            _check(granted, RPC_PERMISSION[rpc])
         return _Granted(granted)
 
 
-def require(context: flight.ServerCallContext, permission: str | None) -> None:
-    """Fail with PERMISSION_DENIED unless the caller's key grants `permission`."""
-    granted = context.get_middleware(MIDDLEWARE_KEY)
-    if granted is None or permission is None:
-        return  # no authentication configured, or any valid key will do
-    if permission not in granted.permissions:
+def _check(granted: frozenset[str], permission: str | None) -> None:
+    if permission is not None and permission not in granted:
         raise flight.FlightUnauthorizedError(
             f"permission denied: this API key lacks the {permission!r} permission"
         )
+
+
+def require(context: flight.ServerCallContext, permission: str | None) -> None:
+    """Fail with PERMISSION_DENIED unless the caller's key grants ``permission`` (DoAction,
+    whose permission depends on the action named; other RPCs are checked at the call's
+    start)."""
+    granted = context.get_middleware(MIDDLEWARE_KEY)
+    if granted is not None:  # None: no authentication configured
+        _check(granted.permissions, permission)

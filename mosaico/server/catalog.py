@@ -635,6 +635,10 @@ class Catalog:
             )
         return True
 
+    def has_topic(self, topic_id: str) -> bool:
+        """Whether the topic of that UUID still exists."""
+        return bool(self._select("SELECT 1 FROM topics WHERE id = ?", (topic_id,)))
+
     def chunks_of(self, topic_id: str) -> list[ChunkRow]:
         """The chunks of a topic (given by its UUID), in upload order (``ordinal``)."""
         rows = self._select(

@@ -1,14 +1,13 @@
 """The Arrow Flight front end: decode each RPC, check its permission, call the store, encode
-the reply (spec §5-§7). Errors become Flight statuses here, in ``_translate``, and nowhere
-else on the server."""
+the reply (spec §5-§7). Every handler and streamed reply runs inside ``server/status.py``,
+the one place where errors become Flight statuses."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -16,67 +15,22 @@ import pyarrow.flight as flight
 from mosaico.protocol import actions as act
 from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
 from mosaico.protocol.envelope import encode_envelope
-from mosaico.protocol.errors import Internal, InvalidArgument, ProtocolError, to_flight_error
+from mosaico.protocol.errors import InvalidArgument
 from mosaico.protocol.notifications import notifications_payload
-from mosaico.protocol.permissions import ACTION_PERMISSION, RPC_PERMISSION
+from mosaico.protocol.permissions import ACTION_PERMISSION
 from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
 from mosaico.server.logs import kv
 from mosaico.server.query.service import QueryService
+from mosaico.server.status import translated, translated_stream
 from mosaico.server.store import Store, TopicView
 
 log = logging.getLogger("mosaico.server.flight")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _translate(rpc: str) -> Callable[[F], F]:
-    """Turn ProtocolErrors (and storage faults) into the Flight status the spec names."""
-
-    def wrap(handler: F) -> F:
-        @functools.wraps(handler)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return handler(*args, **kwargs)
-            except ProtocolError as exc:
-                log.info(kv("rpc.error", rpc=rpc, code=exc.code, error=str(exc)))
-                raise to_flight_error(exc) from None
-            except OSError as exc:
-                log.exception(kv("rpc.fault", rpc=rpc, error=exc))
-                raise to_flight_error(Internal(f"storage failure: {exc}")) from None
-            except flight.FlightError:
-                raise
-            except Exception as exc:
-                log.exception(kv("rpc.bug", rpc=rpc, error=exc))
-                raise to_flight_error(Internal(f"unexpected server error: {exc!r}")) from None
-
-        return run  # type: ignore[return-value]
-
-    return wrap
-
-
-def _translated_stream(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Errors raised while streaming (e.g. the topic deleted meanwhile) get a proper status."""
-    try:
-        yield from batches
-    except ProtocolError as exc:
-        raise to_flight_error(exc) from None
-    except OSError as exc:
-        log.warning(kv("doget.fault", error=exc))
-        raise to_flight_error(Internal(f"storage failure while streaming: {exc}")) from None
 
 
 def _command(descriptor: flight.FlightDescriptor, what: str) -> bytes:
     if descriptor.descriptor_type != flight.DescriptorType.CMD:
         raise InvalidArgument(f"{what} needs a command descriptor, not a path descriptor")
     return bytes(descriptor.command)
-
-
-def _resource_command(
-    context: flight.ServerCallContext, descriptor: flight.FlightDescriptor, rpc: str, what: str
-) -> ResourceCommand:
-    """The permission check and the resource command of a catalogue RPC (spec §7)."""
-    require(context, RPC_PERMISSION[rpc])
-    return ResourceCommand.parse(_command(descriptor, what))
 
 
 def _endpoint(view: TopicView) -> flight.FlightEndpoint:
@@ -112,7 +66,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
         """``ListActions``: every action name of spec §5.3, with empty descriptions."""
         return [(name.value, "") for name in act.ActionName]
 
-    @_translate("do_action")
+    @translated("do_action")
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         """``DoAction`` (spec §5): check the permission of the action's name, validate the
         body into its typed request, run it and return the reply envelopes: one, or one per
@@ -173,7 +127,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
 
     # -- catalogue -----------------------------------------------------------------------
 
-    @_translate("get_flight_info")
+    @translated("get_flight_info")
     def get_flight_info(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.FlightInfo:
@@ -186,7 +140,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
             flight.FlightError: ``INVALID_ARGUMENT`` for a path descriptor or a malformed
                 command, ``NOT_FOUND`` for an unknown sequence or topic.
         """
-        cmd = _resource_command(context, descriptor, "get_flight_info", "GetFlightInfo")
+        cmd = ResourceCommand.parse(_command(descriptor, "GetFlightInfo"))
         if cmd.topic is not None:
             view = self.store.describe_topic(cmd.topic, cmd.window)
             return flight.FlightInfo(
@@ -201,7 +155,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
             app_metadata=seq.metadata.to_bytes(),
         )  # fmt: skip
 
-    @_translate("get_schema")
+    @translated("get_schema")
     def get_schema(
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
@@ -211,19 +165,18 @@ class MosaicoFlightServer(flight.FlightServerBase):
             flight.FlightError: ``INVALID_ARGUMENT`` for a sequence locator or a path
                 descriptor, ``NOT_FOUND`` for an unknown topic.
         """
-        cmd = _resource_command(context, descriptor, "get_schema", "GetSchema")
+        cmd = ResourceCommand.parse(_command(descriptor, "GetSchema"))
         if cmd.topic is None:
             raise InvalidArgument(f"GetSchema needs a topic locator, got sequence {cmd.sequence!r}")
         return flight.SchemaResult(self.store.topic_schema(cmd.topic))
 
-    @_translate("list_flights")
+    @translated("list_flights")
     def list_flights(
         self, context: flight.ServerCallContext, criteria: bytes
     ) -> Iterator[flight.FlightInfo]:
         """``ListFlights`` (spec §7.9): one info per sequence, in creation order, whose path
         descriptor is the sequence name. Criteria other than ``b""`` and ``b"/"`` (both mean
         "all") are refused with ``INVALID_ARGUMENT``."""
-        require(context, RPC_PERMISSION["list_flights"])
         if criteria not in (b"", b"/"):
             raise InvalidArgument(f"ListFlights criteria {criteria!r} unsupported; use b'' or b'/'")
         infos = []
@@ -235,7 +188,7 @@ class MosaicoFlightServer(flight.FlightServerBase):
 
     # -- data plane ----------------------------------------------------------------------
 
-    @_translate("do_get")
+    @translated("do_get")
     def do_get(
         self, context: flight.ServerCallContext, ticket: flight.Ticket
     ) -> flight.FlightDataStream:
@@ -243,14 +196,13 @@ class MosaicoFlightServer(flight.FlightServerBase):
         ``timestamp_ns``, in the stored schema, in batches near the target message size.
         An error met while streaming (the topic deleted meanwhile, a storage fault) ends the
         stream with its status."""
-        require(context, RPC_PERMISSION["do_get"])
         parsed = Ticket.parse(ticket.ticket)
         schema, batches = self.store.read(parsed)
         log.info(kv("doget", topic=str(parsed.topic), start=parsed.window.start_ns,
                     end=parsed.window.end_ns))  # fmt: skip
-        return flight.GeneratorStream(schema, _translated_stream(batches))
+        return flight.GeneratorStream(schema, translated_stream("do_get", batches))
 
-    @_translate("do_put")
+    @translated("do_put")
     def do_put(
         self,
         context: flight.ServerCallContext,
@@ -270,7 +222,6 @@ class MosaicoFlightServer(flight.FlightServerBase):
                 or interrupted stream, a batch above the decode limit or a null
                 ``timestamp_ns``.
         """
-        require(context, RPC_PERMISSION["do_put"])
         cmd = UploadCommand.parse(_command(descriptor, "DoPut"))
         upload = self.store.begin_upload(cmd, reader.schema)
         ok = False

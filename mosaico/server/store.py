@@ -30,8 +30,9 @@ from mosaico.protocol.appmeta import (
     TopicMetadata,
 )
 from mosaico.protocol.commands import ResourceCommand, Ticket, TimeWindow, UploadCommand
-from mosaico.protocol.errors import Internal
+from mosaico.protocol.errors import InvalidArgument, NotFound, Unavailable
 from mosaico.protocol.info import Limits, ServerInfo
+from mosaico.protocol.jsonbody import dump_object
 from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
@@ -188,7 +189,7 @@ class Store:
         return cls(pafs.LocalFileSystem(), folder, catalog, config, create=create, lock=True)
 
     def close(self) -> None:
-        """Stop serving: streaming reads end with ``Internal``, chunks being written land,
+        """Stop serving: streaming reads end with ``Unavailable``, chunks being written land,
         then the catalog closes."""
         self.closing.set()
         self._writer.shutdown(wait=True)
@@ -214,6 +215,12 @@ class Store:
         """The ``info`` reply (spec §5.4.1): protocol version and configured message limits."""
         return ServerInfo(limits=self.config.limits)
 
+    def _check_size(self, encoded: bytes, what: str) -> None:
+        """Refuse user metadata or a message above the advertised ``max_metadata_bytes``."""
+        limit = self.config.limits.max_metadata_bytes
+        if len(encoded) > limit:
+            raise InvalidArgument(f"{what} is {len(encoded)} bytes, more than the {limit} limit")
+
     # -- control plane -------------------------------------------------------------------
 
     def create_sequence(self, req: act.SequenceCreate) -> None:
@@ -222,6 +229,7 @@ class Store:
         Raises:
             AlreadyExists: the name is taken.
         """
+        self._check_size(dump_object(req.user_metadata), f"metadata of sequence {req.sequence!r}")
         self.catalog.create_sequence(req.sequence, req.user_metadata)
         log.info(kv("sequence.create", sequence=req.sequence))
 
@@ -246,6 +254,7 @@ class Store:
             InvalidArgument: the topic is not in the session's sequence.
             AlreadyExists: the sequence already has a topic at that path.
         """
+        self._check_size(dump_object(req.user_metadata), f"metadata of topic '{req.topic}'")
         topic = self.catalog.create_topic(
             req.session_uuid, req.topic.sequence, req.topic.path, req.ontology_tag,
             req.serialization_format, req.user_metadata,
@@ -320,6 +329,7 @@ class Store:
         Raises:
             NotFound: no such sequence or topic.
         """
+        self._check_size(req.msg.encode(), "notification message")
         path = None if req.topic is None else req.topic.path
         self.catalog.add_notification(req.sequence, path, req.notification_type, req.msg)
 
@@ -435,10 +445,15 @@ class Store:
             sorted_batches = read_sorted(
                 self.chunks, chunks, schema, ticket.window, sizes.batch_rows, sizes.read_rows
             )
-            for batch in read_ahead(sorted_batches):
-                if self.closing.is_set():
-                    raise Internal("server is shutting down")
-                yield batch
+            try:
+                for batch in read_ahead(sorted_batches):
+                    if self.closing.is_set():
+                        raise Unavailable("the server is shutting down")
+                    yield batch
+            except FileNotFoundError:
+                if self.catalog.has_topic(row.id):
+                    raise  # a chunk file lost under a live topic: a storage fault
+                raise NotFound(f"topic '{ticket.topic}' was deleted while being read") from None
 
         return schema, batches()
 

@@ -20,6 +20,7 @@ def test_info_handshake(raw: Raw) -> None:
         "grpc_max_decode_message_size": 52428800,
         "grpc_max_encode_message_size": 52428800,
         "grpc_target_encode_message_size": 26214400,
+        "max_metadata_bytes": 1048576,  # our extension: the reference client ignores it
     }
 
 

@@ -35,7 +35,7 @@ def holds(value: Any, cond: Condition) -> bool:
     if op == "$in":
         return any(json_kind(v) == kind and value == v for v in operand)
     if op == "$match":
-        return kind == STRING and python_glob(operand).fullmatch(value) is not None
+        return kind == STRING and python_glob(operand).fullmatch(value)
     if op in ("$between", "$outside"):
         return _in_range(value, cond, kind)
     compare = cond.operator.compare

@@ -17,7 +17,7 @@ from mosaico.server.query.plan import plan_query
 
 
 def _both(pattern: str, text: str) -> bool:
-    in_python = python_glob(pattern).fullmatch(text) is not None
+    in_python = python_glob(pattern).fullmatch(text)
     in_arrow = pc.match_substring_regex(pa.array([text]), arrow_glob(pattern))[0].as_py()
     assert in_python == in_arrow, (pattern, text)
     return in_python
