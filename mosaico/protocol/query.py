@@ -243,14 +243,19 @@ class Selector:
 
 Step = str | Selector
 """One step of an ontology path: a field name or a list selector."""
-_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[(?:\?|!|\d+)\])*)")
-_SELECTOR = re.compile(r"\[(\?|!|\d+)\]")
+_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[(?:\?|!|[0-9]+)\])*)")
+_SELECTOR = re.compile(r"\[(\?|!|[0-9]+)\]")
+_MAX_INDEX_DIGITS = 18  # any index of an int64 offset fits
 
 
-def _selector(text: str) -> Selector:
+def _selector(key: str, text: str) -> Selector:
     if text == "?":
         return Selector("any")
-    return Selector("all") if text == "!" else Selector("index", int(text))
+    if text == "!":
+        return Selector("all")
+    if len(text) > _MAX_INDEX_DIGITS:
+        raise InvalidArgument(f"{key}: list index of {len(text)} digits is out of range")
+    return Selector("index", int(text))
 
 
 def parse_ontology_key(key: str) -> tuple[str, tuple[Step, ...]]:
@@ -268,7 +273,7 @@ def parse_ontology_key(key: str) -> tuple[str, tuple[Step, ...]]:
                 "[?], [!] or [<index>])"
             )
         path.append(found.group(1))
-        path.extend(_selector(sel) for sel in _SELECTOR.findall(found.group(2)))
+        path.extend(_selector(key, sel) for sel in _SELECTOR.findall(found.group(2)))
     return tag, tuple(path)
 
 

@@ -144,7 +144,7 @@ def _temporal(key: str, value: Any, t: pa.DataType) -> pa.Scalar:
             found = _ns_scalar(value, t)
         elif isinstance(value, str):
             found = _iso_scalar(value, t)
-    except (ValueError, pa.ArrowException) as exc:
+    except (ValueError, OverflowError, pa.ArrowException) as exc:
         raise InvalidArgument(f"{key}: {value!r} is not a valid {t} value: {exc}") from None
     if found is None:
         raise InvalidArgument(f"{key}: a {t} leaf is compared with ISO-8601 text or integer ns")
