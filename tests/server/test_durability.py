@@ -219,7 +219,8 @@ def _parse_trace(text: str) -> list[Syscall]:
         args = match["args"]
         fd = _FD_PATH.match(args)
         paths = (fd["path"],) if fd else tuple(_QUOTED.findall(args))
-        calls.append(Syscall(float(match["t"]), match["call"], paths))
+        if paths:  # strace names every path it can resolve
+            calls.append(Syscall(float(match["t"]), match["call"], paths))
     return calls
 
 
@@ -260,11 +261,11 @@ def _traced_upload(strace: str, store: Path, *serve_options: str) -> tuple[list[
     return _parse_trace(trace.read_text()), replied
 
 
-def _catalog_sync(calls: list[Syscall], after: int, wal: str) -> int:
-    return next(
-        i for i, c in enumerate(calls)
-        if i > after and c.call in ("fsync", "fdatasync") and c.paths == (wal,)
-    )  # fmt: skip
+def _catalog_syncs(calls: list[Syscall], wal: str) -> list[int]:
+    """Where the catalog's write-ahead log was synced: one per committed transaction."""
+    return [
+        i for i, c in enumerate(calls) if c.call in ("fsync", "fdatasync") and c.paths == (wal,)
+    ]
 
 
 def test_serve_fsyncs_each_chunk_before_its_commit_and_the_reply(
@@ -272,29 +273,39 @@ def test_serve_fsyncs_each_chunk_before_its_commit_and_the_reply(
 ) -> None:
     store = tmp_path / "store"
     calls, replied = _traced_upload(strace, store)
-    wal = f"{store}/{CATALOG_FILE}-wal"
+    commits = _catalog_syncs(calls, f"{store}/{CATALOG_FILE}-wal")
     renames = [i for i, c in enumerate(calls) if c.call.startswith("rename")]
-    chunk_renames = [i for i in renames if "/chunks/" in calls[i].paths[-1]]
+    chunk_renames = [i for i in renames if f"{store}/chunks/" in calls[i].paths[-1]]
     assert len(chunk_renames) >= 3
-    for at in chunk_renames:
+    # Chunks of one upload land one after the other: each one's commit comes before the
+    # next one's file is synced.
+    for at, following in zip(chunk_renames, [*chunk_renames[1:], len(calls)], strict=True):
         source, target = calls[at].paths
-        synced_file = [i for i, c in enumerate(calls[:at]) if c.paths == (source,)]
-        assert synced_file, f"{source} was renamed without an fsync of its data"
+        assert any(c.paths == (source,) for c in calls[:at]), f"{source} renamed unsynced"
         folder = os.path.dirname(target)
         dir_sync = next((i for i, c in enumerate(calls) if i > at and c.paths == (folder,)), None)
         assert dir_sync is not None, f"{folder} not synced after the rename of {target}"
-        commit = _catalog_sync(calls, dir_sync, wal)
-        assert calls[commit].time <= replied
+        next_file = next(
+            (
+                i
+                for i in range(dir_sync, following)
+                if calls[i].paths[0].startswith(f"{store}/tmp/")
+            ),
+            following,
+        )
+        assert any(dir_sync < i < next_file for i in commits), f"{target}: no commit after"
     # The new topic folder: chunks/ synced before the first rename into it.
     assert any(c.paths == (f"{store}/chunks",) for c in calls[: chunk_renames[0]])
-    # The finalize itself: a catalog sync after the last chunk's, before the reply.
-    last = _catalog_sync(calls, _catalog_sync(calls, chunk_renames[-1], wal), wal)
-    assert calls[last].time <= replied
+    # After the last chunk: its commit, the upload's end, the finalize; then the reply.
+    last = [i for i in commits if i > chunk_renames[-1]]
+    assert len(last) >= 3
+    assert calls[last[2]].time <= replied
 
 
 def test_serve_no_fsync_syncs_no_chunk(strace: str, tmp_path: Path) -> None:
     store = tmp_path / "store"
     calls, _ = _traced_upload(strace, store, "--no-fsync")
-    assert any("/chunks/" in c.paths[-1] for c in calls if c.call.startswith("rename"))
-    synced = [c.paths for c in calls if c.call in ("fsync", "fdatasync")]
-    assert not [p for p in synced if p and ("/chunks" in p[0] or "/tmp/" in p[0])]
+    renamed = [c.paths[-1] for c in calls if c.call.startswith("rename")]
+    assert any(path.startswith(f"{store}/chunks/") for path in renamed)
+    synced = [c.paths[0] for c in calls if c.call in ("fsync", "fdatasync")]
+    assert not [p for p in synced if p.startswith((f"{store}/chunks", f"{store}/tmp"))]
