@@ -305,6 +305,16 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return db
 
 
+def _insert_notification(
+    cur: sqlite3.Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
+) -> None:
+    cur.execute(
+        "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
+        "created_at_ns) VALUES (?,?,?,?,?,?)",
+        (str(uuid.uuid4()), sequence_id, topic_id, notification_type, msg, clock.now()),
+    )
+
+
 def _rollback_quietly(db: sqlite3.Connection) -> None:
     """End the transaction a failed statement or COMMIT left open, if any."""
     if db.in_transaction:
@@ -704,13 +714,17 @@ class Catalog:
         """The path of every recorded chunk (relative to the store root): what a sweep keeps."""
         return {r[0] for r in self._select("SELECT path FROM chunks")}
 
-    def recover_interrupted_uploads(self) -> list[TopicRow]:
-        """After a restart no upload is running: mark the ones that were as failed."""
+    def recover_interrupted_uploads(self, note: str) -> list[TopicRow]:
+        """After a restart no upload is running: mark the ones that were as failed, each
+        with an ``error`` notification saying ``note``, in one transaction (a recovery that
+        fails, e.g. on a full disk, leaves them to the next start)."""
         with self._tx() as cur:
             rows = [
                 _topic(r) for r in cur.execute(f"{_TOPIC_SELECT} WHERE t.state = ?", (UPLOADING,))
             ]
             cur.execute("UPDATE topics SET state = ? WHERE state = ?", (FAILED, UPLOADING))
+            for topic in rows:
+                _insert_notification(cur, topic.sequence_id, topic.id, "error", note)
         return rows
 
     # -- notifications -------------------------------------------------------------------
@@ -730,11 +744,7 @@ class Catalog:
             else:
                 topic = self._topic(cur, sequence, topic_path)
                 seq_id, topic_id = topic.sequence_id, topic.id
-            cur.execute(
-                "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
-                "created_at_ns) VALUES (?,?,?,?,?,?)",
-                (str(uuid.uuid4()), seq_id, topic_id, notification_type, msg, clock.now()),
-            )
+            _insert_notification(cur, seq_id, topic_id, notification_type, msg)
 
     def _notification_target(
         self, cur: sqlite3.Cursor, sequence: str, topic_path: str | None

@@ -36,6 +36,7 @@ from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.durability import Durability, durability_for
 from mosaico.server.folder_lock import FolderLock, StoreBusyError
 from mosaico.server.logs import kv
@@ -159,7 +160,9 @@ class Store:
         except OSError as exc:
             self.catalog.close()
             self._release_lock()
-            raise StoreError(f"store {root!r} is not usable: {exc}") from exc
+            raise StoreError(
+                f"store {root!r} is not usable: {disk_full_reason(exc) or exc}"
+            ) from exc
         # Parquet encoding releases the GIL: a small pool uses every core across uploads.
         self._writer = ThreadPoolExecutor(
             max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="chunk-writer"
@@ -167,7 +170,11 @@ class Store:
         self._uploads: dict[str, threading.Event] = {}
         self._uploads_lock = threading.Lock()
         self.closing = threading.Event()
-        self._recover()
+        try:
+            self._recover()
+        except OutOfSpace as exc:
+            self.close()
+            raise StoreError(f"store {root!r} cannot recover from its last run: {exc}") from exc
 
     @classmethod
     def open_local(
@@ -213,11 +220,8 @@ class Store:
             self._lock.release()
 
     def _recover(self) -> None:
-        for topic in self.catalog.recover_interrupted_uploads():
-            self.catalog.add_notification(
-                topic.sequence, topic.path, "error",
-                "upload interrupted by a server restart; rows committed before it are kept",
-            )  # fmt: skip
+        note = "upload interrupted by a server restart; rows committed before it are kept"
+        for topic in self.catalog.recover_interrupted_uploads(note):
             log.warning(kv("recover.upload_interrupted", topic=topic.locator))
         removed = self.chunks.sweep(self.catalog.all_chunk_paths())
         if removed:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 from mosaico.protocol.errors import Unavailable, from_flight_error
 from mosaico.server import EmbeddedServer, StoreConfig
 from mosaico.server.catalog import FAILED
-from mosaico.server.launch import serve_process
+from mosaico.server.launch import free_port, serve_command, serve_process
 from tests.server.server_helpers import Raw
 
 DISK = "4m"
@@ -38,6 +39,7 @@ FULL_UPLOAD = re.compile(
     r"'full/imu'; the (\d+) rows committed before are kept$"
 )
 FULL_CATALOG = "the store is out of disk space (database or disk is full) while writing the catalog"
+FULL_CATALOG_ERROR = f"unavailable: {FULL_CATALOG}"
 
 
 @pytest.fixture
@@ -191,4 +193,48 @@ def test_full_disk_through_mosaico_serve(small_disk: Path) -> None:
         assert os.listdir(store / "tmp") == []
         raw.action("sequence_delete", {"locator": "full"})
         _assert_works(raw)
+        raw.client.close()
+
+
+def _serve_refused(store: Path) -> str:
+    """Run `mosaico serve` on ``store``, which must refuse to start; returns what it said."""
+    done = subprocess.run(
+        serve_command(store, free_port()), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.stderr
+
+
+def test_restart_on_a_full_disk_says_why_it_cannot_recover(small_disk: Path) -> None:
+    store = small_disk / "store"
+    with serve_process(store) as (process, port):
+        raw = Raw(flight.FlightClient(f"grpc://127.0.0.1:{port}"))
+        session = raw.new_sequence("cut")
+        uuid = raw.new_topic(session, "cut/imu")
+        descriptor = flight.FlightDescriptor.for_command(
+            json.dumps({"resource_locator": "cut/imu", "topic_uuid": uuid})
+        )
+        writer, _ = raw.client.do_put(descriptor, SCHEMA)
+        writer.write_batch(_batch(0))
+        schema_cmd = flight.FlightDescriptor.for_command(
+            json.dumps({"resource_locator": "cut/imu"})
+        )
+        while not raw.client.get_schema(schema_cmd).schema.names:  # claimed: uploading
+            time.sleep(0.01)
+        process.kill()  # the upload is left interrupted
+        process.wait()
+        raw.client.close()
+    filler = _fill_with_a_file(small_disk)
+    refused = _serve_refused(store)
+    assert f"Error: store {str(store)!r} is not usable: No space left on device" in refused
+    # Room for the start-up probe but not for the recovery's catalog writes.
+    os.truncate(filler, filler.stat().st_size - 4 * KiB)
+    refused = _serve_refused(store)
+    assert f"store {str(store)!r} cannot recover from its last run: {FULL_CATALOG_ERROR}" in refused
+    filler.unlink()
+    with serve_process(store) as (_, port):
+        raw = Raw(flight.FlightClient(f"grpc://127.0.0.1:{port}"))
+        notes = raw.action("topic_notification_list", {"locator": "cut/imu"})
+        assert "upload interrupted by a server restart" in json.dumps(notes)
         raw.client.close()
