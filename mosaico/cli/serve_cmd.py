@@ -47,6 +47,12 @@ SHUTDOWN_GRACE_S = 10.0
     help="Parquet codec for non-image topics: trade upload throughput for disk space.",
 )
 @click.option(
+    "--fsync/--no-fsync", default=True, show_default=True,
+    help="Reply to an upload or finalize only once its chunk files and catalog commit are "
+    "fsynced. --no-fsync is for scratch stores: faster, and what was acknowledged still "
+    "survives a crash of the server, but not a power loss or an OS crash.",
+)  # fmt: skip
+@click.option(
     "--api-key", "api_key_specs", multiple=True, metavar="KEY[:read,write,delete]",
     help="Require this API key (repeatable); without permissions it may do everything.",
 )  # fmt: skip
@@ -70,6 +76,7 @@ def serve(
     port: int,
     chunk_mib: int,
     compression: str,
+    fsync: bool,
     api_key_specs: tuple[str, ...],
     api_keys_file: str | None,
     tls_cert: str | None,
@@ -84,9 +91,8 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        store = Store.open_local(
-            store_dir, StoreConfig(chunk_bytes=chunk_mib * MiB, compression=compression)
-        )
+        config = StoreConfig(chunk_bytes=chunk_mib * MiB, compression=compression, durable=fsync)
+        store = Store.open_local(store_dir, config)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -107,7 +113,7 @@ def serve(
     # Installed ontology packages, loaded now so that a broken one is reported at start.
     for plugin in load_plugins():
         log.info(kv("serve.ontology", entry_point=plugin))
-    log.info(kv("serve.ready", host=host, port=server.port, store=store_dir))
+    log.info(kv("serve.ready", host=host, port=server.port, store=store_dir, fsync=fsync))
     while not stop.wait(0.5):
         pass
 

@@ -2,7 +2,10 @@
 statistics) and notifications, and the transactions that change it.
 
 SQLite in the store folder, WAL mode, one connection guarded by a lock that is held only for
-short transactions (never while streaming). The SQL sticks to the portable subset (text UUID
+short transactions (never while streaming). A durable catalog (the default) commits with
+``synchronous=FULL``: a transaction is on stable storage when its method returns; without
+durability (``synchronous=NORMAL``) the last commits survive a process crash but may be lost
+on a power loss. A full disk is raised as ``OutOfSpace`` (UNAVAILABLE). The SQL sticks to the portable subset (text UUID
 keys generated here, BIGINT, ON DELETE CASCADE, no upserts) so PostgreSQL can follow. Rows
 come back as frozen values (``TopicRow``, ``ChunkRow``, ...) that the rest of the server
 shares; refusals are ``ProtocolError`` values with the message the client sees.
@@ -16,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from mosaico.protocol.errors import (
     InvalidArgument,
     NotFound,
 )
+from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (
@@ -301,11 +305,29 @@ def _connect(path: str, create: bool) -> sqlite3.Connection:
     return db
 
 
+def _insert_notification(
+    cur: sqlite3.Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
+) -> None:
+    cur.execute(
+        "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
+        "created_at_ns) VALUES (?,?,?,?,?,?)",
+        (str(uuid.uuid4()), sequence_id, topic_id, notification_type, msg, clock.now()),
+    )
+
+
+def _rollback_quietly(db: sqlite3.Connection) -> None:
+    """End the transaction a failed statement or COMMIT left open, if any."""
+    if db.in_transaction:
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
 class Catalog:
     """All catalog reads and writes; each public method is one short transaction."""
 
-    def __init__(self, path: str, create: bool = True) -> None:
+    def __init__(self, path: str, create: bool = True, *, durable: bool = True) -> None:
         """Open the catalog database at ``path``; with ``create`` a missing one is made.
+        With ``durable`` every commit is synced to stable storage before it returns.
 
         Raises:
             FileNotFoundError: ``create`` is false and ``path`` holds no catalog (no file,
@@ -315,7 +337,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._db = _connect(path, create)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._tx() as cur:
             for statement in _SCHEMA.split(";"):
@@ -327,17 +349,32 @@ class Catalog:
         with self._lock:
             self._db.close()
 
+    @property
+    def synchronous(self) -> str:
+        """SQLite's ``synchronous`` setting of the connection: ``FULL`` or ``NORMAL``."""
+        with self._lock:
+            level = self._db.execute("PRAGMA synchronous").fetchone()[0]
+        return {1: "NORMAL", 2: "FULL"}.get(level, str(level))
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
+        """One transaction; a full disk is raised as `OutOfSpace`, nothing committed."""
         with self._lock:
             cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    _rollback_quietly(self._db)
+                    raise
+                cur.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                reason = disk_full_reason(exc)
+                if reason is None:
+                    raise
+                _rollback_quietly(self._db)
+                raise OutOfSpace(reason, "the catalog") from exc
 
     def _select(self, query: str, args: Any = ()) -> list[Any]:
         """All rows of one read-only query, in a transaction of its own."""
@@ -681,13 +718,17 @@ class Catalog:
         """The path of every recorded chunk (relative to the store root): what a sweep keeps."""
         return {r[0] for r in self._select("SELECT path FROM chunks")}
 
-    def recover_interrupted_uploads(self) -> list[TopicRow]:
-        """After a restart no upload is running: mark the ones that were as failed."""
+    def recover_interrupted_uploads(self, note: str) -> list[TopicRow]:
+        """After a restart no upload is running: mark the ones that were as failed, each
+        with an ``error`` notification saying ``note``, in one transaction (a recovery that
+        fails, e.g. on a full disk, leaves them to the next start)."""
         with self._tx() as cur:
             rows = [
                 _topic(r) for r in cur.execute(f"{_TOPIC_SELECT} WHERE t.state = ?", (UPLOADING,))
             ]
             cur.execute("UPDATE topics SET state = ? WHERE state = ?", (FAILED, UPLOADING))
+            for topic in rows:
+                _insert_notification(cur, topic.sequence_id, topic.id, "error", note)
         return rows
 
     # -- notifications -------------------------------------------------------------------
@@ -707,11 +748,7 @@ class Catalog:
             else:
                 topic = self._topic(cur, sequence, topic_path)
                 seq_id, topic_id = topic.sequence_id, topic.id
-            cur.execute(
-                "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
-                "created_at_ns) VALUES (?,?,?,?,?,?)",
-                (str(uuid.uuid4()), seq_id, topic_id, notification_type, msg, clock.now()),
-            )
+            _insert_notification(cur, seq_id, topic_id, notification_type, msg)
 
     def _notification_target(
         self, cur: sqlite3.Cursor, sequence: str, topic_path: str | None

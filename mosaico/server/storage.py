@@ -1,9 +1,15 @@
 """Chunk files: Parquet through ``pyarrow.fs`` (no local-path assumptions), written atomically.
 
 Layout under the store root: ``chunks/<topic id>/<chunk id>.parquet`` for committed data and
-``tmp/`` for files being written. A chunk is written to ``tmp/``, closed, then moved into place;
-only then is it recorded in the catalog. Anything under ``chunks/`` that the catalog does not
-know (a crash between move and commit, a delete interrupted half-way) is swept at start-up.
+``tmp/`` for files being written. A chunk is written to ``tmp/``, closed and made durable,
+then moved into place and its folder made durable (see ``durability``); only then is it
+recorded in the catalog. Anything under ``chunks/`` that the catalog does not know (a crash
+between move and commit, a delete interrupted half-way) is swept at start-up, and so is
+anything left in ``tmp/``.
+
+pyarrow reports a write that failed (a full disk) by a second error raised while closing
+the Parquet writer; ``write_chunk`` raises the filesystem's ``OSError`` instead, so that
+callers can tell a full disk from a fault.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mosaico.ontology.placeholders import fill_required_columns
+from mosaico.server.durability import Durability, NoSync
 from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
@@ -67,11 +74,15 @@ class WriteOptions:
 
 
 class ChunkStore:
-    """Chunk files on any ``pyarrow.fs`` filesystem, under ``root``."""
+    """Chunk files on any ``pyarrow.fs`` filesystem, under ``root``, made durable by
+    ``durability`` (default: nothing to do, as on an object store)."""
 
-    def __init__(self, fs: pafs.FileSystem, root: str) -> None:
+    def __init__(
+        self, fs: pafs.FileSystem, root: str, durability: Durability | None = None
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
+        self.durability = durability or NoSync()
 
     def _abs(self, relative: str) -> str:
         return f"{self.root}/{relative}"
@@ -84,14 +95,17 @@ class ChunkStore:
         with self.fs.open_output_stream(probe) as out:
             out.write(b"ok")
         self.fs.delete_file(probe)
+        self.durability.sync_dir(self.root)  # chunks/, tmp/ and the catalog file
 
     def write_chunk(
         self, topic_id: str, chunk_id: str, table: pa.Table, options: WriteOptions,
         row_group_rows: int,
     ) -> WrittenChunk:  # fmt: skip
         """Write ``table`` as ``chunks/<topic_id>/<chunk_id>.parquet``: into ``tmp/`` first,
-        then moved into place, so no reader sees a partial file. On failure the temporary
-        file is removed and no chunk file lands under ``chunks/``.
+        then moved into place, so no reader sees a partial file. When this returns, the file
+        and its directory entry are durable: the file synced before the move, its folder
+        after (and ``chunks/`` when the folder is new). On failure the temporary file is
+        removed and no chunk file lands under ``chunks/``.
 
         Args:
             topic_id: the topic UUID, the folder of the file.
@@ -101,7 +115,7 @@ class ChunkStore:
             row_group_rows: rows per Parquet row group (at least 1 is used).
 
         Raises:
-            OSError: the filesystem failed.
+            OSError: the filesystem failed (``errno.ENOSPC`` for a full disk).
             pa.ArrowException: Parquet refused the table. Nulls in required columns under
                 null parents are not a refusal: they are filled and the write retried.
         """
@@ -118,28 +132,44 @@ class ChunkStore:
                 collected.clear()
                 repaired = fill_required_columns(table)
                 self._write_parquet(tmp, repaired, options, row_group_rows, collected)
+            self.durability.sync_file(tmp)
             size = self.fs.get_file_info(tmp).size or 0
-            self.fs.create_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"), recursive=True)
+            folder = self._topic_dir(topic_id)
             self.fs.move(tmp, self._abs(final))
+            self.durability.sync_dir(folder)
         except BaseException:
             self._delete_quietly(tmp)
             raise
         return WrittenChunk(final, size, collected[0])
 
+    def _topic_dir(self, topic_id: str) -> str:
+        """The topic's chunk folder, created (and ``chunks/`` synced) if it is new."""
+        folder = self._abs(f"{CHUNK_DIR}/{topic_id}")
+        if self.fs.get_file_info(folder).type == pafs.FileType.NotFound:
+            self.fs.create_dir(folder, recursive=True)
+            self.durability.sync_dir(self._abs(CHUNK_DIR))
+        return folder
+
     def _write_parquet(
         self, path: str, table: pa.Table, options: WriteOptions, row_group_rows: int,
         collected: list[pq.FileMetaData],
     ) -> None:  # fmt: skip
-        with self.fs.open_output_stream(path) as out:
-            pq.write_table(
-                table,
-                out,
-                row_group_size=max(1, row_group_rows),
-                compression=options.compression,
-                use_dictionary=options.use_dictionary,
-                write_statistics=options.write_statistics,
-                metadata_collector=collected,
-            )
+        try:
+            with self.fs.open_output_stream(path) as out:
+                pq.write_table(
+                    table,
+                    out,
+                    row_group_size=max(1, row_group_rows),
+                    compression=options.compression,
+                    use_dictionary=options.use_dictionary,
+                    write_statistics=options.write_statistics,
+                    metadata_collector=collected,
+                )
+        except (RuntimeError, pa.ArrowException) as exc:
+            cause = _masked_os_error(exc)
+            if cause is None:
+                raise
+            raise cause from None
 
     def open_chunk(self, path: str) -> pq.ParquetFile:
         """Open a chunk for reading by its path relative to the store root (``ChunkRow.path``);
@@ -183,6 +213,18 @@ class ChunkStore:
             ):
                 self.fs.delete_dir(info.path)
         return removed
+
+
+def _masked_os_error(exc: BaseException) -> OSError | None:
+    """The filesystem error behind a failed Parquet write, if there is one: a failed write
+    makes pyarrow's writer raise again on closing ("file metadata is only available after
+    writer close"), with the real ``OSError`` (e.g. ``ENOSPC``) as its context."""
+    seen: BaseException | None = exc.__context__
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def _required_nulls(exc: BaseException | None) -> bool:

@@ -37,6 +37,8 @@ from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.disk_space import OutOfSpace, disk_full_reason
+from mosaico.server.durability import Durability, durability_for
 from mosaico.server.folder_lock import FolderLock, StoreBusyError
 from mosaico.server.logs import kv
 from mosaico.server.read_ahead import read_ahead
@@ -63,7 +65,8 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 
 @attrs.frozen
 class StoreConfig:
-    """How a store serves and writes: message limits, chunk and row-group sizes, codec."""
+    """How a store serves and writes: message limits, chunk and row-group sizes, codec,
+    durability."""
 
     limits: Limits = Limits()
     # Roll a new chunk file once this much is buffered. Small enough that chunks of a large
@@ -71,6 +74,11 @@ class StoreConfig:
     chunk_bytes: int = 16 * MiB
     row_group_bytes: int = 8 * MiB  # Parquet row groups: the unit a read loads at once
     compression: str = "none"  # Parquet codec of non-image topics (lz4, zstd, snappy, none)
+    # Acknowledged writes (chunks, catalog commits, hence finalize) are on stable storage
+    # before the reply: fsync of chunk files and their folders, catalog synchronous=FULL.
+    # False trades that for speed on scratch stores: a process crash still loses nothing
+    # acknowledged, a power loss or OS crash may.
+    durable: bool = True
 
 
 @attrs.frozen
@@ -112,6 +120,11 @@ class Store:
     be used. With ``create`` false an existing store is required: a missing catalog raises
     ``StoreNotFoundError`` before anything is written under ``root``.
 
+    Chunk files are made durable by ``durability``, by default the policy of ``fs`` (fsync
+    on a local filesystem, see `durability`) when ``config.durable``; the catalog commits
+    with ``synchronous=FULL`` then. A chunk is durable before the catalog records it, so a
+    reply that follows a commit (a DoPut's end, ``session_finalize``) follows its data.
+
     Example:
         >>> import tempfile
         >>> store = Store.open_local(tempfile.mkdtemp())
@@ -123,13 +136,14 @@ class Store:
     def __init__(
         self, fs: pafs.FileSystem, root: str, catalog_path: str,
         config: StoreConfig | None = None, *, create: bool = True,
-        lock: bool = False,
+        lock: bool = False, durability: Durability | None = None,
     ) -> None:  # fmt: skip
         self.config = config or StoreConfig()
         self._lock: FolderLock | None = None
-        self.chunks = ChunkStore(fs, root)
+        durability = durability or durability_for(fs, self.config.durable)
+        self.chunks = ChunkStore(fs, root, durability)
         try:
-            self.catalog = Catalog(catalog_path, create=create)
+            self.catalog = Catalog(catalog_path, create=create, durable=self.config.durable)
         except FileNotFoundError:
             raise StoreNotFoundError(
                 f"no store at {root!r}: the folder holds no mosaico catalog ({CATALOG_FILE})"
@@ -147,7 +161,9 @@ class Store:
         except OSError as exc:
             self.catalog.close()
             self._release_lock()
-            raise StoreError(f"store {root!r} is not usable: {exc}") from exc
+            raise StoreError(
+                f"store {root!r} is not usable: {disk_full_reason(exc) or exc}"
+            ) from exc
         # Parquet encoding releases the GIL: a small pool uses every core across uploads.
         self._writer = ThreadPoolExecutor(
             max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="chunk-writer"
@@ -155,7 +171,11 @@ class Store:
         self._uploads: dict[str, threading.Event] = {}
         self._uploads_lock = threading.Lock()
         self.closing = threading.Event()
-        self._recover()
+        try:
+            self._recover()
+        except OutOfSpace as exc:
+            self.close()
+            raise StoreError(f"store {root!r} cannot recover from its last run: {exc}") from exc
 
     @classmethod
     def open_local(
@@ -201,11 +221,8 @@ class Store:
             self._lock.release()
 
     def _recover(self) -> None:
-        for topic in self.catalog.recover_interrupted_uploads():
-            self.catalog.add_notification(
-                topic.sequence, topic.path, "error",
-                "upload interrupted by a server restart; rows committed before it are kept",
-            )  # fmt: skip
+        note = "upload interrupted by a server restart; rows committed before it are kept"
+        for topic in self.catalog.recover_interrupted_uploads(note):
             log.warning(kv("recover.upload_interrupted", topic=topic.locator))
         removed = self.chunks.sweep(self.catalog.all_chunk_paths())
         if removed:

@@ -20,9 +20,16 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.protocol.commands import UploadCommand
-from mosaico.protocol.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
+from mosaico.protocol.errors import (
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ProtocolError,
+)
 from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.server.catalog import CREATED, Catalog, ChunkRow, TopicRow
+from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
 from mosaico.server.storage import ChunkStore, WriteOptions
@@ -164,10 +171,18 @@ class TopicUpload:
             self._await()
 
     def _await(self) -> None:
-        """Wait for the chunk in flight; its failure is raised here."""
+        """Wait for the chunk in flight; its failure is raised here, a full disk as
+        `OutOfSpace` naming the topic and the rows it keeps."""
         if self._inflight is not None:
             future, self._inflight = self._inflight, None
-            future.result()
+            try:
+                future.result()
+            except OSError as exc:  # OutOfSpace from the catalog is one too (Unavailable)
+                reason = disk_full_reason(exc)
+                if reason is None:
+                    raise
+                kept = f"the {self.rows} rows committed before are kept"
+                raise OutOfSpace(reason, f"topic {self.topic.locator!r}; {kept}") from exc
 
     def _write_chunk(self, table: pa.Table, ordinal: int) -> None:
         """Sort, write the file atomically, then record it in the catalog."""
@@ -201,6 +216,8 @@ class TopicUpload:
         """Make everything durable, then mark the upload complete."""
         try:
             self.flush(wait=True)
+        except ProtocolError:
+            raise
         except OSError as exc:
             raise Internal(f"could not store topic {self.topic.locator!r}: {exc}") from exc
         self._catalog.end_upload(self.topic.id, ok=True)
