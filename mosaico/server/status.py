@@ -21,7 +21,6 @@ the traceback), which the bound keeps under 1 KiB.
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import sqlite3
@@ -31,6 +30,7 @@ from typing import Any, TypeVar
 import pyarrow.flight as flight
 
 from mosaico.protocol.errors import Internal, ProtocolError, Unavailable, to_flight_error
+from mosaico.server.disk_space import disk_full_reason
 from mosaico.server.logs import kv
 
 log = logging.getLogger("mosaico.server.flight")
@@ -56,21 +56,15 @@ def bounded(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
     return f"{keep}... ({len(raw) - len(keep.encode())} more bytes)"
 
 
-def _full_disk(exc: BaseException) -> bool:
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
-
-
 def protocol_error(exc: BaseException, rpc: str) -> ProtocolError:
     """The protocol error a client is told for ``exc``, raised while serving ``rpc``;
     faults are logged here with their traceback."""
     if isinstance(exc, ProtocolError):
         log.info(kv("rpc.error", rpc=rpc, code=exc.code, error=bounded(str(exc), 2000)))
-        return type(exc)(bounded(exc.detail))
-    if _full_disk(exc):
+        return _canonical(exc)(bounded(exc.detail))
+    if (reason := disk_full_reason(exc)) is not None:
         log.error(kv("rpc.full", rpc=rpc, error=exc))
-        return Unavailable("the store is out of disk space; free some and retry")
+        return Unavailable(f"the store is out of disk space ({reason}); free some and retry")
     if isinstance(exc, (OSError, sqlite3.Error)):
         log.exception(kv("rpc.fault", rpc=rpc, error=exc))
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
@@ -79,11 +73,24 @@ def protocol_error(exc: BaseException, rpc: str) -> ProtocolError:
     return Internal(f"unexpected server error ({type(exc).__name__}); see the server log")
 
 
+def _canonical(exc: ProtocolError) -> type[ProtocolError]:
+    """The protocol's own kind of ``exc`` (``Unavailable`` for a server's ``OutOfSpace``),
+    whose constructor takes the detail alone."""
+    return next(
+        kind for kind in type(exc).__mro__
+        if issubclass(kind, ProtocolError) and kind.__module__ == ProtocolError.__module__
+    )  # fmt: skip
+
+
 def flight_status(exc: BaseException, rpc: str) -> BaseException:
     """The exception a handler raises for ``exc`` so the client gets the right status."""
     if isinstance(exc, flight.FlightError):
         return exc  # raised on purpose with its status (PERMISSION_DENIED) and a short text
-    return to_flight_error(protocol_error(exc, rpc))
+    try:
+        return to_flight_error(protocol_error(exc, rpc))
+    except Exception:  # never let the translation itself fail into UNKNOWN
+        log.exception(kv("rpc.translation", rpc=rpc))
+        return to_flight_error(Internal("unexpected server error; see the server log"))
 
 
 def _named_after_module(function: F) -> F:

@@ -18,6 +18,7 @@ from mosaico.protocol.errors import Internal, InvalidArgument, Unavailable
 from mosaico.protocol.permissions import API_KEY_HEADER
 from mosaico.server import EmbeddedServer
 from mosaico.server.access import ApiKeys
+from mosaico.server.disk_space import OutOfSpace
 from mosaico.server.status import MAX_MESSAGE_BYTES, bounded, protocol_error
 from tests.server.server_helpers import Raw
 
@@ -49,6 +50,8 @@ def test_faults_are_named_by_kind_only() -> None:
     assert isinstance(lost, Internal) and "/srv" not in str(lost)
     bug = protocol_error(KeyError("/srv/secret"), "x")
     assert isinstance(bug, Internal) and "secret" not in str(bug) and "KeyError" in str(bug)
+    cause = OutOfSpace("No space left on device", "topic 'run/imu'")
+    assert str(protocol_error(cause, "do_put")) == f"unavailable: {cause.detail}"
     long = protocol_error(InvalidArgument("x" * 10_000), "x")
     assert isinstance(long, InvalidArgument) and len(str(long).encode()) < 400
 
