@@ -2,13 +2,16 @@
 
 The Flight front end parses the actions into typed requests (``mosaico.protocol``) and calls
 ``query`` (one reply document) or ``pages`` (one reply envelope per cluster) inside its error
-translation, which turns the ``ProtocolError``s raised here into Flight statuses.
+translation, which turns the ``ProtocolError``s raised here into Flight statuses. ``pages``
+checks the request at once (unknown topic, unknown field: raised before any page) and
+returns an iterator that scans and makes the pages only as the reply is consumed, so a reply
+of a million clusters is never held in memory.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -106,7 +109,13 @@ class QueryService:
         )
         return QueryReply.of(run_query(plan, topics, self.counters)).to_json()
 
-    def _clusters(self, request: ClusterizeRequest) -> list[Interval]:
+    def _cluster_scan(self, request: ClusterizeRequest) -> Callable[[], Iterator[Interval]]:
+        """Check a clusterize request now, return the scan that finds its clusters later.
+
+        Raises:
+            NotFound: no such topic.
+            InvalidArgument: an entry of another tag, or a field known nowhere.
+        """
         topic = self.store.catalog.get_topic(request.topic.sequence, request.topic.path)
         schema = topic.schema()  # get_topic raised NotFound for an unknown topic
         entries = request.entries_for(topic.ontology_tag)
@@ -116,26 +125,36 @@ class QueryService:
             {topic.ontology_tag: entries} if entries else {},
             self.known_schemas([(topic.ontology_tag, schema)]),
         )
-        return topic_clusters(
-            schema, entries, self._chunks(topic.id), request.clustering_dt_ns, request.window,
-            self.counters,
+        return functools.partial(
+            topic_clusters, schema, entries, self._chunks(topic.id), request.clustering_dt_ns,
+            request.window, self.counters,
         )  # fmt: skip
 
-    def clusterize(self, request: ClusterizeRequest | Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The paged payloads of `topic_filter_clusterize` (spec §9.1)."""
-        return cluster_payloads(self._clusters(_typed(ClusterizeRequest, request)))
+    def clusterize(
+        self, request: ClusterizeRequest | Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """The paged payloads of `topic_filter_clusterize` (spec §9.1), made lazily (see
+        the module docstring); the request is checked at once."""
+        return _pages(self._cluster_scan(_typed(ClusterizeRequest, request)))
 
-    def intersect(self, request: IntersectRequest | Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The paged payloads of `topic_filter_intersect` (spec §9.2)."""
+    def intersect(self, request: IntersectRequest | Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The paged payloads of `topic_filter_intersect` (spec §9.2), made lazily (see the
+        module docstring); every topic of the request is checked at once."""
         typed = _typed(IntersectRequest, request)
-        clusters = [self._clusters(topic) for topic in typed.topics]
-        return cluster_payloads(intersect(clusters, typed.intersect_dt_ns))
+        scans = [self._cluster_scan(topic) for topic in typed.topics]
+        return _pages(lambda: intersect([scan() for scan in scans], typed.intersect_dt_ns))
 
-    def pages(self, request: PagedRequest) -> list[dict[str, Any]]:
-        """The payloads of a paged action, one per reply envelope."""
+    def pages(self, request: PagedRequest) -> Iterator[dict[str, Any]]:
+        """The payloads of a paged action, one per reply envelope, made as they are
+        consumed; errors the request itself causes are raised by this call."""
         if isinstance(request, ClusterizeRequest):
             return self.clusterize(request)
         return self.intersect(request)
+
+
+def _pages(intervals: Callable[[], Iterable[Interval]]) -> Iterator[dict[str, Any]]:
+    """The pages of the intervals, computed only when the first page is asked for."""
+    yield from cluster_payloads(intervals())
 
 
 _R = TypeVar("_R", QueryRequest, ClusterizeRequest, IntersectRequest)
