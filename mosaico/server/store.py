@@ -367,7 +367,7 @@ class Store:
             locked=topic.locked,
             ontology_tag=topic.ontology_tag,
             serialization_format=topic.serialization_format,
-            user_metadata=topic.user_metadata,
+            user_metadata=self.catalog.topic_metadata(topic.id),
             data_info=_data_info(totals),
             window=window_info,
         )
@@ -389,7 +389,7 @@ class Store:
         metadata = SequenceMetadata(
             sequence=seq.name,
             created_at_ns=seq.created_at_ns,
-            user_metadata=seq.user_metadata,
+            user_metadata=self.catalog.sequence_metadata(seq.id),
             sessions=[
                 SessionMetadata(
                     locator=s.locator,

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from mosaico.ontology import registry
 from mosaico.protocol.actions import PagedRequest
+from mosaico.protocol.errors import NotFound
 from mosaico.protocol.query import QueryReply, QueryRequest
 from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest
 from mosaico.server.catalog import ChunkRow
@@ -29,6 +30,7 @@ from mosaico.server.query.engine import (
     run_query,
     topic_clusters,
 )
+from mosaico.server.query.filters import LazyDocument
 from mosaico.server.query.plan import check_ontology, plan_query
 from mosaico.server.query.pruning import KeepTest
 from mosaico.server.query.rowgroups import read_pruned
@@ -65,19 +67,21 @@ class QueryService:
             yield ChunkSource(stats, functools.partial(self._read, chunk))
 
     def candidates(self) -> list[TopicCandidate]:
-        """Every topic of every sequence, with its catalog values (no chunk is touched)."""
+        """Every topic of every sequence, with its catalog values (no chunk is touched; the
+        user metadata is parsed only if a condition looks into it)."""
         catalog = self.store.catalog
         out = []
         for seq in catalog.list_sequences():
+            sequence_metadata = LazyDocument(_loader(catalog.sequence_metadata, seq.id))
             for topic in catalog.topics_of(seq.id):
                 out.append(
                     TopicCandidate(
                         sequence=seq.name,
                         sequence_created_at_ns=seq.created_at_ns,
-                        sequence_user_metadata=seq.user_metadata,
+                        sequence_user_metadata=sequence_metadata,
                         path=topic.path,
                         created_at_ns=topic.created_at_ns,
-                        user_metadata=topic.user_metadata,
+                        user_metadata=LazyDocument(_loader(catalog.topic_metadata, topic.id)),
                         ontology_tag=topic.ontology_tag,
                         serialization_format=topic.serialization_format,
                         schema=topic.schema(),
@@ -150,6 +154,21 @@ class QueryService:
         if isinstance(request, ClusterizeRequest):
             return self.clusterize(request)
         return self.intersect(request)
+
+
+def _loader(
+    read: Callable[[str], dict[str, Any]], row_id: str
+) -> Callable[[], dict[str, Any]]:
+    """Reads a row's metadata when a condition first needs it; a row deleted since the
+    query listed it reads as empty metadata (the query does not fail for it)."""
+
+    def load() -> dict[str, Any]:
+        try:
+            return read(row_id)
+        except NotFound:
+            return {}
+
+    return load
 
 
 def _pages(intervals: Callable[[], Iterable[Interval]]) -> Iterator[dict[str, Any]]:
