@@ -83,21 +83,30 @@ def _stored_list(dtype: pa.DataType, path: str) -> pa.DataType:
     if pat.is_fixed_size_list(dtype):
         if dtype.list_size == 0:
             raise _Refused(path, dtype, "a fixed-size list of size 0 cannot be read back")
-        return pa.list_(item, dtype.list_size)
-    if pat.is_large_list(dtype) or pat.is_large_list_view(dtype):
+        return dtype if item == dtype.value_field else pa.list_(item, dtype.list_size)
+    if pat.is_list_view(dtype):
+        return pa.list_(item)
+    if pat.is_large_list_view(dtype):
         return pa.large_list(item)
-    return pa.list_(item)
+    if item == dtype.value_field:
+        return dtype
+    return pa.large_list(item) if pat.is_large_list(dtype) else pa.list_(item)
 
 
 def _stored_container(dtype: pa.DataType, path: str) -> pa.DataType:
-    """The stored type of a struct, map or list type (children normalised)."""
+    """The stored type of a struct, map or list type: the type itself unless a child type
+    changes (so that names the rebuilt type would not keep, such as a map's entries field,
+    stay as uploaded)."""
     if pat.is_struct(dtype):
         if dtype.num_fields == 0:
             raise _Refused(path, dtype, "a struct without fields cannot be stored")
-        return pa.struct([_stored_field(f, f"{path}.{f.name}") for f in dtype])
+        fields = [_stored_field(f, f"{path}.{f.name}") for f in dtype]
+        return dtype if fields == list(dtype) else pa.struct(fields)
     if pat.is_map(dtype):
         key = _stored_field(dtype.key_field, f"{path}{{key}}")
         item = _stored_field(dtype.item_field, f"{path}{{value}}")
+        if (key, item) == (dtype.key_field, dtype.item_field):
+            return dtype
         return pa.map_(key, item, keys_sorted=dtype.keys_sorted)
     return _stored_list(dtype, path)
 
@@ -120,20 +129,32 @@ def _stored_type(dtype: pa.DataType, path: str) -> pa.DataType:
 
 
 def _probe(schema: pa.Schema, serialization_format: str, compression: str) -> WriteOptions:
-    """The Parquet options of a normalised schema; raises ``_Refused`` naming the first
-    column a Parquet probe rejects."""
+    """The Parquet options of a normalised schema; raises ``_Refused`` naming a column a
+    Parquet probe rejects, found by halving (a wide schema costs about two probes)."""
     try:
         return WriteOptions.for_schema(schema, serialization_format, compression)
     except Exception:  # noqa: BLE001 - any failure of the probe is a refusal, found below
         pass
-    for field in schema:
-        try:
-            WriteOptions.for_schema(pa.schema([field]), serialization_format, compression)
-        except Exception as exc:  # noqa: BLE001 - the reason is reported to the client
-            raise _Refused(
-                field.name, field.type, f"Parquet refuses it: {first_line(exc)}"
-            ) from None
-    raise InvalidArgument("upload schema cannot be stored: Parquet refuses its columns together")
+    fields = list(schema)
+    while len(fields) > 1:
+        half = len(fields) // 2
+        left_fails = _refusal(fields[:half], serialization_format, compression) is not None
+        fields = fields[:half] if left_fails else fields[half:]
+    refusal = _refusal(fields, serialization_format, compression)
+    if refusal is None:
+        raise InvalidArgument("upload schema cannot be stored: Parquet refuses its columns together")
+    raise _Refused(fields[0].name, fields[0].type, f"Parquet refuses it: {first_line(refusal)}")
+
+
+def _refusal(
+    fields: list[pa.Field], serialization_format: str, compression: str
+) -> Exception | None:
+    """Why a Parquet probe of these columns fails, or None."""
+    try:
+        WriteOptions.for_schema(pa.schema(fields), serialization_format, compression)
+    except Exception as exc:  # noqa: BLE001 - any failure of the probe is a refusal
+        return exc
+    return None
 
 
 @functools.lru_cache(maxsize=256)
