@@ -123,13 +123,13 @@ clock = _Clock()
 
 @attrs.frozen
 class SequenceRow:
-    """One sequence: its UUID, its unique name, its creation time (ns since the Unix epoch)
-    and its user metadata (a JSON object, fixed at creation)."""
+    """One sequence: its UUID, its unique name and its creation time (ns since the Unix
+    epoch). Its user metadata is read apart (``Catalog.sequence_metadata``): rows are read
+    far more often than their metadata is looked into, and one document may be tens of MB."""
 
     id: str
     name: str
     created_at_ns: int
-    user_metadata: dict[str, Any]
 
 
 class _Finalizable:
@@ -165,8 +165,9 @@ class SessionRow(_Finalizable):
 @attrs.frozen
 class TopicRow(_Finalizable):
     """One topic: its sequence (``sequence`` is the name), its session, its ``path`` (without
-    the leading ``/``), its type (``ontology_tag``, ``serialization_format``), its user
-    metadata and its upload ``state``: ``created``, ``uploading``, ``uploaded`` or ``failed``.
+    the leading ``/``), its type (``ontology_tag``, ``serialization_format``) and its upload
+    ``state``: ``created``, ``uploading``, ``uploaded`` or ``failed``. Its user metadata is
+    read apart (``Catalog.topic_metadata``), as a sequence's is.
     """
 
     id: str
@@ -176,7 +177,6 @@ class TopicRow(_Finalizable):
     path: str
     ontology_tag: str
     serialization_format: str
-    user_metadata: dict[str, Any]
     created_at_ns: int
     state: str
     arrow_schema: bytes | None  # IPC-serialized, stored when the upload claims the topic
@@ -252,7 +252,7 @@ class NotificationRow:
 
 _TOPIC_SELECT = """
 SELECT t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag,
-       t.serialization_format, t.user_metadata, t.created_at_ns, t.state, t.arrow_schema,
+       t.serialization_format, t.created_at_ns, t.state, t.arrow_schema,
        s.completed_at_ns
 FROM topics t JOIN sequences q ON q.id = t.sequence_id JOIN sessions s ON s.id = t.session_id
 """
@@ -264,9 +264,7 @@ _CHUNK_COLUMNS = "id, topic_id, ordinal, path, row_count, file_bytes, arrow_byte
 
 
 def _topic(row: tuple[Any, ...]) -> TopicRow:
-    values = list(row)
-    values[7] = json.loads(values[7])
-    return TopicRow(*values)
+    return TopicRow(*row)
 
 
 def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
@@ -389,7 +387,7 @@ class Catalog:
         Raises:
             AlreadyExists: a sequence of that name exists.
         """
-        row = SequenceRow(str(uuid.uuid4()), name, clock.now(), user_metadata)
+        row = SequenceRow(str(uuid.uuid4()), name, clock.now())
         with self._tx() as cur:
             if cur.execute("SELECT 1 FROM sequences WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f"sequence {name!r} already exists")
@@ -401,11 +399,11 @@ class Catalog:
 
     def _sequence(self, cur: sqlite3.Cursor, name: str) -> SequenceRow:
         found = cur.execute(
-            "SELECT id, name, created_at_ns, user_metadata FROM sequences WHERE name = ?", (name,)
+            "SELECT id, name, created_at_ns FROM sequences WHERE name = ?", (name,)
         ).fetchone()
         if found is None:
             raise NotFound(f"sequence {name!r} does not exist")
-        return SequenceRow(found[0], found[1], found[2], json.loads(found[3]))
+        return SequenceRow(*found)
 
     def get_sequence(self, name: str) -> SequenceRow:
         """The sequence called ``name``.
@@ -419,10 +417,34 @@ class Catalog:
     def list_sequences(self) -> list[SequenceRow]:
         """Every sequence, in creation order (ties by name)."""
         rows = self._select(
-            "SELECT id, name, created_at_ns, user_metadata FROM sequences "
-            "ORDER BY created_at_ns, name"
+            "SELECT id, name, created_at_ns FROM sequences ORDER BY created_at_ns, name"
         )
-        return [SequenceRow(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return [SequenceRow(*r) for r in rows]
+
+    def _metadata(self, query: str, key: str, what: str) -> dict[str, Any]:
+        found = self._select(query, (key,))
+        if not found:
+            raise NotFound(f"{what} does not exist")
+        document: dict[str, Any] = json.loads(found[0][0])
+        return document
+
+    def sequence_metadata(self, sequence_id: str) -> dict[str, Any]:
+        """The user metadata of a sequence, by its UUID, parsed from the stored JSON.
+
+        Raises:
+            NotFound: no such sequence (it was deleted since its row was read).
+        """
+        query = "SELECT user_metadata FROM sequences WHERE id = ?"
+        return self._metadata(query, sequence_id, f"sequence {sequence_id}")
+
+    def topic_metadata(self, topic_id: str) -> dict[str, Any]:
+        """The user metadata of a topic, by its UUID, parsed from the stored JSON.
+
+        Raises:
+            NotFound: no such topic (it was deleted since its row was read).
+        """
+        return self._metadata("SELECT user_metadata FROM topics WHERE id = ?", topic_id,
+                              f"topic {topic_id}")  # fmt: skip
 
     def _chunk_paths(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> list[str]:
         query = f"SELECT c.path FROM chunks c JOIN topics t ON t.id = c.topic_id WHERE {where}"
@@ -566,8 +588,7 @@ class Catalog:
                 raise AlreadyExists(f"topic '{sequence}/{path}' already exists")
             row = TopicRow(
                 str(uuid.uuid4()), session.sequence_id, sequence, session.id, path,
-                ontology_tag, serialization_format, user_metadata, clock.now(), CREATED, None,
-                None,
+                ontology_tag, serialization_format, clock.now(), CREATED, None, None,
             )  # fmt: skip
             cur.execute(
                 "INSERT INTO topics (id, sequence_id, session_id, path, ontology_tag, "

@@ -4,9 +4,10 @@ the one place where errors become Flight statuses."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +26,17 @@ from mosaico.server.status import translated, translated_stream
 from mosaico.server.store import Store, TopicView
 
 log = logging.getLogger("mosaico.server.flight")
+
+_PAGE_BLOCK = 4096  # paged reply envelopes encoded at once
+
+
+def _envelopes(action: str, pages: Iterable[Any]) -> Iterator[bytes]:
+    """One newline-terminated envelope per page (spec §5.2), encoded a block at a time:
+    pyarrow sends one page per call into Python, and making each page between two such
+    calls is ~3x slower than handing over pages made ahead (bench/bench_query_scale.py)."""
+    pages = iter(pages)
+    while block := list(itertools.islice(pages, _PAGE_BLOCK)):
+        yield from [encode_envelope(action, page) + b"\n" for page in block]
 
 
 def _command(descriptor: flight.FlightDescriptor, what: str) -> bytes:
@@ -67,10 +79,13 @@ class MosaicoFlightServer(flight.FlightServerBase):
         return [(name.value, "") for name in act.ActionName]
 
     @translated("do_action")
-    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+    def do_action(
+        self, context: flight.ServerCallContext, action: flight.Action
+    ) -> Iterable[bytes]:
         """``DoAction`` (spec §5): check the permission of the action's name, validate the
         body into its typed request, run it and return the reply envelopes: one, or one per
-        item (newline-terminated) for the paged ``topic_filter_*`` actions.
+        item (newline-terminated) for the paged ``topic_filter_*`` actions, streamed as they
+        are made (an error met while streaming ends the stream with its status).
 
         Raises:
             flight.FlightError: the status of the refusal (spec §12): ``PERMISSION_DENIED``
@@ -84,9 +99,10 @@ class MosaicoFlightServer(flight.FlightServerBase):
         require(context, ACTION_PERMISSION[act.action_name(action.type)])
         request = act.parse_request(action.type, action.body.to_pybytes(), self._max_body)
         name = request.action.value
+        results: Iterable[bytes]
         if isinstance(request, act.PagedRequest):  # one envelope per item (spec §5.2)
-            pages = QueryService(self.store).pages(request)
-            results = [encode_envelope(name, page) + b"\n" for page in pages]
+            pages = QueryService(self.store).pages(request)  # checked now, made lazily
+            results = translated_stream("do_action", _envelopes(name, pages))
         else:
             results = [encode_envelope(name, self._dispatch(request))]
         log.debug(

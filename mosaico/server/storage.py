@@ -43,7 +43,8 @@ class WrittenChunk:
 def _parquet_paths(schema: pa.Schema) -> list[str]:
     """Parquet column paths of a schema, in leaf order (as pyarrow names them)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(schema.empty_table(), sink)
+    # Not ``schema.empty_table()``: it cannot build some extension arrays (tensors).
+    pq.write_table(pa.Table.from_batches([], schema), sink)
     meta = pq.read_metadata(pa.BufferReader(sink.getvalue()))
     return [meta.schema.column(i).path for i in range(meta.num_columns)]
 

@@ -394,7 +394,7 @@ class Store:
             locked=topic.locked,
             ontology_tag=topic.ontology_tag,
             serialization_format=topic.serialization_format,
-            user_metadata=topic.user_metadata,
+            user_metadata=self.catalog.topic_metadata(topic.id),
             data_info=_data_info(totals),
             window=window_info,
         )
@@ -416,7 +416,7 @@ class Store:
         metadata = SequenceMetadata(
             sequence=seq.name,
             created_at_ns=seq.created_at_ns,
-            user_metadata=seq.user_metadata,
+            user_metadata=self.catalog.sequence_metadata(seq.id),
             sessions=[
                 SessionMetadata(
                     locator=s.locator,
@@ -475,14 +475,16 @@ class Store:
         return schema, batches()
 
     def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
-        """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``)."""
-        topic, options = claim_topic(self.catalog, cmd, schema, self.config.compression)
+        """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``); its
+        rows are stored with the normalised schema (``upload_schema``)."""
+        claim = claim_topic(self.catalog, cmd, schema, self.config.compression)
+        topic = claim.topic
         cancelled = threading.Event()
         with self._uploads_lock:
             self._uploads[topic.id] = cancelled
         log.info(kv("upload.begin", topic=topic.locator))
         return TopicUpload(
-            self.catalog, self.chunks, topic, schema, options,
+            self.catalog, self.chunks, topic, claim.schema, claim.options,
             chunk_bytes=self.config.chunk_bytes,
             row_group_bytes=self.config.row_group_bytes,
             max_batch_bytes=self.config.limits.grpc_max_decode_message_size,

@@ -16,6 +16,7 @@ import threading
 import uuid
 from concurrent.futures import Executor, Future
 
+import attrs
 import numpy as np
 import pyarrow as pa
 
@@ -33,21 +34,34 @@ from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
 from mosaico.server.storage import ChunkStore, WriteOptions
+from mosaico.server.upload_batches import stored_batch
+from mosaico.server.upload_schema import stored_schema
 
 log = logging.getLogger("mosaico.server.upload")
 
 
+@attrs.frozen
+class Claim:
+    """A topic claimed for one DoPut: its row, the schema its rows are stored with (the
+    upload schema normalised, see ``upload_schema``) and that schema's Parquet options."""
+
+    topic: TopicRow
+    schema: pa.Schema
+    options: WriteOptions
+
+
 def claim_topic(
     catalog: Catalog, cmd: UploadCommand, schema: pa.Schema, compression: str
-) -> tuple[TopicRow, WriteOptions]:
+) -> Claim:
     """Check that spec §6.1 allows this DoPut, in the spec's order, then claim the topic for
-    it; returns the claimed topic and the Parquet options of its schema.
+    it, storing the normalised schema (``upload_schema.stored_schema``).
 
     The order: the topic exists, the upload key is its UUID, its session is not finalized,
     it has not received an upload yet, the schema has exactly one ``timestamp_ns`` column of
-    type int64, and Parquet can store the schema. The schema is examined outside the
-    catalog's transaction (a Parquet probe of a few ms); the claim repeats the topic checks
-    inside it, so of two concurrent uploads of a topic only one can claim it.
+    type int64, and the store can keep every column's type. The schema is examined outside
+    the catalog's transaction (a Parquet probe of a few ms); the claim repeats the topic
+    checks inside it, so of two concurrent uploads of a topic only one can claim it. A
+    refusal claims nothing: the topic can still receive its upload.
 
     Raises:
         NotFound: no such topic.
@@ -57,11 +71,11 @@ def claim_topic(
     check = functools.partial(_check_topic, topic_uuid=cmd.topic_uuid)
     topic = catalog.get_topic(cmd.topic.sequence, cmd.topic.path)
     check(topic)
-    options = _check_schema(schema, topic.serialization_format, compression)
+    stored, options = _check_schema(schema, topic.serialization_format, compression)
     claimed = catalog.begin_upload(
-        cmd.topic.sequence, cmd.topic.path, schema.serialize().to_pybytes(), check
+        cmd.topic.sequence, cmd.topic.path, stored.serialize().to_pybytes(), check
     )
-    return claimed, options
+    return Claim(claimed, stored, options)
 
 
 def _check_topic(topic: TopicRow, topic_uuid: str) -> None:
@@ -74,25 +88,25 @@ def _check_topic(topic: TopicRow, topic_uuid: str) -> None:
         raise FailedPrecondition(f"topic {topic.locator!r} already received an upload")
 
 
-def _check_schema(schema: pa.Schema, serialization_format: str, compression: str) -> WriteOptions:
-    """Checks 5-6 of spec §6.1: one int64 ``timestamp_ns`` column, a storable schema."""
+def _check_schema(
+    schema: pa.Schema, serialization_format: str, compression: str
+) -> tuple[pa.Schema, WriteOptions]:
+    """Checks 5-6 of spec §6.1: one int64 ``timestamp_ns`` column, a storable schema; returns
+    the schema to store and its Parquet options."""
     matches = [f for f in schema if f.name == TIMESTAMP]
     if len(matches) != 1 or matches[0].type != pa.int64():
         raise InvalidArgument(
             f"upload schema must have exactly one field '{TIMESTAMP}' of type int64, "
             f"got {[str(f.type) for f in matches] or 'none'}"
         )
-    try:
-        return WriteOptions.for_schema(schema, serialization_format, compression)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise InvalidArgument(f"upload schema cannot be stored: {exc}") from exc
+    return stored_schema(schema, serialization_format, compression)
 
 
 class TopicUpload:
     """Owns the rows received for one topic that are not yet in a committed chunk.
 
     Made by ``Store.begin_upload`` once the topic is claimed; ``add`` takes each batch of the
-    stream, then ``finish`` or ``abort`` ends it (``Store.end_upload`` picks which). ``rows``
+    stream (converted to the stored ``schema``), then ``finish`` or ``abort`` ends it (``Store.end_upload`` picks which). ``rows``
     counts the rows committed so far. Once ``cancelled`` is set (the topic is being
     deleted) ``add`` and the chunk writes raise ``NotFound``, and ``abort`` drops the rows
     still buffered.
@@ -141,7 +155,8 @@ class TopicUpload:
         Raises:
             NotFound: the topic was deleted during the upload.
             InvalidArgument: the batch is larger than ``max_batch_bytes`` (the server's
-                decode limit) or has nulls in ``timestamp_ns``.
+                decode limit), has nulls in ``timestamp_ns`` or cannot be stored as the
+                stored schema (see ``upload_batches.stored_batch``).
         """
         self._check_live()
         if batch.num_rows == 0:
@@ -154,6 +169,7 @@ class TopicUpload:
             )
         if batch.column(self._ts_index).null_count:
             raise InvalidArgument(f"{TIMESTAMP} contains nulls in an uploaded batch")
+        batch = stored_batch(batch, self.schema, self._max_batch_bytes)
         self._pending.append(batch)
         self._pending_bytes += batch.nbytes
         if self._pending_bytes >= self._chunk_bytes:

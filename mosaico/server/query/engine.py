@@ -5,11 +5,13 @@ callable yielding its chunks, each chunk as its leaf statistics plus a reader of
 batches restricted to the columns the query needs. Chunks are pruned by statistics first
 (and, by the reader, the row groups inside them), then scanned batch by batch with
 vectorised predicates; a topic stops being scanned at its first matching row. Memory is
-bounded by one batch (plus the clusters found, for §9).
+bounded by one batch (plus, for §9, the clusters found: 16 bytes each, their reply pages
+made one at a time).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +33,7 @@ from mosaico.server.query.pruning import (
     chunk_may_match,
     window_may_overlap,
 )
-from mosaico.server.query.temporal import Interval, batch_clusters, merge_arrays, merge_clusters
+from mosaico.server.query.temporal import Clusters, Interval, batch_clusters, merge_arrays
 
 # Per-batch clusters are folded together once this many are pending, bounding memory.
 _FOLD_EVERY = 256
@@ -180,31 +182,99 @@ def run_query(
             yield QueryItem(sequence, tuple(matches))
 
 
-def topic_clusters(
-    schema: pa.Schema, entries: Sequence[OntologyEntry], chunks: Iterable[ChunkSource],
-    clustering_dt_ns: int, window: TimeWindow = _UNBOUNDED,
-    counters: ScanCounters | None = None,
-) -> list[Interval]:  # fmt: skip
-    """§9.1: clusters of the rows in ``window`` (half-open) satisfying all ``entries``."""
-    counters = counters if counters is not None else ScanCounters()
-    predicate = compile_predicate(schema, entries)
-    if predicate is None:
-        return []
-    columns = tuple(dict.fromkeys((*predicate.columns, TIMESTAMP)))
-    pieces: list[tuple[np.ndarray, np.ndarray]] = []
-    for batch, mask in _scan(chunks, predicate, entries, columns, counters, window):
+def _first_timestamp(chunk: ChunkSource) -> float:
+    """A lower bound of the chunk's timestamps (-inf when its statistics lack one)."""
+    leaf = chunk.stats.get(TIMESTAMP)
+    return -math.inf if leaf is None or leaf.min_value is None else leaf.min_value
+
+
+class _Fold:
+    """Clusters found and not yet final: per-batch pieces, folded every ``_FOLD_EVERY``."""
+
+    def __init__(self, dt: int) -> None:
+        self.dt = dt
+        self.pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        self.first_end = math.inf  # the earliest end among the pieces
+
+    def add(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        if len(starts):
+            self.pieces.append((starts, ends))
+            self.first_end = min(self.first_end, int(ends[0]))
+        if len(self.pieces) >= _FOLD_EVERY:
+            self.pieces = [merge_arrays(self.pieces, self.dt)]
+
+    def release(self, bound: float) -> Clusters:
+        """Remove and return the clusters that no row at or after ``bound`` can extend
+        (all of them for ``bound`` +inf), in time order."""
+        if bound != math.inf and (self.dt == 0 or bound - self.first_end <= self.dt):
+            return _NO_CLUSTERS  # the cheap test: not even the earliest end is final
+        starts, ends = merge_arrays(self.pieces, self.dt)
+        cut = len(ends) if bound == math.inf else int(np.searchsorted(ends, bound - self.dt))
+        rest = (starts[cut:], ends[cut:])
+        self.pieces = [rest] if len(rest[0]) else []
+        self.first_end = int(rest[1][0]) if len(rest[0]) else math.inf
+        return Clusters(starts[:cut], ends[:cut])
+
+
+_NO_CLUSTERS = Clusters(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+
+def _fold_chunk(
+    fold: _Fold, batches: Iterable[tuple[pa.RecordBatch, np.ndarray]], window: TimeWindow
+) -> Iterator[float]:
+    """Fold the clusters of one chunk's matching rows in ``window``, batch by batch; after
+    each batch yield a lower bound of the timestamps the rest of the chunk holds: its last
+    timestamp so far while the chunk is sorted (as the server writes chunks), else -inf."""
+    last: float = -math.inf  # the last timestamp read
+    ordered = True  # so far
+    for batch, mask in batches:
         ts = batch.column(TIMESTAMP).to_numpy()
+        if not len(ts):
+            continue
+        ordered = ordered and ts[0] >= last and bool((ts[1:] >= ts[:-1]).all())
+        last = int(ts[-1])
         if window.start_ns is not None:
             mask &= ts >= window.start_ns
         if window.end_ns is not None:
             mask &= ts < window.end_ns
         if mask.any():
-            pieces.append(batch_clusters(np.sort(ts[mask]), clustering_dt_ns))
-        if len(pieces) >= _FOLD_EVERY:
-            pieces = [merge_arrays(pieces, clustering_dt_ns)]
-    return merge_clusters(pieces, clustering_dt_ns)
+            kept = ts[mask]
+            fold.add(*batch_clusters(kept if ordered else np.sort(kept), fold.dt))
+        yield last if ordered else -math.inf
 
 
-def cluster_payloads(intervals: Sequence[Interval]) -> list[dict[str, Any]]:
-    """The paged response items of §9: ``{"id", "ts": {"start_ns", "end_ns"}}``."""
-    return [TimeCluster(i, start, end).to_json() for i, (start, end) in enumerate(intervals)]
+def topic_clusters(
+    schema: pa.Schema, entries: Sequence[OntologyEntry], chunks: Iterable[ChunkSource],
+    clustering_dt_ns: int, window: TimeWindow = _UNBOUNDED,
+    counters: ScanCounters | None = None,
+) -> Iterator[Interval]:  # fmt: skip
+    """§9.1: clusters of the rows in ``window`` (half-open) satisfying all ``entries``, in
+    time order, each yielded as soon as no row still unread can change it.
+
+    Chunks are read in the order of their first timestamp. A cluster is final once every
+    row still unread lies more than ``clustering_dt_ns`` after its end: the chunks not yet
+    opened start at or after the next one's first timestamp, and the rest of a sorted chunk
+    at or after its last timestamp read. A topic uploaded in time order therefore needs the
+    memory of a batch, whatever its number of clusters; chunks overlapping in time keep their
+    clusters until the overlap is read.
+    """
+    counters = counters if counters is not None else ScanCounters()
+    predicate = compile_predicate(schema, entries)
+    if predicate is None:
+        return
+    columns = tuple(dict.fromkeys((*predicate.columns, TIMESTAMP)))
+    ordered = sorted(chunks, key=_first_timestamp)
+    fold = _Fold(clustering_dt_ns)
+    for i, chunk in enumerate(ordered):
+        later = _first_timestamp(ordered[i + 1]) if i + 1 < len(ordered) else math.inf
+        batches = _scan([chunk], predicate, entries, columns, counters, window)
+        for frontier in _fold_chunk(fold, batches, window):
+            yield from fold.release(min(frontier, later))
+        yield from fold.release(later)
+    yield from fold.release(math.inf)
+
+
+def cluster_payloads(intervals: Iterable[Interval]) -> Iterator[dict[str, Any]]:
+    """The paged response items of §9, ``{"id", "ts": {"start_ns", "end_ns"}}``, made one
+    at a time as the reply is sent."""
+    return (TimeCluster(i, start, end).to_json() for i, (start, end) in enumerate(intervals))

@@ -3,12 +3,13 @@
 The catalog holds one row per sequence and per topic, a tiny amount next to the chunk data,
 and SQLite's JSON functions cannot express §8.4's rules (walking into every array element on
 the way, type mismatch = false, "exists even if null") without a recursive CTE per path, so
-these filters run here and only the surviving topics reach the chunk scan.
+these filters run here and only the surviving topics reach the chunk scan. A row's user
+metadata is parsed only when a metadata condition looks into it (``LazyDocument``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mosaico.protocol.glob import python_glob
@@ -16,6 +17,31 @@ from mosaico.protocol.operators import BOOL, STRING, json_kind
 from mosaico.protocol.query import CatalogSection, Condition, MetadataEntry
 
 _MISSING = object()
+
+
+class LazyDocument(Mapping[str, Any]):
+    """A user-metadata document loaded on first use and then kept, for the life of one
+    query: a document may be tens of megabytes, and most queries never look inside."""
+
+    __slots__ = ("_document", "_load")
+
+    def __init__(self, load: Callable[[], dict[str, Any]]) -> None:
+        self._load = load
+        self._document: dict[str, Any] | None = None
+
+    def _parsed(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = self._load()
+        return self._document
+
+    def __getitem__(self, key: str) -> Any:
+        return self._parsed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
 
 
 def _in_range(value: Any, cond: Condition, kind: str) -> bool:
@@ -47,7 +73,7 @@ def holds(value: Any, cond: Condition) -> bool:
 
 
 def _walk(value: Any, key: str, out: list[Any]) -> None:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # a JSON object, or the LazyDocument of a whole one
         found = value.get(key, _MISSING)
         if found is not _MISSING:
             out.append(found)

@@ -5,16 +5,38 @@ end as intervals. Merging per-batch clusters gives exactly the clusters of the u
 timestamps: inside one batch cluster every gap is <= dt, and adding points only shortens
 gaps, so a batch cluster never splits; two intervals belong together iff the gap between
 them is <= dt. Memory is therefore bounded by the number of clusters, not of rows, and
-chunks may be visited in any order (they may overlap in time).
+chunks may be visited in any order (they may overlap in time). Clusters are kept as two
+int64 arrays (16 bytes each) and turned into Python values only a block at a time, as a
+reply is sent; the intersection sweep is lazy too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
+import attrs
 import numpy as np
 
 Interval = tuple[int, int]
+
+_BLOCK = 4096  # clusters turned into Python ints at once
+
+
+@attrs.frozen(eq=False)
+class Clusters:
+    """Clusters in time order: ``starts[i]`` to ``ends[i]`` (int64 arrays of equal length).
+    Iterating yields ``(start, end)`` pairs of Python ints, made a block at a time."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __iter__(self) -> Iterator[Interval]:
+        for lo in range(0, len(self.starts), _BLOCK):
+            hi = lo + _BLOCK
+            yield from zip(self.starts[lo:hi].tolist(), self.ends[lo:hi].tolist())
 
 
 def batch_clusters(ts: np.ndarray, dt: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,34 +71,35 @@ def merge_arrays(
     return starts[opens], reach[closes]
 
 
-def merge_clusters(pieces: Iterable[tuple[np.ndarray, np.ndarray]], dt: int) -> list[Interval]:
-    """Merged clusters as (start, end) pairs in time order."""
-    starts, ends = merge_arrays(pieces, dt)
-    return [(int(s), int(e)) for s, e in zip(starts.tolist(), ends.tolist())]
+def merge_clusters(pieces: Iterable[tuple[np.ndarray, np.ndarray]], dt: int) -> Clusters:
+    """Merged clusters in time order."""
+    return Clusters(*merge_arrays(pieces, dt))
 
 
 def clusterize(ts: np.ndarray, dt: int) -> list[Interval]:
     """Clusters of an unsorted array of timestamps (spec §9.1 steps 2-3)."""
-    return merge_clusters([batch_clusters(np.sort(ts), dt)], dt)
+    return list(merge_clusters([batch_clusters(np.sort(ts), dt)], dt))
 
 
-def intersect(clusters: Sequence[Sequence[Interval]], dt: int) -> list[Interval]:
-    """Sweep of spec §9.2: windows where the current clusters of all topics meet within dt.
+def intersect(clusters: Sequence[Iterable[Interval]], dt: int) -> Iterator[Interval]:
+    """Sweep of spec §9.2: windows where the current clusters of all topics meet within dt,
+    yielded as the sweep finds them.
 
     Ties when advancing go to the first topic (in request order) whose cluster ends first.
     """
-    if not clusters or any(not c for c in clusters):
-        return []
+    cursors = [iter(c) for c in clusters]
+    try:
+        current = [next(c) for c in cursors]
+    except StopIteration:
+        return  # a topic without clusters
     half = dt // 2
-    cursor = [0] * len(clusters)
-    windows: list[Interval] = []
-    while True:
-        current = [c[i] for c, i in zip(clusters, cursor)]
+    while current:
         start = max(s for s, _ in current)
         end = min(e for _, e in current)
         if start - end <= dt:
-            windows.append((start - half, end + half))
+            yield start - half, end + half
         first = min(range(len(current)), key=lambda k: current[k][1])
-        cursor[first] += 1
-        if cursor[first] == len(clusters[first]):
-            return windows
+        try:
+            current[first] = next(cursors[first])
+        except StopIteration:
+            return

@@ -135,7 +135,7 @@ def test_clusters_equal_brute_force(chunks: list[list[dict[str, Any]]],
     got = topic_clusters(SCHEMA, group, sources, dt, TimeWindow(*(window or (None, None))))
     matched = [r["timestamp_ns"] for c in chunks for r in c if row_matches(r, group)
                and (window is None or window[0] <= r["timestamp_ns"] < window[1])]  # fmt: skip
-    assert got == walk_clusters(matched, dt)
+    assert list(got) == walk_clusters(matched, dt)
 
 
 def test_sections_and_tag_combination() -> None:
@@ -194,7 +194,7 @@ def test_pruning_skips_chunks_and_counts() -> None:
     counters = ScanCounters()
     clusters = topic_clusters(SCHEMA, [], [parquet_chunk(c) for c in chunks], 1, TimeWindow(25, 41),
                               counters)  # fmt: skip
-    assert clusters == [(25, 40)]
+    assert list(clusters) == [(25, 40)]
     assert counters.chunks_read == 3  # the window prunes by timestamp statistics too
     # Row groups of 4 rows inside one chunk: only the last one is decoded.
     counters = ScanCounters()
@@ -203,3 +203,32 @@ def test_pruning_skips_chunks_and_counts() -> None:
     assert len(items) == 1
     # 100 rows = 25 row groups; the scan stops at the first batch (3 rows) holding a match.
     assert (counters.chunks_read, counters.parts_pruned, counters.rows_read) == (1, 24, 3)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.integers(0, 80), min_size=1, max_size=12), min_size=1, max_size=5),
+    st.integers(0, 4),
+    st.booleans(),
+    st.none() | st.tuples(st.integers(0, 30), st.integers(31, 90)),
+)
+def test_clusters_of_sorted_chunks_are_released_as_soon_as_final(
+    chunks: list[list[int]], dt: int, filtered: bool, window: tuple[int, int] | None
+) -> None:
+    # Chunks sorted inside, as the server writes them, overlapping in time or not.
+    data = [[{"timestamp_ns": t, "f": float(t % 3)} for t in sorted(c)] for c in chunks]
+    body = {"ontology": {"T.f": {"$lt": 2.0}}} if filtered else {}
+    group = plan_query(QueryRequest.from_json(body)).ontology.get("T", [])
+    counters = ScanCounters()
+    sources = [parquet_chunk(c) for c in data]
+    released = []
+    for cluster in topic_clusters(SCHEMA, group, sources, dt, TimeWindow(*(window or (None, None))),
+                                  counters):  # fmt: skip
+        released.append((cluster, counters.chunks_considered))
+    matched = [t for c in chunks for t in c if (not filtered or t % 3 < 2)
+               and (window is None or window[0] <= t < window[1])]  # fmt: skip
+    assert [c for c, _ in released] == walk_clusters(matched, dt)
+    if dt:  # (dt 0: one cluster, known at the end only)
+        for (_, end), considered in released:
+            # Released before any chunk starting more than dt after its end is opened.
+            assert considered <= sum(min(c) <= end + dt for c in chunks)

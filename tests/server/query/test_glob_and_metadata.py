@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mosaico.protocol.glob import arrow_glob, python_glob
 from mosaico.protocol.query import Condition, MetadataEntry, QueryRequest
-from mosaico.server.query.filters import holds, metadata_holds, section_holds
+from mosaico.server.query.filters import LazyDocument, holds, metadata_holds, section_holds
 from mosaico.server.query.plan import plan_query
 
 
@@ -124,6 +124,12 @@ DOC = {
 def test_metadata_paths(path: str, op: str, operand: Any, expected: bool) -> None:
     flt = MetadataEntry(tuple(path.split(".")), _cond(op, operand))
     assert metadata_holds(DOC, flt) is expected
+    # The query service hands over documents loaded on first use: same answers, one load.
+    loads: list[int] = []
+    lazy = LazyDocument(lambda: loads.append(1) or DOC)
+    assert metadata_holds(lazy, flt) is expected
+    assert metadata_holds(lazy, flt) is expected
+    assert len(loads) == 1
 
 
 def test_topic_name_leniency() -> None:

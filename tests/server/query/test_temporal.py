@@ -24,32 +24,32 @@ def test_merging_batches_in_any_order_equals_one_walk(
 ) -> None:
     pieces = [batch_clusters(np.sort(np.array(b, dtype=np.int64)), dt) for b in batches]
     everything = [t for b in batches for t in b]
-    assert merge_clusters(pieces, dt) == walk_clusters(everything, dt)
+    assert list(merge_clusters(pieces, dt)) == walk_clusters(everything, dt)
 
 
 def test_intersect_informative_example() -> None:
-    assert intersect([[(0, 10), (20, 30)], [(5, 25)]], 0) == [(5, 10), (20, 25)]
+    assert list(intersect([[(0, 10), (20, 30)], [(5, 25)]], 0)) == [(5, 10), (20, 25)]
 
 
 def test_intersect_tolerance_and_edges() -> None:
     # Gap of 4 between [0, 10] and [14, 20]: joined only when dt >= 4, widened by dt // 2.
-    assert intersect([[(0, 10)], [(14, 20)]], 3) == []
-    assert intersect([[(0, 10)], [(14, 20)]], 5) == [(12, 12)]
-    assert intersect([[(0, 10)], []], 0) == []
-    assert intersect([], 0) == []
+    assert list(intersect([[(0, 10)], [(14, 20)]], 3)) == []
+    assert list(intersect([[(0, 10)], [(14, 20)]], 5)) == [(12, 12)]
+    assert list(intersect([[(0, 10)], []], 0)) == []
+    assert list(intersect([], 0)) == []
     # One topic: its clusters.
-    assert intersect([[(0, 1), (5, 6)]], 0) == [(0, 1), (5, 6)]
+    assert list(intersect([[(0, 1), (5, 6)]], 0)) == [(0, 1), (5, 6)]
     # Three topics, touching bounds count as overlap.
-    assert intersect([[(0, 10)], [(10, 20)], [(5, 10)]], 0) == [(10, 10)]
+    assert list(intersect([[(0, 10)], [(10, 20)], [(5, 10)]], 0)) == [(10, 10)]
     # The same topic twice.
-    assert intersect([[(0, 3), (7, 9)], [(0, 3), (7, 9)]], 0) == [(0, 3), (7, 9)]
+    assert list(intersect([[(0, 3), (7, 9)], [(0, 3), (7, 9)]], 0)) == [(0, 3), (7, 9)]
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 60), min_size=1, max_size=12), min_size=2, max_size=3))
 def test_intersect_dt0_is_the_overlap_of_cluster_sets(times: list[list[int]]) -> None:
     clusters = [walk_clusters(t, 3) for t in times]
-    windows = intersect(clusters, 0)
+    windows = list(intersect(clusters, 0))
     covered = {x for s, e in windows for x in range(s, e + 1)}
     expected = set(range(0, 61))
     for cl in clusters:
