@@ -20,7 +20,7 @@ from hypothesis import assume
 
 from mosaico.protocol.permissions import API_KEY_HEADER
 from tests.hostile import requests as rq
-from tests.hostile.conftest import Served
+from tests.hostile.conftest import Served, tail
 from tests.hostile.invariant import Context, Outcome, Seen, attempt, check_status
 from tests.hostile.scene import (
     THING,
@@ -72,7 +72,7 @@ def canary_intact(fz: Fuzz) -> None:
     """After a fuzzing run: the server is alive and quick, global listings work, and the
     canary reads back byte-identical."""
     served, wire = fz.served, fz.wire
-    assert served.alive(), "mosaico serve died during the fuzzing"
+    assert served.alive(), f"mosaico serve died during the fuzzing:\n{tail(served.log)}"
     started = time.perf_counter()
     wire.action("info", b"{}")
     assert time.perf_counter() - started < 2.0, "info took more than 2 s after the fuzzing"

@@ -22,6 +22,7 @@ ubiquitous failure hiding the others.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -164,6 +165,17 @@ class Seen:
         return f"{self.outcome.kind} after {self.after}" if self.after else self.outcome.kind
 
 
+def loads_deep(doc: bytes | str, **options: Any) -> Any:
+    """``json.loads`` whatever the nesting depth: the test's own stack is deep (pytest,
+    Hypothesis), and depth is not what the checks judge (the reads that must work are)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return json.loads(doc, **options)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def strict_json_error(doc: bytes) -> str | None:
     """Why ``doc`` is not a document a strict JSON peer can read (None: it is)."""
 
@@ -171,7 +183,7 @@ def strict_json_error(doc: bytes) -> str | None:
         raise ValueError(f"non-standard JSON constant {constant}")
 
     try:
-        json.loads(doc.decode("utf-8"), parse_constant=refuse)
+        loads_deep(doc.decode("utf-8"), parse_constant=refuse)
     except (UnicodeDecodeError, ValueError) as exc:
         return f"{exc}; document starts {doc[:200]!r}"
     return None

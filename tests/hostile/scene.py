@@ -24,7 +24,7 @@ from mosaico import GPS, IMU, Message, MosaicoClient
 from tests.client.client_data import MS, T0, gps, imu
 from tests.hostile import requests as rq
 from tests.hostile.conftest import Served
-from tests.hostile.invariant import Context, Outcome, Seen, attempt
+from tests.hostile.invariant import Context, Outcome, Seen, attempt, loads_deep
 
 CANARY_NAME = "canaryQ7"
 A_NAME = "a" * 40  # glob target: every string of this sequence is a run of 'a'
@@ -182,7 +182,7 @@ def snapshot(wire: Wire, sequence: str) -> dict[str, bytes]:
     info = wire.info({"resource_locator": sequence})
     got["info"] = bytes(info.app_metadata)
     for endpoint in info.endpoints:
-        locator = json.loads(bytes(endpoint.app_metadata))["resource_locator"]
+        locator = loads_deep(bytes(endpoint.app_metadata))["resource_locator"]
         got[f"{locator} endpoint"] = bytes(endpoint.app_metadata) + b"|" + endpoint.ticket.ticket
         topic_info = wire.info({"resource_locator": locator})
         got[f"{locator} info"] = b"".join(info_docs(topic_info))
@@ -260,7 +260,7 @@ class Scene:
         if name != "sequence_create":
             return
         try:
-            locator = json.loads(body).get("locator")
+            locator = loads_deep(body).get("locator")
         except (ValueError, AttributeError):
             return
         if isinstance(locator, str) and locator.strip("/") not in self.shared.protected:
@@ -302,7 +302,7 @@ class Scene:
         ticket = endpoint.ticket.ticket
         outcomes = [attempt("DoGet", lambda: wire.read(ticket), detail=repr(ticket[:200]))]
         try:
-            locator = json.loads(bytes(endpoint.app_metadata))["resource_locator"]
+            locator = loads_deep(bytes(endpoint.app_metadata))["resource_locator"]
         except (ValueError, KeyError, TypeError):
             return outcomes  # the endpoint's metadata itself is checked as strict JSON
         cmd = {"resource_locator": locator}

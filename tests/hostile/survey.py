@@ -2,8 +2,9 @@
 
 The tests stop generating soon after their first failures (Hypothesis then shrinks what it
 found), so on a server with many bugs one run names only some of them. This survey runs
-the same strategies and checks to the end without stopping, and prints, for each
-violation (property @ call), how often it was seen and the shortest request that showed it:
+the same strategies and checks to the end without stopping (each kind of request on a
+fresh server, its canary checked afterwards), and prints, for each violation
+(property @ call), how often it was seen and the shortest request that showed it:
 
     python -m tests.hostile.survey [EXAMPLES_PER_KIND]
 """
@@ -23,12 +24,14 @@ from tests.hostile import requests as rq
 from tests.hostile.conftest import serve_hostile
 from tests.hostile.exercise import (
     Fuzz,
+    canary_intact,
     exercise_action,
     exercise_criteria,
     exercise_descriptor,
     exercise_key,
     exercise_ticket,
     exercise_upload,
+    fuzzing,
 )
 from tests.hostile.invariant import (
     Seen,
@@ -37,8 +40,8 @@ from tests.hostile.invariant import (
     check_permission,
     check_served_back,
     check_status,
+    violation,
 )
-from tests.hostile.scene import Wire, write_canary
 
 
 def _upload(fz: Fuzz, spec: rq.UploadSpec) -> list[Seen]:
@@ -79,13 +82,12 @@ class Tally:
     def __init__(self) -> None:
         self.found: dict[str, list[Any]] = {}
 
-    def add(self, violation: Violation, example: str) -> None:
-        """Count ``violation``; keep the shortest example of its kind."""
-        name = type(violation).__name__
-        entry = self.found.setdefault(name, [0, example, str(violation)])
+    def add(self, kind: type[Violation], example: str, message: str) -> None:
+        """Count a violation of ``kind``; keep the shortest example of it."""
+        entry = self.found.setdefault(kind.__name__, [0, example, message])
         entry[0] += 1
         if len(example) < len(entry[1]):
-            entry[1:] = [example, str(violation)]
+            entry[1:] = [example, message]
 
     def report(self) -> str:
         """One paragraph per violation, most frequent first."""
@@ -96,12 +98,19 @@ class Tally:
         return "\n".join(lines)
 
 
-def survey(fz: Fuzz, examples: int, tally: Tally) -> None:
-    """Run every kind of request ``examples`` times, tallying violations."""
+def survey(folder: Path, examples: int, tally: Tally) -> None:
+    """Run every kind of request ``examples`` times, each kind on a server of its own (one
+    that a request broke must not count against the next kind), tallying violations;
+    then check that kind's canary."""
     config = settings(max_examples=examples, database=None, derandomize=True, deadline=None,
                       phases=[Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
-    for kind, (strategy, run) in SURVEYS.items():
-        config(given(request=strategy)(_probe(fz, kind, run, tally)))()
+    for i, (kind, (strategy, run)) in enumerate(SURVEYS.items()):
+        with serve_hostile(folder / str(i)) as served, fuzzing(served) as fz:
+            config(given(request=strategy)(_probe(fz, kind, run, tally)))()
+            try:
+                canary_intact(fz)
+            except AssertionError as exc:
+                tally.add(violation("canary or store broken", "after the fuzzing"), f"[{kind}]", str(exc))
         print(f"surveyed {kind}: {len(tally.found)} distinct violations so far", file=sys.stderr)
 
 
@@ -112,29 +121,25 @@ def _probe(fz: Fuzz, kind: str, run: Callable[[Fuzz, Any], list[Seen]], tally: T
         example = f"[{kind}] {request!r}"
         try:
             seen = run(fz, request)
-        except Violation as violation:
-            tally.add(violation, example)
+        except Violation as broken:
+            tally.add(type(broken), example, str(broken))
             return
         for one in seen:
             for check in (check_status, check_message):
                 try:
                     check(one)
-                except Violation as violation:
-                    tally.add(violation, example)
+                except Violation as broken:
+                    tally.add(type(broken), example, str(broken))
 
     return probe
 
 
 def main() -> None:
-    """Serve a scratch store, write the canary, survey, print the tally."""
+    """Survey on scratch stores; print the tally."""
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     tally = Tally()
-    with tempfile.TemporaryDirectory() as folder, serve_hostile(Path(folder)) as served:
-        wire = Wire(served)
-        try:
-            survey(Fuzz(served, wire, write_canary(served, wire)), examples, tally)
-        finally:
-            wire.close()
+    with tempfile.TemporaryDirectory() as folder:
+        survey(Path(folder), examples, tally)
     print(tally.report())
 
 

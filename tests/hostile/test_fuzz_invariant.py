@@ -236,6 +236,60 @@ def test_error_messages(fresh_fz: Fuzz, tagged: tuple[str, Any]) -> None:
         check_message(seen)
 
 
+# -- the inputs issue 11 names, as fixed examples of the same properties ---------------------
+
+_SEQ_META = {"locator": rq.NEWSEQ, "user_metadata": {}}
+ISSUE_CASES: dict[str, tuple[str, Any]] = {
+    # item 2: nesting the decoder accepts, too deep for the reads and the delete
+    "metadata nested 990 levels": ("action", rq.ActionRequest(
+        "sequence_create", {**_SEQ_META, "user_metadata": {"k": rq.nested("array", 990)}})),
+    # item 3: lone surrogates stored, in a topic's metadata, in a notification
+    "surrogate in sequence metadata": ("action", rq.ActionRequest(
+        "sequence_create", {**_SEQ_META, "user_metadata": {"k": rq.Raw('"\\ud800"')}})),
+    "surrogate in topic metadata": ("action", rq.ActionRequest("topic_create", {
+        "session_uuid": rq.SESSION_UUID, "locator": f"{rq.SEQ}/s", "serialization_format": "default",
+        "ontology_tag": "Thing", "user_metadata": {"k": rq.Raw('"\\ud800"')}})),
+    "surrogate in a notification": ("action", rq.ActionRequest("sequence_notification_create", {
+        "locator": rq.SEQ, "notification_type": "error", "msg": rq.Raw('"\\ud800"')})),
+    # item 4: a long input quoted in the error
+    "20 KB locator": ("action", rq.ActionRequest("sequence_delete", {"locator": "x/" * 10_000})),
+    # item 5: any error reply
+    "unknown action": ("action", rq.ActionRequest("nope", {})),
+    # item 8: GetSchema without the read permission
+    "GetSchema with a write-only key": ("key", (rq.KeySpec("writer"), "GetSchema", False)),
+    # item 9: uploads that cannot be served back
+    "dictionary-encoded upload": ("upload", rq.UploadSpec("own", "int64", (("v", "dictionary"),), (5,), "sorted")),
+    "unsorted string_view upload": ("upload", rq.UploadSpec("own", "int64", (("v", "string_view"),), (5,), "reversed")),
+    # item 10: malformed numbers
+    "5000-digit integer in a body": ("action", rq.ActionRequest(
+        "query", {"sequence": {"created_at_ns": {"$gt": rq.Raw("9" * 5000)}}})),
+    "5000-digit list index in an ontology key": ("action", rq.ActionRequest(
+        "query", {"ontology": {f"IMU.acceleration.covariance[{'9' * 5000}]": {"$gt": 1.0}}})),
+    "100,000-level nesting": ("action", rq.ActionRequest("query", rq.nested("array", 100_000))),
+    "NaN in metadata": ("action", rq.ActionRequest("sequence_create", {**_SEQ_META, "user_metadata": {"k": rq.Raw("NaN")}})),
+    "Infinity in metadata": ("action", rq.ActionRequest(
+        "sequence_create", {**_SEQ_META, "user_metadata": {"k": rq.Raw("-Infinity")}})),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ISSUE_CASES)
+def test_issue_cases(fresh_fz: Fuzz, case: str) -> None:
+    """Each input issue 11 names meets every property above: status, permission, read
+    back, served back, error message."""
+    kind, request = ISSUE_CASES[case]
+    if kind == "upload":
+        result = exercise_upload(fresh_fz, request)
+        check_served_back(result.outcome, result.back, *request.build())
+        seen = result.seen
+    else:
+        seen = _exercise_any(fresh_fz, kind, request)
+    if kind == "key":
+        check_permission(request[0].kind, request[1], seen[0].outcome, seen[0].ctx.big_headers)
+    status_ok(seen)
+    for one in seen:
+        check_message(one)
+
+
 # -- liveness: a pathological `$match` does not freeze the server ----------------------------
 
 
