@@ -14,7 +14,7 @@ message of at most ``MAX_MESSAGE_BYTES`` and never a server path:
 pyarrow appends the Python traceback of the raising frame to the ``INVALID_ARGUMENT`` and
 ``NOT_FOUND`` statuses it sends (spec §12.2) and offers no way to turn that off; the raising
 frames here are therefore named after their module instead of their file, so that what
-reaches the client is one pyarrow frame and ``<mosaico.server.status>``, without paths or
+reaches the client is one pyarrow frame and one frame of ``<mosaico>``, without paths or
 source lines. The message appears twice in such a reply (as the status and at the end of
 the traceback), which the bound keeps under 1 KiB.
 """
@@ -95,7 +95,7 @@ def flight_status(exc: BaseException, rpc: str) -> BaseException:
 
 def _named_after_module(function: F) -> F:
     """Name ``function``'s frames after its module, not its file (see the module doc)."""
-    function.__code__ = function.__code__.replace(co_filename=f"<{__name__}>")
+    function.__code__ = function.__code__.replace(co_filename="<mosaico>")
     return function
 
 

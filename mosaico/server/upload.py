@@ -155,7 +155,8 @@ class TopicUpload:
         Raises:
             NotFound: the topic was deleted during the upload.
             InvalidArgument: the batch is larger than ``max_batch_bytes`` (the server's
-                decode limit), has nulls in ``timestamp_ns`` or cannot be stored as the
+                decode limit), has nulls in ``timestamp_ns``, is not valid Arrow data
+                (offsets out of range, text that is not UTF-8) or cannot be stored as the
                 stored schema (see ``upload_batches.stored_batch``).
         """
         self._check_live()

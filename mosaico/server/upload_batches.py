@@ -235,16 +235,17 @@ def stored_batch(batch: pa.RecordBatch, schema: pa.Schema, max_bytes: int) -> pa
     most ``max_bytes`` by decoding; the batch itself when it needs no work.
 
     Raises:
-        InvalidArgument: the batch is not valid Arrow data, or see ``convert``.
+        InvalidArgument: the batch is not valid Arrow data (checked whatever its types), or
+            see ``convert``.
     """
-    if not any(needs_work(f.type) for f in batch.schema):
-        return batch
-    try:
+    try:  # offsets in range, UTF-8 text...: what a chunk file and every read rely on
         batch.validate(full=True)
     except pa.ArrowException as exc:
         raise InvalidArgument(
             f"uploaded batch is not valid Arrow data: {first_line(exc)}"
         ) from None
+    if not any(needs_work(f.type) for f in batch.schema):
+        return batch
     budget = _Budget(max_bytes)
     columns = []
     for column, field in zip(batch.columns, schema, strict=True):

@@ -100,6 +100,7 @@ def _stored_container(dtype: pa.DataType, path: str) -> pa.DataType:
     if pat.is_struct(dtype):
         if dtype.num_fields == 0:
             raise _Refused(path, dtype, "a struct without fields cannot be stored")
+        _unique_names(list(dtype), path)
         fields = [_stored_field(f, f"{path}.{f.name}") for f in dtype]
         return dtype if fields == list(dtype) else pa.struct(fields)
     if pat.is_map(dtype):
@@ -109,6 +110,16 @@ def _stored_container(dtype: pa.DataType, path: str) -> pa.DataType:
             return dtype
         return pa.map_(key, item, keys_sorted=dtype.keys_sorted)
     return _stored_list(dtype, path)
+
+
+def _unique_names(fields: list[pa.Field], path: str) -> None:
+    """Refuse two fields of one name side by side: no column path could tell them apart."""
+    seen: set[str] = set()
+    for field in fields:
+        if field.name in seen:
+            where = f"{path}.{field.name}" if path else field.name
+            raise InvalidArgument(f"upload schema has two columns named {clip(where)!r}")
+        seen.add(field.name)
 
 
 def _stored_type(dtype: pa.DataType, path: str) -> pa.DataType:
@@ -173,6 +184,7 @@ def stored_schema(
         InvalidArgument: a column has a type the store refuses; the message names the
             column and its type.
     """
+    _unique_names(list(received), "")
     try:
         fields = [_stored_field(f, f.name) for f in received]
         schema = pa.schema(fields, metadata=received.metadata)
