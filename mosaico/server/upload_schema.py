@@ -112,6 +112,23 @@ def _stored_container(dtype: pa.DataType, path: str) -> pa.DataType:
     return _stored_list(dtype, path)
 
 
+MAX_LEAVES = 10_000
+"""Most leaf columns an upload schema may have (the Parquet probe's cost grows with them)."""
+
+
+def _leaf_count(schema: pa.Schema | pa.DataType) -> int:
+    """Leaf columns under a stored schema or type (one Parquet column chunk each)."""
+    if isinstance(schema, pa.Schema) or pat.is_struct(schema):
+        return sum(_leaf_count(field.type) for field in schema)
+    if pat.is_map(schema):
+        return _leaf_count(schema.key_type) + _leaf_count(schema.item_type)
+    if isinstance(schema, pa.BaseExtensionType):
+        return _leaf_count(schema.storage_type)
+    if pat.is_nested(schema):  # the list kinds
+        return _leaf_count(schema.value_type)
+    return 1
+
+
 def _unique_names(fields: list[pa.Field], path: str) -> None:
     """Refuse two fields of one name side by side: no column path could tell them apart."""
     seen: set[str] = set()
@@ -188,6 +205,10 @@ def stored_schema(
     try:
         fields = [_stored_field(f, f.name) for f in received]
         schema = pa.schema(fields, metadata=received.metadata)
+        if (leaves := _leaf_count(schema)) > MAX_LEAVES:
+            raise InvalidArgument(
+                f"upload schema has {leaves} leaf columns, more than {MAX_LEAVES}"
+            )
         return schema, _probe(schema, serialization_format, compression)
     except _Refused as exc:
         raise InvalidArgument(f"upload schema cannot be stored: {exc}") from None

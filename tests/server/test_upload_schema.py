@@ -16,6 +16,7 @@ import pytest
 from mosaico.protocol.info import Limits
 from mosaico.server import EmbeddedServer, StoreConfig
 from mosaico.server.upload_batches import stored_batch
+from mosaico.server.upload_schema import _leaf_count
 from tests.server.server_helpers import Raw
 
 STAMPS = [5, 3, 1, 4, 0, 2]  # unsorted: the server sorts every chunk it writes
@@ -374,3 +375,14 @@ def test_sliced_arrays_convert_to_their_values(case: str) -> None:
     assert stored.schema.equals(_schema(stored_type), check_metadata=True)
     stored.validate(full=True)
     assert stored.column(1).to_pylist() == column.to_pylist()[1:5]
+
+
+def test_schemas_with_too_many_leaf_columns_are_refused_at_the_start(raw: Raw) -> None:
+    wide = pa.struct([pa.field(f"x{i}", pa.list_(pa.float32())) for i in range(100)])
+    fields = [pa.field("timestamp_ns", pa.int64())]
+    fields += [pa.field(f"c{i}", pa.struct([pa.field("a", wide)])) for i in range(101)]
+    assert _leaf_count(pa.schema(fields)) == 10_101
+    session = raw.new_sequence("wide")
+    uuid = raw.new_topic(session, "wide/t")
+    with pytest.raises(pa.ArrowInvalid, match="10101 leaf columns, more than 10000"):
+        raw.put("wide/t", uuid, [], schema=pa.schema(fields))
