@@ -407,9 +407,7 @@ def orphans(store: Path) -> list[str]:
         known = catalog.all_chunk_paths()
     finally:
         catalog.close()
-    chunk_files = {
-        str(p.relative_to(store)) for p in (store / "chunks").rglob("*") if p.is_file()
-    }
+    chunk_files = {str(p.relative_to(store)) for p in (store / "chunks").rglob("*") if p.is_file()}
     temp_files = [str(p.relative_to(store)) for p in (store / "tmp").rglob("*") if p.is_file()]
     return sorted(chunk_files - known) + temp_files
 
@@ -427,7 +425,9 @@ def run_threads(targets: list[Callable[[], Any]], timeout: float = 60) -> list[A
         except BaseException as exc:  # returned to the test, which asserts on it
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
+    threads = [
+        threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -120,12 +120,15 @@ def _deep_body(action: str, depth: int, session: dict[str, str]) -> bytes:
 
 @pytest.mark.parametrize("depth", [990, 100_000])
 @pytest.mark.parametrize(
-    "action", ["sequence_create", "topic_create", "sequence_notification_create",
-               "topic_notification_create"],  # fmt: skip
+    "action",
+    [
+        "sequence_create",
+        "topic_create",
+        "sequence_notification_create",
+        "topic_notification_create",
+    ],  # fmt: skip
 )
-def test_deeply_nested_bodies_are_refused(
-    tmp_path: Path, action: str, depth: int
-) -> None:
+def test_deeply_nested_bodies_are_refused(tmp_path: Path, action: str, depth: int) -> None:
     store = tmp_path / "store"
     with embedded(store) as served:
         canary = Canary.write(served.raw)
@@ -344,7 +347,9 @@ def test_a_100_kb_error_through_the_pyarrow_client_is_invalid_argument(served: S
     import pyarrow.flight as flight
 
     name = json.dumps({"locator": "a" * LONG + "!"}).encode()
-    result = outcome(lambda: list(served.raw.client.do_action(flight.Action("sequence_create", name))))
+    result = outcome(
+        lambda: list(served.raw.client.do_action(flight.Action("sequence_create", name)))
+    )
     expect(result, "INVALID_ARGUMENT", "sequence name", store=served.store)
 
 
@@ -378,7 +383,9 @@ def test_metadata_over_the_advertised_limit_is_refused_naming_it(
         result = _action(served, action, request)
         expect(result, wanted, "user_metadata", store=served.store)
         if wanted != "OK":
-            assert str(limit) in result.message, f"the refusal does not name {key}={limit}: {result}"
+            assert str(limit) in result.message, (
+                f"the refusal does not name {key}={limit}: {result}"
+            )
 
 
 # -- $match globs (issue item 1) -----------------------------------------------------------------
@@ -397,9 +404,7 @@ def _glob_fixture(served: Served, target: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", ["sequence name", "topic name", "metadata value"])
-def test_a_backtracking_glob_answers_quickly_and_blocks_no_one(
-    served: Served, target: str
-) -> None:
+def test_a_backtracking_glob_answers_quickly_and_blocks_no_one(served: Served, target: str) -> None:
     query = _glob_fixture(served, target)
     done: dict[str, Any] = {}
 

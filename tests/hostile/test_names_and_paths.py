@@ -221,9 +221,12 @@ def test_upload_to_a_hostile_locator(served: Served, raw: str, normal: str) -> N
     result = outcome(upload)
     if normal == REFUSED:
         expect(result, ("INVALID_ARGUMENT", "NOT_FOUND"), store=served.store)
-        assert served.raw.client.get_schema(
-            flight.FlightDescriptor.for_command(b'{"resource_locator": "seq/a"}')
-        ).schema.names == []
+        assert (
+            served.raw.client.get_schema(
+                flight.FlightDescriptor.for_command(b'{"resource_locator": "seq/a"}')
+            ).schema.names
+            == []
+        )
     else:
         expect(result, "OK")
         assert read_table(served.raw, "seq/a").column("timestamp_ns").to_pylist() == [1, 2]

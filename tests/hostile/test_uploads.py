@@ -52,7 +52,11 @@ def _upload(
     served: Served, locator: str, topic_uuid: str, schema: pa.Schema,
     batches: list[pa.RecordBatch], command: bytes | None = None,
 ) -> Outcome:  # fmt: skip
-    text = command if command is not None else json.dumps({"resource_locator": locator, "topic_uuid": topic_uuid}).encode()
+    text = (
+        command
+        if command is not None
+        else json.dumps({"resource_locator": locator, "topic_uuid": topic_uuid}).encode()
+    )
 
     def run() -> None:
         writer, _ = served.raw.client.do_put(flight.FlightDescriptor.for_command(text), schema)
@@ -171,9 +175,7 @@ def _without_timestamp(ts_type: pa.DataType | None, twice: bool = False) -> pa.S
     ],
     ids=["none", "int32", "string", "timestamp", "uint64", "twice", "nested"],
 )
-def test_a_schema_without_one_int64_timestamp_is_refused(
-    served: Served, schema: pa.Schema
-) -> None:
+def test_a_schema_without_one_int64_timestamp_is_refused(served: Served, schema: pa.Schema) -> None:
     _, topic_uuid = _topic(served)
     batch = pa.RecordBatch.from_pylist([], schema=schema)
     result = _upload(served, "seq/t", topic_uuid, schema, [batch])
@@ -213,8 +215,9 @@ N = 240  # rows per upload, in three unsorted batches
 
 
 def _dictionary(index: pa.DataType, values: pa.DataType) -> Callable[[list[int]], pa.Array]:
-    words = pa.array([10, 20, 30, 40] if pa.types.is_integer(values) else ["p", "q", "r", "s"],
-                     values)
+    words = pa.array(
+        [10, 20, 30, 40] if pa.types.is_integer(values) else ["p", "q", "r", "s"], values
+    )
     return lambda ts: pa.DictionaryArray.from_arrays(
         pa.array([None if t % 7 == 0 else t % 4 for t in ts], index), words
     )
@@ -333,8 +336,16 @@ def _named(names: list[str]) -> pa.Table:
 
 @pytest.mark.parametrize(
     "names",
-    [[""], ["value", "value"], ["../../x"], ["a" * 10_000], ["\u6e29\u5ea6"], ["a.b"],
-     ["x\x00y"], [f"c{i}" for i in range(2000)]],
+    [
+        [""],
+        ["value", "value"],
+        ["../../x"],
+        ["a" * 10_000],
+        ["\u6e29\u5ea6"],
+        ["a.b"],
+        ["x\x00y"],
+        [f"c{i}" for i in range(2000)],
+    ],
     ids=["empty", "duplicate", "traversal", "10k", "non-ascii", "dotted", "nul", "2000 columns"],
 )
 def test_hostile_field_names_are_stored_or_refused_at_the_start(
