@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -412,7 +412,7 @@ def orphans(store: Path) -> list[str]:
     return sorted(chunk_files - known) + temp_files
 
 
-def run_threads(targets: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
+def run_threads(targets: Sequence[Callable[..., Any]], timeout: float = 60) -> list[Any]:
     """Start every target at the same moment (a barrier) and return their results in order;
     an exception in a target is returned as the result."""
     barrier = threading.Barrier(len(targets))

@@ -199,7 +199,7 @@ def test_topic_lookup_with_a_hostile_locator(
     result = _lookup(served, kind, raw)
     if normal == REFUSED:
         # A locator of one segment names a sequence: GetFlightInfo may describe it.
-        allowed = ("INVALID_ARGUMENT", "NOT_FOUND")
+        allowed: tuple[str, ...] = ("INVALID_ARGUMENT", "NOT_FOUND")
         if kind == "flight info" and raw.strip("/") == "seq":
             allowed = ("OK",)
         expect(result, allowed, store=served.store)
