@@ -19,7 +19,7 @@ What is accepted therefore always dumps back to valid, finite, UTF-8 JSON.
 >>> parse_json(b'{"a": NaN}', "body")
 Traceback (most recent call last):
 ...
-mosaico.protocol.errors.InvalidArgument: invalid argument: body: NaN is not JSON (numbers must be finite)
+mosaico.protocol.errors.InvalidArgument: invalid argument: body: the value at 'a': NaN is not JSON
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -63,17 +64,34 @@ def parse_json(data: bytes | str, what: str, max_bytes: int | None = None) -> An
     except UnicodeDecodeError as exc:
         raise InvalidArgument(f"{what} is not valid UTF-8 (byte {exc.start})") from None
     _check_depth(raw, what)
+    refused: list[_Refused] = []  # numbers out of the limits, parsed as markers
     try:
         value = json.loads(
             text,
-            parse_int=lambda literal: _integer(literal, what),
-            parse_float=lambda literal: _float(literal, what),
-            parse_constant=lambda literal: _constant(literal, what),
+            parse_int=lambda literal: _integer(literal, refused),
+            parse_float=lambda literal: _float(literal, refused),
+            parse_constant=lambda literal: _refuse(f"{literal} is not JSON", refused),
         )
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+    if refused:
+        where = _path_of(value, "", lambda key: False, lambda leaf: leaf is refused[0])
+        raise InvalidArgument(f"{what}: {where}: {refused[0].reason}")
     check_text(value, what)
     return value
+
+
+class _Refused:
+    """Stands in the parsed document for a number the limits refuse, so that the error can
+    name where it was."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _refuse(reason: str, refused: list[_Refused]) -> _Refused:
+    refused.append(_Refused(reason))
+    return refused[-1]
 
 
 def nesting_depth(raw: bytes) -> int:
@@ -93,26 +111,22 @@ def _check_depth(raw: bytes, what: str) -> None:
         raise InvalidArgument(f"{what} nests objects or arrays deeper than {MAX_DEPTH} levels")
 
 
-def _integer(literal: str, what: str) -> int:
+def _integer(literal: str, refused: list[_Refused]) -> int | _Refused:
     if len(literal) > MAX_NUMBER_CHARS:
-        raise InvalidArgument(f"{what}: an integer of {len(literal)} digits is out of range")
+        return _refuse(f"an integer of {len(literal)} digits is out of range", refused)
     value = int(literal)
     if not _INT_MIN <= value <= _INT_MAX:
-        raise InvalidArgument(f"{what}: integer {literal} is out of the 64-bit range")
+        return _refuse(f"integer {literal} is out of the 64-bit range", refused)
     return value
 
 
-def _float(literal: str, what: str) -> float:
+def _float(literal: str, refused: list[_Refused]) -> float | _Refused:
     if len(literal) > MAX_NUMBER_CHARS:
-        raise InvalidArgument(f"{what}: a number literal of {len(literal)} characters is too long")
+        return _refuse(f"a number literal of {len(literal)} characters is too long", refused)
     value = float(literal)
     if not math.isfinite(value):
-        raise InvalidArgument(f"{what}: number {literal} overflows a double")
+        return _refuse(f"number {literal} overflows a double", refused)
     return value
-
-
-def _constant(literal: str, what: str) -> NoReturn:
-    raise InvalidArgument(f"{what}: {literal} is not JSON (numbers must be finite)")
 
 
 def check_text(value: Any, what: str) -> None:
@@ -124,9 +138,9 @@ def check_text(value: Any, what: str) -> None:
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
+        where = _path_of(value, "", _has_surrogate, _is_surrogate_text)
         raise InvalidArgument(
-            f"{what}: {_surrogate_path(value, '')} holds a lone UTF-16 surrogate "
-            "(text must be valid Unicode)"
+            f"{what}: {where} holds a lone UTF-16 surrogate (text must be valid Unicode)"
         ) from None
 
 
@@ -138,18 +152,25 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def _surrogate_path(value: Any, path: str) -> str:
-    """The path (``a.b[2]``, or ``a key of a.b``) of the first string with a lone surrogate."""
+def _is_surrogate_text(leaf: Any) -> bool:
+    return isinstance(leaf, str) and _has_surrogate(leaf)
+
+
+def _path_of(
+    value: Any, path: str, bad_key: Callable[[str], bool], bad_leaf: Callable[[Any], bool]
+) -> str:
+    """Where the first bad key or leaf of a parsed document is: ``the value at 'a.b[2]'``,
+    ``a key of 'a.b'``, ``the document``; "" when there is none."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if _has_surrogate(key):
+            if bad_key(key):
                 return f"a key of {path or 'the document'!r}"
-            if found := _surrogate_path(item, f"{path}.{key}" if path else key):
+            if found := _path_of(item, f"{path}.{key}" if path else key, bad_key, bad_leaf):
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if found := _surrogate_path(item, f"{path}[{index}]"):
+            if found := _path_of(item, f"{path}[{index}]", bad_key, bad_leaf):
                 return found
-    elif isinstance(value, str) and _has_surrogate(value):
-        return f"the text at {path!r}" if path else "the document"
+    elif bad_leaf(value):
+        return f"the value at {path!r}" if path else "the document"
     return ""

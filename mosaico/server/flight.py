@@ -16,7 +16,7 @@ import pyarrow.flight as flight
 from mosaico.protocol import actions as act
 from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
 from mosaico.protocol.envelope import encode_envelope
-from mosaico.protocol.errors import InvalidArgument
+from mosaico.protocol.errors import InvalidArgument, Unimplemented
 from mosaico.protocol.notifications import notifications_payload
 from mosaico.protocol.permissions import ACTION_PERMISSION
 from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
@@ -77,6 +77,18 @@ class MosaicoFlightServer(flight.FlightServerBase):
     def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
         """``ListActions``: every action name of spec §5.3, with empty descriptions."""
         return [(name.value, "") for name in act.ActionName]
+
+    @translated("do_exchange")
+    def do_exchange(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
+        reader: flight.MetadataRecordBatchReader, writer: flight.MetadataRecordBatchWriter,
+    ) -> None:  # fmt: skip
+        """``DoExchange`` is not part of the protocol (spec §5-§7).
+
+        Raises:
+            flight.FlightError: ``UNIMPLEMENTED``, saying so.
+        """
+        raise Unimplemented("DoExchange is not part of the Mosaico protocol")
 
     @translated("do_action")
     def do_action(

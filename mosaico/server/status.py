@@ -38,6 +38,9 @@ log = logging.getLogger("mosaico.server.flight")
 MAX_MESSAGE_BYTES = 320
 """Longest status message sent, in UTF-8 bytes; longer ones are cut and say so."""
 
+FRAME_NAME = "<mosaico>"
+"""The file name of the frames that raise statuses: a name, not a path."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -95,7 +98,7 @@ def flight_status(exc: BaseException, rpc: str) -> BaseException:
 
 def _named_after_module(function: F) -> F:
     """Name ``function``'s frames after its module, not its file (see the module doc)."""
-    function.__code__ = function.__code__.replace(co_filename="<mosaico>")
+    function.__code__ = function.__code__.replace(co_filename=FRAME_NAME)
     return function
 
 

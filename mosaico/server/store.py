@@ -246,7 +246,9 @@ class Store:
         Raises:
             AlreadyExists: the name is taken.
         """
-        self._check_size(dump_object(req.user_metadata), f"metadata of sequence {req.sequence!r}")
+        self._check_size(
+            dump_object(req.user_metadata), f"user_metadata of sequence {req.sequence!r}"
+        )
         self.catalog.create_sequence(req.sequence, req.user_metadata)
         log.info(kv("sequence.create", sequence=req.sequence))
 
@@ -271,7 +273,7 @@ class Store:
             InvalidArgument: the topic is not in the session's sequence.
             AlreadyExists: the sequence already has a topic at that path.
         """
-        self._check_size(dump_object(req.user_metadata), f"metadata of topic '{req.topic}'")
+        self._check_size(dump_object(req.user_metadata), f"user_metadata of topic '{req.topic}'")
         topic = self.catalog.create_topic(
             req.session_uuid, req.topic.sequence, req.topic.path, req.ontology_tag,
             req.serialization_format, req.user_metadata,
@@ -346,7 +348,7 @@ class Store:
         Raises:
             NotFound: no such sequence or topic.
         """
-        self._check_size(req.msg.encode(), "notification message")
+        self._check_size(req.msg.encode(), "notification 'msg'")
         path = None if req.topic is None else req.topic.path
         self.catalog.add_notification(req.sequence, path, req.notification_type, req.msg)
 
@@ -456,6 +458,8 @@ class Store:
         row = self.catalog.get_topic(ticket.topic.sequence, ticket.topic.path)
         schema = row.schema()
         chunks = self.catalog.chunks_of(row.id)
+        if not self.catalog.has_topic(row.id):  # deleted between the two reads above
+            raise NotFound(f"topic '{ticket.topic}' was deleted while being read")
         sizes = read_sizes(chunks, self.config.limits, self.config.row_group_bytes)
 
         def batches() -> Iterator[pa.RecordBatch]:

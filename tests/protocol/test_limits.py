@@ -63,7 +63,8 @@ def test_unterminated_strings_with_many_escapes_are_refused_as_bad_json() -> Non
     ],
 )
 def test_numbers_beyond_the_limits_are_refused(literal: str, reason: str) -> None:
-    assert reason in _refusal(f'{{"a": [1, {literal}]}}'.encode())
+    message = _refusal(f'{{"a": [1, {{"b": {literal}}}]}}'.encode())
+    assert "the value at 'a[1].b': " in message and reason in message
 
 
 @pytest.mark.parametrize("value", [2**64 - 1, -(2**63), 1.5e308, -0.0, 5e-324])
@@ -74,8 +75,8 @@ def test_numbers_within_the_limits_read_exactly(value: float) -> None:
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        (b'{"a": "\\ud800"}', "the text at 'a'"),
-        (b'{"a": {"b": ["x", "y\\udfff"]}}', "the text at 'a.b[1]'"),
+        (b'{"a": "\\ud800"}', "the value at 'a'"),
+        (b'{"a": {"b": ["x", "y\\udfff"]}}', "the value at 'a.b[1]'"),
         (b'{"\\udc00": 1}', "a key of 'the document'"),
         (b'{"m": {"\\ud800x": 1}}', "a key of 'm'"),
         (b'"\\ud800"', "the document"),

@@ -101,7 +101,7 @@ def test_the_metadata_limit_is_advertised_and_enforced(raw: Raw) -> None:
     raw.new_sequence("run")
     note = {"locator": "run", "notification_type": "error", "msg": "m" * (limit + 1)}
     message = _refused(raw, "sequence_notification_create", json.dumps(note).encode())
-    assert "notification message" in message
+    assert "notification 'msg' is" in message
 
 
 def test_a_pathological_glob_neither_hangs_nor_blocks_other_calls(raw: Raw) -> None:
