@@ -34,69 +34,7 @@ from mosaico.protocol.errors import (
     NotFound,
 )
 from mosaico.server.disk_space import OutOfSpace, disk_full_reason
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sequences (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at_ns BIGINT NOT NULL,
-    user_metadata TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
-    ident TEXT NOT NULL,
-    created_at_ns BIGINT NOT NULL,
-    completed_at_ns BIGINT,
-    UNIQUE (sequence_id, ident)
-);
-CREATE TABLE IF NOT EXISTS topics (
-    id TEXT PRIMARY KEY,
-    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    path TEXT NOT NULL,
-    ontology_tag TEXT NOT NULL,
-    serialization_format TEXT NOT NULL,
-    user_metadata TEXT NOT NULL,
-    created_at_ns BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    arrow_schema BLOB,
-    UNIQUE (sequence_id, path)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id TEXT PRIMARY KEY,
-    topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
-    ordinal BIGINT NOT NULL,
-    path TEXT NOT NULL UNIQUE,
-    row_count BIGINT NOT NULL,
-    file_bytes BIGINT NOT NULL,
-    arrow_bytes BIGINT NOT NULL,
-    min_ts BIGINT NOT NULL,
-    max_ts BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_topic ON chunks (topic_id, min_ts);
-CREATE TABLE IF NOT EXISTS chunk_stats (
-    chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
-    column_path TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    null_count BIGINT,
-    min_int BIGINT,
-    max_int BIGINT,
-    min_real DOUBLE PRECISION,
-    max_real DOUBLE PRECISION,
-    min_text TEXT,
-    max_text TEXT,
-    PRIMARY KEY (chunk_id, column_path)
-);
-CREATE TABLE IF NOT EXISTS notifications (
-    id TEXT PRIMARY KEY,
-    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
-    topic_id TEXT REFERENCES topics(id) ON DELETE CASCADE,
-    notification_type TEXT NOT NULL,
-    msg TEXT NOT NULL,
-    created_at_ns BIGINT NOT NULL
-);
-"""
+from mosaico.server.migrations import migrate
 
 # Topic upload states.
 CREATED = "created"
@@ -338,9 +276,7 @@ class Catalog:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._tx() as cur:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    cur.execute(statement)
+            self.schema_version = migrate(cur, time.time_ns())
 
     def close(self) -> None:
         """Close the SQLite connection; the catalog cannot be used afterwards."""

@@ -221,26 +221,20 @@ _NO_CLUSTERS = Clusters(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
 
 def _fold_chunk(
     fold: _Fold, batches: Iterable[tuple[pa.RecordBatch, np.ndarray]], window: TimeWindow
-) -> Iterator[float]:
-    """Fold the clusters of one chunk's matching rows in ``window``, batch by batch; after
-    each batch yield a lower bound of the timestamps the rest of the chunk holds: its last
-    timestamp so far while the chunk is sorted (as the server writes chunks), else -inf."""
-    last: float = -math.inf  # the last timestamp read
-    ordered = True  # so far
+) -> None:
+    """Fold the clusters of one chunk's matching rows in ``window``, batch by batch (rows in
+    any order: the server writes chunks sorted, but nothing here relies on it)."""
     for batch, mask in batches:
         ts = batch.column(TIMESTAMP).to_numpy()
-        if not len(ts):
-            continue
-        ordered = ordered and ts[0] >= last and bool((ts[1:] >= ts[:-1]).all())
-        last = int(ts[-1])
         if window.start_ns is not None:
             mask &= ts >= window.start_ns
         if window.end_ns is not None:
             mask &= ts < window.end_ns
         if mask.any():
             kept = ts[mask]
-            fold.add(*batch_clusters(kept if ordered else np.sort(kept), fold.dt))
-        yield last if ordered else -math.inf
+            if not bool((kept[1:] >= kept[:-1]).all()):
+                kept = np.sort(kept)
+            fold.add(*batch_clusters(kept, fold.dt))
 
 
 def topic_clusters(
@@ -251,12 +245,12 @@ def topic_clusters(
     """§9.1: clusters of the rows in ``window`` (half-open) satisfying all ``entries``, in
     time order, each yielded as soon as no row still unread can change it.
 
-    Chunks are read in the order of their first timestamp. A cluster is final once every
-    row still unread lies more than ``clustering_dt_ns`` after its end: the chunks not yet
-    opened start at or after the next one's first timestamp, and the rest of a sorted chunk
-    at or after its last timestamp read. A topic uploaded in time order therefore needs the
-    memory of a batch, whatever its number of clusters; chunks overlapping in time keep their
-    clusters until the overlap is read.
+    Chunks are read in the order of their first timestamp. After each chunk, the clusters
+    ending more than ``clustering_dt_ns`` before the next chunk's first timestamp are final
+    (no unread row can reach them) and are yielded. A topic uploaded in time order therefore
+    holds the clusters of one chunk at a time (as numpy arrays, whatever their number);
+    chunks overlapping in time keep their clusters until the overlap is read. (Releasing
+    inside a chunk would need its rows sorted, which a batch cannot prove for the rest.)
     """
     counters = counters if counters is not None else ScanCounters()
     predicate = compile_predicate(schema, entries)
@@ -267,9 +261,7 @@ def topic_clusters(
     fold = _Fold(clustering_dt_ns)
     for i, chunk in enumerate(ordered):
         later = _first_timestamp(ordered[i + 1]) if i + 1 < len(ordered) else math.inf
-        batches = _scan([chunk], predicate, entries, columns, counters, window)
-        for frontier in _fold_chunk(fold, batches, window):
-            yield from fold.release(min(frontier, later))
+        _fold_chunk(fold, _scan([chunk], predicate, entries, columns, counters, window), window)
         yield from fold.release(later)
     yield from fold.release(math.inf)
 

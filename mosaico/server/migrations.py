@@ -1,0 +1,137 @@
+"""The catalog's schema, versioned from the first: numbered migrations applied in order.
+
+``schema_version`` records each migration applied (its number and when). Opening a catalog
+applies the ones it lacks, in the same transaction as the rest of the opening, so a
+catalog is always at one known version. A catalog written by a newer mosaico (a version
+above the last one known here) is refused rather than misread. Catalogs made before
+versioning hold version 1's tables already; its statements (``IF NOT EXISTS``) leave them
+as they are and record the version.
+
+The SQL sticks to what SQLite and PostgreSQL both run, so one list serves both.
+
+To change the schema, append a ``Migration`` with the next number; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import attrs
+
+from mosaico.errors import MosaicoError
+
+
+class CatalogVersionError(MosaicoError):
+    """The catalog was written by a newer mosaico, whose schema this one does not know."""
+
+
+@attrs.frozen
+class Migration:
+    """One step of the schema: its ``version`` number, what it does, its statements."""
+
+    version: int
+    summary: str
+    statements: tuple[str, ...]
+
+
+def _statements(script: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in script.split(";") if s.strip())
+
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS sequences (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at_ns BIGINT NOT NULL,
+    user_metadata TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    ident TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    completed_at_ns BIGINT,
+    UNIQUE (sequence_id, ident)
+);
+CREATE TABLE IF NOT EXISTS topics (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    ontology_tag TEXT NOT NULL,
+    serialization_format TEXT NOT NULL,
+    user_metadata TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    arrow_schema BLOB,
+    UNIQUE (sequence_id, path)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+    ordinal BIGINT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    row_count BIGINT NOT NULL,
+    file_bytes BIGINT NOT NULL,
+    arrow_bytes BIGINT NOT NULL,
+    min_ts BIGINT NOT NULL,
+    max_ts BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_topic ON chunks (topic_id, min_ts);
+CREATE TABLE IF NOT EXISTS chunk_stats (
+    chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    column_path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    null_count BIGINT,
+    min_int BIGINT,
+    max_int BIGINT,
+    min_real DOUBLE PRECISION,
+    max_real DOUBLE PRECISION,
+    min_text TEXT,
+    max_text TEXT,
+    PRIMARY KEY (chunk_id, column_path)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id TEXT PRIMARY KEY,
+    sequence_id TEXT NOT NULL REFERENCES sequences(id) ON DELETE CASCADE,
+    topic_id TEXT REFERENCES topics(id) ON DELETE CASCADE,
+    notification_type TEXT NOT NULL,
+    msg TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "sequences, sessions, topics, chunks, statistics, notifications", _statements(_V1)),
+)
+"""Every migration, in order; ``MIGRATIONS[-1].version`` is the version this code writes."""
+
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "version INTEGER PRIMARY KEY, summary TEXT NOT NULL, applied_at_ns BIGINT NOT NULL)"
+)
+
+
+def migrate(cur: sqlite3.Cursor, now_ns: int) -> int:
+    """Bring the catalog behind ``cur`` to the latest version; returns it.
+
+    Raises:
+        CatalogVersionError: the catalog is at a version newer than any known here.
+    """
+    cur.execute(_VERSION_TABLE)
+    current = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+    latest = MIGRATIONS[-1].version
+    if current > latest:
+        raise CatalogVersionError(
+            f"the catalog is at schema version {current}, newer than this mosaico knows "
+            f"({latest}): upgrade mosaico to open it"
+        )
+    for migration in MIGRATIONS[current:]:
+        for statement in migration.statements:
+            cur.execute(statement)
+        cur.execute(
+            "INSERT INTO schema_version (version, summary, applied_at_ns) VALUES (?, ?, ?)",
+            (migration.version, migration.summary, now_ns),
+        )
+    return latest
