@@ -29,7 +29,7 @@ def load_object(data: bytes | str, what: str, max_bytes: int | None = None) -> d
         InvalidArgument: ``data`` is over ``max_bytes``, not UTF-8, empty, not JSON, beyond
             a limit (depth, number size, NaN, lone surrogates), or JSON that is not an object.
     """
-    if not (data.strip() if isinstance(data, bytes) else data.strip()):
+    if not data.strip():
         raise InvalidArgument(f"{what} is empty, expected a JSON object")
     value = parse_json(data, what, max_bytes)
     if not isinstance(value, dict):

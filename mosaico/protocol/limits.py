@@ -42,6 +42,7 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 # A string literal, or an unterminated one up to the end: the optional closing quote makes
 # every match succeed where it starts, so a scan is linear whatever the input.
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
@@ -77,7 +78,8 @@ def parse_json(data: bytes | str, what: str, max_bytes: int | None = None) -> An
     if refused:
         where = _path_of(value, "", lambda key: False, lambda leaf: leaf is refused[0])
         raise InvalidArgument(f"{what}: {where}: {refused[0].reason}")
-    check_text(value, what)
+    if _SURROGATE_ESCAPE.search(raw):  # strict UTF-8 holds none: only escapes make them
+        check_text(value, what)
     return value
 
 

@@ -458,8 +458,9 @@ class Store:
         row = self.catalog.get_topic(ticket.topic.sequence, ticket.topic.path)
         schema = row.schema()
         chunks = self.catalog.chunks_of(row.id)
-        if not self.catalog.has_topic(row.id):  # deleted between the two reads above
-            raise NotFound(f"topic '{ticket.topic}' was deleted while being read")
+        deleted = NotFound(f"topic '{ticket.topic}' was deleted while being read")
+        if not self.catalog.has_topic(row.id):  # between the two reads above
+            raise deleted
         sizes = read_sizes(chunks, self.config.limits, self.config.row_group_bytes)
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -474,7 +475,7 @@ class Store:
             except FileNotFoundError:
                 if self.catalog.has_topic(row.id):
                     raise  # a chunk file lost under a live topic: a storage fault
-                raise NotFound(f"topic '{ticket.topic}' was deleted while being read") from None
+                raise deleted from None
 
         return schema, batches()
 

@@ -9,7 +9,7 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.server import EmbeddedServer, StoreConfig
-from tests.server.server_helpers import Raw
+from tests.server.server_helpers import Raw, raw_server
 
 
 @pytest.fixture
@@ -32,13 +32,5 @@ def raw(server: tuple[EmbeddedServer, Raw]) -> Raw:
 @pytest.fixture
 def small_chunks(tmp_path: Path) -> Iterator[Raw]:
     """A server rolling tiny chunks, so that every topic spans many chunk files."""
-    embedded = EmbeddedServer(
-        str(tmp_path / "store"), config=StoreConfig(chunk_bytes=4096, row_group_bytes=1024)
-    )
-    host, port = embedded.start()
-    client = flight.FlightClient(f"grpc://{host}:{port}")
-    try:
-        yield Raw(client)
-    finally:
-        client.close()
-        embedded.stop()
+    with raw_server(tmp_path / "store", StoreConfig(chunk_bytes=4096, row_group_bytes=1024)) as raw:
+        yield raw

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
+
+from mosaico.server import EmbeddedServer, StoreConfig
 
 SCHEMA = pa.schema(
     [
@@ -36,6 +41,17 @@ def make_batch(timestamps: list[int], schema: pa.Schema = SCHEMA) -> pa.RecordBa
         for t in timestamps
     ]
     return pa.RecordBatch.from_pylist(rows, schema=schema)
+
+
+@contextmanager
+def raw_server(store: Path, config: StoreConfig | None = None) -> Iterator[Raw]:
+    """A real server on loopback serving ``store`` (with ``config``), and a raw client."""
+    with EmbeddedServer(str(store), config=config) as (host, port):
+        client = flight.FlightClient(f"grpc://{host}:{port}")
+        try:
+            yield Raw(client)
+        finally:
+            client.close()
 
 
 class Raw:

@@ -19,8 +19,8 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.protocol.info import Limits
-from mosaico.server import EmbeddedServer, StoreConfig
-from tests.server.server_helpers import Raw, make_batch
+from mosaico.server import StoreConfig
+from tests.server.server_helpers import Raw, make_batch, raw_server
 
 MB = 1_000_000
 BIG = {"blob": "x" * (20 * MB), "index": 1}
@@ -30,10 +30,8 @@ BIG = {"blob": "x" * (20 * MB), "index": 1}
 def raw(tmp_path: Path) -> Iterator[Raw]:
     """A server whose metadata limit (1 MiB by default) admits the 20 MB documents."""
     config = StoreConfig(limits=Limits(max_metadata_bytes=64 * MB))
-    with EmbeddedServer(str(tmp_path / "store"), config=config) as (host, port):
-        client = flight.FlightClient(f"grpc://{host}:{port}")
-        yield Raw(client)
-        client.close()
+    with raw_server(tmp_path / "store", config) as served:
+        yield served
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.protocol.info import Limits
-from mosaico.server import EmbeddedServer, StoreConfig
+from mosaico.server import StoreConfig
 from mosaico.server.upload_batches import stored_batch
 from mosaico.server.upload_schema import _leaf_count
-from tests.server.server_helpers import Raw
+from tests.server.server_helpers import Raw, raw_server
 
 STAMPS = [5, 3, 1, 4, 0, 2]  # unsorted: the server sorts every chunk it writes
 TS = pa.field("timestamp_ns", pa.int64(), nullable=False)
@@ -267,14 +267,8 @@ def _put_descriptor(locator: str, uuid: str) -> flight.FlightDescriptor:
 def small_limit(tmp_path: Path) -> Iterator[Raw]:
     """A server accepting messages of at most 256 KiB."""
     limits = Limits(grpc_max_decode_message_size=256 * 1024)
-    embedded = EmbeddedServer(str(tmp_path / "store"), config=StoreConfig(limits=limits))
-    host, port = embedded.start()
-    client = flight.FlightClient(f"grpc://{host}:{port}")
-    try:
-        yield Raw(client)
-    finally:
-        client.close()
-        embedded.stop()
+    with raw_server(tmp_path / "store", StoreConfig(limits=limits)) as raw:
+        yield raw
 
 
 def _shared_views(value: bytes, rows: int) -> pa.Array:
