@@ -1,4 +1,6 @@
-"""``mosaico serve``: run the platform server over a store folder until SIGINT/SIGTERM."""
+"""``mosaico serve``: run the platform server over a store until SIGINT/SIGTERM: a folder
+(the catalog inside), or chunk storage and a catalog named apart (``--catalog``), which
+several servers may share."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from types import FrameType
 
 import click
 
+from mosaico.errors import MosaicoError
 from mosaico.ontology.tags import load_plugins
 from mosaico.protocol.info import DEFAULT_PORT
 from mosaico.server.access import ApiKeys
 from mosaico.server.flight import MosaicoFlightServer
 from mosaico.server.logs import kv
-from mosaico.server.store import MiB, Store, StoreConfig, StoreError
+from mosaico.server.store import MiB, Store, StoreConfig
 
 log = logging.getLogger("mosaico.server")
 
@@ -30,9 +33,24 @@ SHUTDOWN_GRACE_S = 10.0
     "--store",
     "store_dir",
     required=True,
-    type=click.Path(),
-    help="Folder holding the chunk files and the catalog (created if missing).",
+    help="Where the chunk files live: a folder (created if missing; without --catalog it "
+    "holds the catalog too) or an object store, s3://BUCKET/PREFIX (endpoint, region and "
+    "keys from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).",
 )
+@click.option(
+    "--catalog", envvar="MOSAICO_CATALOG", metavar="URI|FILE",
+    help="The catalog: postgresql://USER@HOST:PORT/DB (libpq URI; PG* variables fill in "
+    "what it leaves out), which several servers may share, or an SQLite file. "
+    "[env: MOSAICO_CATALOG]",
+)  # fmt: skip
+@click.option("--s3-endpoint", metavar="URL", help="Object store endpoint (AWS_ENDPOINT_URL).")
+@click.option("--s3-region", metavar="REGION", help="Object store region (AWS_REGION).")
+@click.option(
+    "--server-lease", default=30.0, show_default=True, type=click.FloatRange(min=0.5),
+    metavar="SECONDS",
+    help="Over a shared catalog: a server silent for this long is taken as dead, and "
+    "the others fail its unfinished uploads and delete its unrecorded files.",
+)  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="TCP port.")
 @click.option(
@@ -72,6 +90,10 @@ SHUTDOWN_GRACE_S = 10.0
 )
 def serve(
     store_dir: str,
+    catalog: str | None,
+    s3_endpoint: str | None,
+    s3_region: str | None,
+    server_lease: float,
     host: str,
     port: int,
     chunk_mib: int,
@@ -91,9 +113,14 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        config = StoreConfig(chunk_bytes=chunk_mib * MiB, compression=compression, durable=fsync)
-        store = Store.open_local(store_dir, config)
-    except StoreError as exc:
+        config = StoreConfig(
+            chunk_bytes=chunk_mib * MiB, compression=compression, durable=fsync,
+            server_lease_s=server_lease,
+        )  # fmt: skip
+        store = Store.open(
+            store_dir, catalog, config, endpoint=s3_endpoint, region=s3_region
+        )
+    except MosaicoError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         scheme = "grpc+tls" if tls else "grpc"
@@ -113,7 +140,9 @@ def serve(
     # Installed ontology packages, loaded now so that a broken one is reported at start.
     for plugin in load_plugins():
         log.info(kv("serve.ontology", entry_point=plugin))
-    log.info(kv("serve.ready", host=host, port=server.port, store=store_dir, fsync=fsync))
+    where = store.catalog.database.describe()
+    log.info(kv("serve.ready", host=host, port=server.port, store=store_dir, catalog=where,
+                fsync=fsync))  # fmt: skip
     while not stop.wait(0.5):
         pass
 

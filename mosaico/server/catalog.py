@@ -1,26 +1,30 @@
 """The catalog: the durable record of sequences, sessions, topics, chunks (+ column
 statistics) and notifications, and the transactions that change it.
 
-SQLite in the store folder, WAL mode, one connection guarded by a lock that is held only for
-short transactions (never while streaming). A durable catalog (the default) commits with
-``synchronous=FULL``: a transaction is on stable storage when its method returns; without
-durability (``synchronous=NORMAL``) the last commits survive a process crash but may be lost
-on a power loss. A full disk is raised as ``OutOfSpace`` (UNAVAILABLE). The SQL sticks to the portable subset (text UUID
-keys generated here, BIGINT, ON DELETE CASCADE, no upserts) so PostgreSQL can follow. Rows
-come back as frozen values (``TopicRow``, ``ChunkRow``, ...) that the rest of the server
-shares; refusals are ``ProtocolError`` values with the message the client sees.
+One implementation over SQLite (a file in the store folder, the embedded default) or
+PostgreSQL (several servers sharing one catalog); what differs between the two is in
+``catalog_db``. The SQL sticks to the portable subset (text UUID keys generated here,
+BIGINT, ON DELETE CASCADE, no upserts). A durable catalog commits to stable storage before
+a method returns. A full disk is raised as ``OutOfSpace`` (UNAVAILABLE), an unreachable
+database as ``Unavailable``. Rows come back as frozen values (``TopicRow``, ``ChunkRow``,
+...) that the rest of the server shares; refusals are ``ProtocolError`` values with the
+message the client sees.
+
+Several servers: each server records a heartbeat (``heartbeat``); the uploads it streams
+carry its id; a chunk file is noted as a *loose file* before it is written and until its
+chunk row commits, and chunk files of deleted rows are noted until they are deleted.
+``recover`` hands what a dead server left (its uploads, its loose files) to a live one, so
+nothing ever lists the store to find orphans.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -33,7 +37,7 @@ from mosaico.protocol.errors import (
     InvalidArgument,
     NotFound,
 )
-from mosaico.server.disk_space import OutOfSpace, disk_full_reason
+from mosaico.server.catalog_db import Cursor, Database, IntegrityError, open_database
 from mosaico.server.migrations import migrate
 
 # Topic upload states.
@@ -177,6 +181,15 @@ class TopicTotals:
 
 
 @attrs.frozen
+class Recovery:
+    """What recovery took over from dead servers: the uploads it marked failed and the
+    loose files (chunk files without a chunk row) to delete, relative to the store root."""
+
+    failed_uploads: list[TopicRow]
+    loose_files: list[str]
+
+
+@attrs.frozen
 class NotificationRow:
     """One stored notification; ``topic_path`` is None for a sequence-level notification and
     ``created_at_ns`` is its creation time (ns since the Unix epoch)."""
@@ -215,34 +228,8 @@ def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _connect(path: str, create: bool) -> sqlite3.Connection:
-    """SQLite connection to ``path``; without ``create`` it must already be a catalog.
-
-    Without ``create`` the file is opened read-write but never created (``mode=rw``), so
-    checking and opening are one step: nothing can create the file in between.
-    """
-    if create:
-        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    uri = f"{Path(path).absolute().as_uri()}?mode=rw"
-    try:
-        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    except sqlite3.OperationalError:
-        raise FileNotFoundError(f"{path} does not exist") from None
-    try:
-        found = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sequences'"
-        ).fetchone()
-    except sqlite3.DatabaseError:
-        db.close()
-        raise
-    if found is None:
-        db.close()
-        raise FileNotFoundError(f"{path} holds no catalog tables")
-    return db
-
-
 def _insert_notification(
-    cur: sqlite3.Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
+    cur: Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
 ) -> None:
     cur.execute(
         "INSERT INTO notifications (id, sequence_id, topic_id, notification_type, msg, "
@@ -251,64 +238,56 @@ def _insert_notification(
     )
 
 
-def _rollback_quietly(db: sqlite3.Connection) -> None:
-    """End the transaction a failed statement or COMMIT left open, if any."""
-    if db.in_transaction:
-        with suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
+def _marks(values: list[Any]) -> str:
+    """``?,?,...``: one placeholder per value of an ``IN (...)`` list."""
+    return ",".join("?" * len(values))
 
 
 class Catalog:
-    """All catalog reads and writes; each public method is one short transaction."""
+    """All catalog reads and writes; each public method is one short transaction.
 
-    def __init__(self, path: str, create: bool = True, *, durable: bool = True) -> None:
-        """Open the catalog database at ``path``; with ``create`` a missing one is made.
-        With ``durable`` every commit is synced to stable storage before it returns.
+    Safe for several servers over one shared database: each decision that depends on a row
+    (may this topic be claimed, may this session be finalized) locks that row first
+    (``Database.lock``), and unique constraints settle creation races, so two servers racing
+    leave exactly one winner.
+    """
+
+    def __init__(self, location: str, create: bool = True, *, durable: bool = True) -> None:
+        """Open the catalog at ``location`` (an SQLite file path or a PostgreSQL URI); with
+        ``create`` a missing SQLite file is made. With ``durable`` every commit is on stable
+        storage when it returns. Migrates the schema to the latest version.
 
         Raises:
-            FileNotFoundError: ``create`` is false and ``path`` holds no catalog (no file,
-                or a database without the catalog's tables); nothing was written.
-            sqlite3.Error: the database cannot be opened or is not a database.
+            FileNotFoundError: ``create`` is false and the SQLite file holds no catalog (no
+                file, or a database without the catalog's tables); nothing was written.
+            Unavailable: the PostgreSQL server cannot be reached.
+            CatalogVersionError: the catalog was written by a newer mosaico.
+            sqlite3.Error: the file cannot be opened or is not a database.
         """
-        self._lock = threading.Lock()
-        self._db = _connect(path, create)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._tx() as cur:
-            self.schema_version = migrate(cur, time.time_ns())
-
-    def close(self) -> None:
-        """Close the SQLite connection; the catalog cannot be used afterwards."""
-        with self._lock:
+        self._db = open_database(location, create=create, durable=durable)
+        try:
+            with self._db.transaction() as cur:
+                self.schema_version = migrate(self._db, cur, time.time_ns())
+        except BaseException:
             self._db.close()
+            raise
 
     @property
-    def synchronous(self) -> str:
-        """SQLite's ``synchronous`` setting of the connection: ``FULL`` or ``NORMAL``."""
-        with self._lock:
-            level = self._db.execute("PRAGMA synchronous").fetchone()[0]
-        return {1: "NORMAL", 2: "FULL"}.get(level, str(level))
+    def shared(self) -> bool:
+        """Whether other servers may use this catalog at the same time (PostgreSQL)."""
+        return self._db.shared
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
-        """One transaction; a full disk is raised as `OutOfSpace`, nothing committed."""
-        with self._lock:
-            cur = self._db.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cur
-                except BaseException:
-                    _rollback_quietly(self._db)
-                    raise
-                cur.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                reason = disk_full_reason(exc)
-                if reason is None:
-                    raise
-                _rollback_quietly(self._db)
-                raise OutOfSpace(reason, "the catalog") from exc
+    @property
+    def database(self) -> Database:
+        """The database behind the catalog (its dialect, its description)."""
+        return self._db
+
+    def close(self) -> None:
+        """Close the database connections; the catalog cannot be used afterwards."""
+        self._db.close()
+
+    def _tx(self) -> AbstractContextManager[Cursor]:
+        return self._db.transaction()
 
     def _select(self, query: str, args: Any = ()) -> list[Any]:
         """All rows of one read-only query, in a transaction of its own."""
@@ -324,18 +303,24 @@ class Catalog:
             AlreadyExists: a sequence of that name exists.
         """
         row = SequenceRow(str(uuid.uuid4()), name, clock.now())
+        taken = AlreadyExists(f"sequence {name!r} already exists")
         with self._tx() as cur:
             if cur.execute("SELECT 1 FROM sequences WHERE name = ?", (name,)).fetchone():
-                raise AlreadyExists(f"sequence {name!r} already exists")
-            cur.execute(
-                "INSERT INTO sequences (id, name, created_at_ns, user_metadata) VALUES (?,?,?,?)",
-                (row.id, name, row.created_at_ns, json.dumps(user_metadata)),
-            )
+                raise taken
+            try:
+                cur.execute(
+                    "INSERT INTO sequences (id, name, created_at_ns, user_metadata) "
+                    "VALUES (?,?,?,?)",
+                    (row.id, name, row.created_at_ns, json.dumps(user_metadata)),
+                )
+            except IntegrityError:  # created by another server since the check
+                raise taken from None
         return row
 
-    def _sequence(self, cur: sqlite3.Cursor, name: str) -> SequenceRow:
+    def _sequence(self, cur: Cursor, name: str, lock: bool = False) -> SequenceRow:
+        suffix = self._db.lock("sequences") if lock else ""
         found = cur.execute(
-            "SELECT id, name, created_at_ns FROM sequences WHERE name = ?", (name,)
+            f"SELECT id, name, created_at_ns FROM sequences WHERE name = ?{suffix}", (name,)
         ).fetchone()
         if found is None:
             raise NotFound(f"sequence {name!r} does not exist")
@@ -382,20 +367,29 @@ class Catalog:
         return self._metadata("SELECT user_metadata FROM topics WHERE id = ?", topic_id,
                               f"topic {topic_id}")  # fmt: skip
 
-    def _chunk_paths(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> list[str]:
+    def _drop(self, cur: Cursor, owner: str, where: str, key: str) -> tuple[list[str], list[str]]:
+        """Before deleting rows: (topic ids, chunk paths) under ``where``, the paths noted as
+        loose files of ``owner`` so that a crash before they are deleted leaves them to
+        recovery, not orphaned."""
+        found = cur.execute(f"SELECT t.id FROM topics t WHERE {where}", (key,)).fetchall()
+        topic_ids = [r[0] for r in found]
         query = f"SELECT c.path FROM chunks c JOIN topics t ON t.id = c.topic_id WHERE {where}"
-        return [r[0] for r in cur.execute(query, args).fetchall()]
-
-    def delete_sequence(self, name: str) -> tuple[list[str], list[str]]:
-        """Remove a sequence; returns (topic ids, chunk paths) whose files must go."""
-        with self._tx() as cur:
-            seq = self._sequence(cur, name)
-            topic_ids = [
-                r[0] for r in cur.execute("SELECT id FROM topics WHERE sequence_id = ?", (seq.id,))
-            ]
-            paths = self._chunk_paths(cur, "t.sequence_id = ?", (seq.id,))
-            cur.execute("DELETE FROM sequences WHERE id = ?", (seq.id,))
+        paths = [r[0] for r in cur.execute(query, (key,)).fetchall()]
+        self._note_loose(cur, paths, owner)
         return topic_ids, paths
+
+    def delete_sequence(self, name: str, owner: str) -> tuple[list[str], list[str]]:
+        """Remove a sequence; returns (topic ids, chunk paths) whose files must go. The
+        paths become loose files of ``owner`` until ``forget_loose``.
+
+        Raises:
+            NotFound: no such sequence.
+        """
+        with self._tx() as cur:
+            seq = self._sequence(cur, name, lock=True)
+            dropped = self._drop(cur, owner, "t.sequence_id = ?", seq.id)
+            cur.execute("DELETE FROM sequences WHERE id = ?", (seq.id,))
+        return dropped
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -406,7 +400,7 @@ class Catalog:
             NotFound: no such sequence.
         """
         with self._tx() as cur:
-            seq = self._sequence(cur, sequence)
+            seq = self._sequence(cur, sequence, lock=True)  # not deleted before the insert
             row = SessionRow(str(uuid.uuid4()), seq.id, seq.name, ident, clock.now(), None)
             cur.execute(
                 "INSERT INTO sessions (id, sequence_id, ident, created_at_ns) VALUES (?,?,?,?)",
@@ -414,8 +408,11 @@ class Catalog:
             )
         return row
 
-    def _session(self, cur: sqlite3.Cursor, where: str, args: tuple[Any, ...]) -> SessionRow:
-        found = cur.execute(f"{_SESSION_SELECT} WHERE {where}", args).fetchone()
+    def _session(
+        self, cur: Cursor, where: str, args: tuple[Any, ...], lock: bool = False
+    ) -> SessionRow:
+        suffix = self._db.lock("s") if lock else ""
+        found = cur.execute(f"{_SESSION_SELECT} WHERE {where}{suffix}", args).fetchone()
         if found is None:
             raise NotFound(f"session {args[-1]!r} does not exist")
         return SessionRow(*found)
@@ -446,7 +443,7 @@ class Catalog:
                 still uploading.
         """
         with self._tx() as cur:
-            session = self._session(cur, "s.id = ?", (session_uuid,))
+            session = self._session(cur, "s.id = ?", (session_uuid,), lock=True)
             if session.locked:
                 raise FailedPrecondition(f"session {session.locator!r} is already finalized")
             busy = cur.execute(
@@ -463,19 +460,22 @@ class Catalog:
         return attrs.evolve(session, completed_at_ns=done)
 
     def delete_session(
-        self, *, sequence: str | None = None, ident: str | None = None, uuid_: str | None = None
-    ) -> tuple[SessionRow, list[str], list[str]]:
-        """Remove a session by (sequence, ident) or by UUID; returns it, topic ids, chunk paths."""
+        self, owner: str, *, sequence: str | None = None, ident: str | None = None,
+        uuid_: str | None = None,
+    ) -> tuple[SessionRow, list[str], list[str]]:  # fmt: skip
+        """Remove a session by (sequence, ident) or by UUID; returns it, topic ids, chunk
+        paths (loose files of ``owner`` until ``forget_loose``).
+
+        Raises:
+            NotFound: no such session.
+        """
         with self._tx() as cur:
             if uuid_ is not None:
-                session = self._session(cur, "s.id = ?", (uuid_,))
+                session = self._session(cur, "s.id = ?", (uuid_,), lock=True)
             else:
-                session = self._session(cur, "q.name = ? AND s.ident = ?", (sequence, ident))
-            topic_ids = [
-                r[0]
-                for r in cur.execute("SELECT id FROM topics WHERE session_id = ?", (session.id,))
-            ]
-            paths = self._chunk_paths(cur, "t.session_id = ?", (session.id,))
+                where, args = "q.name = ? AND s.ident = ?", (sequence, ident)
+                session = self._session(cur, where, args, lock=True)
+            topic_ids, paths = self._drop(cur, owner, "t.session_id = ?", session.id)
             cur.execute("DELETE FROM sessions WHERE id = ?", (session.id,))
         return session, topic_ids, paths
 
@@ -508,8 +508,9 @@ class Catalog:
             InvalidArgument: ``sequence`` is not the session's sequence.
             AlreadyExists: the sequence already has a topic at ``path``.
         """
+        taken = AlreadyExists(f"topic '{sequence}/{path}' already exists")
         with self._tx() as cur:
-            session = self._session(cur, "s.id = ?", (session_uuid,))
+            session = self._session(cur, "s.id = ?", (session_uuid,), lock=True)
             if session.locked:
                 raise FailedPrecondition(f"session {session.locator!r} is finalized")
             if session.sequence != sequence:
@@ -521,24 +522,31 @@ class Catalog:
                 "SELECT 1 FROM topics WHERE sequence_id = ? AND path = ?",
                 (session.sequence_id, path),
             ).fetchone():
-                raise AlreadyExists(f"topic '{sequence}/{path}' already exists")
+                raise taken
             row = TopicRow(
                 str(uuid.uuid4()), session.sequence_id, sequence, session.id, path,
                 ontology_tag, serialization_format, clock.now(), CREATED, None, None,
             )  # fmt: skip
-            cur.execute(
-                "INSERT INTO topics (id, sequence_id, session_id, path, ontology_tag, "
-                "serialization_format, user_metadata, created_at_ns, state) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    row.id, row.sequence_id, row.session_id, path, ontology_tag,
-                    serialization_format, json.dumps(user_metadata), row.created_at_ns, CREATED,
-                ),
-            )  # fmt: skip
+            try:
+                cur.execute(
+                    "INSERT INTO topics (id, sequence_id, session_id, path, ontology_tag, "
+                    "serialization_format, user_metadata, created_at_ns, state) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        row.id, row.sequence_id, row.session_id, path, ontology_tag,
+                        serialization_format, json.dumps(user_metadata), row.created_at_ns,
+                        CREATED,
+                    ),
+                )  # fmt: skip
+            except IntegrityError:  # created in another session by another server
+                raise taken from None
         return row
 
-    def _topic(self, cur: sqlite3.Cursor, sequence: str, path: str) -> TopicRow:
-        found = cur.execute(f"{_TOPIC_SELECT} WHERE q.name = ? AND t.path = ?", (sequence, path))
+    def _topic(self, cur: Cursor, sequence: str, path: str, lock: bool = False) -> TopicRow:
+        suffix = self._db.lock("t", "s") if lock else ""
+        found = cur.execute(
+            f"{_TOPIC_SELECT} WHERE q.name = ? AND t.path = ?{suffix}", (sequence, path)
+        )
         row = found.fetchone()
         if row is None:
             raise NotFound(f"topic '{sequence}/{path}' does not exist")
@@ -561,40 +569,44 @@ class Catalog:
         )
         return [_topic(r) for r in rows]
 
-    def delete_topic(self, sequence: str, path: str) -> tuple[TopicRow, list[str]]:
+    def delete_topic(self, sequence: str, path: str, owner: str) -> tuple[TopicRow, list[str]]:
         """Remove a topic with its chunk rows and notifications, whatever its session's state;
-        returns the removed row and the chunk paths whose files must go.
+        returns the removed row and the chunk paths whose files must go (loose files of
+        ``owner`` until ``forget_loose``).
 
         Raises:
             NotFound: no such topic.
         """
         with self._tx() as cur:
-            topic = self._topic(cur, sequence, path)
-            paths = self._chunk_paths(cur, "t.id = ?", (topic.id,))
+            topic = self._topic(cur, sequence, path, lock=True)
+            _, paths = self._drop(cur, owner, "t.id = ?", topic.id)
             cur.execute("DELETE FROM topics WHERE id = ?", (topic.id,))
         return topic, paths
 
     def begin_upload(
-        self, sequence: str, path: str, arrow_schema: bytes, check: Callable[[TopicRow], None]
-    ) -> TopicRow:
-        """Claim a topic for its one DoPut if ``check`` accepts it; returns the claimed row.
+        self, sequence: str, path: str, arrow_schema: bytes, check: Callable[[TopicRow], None],
+        owner: str,
+    ) -> TopicRow:  # fmt: skip
+        """Claim a topic for its one DoPut, streamed by server ``owner``, if ``check``
+        accepts it; returns the claimed row.
 
-        ``check`` sees the topic as it is inside the claiming transaction and raises to refuse
-        it; it must refuse a topic whose ``state`` is not ``CREATED`` (the update is
-        conditional on that state too). Lookup, check and claim are one transaction (writers
-        are serialized), so of two concurrent uploads of a topic the second sees it claimed
-        and is refused by ``check``.
+        ``check`` sees the topic as it is inside the claiming transaction, with the topic
+        and its session locked, and raises to refuse it; it must refuse a topic whose
+        ``state`` is not ``CREATED`` (the update is conditional on that state too). Of two
+        concurrent uploads of a topic, through one server or two, the second sees it
+        claimed and is refused by ``check``.
 
         Raises:
             NotFound: no such topic.
             ProtocolError: whatever ``check`` raises.
         """
         with self._tx() as cur:
-            topic = self._topic(cur, sequence, path)
+            topic = self._topic(cur, sequence, path, lock=True)
             check(topic)
             claimed = cur.execute(
-                "UPDATE topics SET state = ?, arrow_schema = ? WHERE id = ? AND state = ?",
-                (UPLOADING, arrow_schema, topic.id, CREATED),
+                "UPDATE topics SET state = ?, arrow_schema = ?, upload_owner = ? "
+                "WHERE id = ? AND state = ?",
+                (UPLOADING, arrow_schema, owner, topic.id, CREATED),
             ).rowcount
             if claimed != 1:  # a check that let a claimed topic through: a server bug
                 raise Internal(f"topic {topic.locator!r} was claimed in state {topic.state!r}")
@@ -602,7 +614,7 @@ class Catalog:
 
     def end_upload(self, topic_id: str, ok: bool) -> None:
         """Mark a claimed topic ``uploaded`` (``ok``) or ``failed``; a topic that is not
-        ``uploading`` (deleted meanwhile, already ended) is left as it is."""
+        ``uploading`` (deleted meanwhile, already ended, recovered) is left as it is."""
         with self._tx() as cur:
             cur.execute(
                 "UPDATE topics SET state = ? WHERE id = ? AND state = ?",
@@ -612,10 +624,13 @@ class Catalog:
     # -- chunks --------------------------------------------------------------------------
 
     def add_chunk(self, chunk: ChunkRow, stats: list[ColumnStats]) -> bool:
-        """Record a chunk whose file is already in place; False if its topic is gone."""
+        """Record a chunk whose file is already in place, and forget it as a loose file;
+        False if its topic is gone or no longer uploading (then nothing is recorded)."""
         with self._tx() as cur:
-            state = cur.execute("SELECT state FROM topics WHERE id = ?", (chunk.topic_id,))
-            found = state.fetchone()
+            found = cur.execute(
+                f"SELECT t.state FROM topics t WHERE t.id = ?{self._db.lock('t')}",
+                (chunk.topic_id,),
+            ).fetchone()
             if found is None or found[0] != UPLOADING:
                 return False
             cur.execute(
@@ -627,6 +642,7 @@ class Catalog:
                 "max_int, min_real, max_real, min_text, max_text) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(chunk.id, s.column_path, s.kind, s.null_count, *_stat_columns(s)) for s in stats],
             )
+            cur.execute("DELETE FROM loose_files WHERE path = ?", (chunk.path,))
         return True
 
     def has_topic(self, topic_id: str) -> bool:
@@ -663,30 +679,92 @@ class Catalog:
         (callers use ``TopicTotals()`` for it)."""
         if not topic_ids:
             return {}
-        marks = ",".join("?" * len(topic_ids))
         rows = self._select(
-            "SELECT topic_id, SUM(row_count), SUM(file_bytes), SUM(arrow_bytes), COUNT(*), "
-            f"MIN(min_ts), MAX(max_ts) FROM chunks WHERE topic_id IN ({marks}) GROUP BY topic_id",
+            "SELECT topic_id, CAST(SUM(row_count) AS BIGINT), CAST(SUM(file_bytes) AS BIGINT), "
+            "CAST(SUM(arrow_bytes) AS BIGINT), COUNT(*), MIN(min_ts), MAX(max_ts) FROM chunks "
+            f"WHERE topic_id IN ({_marks(topic_ids)}) GROUP BY topic_id",
             topic_ids,
         )
         return {r[0]: TopicTotals(*r[1:]) for r in rows}
 
-    def all_chunk_paths(self) -> set[str]:
-        """The path of every recorded chunk (relative to the store root): what a sweep keeps."""
-        return {r[0] for r in self._select("SELECT path FROM chunks")}
+    # -- servers, loose files, recovery -------------------------------------------------
 
-    def recover_interrupted_uploads(self, note: str) -> list[TopicRow]:
-        """After a restart no upload is running: mark the ones that were as failed, each
-        with an ``error`` notification saying ``note``, in one transaction (a recovery that
-        fails, e.g. on a full disk, leaves them to the next start)."""
+    def _note_loose(self, cur: Cursor, paths: list[str], owner: str) -> None:
+        now = time.time_ns()
+        cur.executemany(
+            "INSERT INTO loose_files (path, owner, noted_at_ns) VALUES (?,?,?)",
+            [(path, owner, now) for path in paths],
+        )
+
+    def note_loose(self, path: str, owner: str) -> None:
+        """Before a chunk file is written: note it as a loose file of server ``owner``, so
+        that if the server dies before the chunk is recorded, recovery deletes the file."""
+        with self._tx() as cur:
+            self._note_loose(cur, [path], owner)
+
+    def forget_loose(self, paths: list[str]) -> None:
+        """The files at ``paths`` are gone (deleted, or never written): forget them."""
+        if paths:
+            with self._tx() as cur:
+                cur.executemany("DELETE FROM loose_files WHERE path = ?", [(p,) for p in paths])
+
+    def heartbeat(self, server_id: str, address: str) -> None:
+        """Record that server ``server_id`` is alive now (registering it if needed)."""
+        now = time.time_ns()
+        with self._tx() as cur:
+            updated = cur.execute(
+                "UPDATE servers SET heartbeat_at_ns = ? WHERE id = ?", (now, server_id)
+            ).rowcount
+            if updated == 0:
+                cur.execute(
+                    "INSERT INTO servers (id, address, started_at_ns, heartbeat_at_ns) "
+                    "VALUES (?,?,?,?)",
+                    (server_id, address, now, now),
+                )
+
+    def retire(self, server_id: str) -> None:
+        """A server stops cleanly: forget it (its uploads have ended)."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM servers WHERE id = ?", (server_id,))
+
+    def recover(self, server_id: str, live_since_ns: int | None, note: str) -> Recovery:
+        """Take over what dead servers left: their uploads are marked failed (each with an
+        ``error`` notification saying ``note``) and their loose files returned, to be
+        deleted and then forgotten (``forget_loose``).
+
+        A server is alive if it is ``server_id`` or, with ``live_since_ns``, its last
+        heartbeat is at or after it; ``live_since_ns`` None means no other server is
+        alive (a store one process opens at a time). Uploads from before servers were
+        recorded (no owner) count as dead. One transaction: a recovery that fails (a full
+        disk) leaves everything to the next one.
+        """
+        since = 2**63 - 1 if live_since_ns is None else live_since_ns
+        live = "(SELECT id FROM servers WHERE id = ? OR heartbeat_at_ns >= ?)"
         with self._tx() as cur:
             rows = [
-                _topic(r) for r in cur.execute(f"{_TOPIC_SELECT} WHERE t.state = ?", (UPLOADING,))
+                _topic(r)
+                for r in cur.execute(
+                    f"{_TOPIC_SELECT} WHERE t.state = ? AND (t.upload_owner IS NULL OR "
+                    f"t.upload_owner NOT IN {live}){self._db.lock('t')}",
+                    (UPLOADING, server_id, since),
+                ).fetchall()
             ]
-            cur.execute("UPDATE topics SET state = ? WHERE state = ?", (FAILED, UPLOADING))
+            cur.executemany(
+                "UPDATE topics SET state = ? WHERE id = ? AND state = ?",
+                [(FAILED, topic.id, UPLOADING) for topic in rows],
+            )
             for topic in rows:
                 _insert_notification(cur, topic.sequence_id, topic.id, "error", note)
-        return rows
+            loose = [
+                r[0]
+                for r in cur.execute(
+                    f"SELECT path FROM loose_files WHERE owner NOT IN {live}", (server_id, since)
+                ).fetchall()
+            ]
+            cur.execute(
+                "DELETE FROM servers WHERE id <> ? AND heartbeat_at_ns < ?", (server_id, since)
+            )
+        return Recovery(rows, loose)
 
     # -- notifications -------------------------------------------------------------------
 
@@ -701,14 +779,14 @@ class Catalog:
         """
         with self._tx() as cur:
             if topic_path is None:
-                seq_id, topic_id = self._sequence(cur, sequence).id, None
+                seq_id, topic_id = self._sequence(cur, sequence, lock=True).id, None
             else:
-                topic = self._topic(cur, sequence, topic_path)
+                topic = self._topic(cur, sequence, topic_path, lock=True)
                 seq_id, topic_id = topic.sequence_id, topic.id
             _insert_notification(cur, seq_id, topic_id, notification_type, msg)
 
     def _notification_target(
-        self, cur: sqlite3.Cursor, sequence: str, topic_path: str | None
+        self, cur: Cursor, sequence: str, topic_path: str | None
     ) -> tuple[str, Any]:
         if topic_path is None:
             return "n.sequence_id = ? AND n.topic_id IS NULL", self._sequence(cur, sequence).id
@@ -739,7 +817,10 @@ class Catalog:
         with self._tx() as cur:
             where, key = self._notification_target(cur, sequence, topic_path)
             ids = [
-                r[0] for r in cur.execute(f"SELECT n.id FROM notifications n WHERE {where}", (key,))
+                r[0]
+                for r in cur.execute(
+                    f"SELECT n.id FROM notifications n WHERE {where}", (key,)
+                ).fetchall()
             ]
             cur.executemany("DELETE FROM notifications WHERE id = ?", [(i,) for i in ids])
         return len(ids)

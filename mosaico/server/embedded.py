@@ -29,7 +29,8 @@ class EmbeddedServer:
     """``with EmbeddedServer(path) as (host, port): ...`` or ``start()`` / ``stop()``.
 
     gRPC serves on its own background threads; nothing here blocks the caller. ``path`` is
-    the store folder (created if missing; with ``create=False`` it must already be a store);
+    the store folder (created if missing; with ``create=False`` it must already be a store),
+    or with ``catalog`` (a PostgreSQL URI or an SQLite file) any store ``Store.open`` takes;
     ``port`` is the TCP port on ``host`` (0: a free one, chosen when started); ``config``
     and ``api_keys`` are passed to the ``Store`` and the ``MosaicoFlightServer``.
     ``MosaicoClient.local`` starts one for you.
@@ -50,10 +51,12 @@ class EmbeddedServer:
         *,
         port: int = 0,
         create: bool = True,
+        catalog: str | None = None,
     ):
         if not 0 <= port <= 65535:
             raise InputError(f"port must be 0 (any free port) or 1..65535, got {port}")
         self.path = path
+        self.catalog = catalog
         self.host = host
         self.port = port
         self.create = create
@@ -95,7 +98,7 @@ class EmbeddedServer:
         """
         if self._server is not None:
             return self.address
-        self._store = Store.open_local(self.path, self.config, create=self.create)
+        self._store = Store.open(self.path, self.catalog, self.config, create=self.create)
         try:
             self._server = MosaicoFlightServer(
                 self._store, f"grpc://{self.host}:{self.port}", api_keys=self.api_keys

@@ -7,7 +7,10 @@ above the last one known here) is refused rather than misread. Catalogs made bef
 versioning hold version 1's tables already; its statements (``IF NOT EXISTS``) leave them
 as they are and record the version.
 
-The SQL sticks to what SQLite and PostgreSQL both run, so one list serves both.
+The SQL sticks to what SQLite and PostgreSQL both run, so one list serves both; column
+types that differ are written ``{blob}`` and filled in by the database (``catalog_db``).
+Servers sharing a PostgreSQL catalog migrate in turn (an advisory lock), so two starting
+at once cannot both apply a step.
 
 To change the schema, append a ``Migration`` with the next number; never edit one that
 has shipped.
@@ -15,11 +18,10 @@ has shipped.
 
 from __future__ import annotations
 
-import sqlite3
-
 import attrs
 
 from mosaico.errors import MosaicoError
+from mosaico.server.catalog_db import Cursor, Database
 
 
 class CatalogVersionError(MosaicoError):
@@ -64,7 +66,7 @@ CREATE TABLE IF NOT EXISTS topics (
     user_metadata TEXT NOT NULL,
     created_at_ns BIGINT NOT NULL,
     state TEXT NOT NULL,
-    arrow_schema BLOB,
+    arrow_schema {blob},
     UNIQUE (sequence_id, path)
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -102,8 +104,36 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 """
 
+# Several servers over one catalog: who is alive (``servers``, a heartbeat each), which
+# server streams each upload (``topics.upload_owner``), and the chunk files that may exist
+# without a chunk row (``loose_files``: noted before a file is written or after its row is
+# deleted), so recovery touches only those and never lists the store. Indexes for the
+# cascading deletes and the query engine's filters.
+_V2 = """
+CREATE TABLE IF NOT EXISTS servers (
+    id TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    started_at_ns BIGINT NOT NULL,
+    heartbeat_at_ns BIGINT NOT NULL
+);
+ALTER TABLE topics ADD COLUMN upload_owner TEXT;
+CREATE TABLE IF NOT EXISTS loose_files (
+    path TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    noted_at_ns BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS loose_files_by_owner ON loose_files (owner);
+CREATE INDEX IF NOT EXISTS topics_by_state ON topics (state);
+CREATE INDEX IF NOT EXISTS topics_by_session ON topics (session_id);
+CREATE INDEX IF NOT EXISTS topics_by_tag ON topics (ontology_tag);
+CREATE INDEX IF NOT EXISTS sequences_by_created ON sequences (created_at_ns);
+CREATE INDEX IF NOT EXISTS notifications_by_sequence ON notifications (sequence_id);
+CREATE INDEX IF NOT EXISTS notifications_by_topic ON notifications (topic_id)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sequences, sessions, topics, chunks, statistics, notifications", _statements(_V1)),
+    Migration(2, "servers, upload owners, loose files; indexes", _statements(_V2)),
 )
 """Every migration, in order; ``MIGRATIONS[-1].version`` is the version this code writes."""
 
@@ -113,12 +143,14 @@ _VERSION_TABLE = (
 )
 
 
-def migrate(cur: sqlite3.Cursor, now_ns: int) -> int:
-    """Bring the catalog behind ``cur`` to the latest version; returns it.
+def migrate(db: Database, cur: Cursor, now_ns: int) -> int:
+    """Bring the catalog behind ``cur`` (a transaction of ``db``) to the latest version;
+    returns it.
 
     Raises:
         CatalogVersionError: the catalog is at a version newer than any known here.
     """
+    db.lock_schema(cur)
     cur.execute(_VERSION_TABLE)
     current = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
     latest = MIGRATIONS[-1].version
@@ -129,7 +161,7 @@ def migrate(cur: sqlite3.Cursor, now_ns: int) -> int:
         )
     for migration in MIGRATIONS[current:]:
         for statement in migration.statements:
-            cur.execute(statement)
+            cur.execute(db.ddl(statement))
         cur.execute(
             "INSERT INTO schema_version (version, summary, applied_at_ns) VALUES (?, ?, ?)",
             (migration.version, migration.summary, now_ns),

@@ -71,7 +71,8 @@ def _normalise(kind: str, value: Any) -> int | float | str | None:
         return value if -(2**63) <= value < 2**63 else None
     if kind == "real":
         return float(value)
-    return value if isinstance(value, str) else None
+    # PostgreSQL's text cannot hold NUL: such a bound is not kept (the chunk is not pruned).
+    return value if isinstance(value, str) and "\x00" not in value else None
 
 
 def _bounds(metadata: pq.FileMetaData, index: int) -> tuple[int, Any, Any] | None:

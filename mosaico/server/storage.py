@@ -3,9 +3,10 @@
 Layout under the store root: ``chunks/<topic id>/<chunk id>.parquet`` for committed data and
 ``tmp/`` for files being written. A chunk is written to ``tmp/``, closed and made durable,
 then moved into place and its folder made durable (see ``durability``); only then is it
-recorded in the catalog. Anything under ``chunks/`` that the catalog does not know (a crash
-between move and commit, a delete interrupted half-way) is swept at start-up, and so is
-anything left in ``tmp/``.
+recorded in the catalog. The catalog notes each chunk file as a loose file before it is
+written and after its row is deleted, so what a crash leaves under ``chunks/`` is known
+and deleted by recovery without listing anything; what is left in ``tmp/`` is swept at
+start-up.
 
 pyarrow reports a write that failed (a full disk) by a second error raised while closing
 the Parquet writer; ``write_chunk`` raises the filesystem's ``OSError`` instead, so that
@@ -28,6 +29,11 @@ from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
 CHUNK_DIR = "chunks"
+
+
+def chunk_path(topic_id: str, chunk_id: str) -> str:
+    """Where a chunk file lives, relative to the store root."""
+    return f"{CHUNK_DIR}/{topic_id}/{chunk_id}.parquet"
 
 
 @attrs.frozen
@@ -121,7 +127,7 @@ class ChunkStore:
                 null parents are not a refusal: they are filled and the write retried.
         """
         tmp = self._abs(f"{TMP_DIR}/{chunk_id}.parquet")
-        final = f"{CHUNK_DIR}/{topic_id}/{chunk_id}.parquet"
+        final = chunk_path(topic_id, chunk_id)
         collected: list[pq.FileMetaData] = []
         try:
             try:
@@ -193,26 +199,16 @@ class ChunkStore:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.fs.delete_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"))
 
-    def sweep(self, known: set[str]) -> list[str]:
-        """Delete temp files and chunk files the catalog does not reference; returns them."""
+    def sweep_tmp(self) -> list[str]:
+        """Delete what an earlier run left in ``tmp/`` (files being written when it
+        stopped); returns their paths. Chunk files are never listed: the catalog's loose
+        files say which may be orphans (see ``Catalog.recover``)."""
         removed = []
         selector = pafs.FileSelector(self._abs(TMP_DIR), allow_not_found=True, recursive=True)
         for info in self.fs.get_file_info(selector):
             if info.type == pafs.FileType.File:
                 self._delete_quietly(info.path)
                 removed.append(info.path)
-        selector = pafs.FileSelector(self._abs(CHUNK_DIR), allow_not_found=True, recursive=True)
-        infos = self.fs.get_file_info(selector)
-        for info in infos:
-            relative = info.path[len(self.root) + 1 :]
-            if info.type == pafs.FileType.File and relative not in known:
-                self._delete_quietly(info.path)
-                removed.append(info.path)
-        for info in infos:
-            if info.type == pafs.FileType.Directory and not self.fs.get_file_info(
-                pafs.FileSelector(info.path, allow_not_found=True)
-            ):
-                self.fs.delete_dir(info.path)
         return removed
 
 

@@ -9,9 +9,12 @@ files), ``upload`` (one DoPut and its preconditions), ``reader`` (sorted reads),
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,6 +40,7 @@ from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
 from mosaico.protocol.responses import SessionCreated, TopicCreated
 from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.catalog_db import is_postgres
 from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.durability import Durability, durability_for
 from mosaico.server.folder_lock import FolderLock, StoreBusyError
@@ -79,6 +83,10 @@ class StoreConfig:
     # False trades that for speed on scratch stores: a process crash still loses nothing
     # acknowledged, a power loss or OS crash may.
     durable: bool = True
+    # Several servers over one catalog: each renews its heartbeat every quarter of this;
+    # a server silent for longer is dead, and the others take over its uploads (marked
+    # failed) and loose files (deleted). Larger than any pause a live server may have.
+    server_lease_s: float = 30.0
 
 
 @attrs.frozen
@@ -96,6 +104,40 @@ class SequenceView:
 
     metadata: SequenceMetadata
     topics: list[TopicView]
+
+
+def _folder(folder: str, create: bool) -> str:
+    """``folder`` as an absolute path, checked to be a writable folder (made if missing and
+    ``create``)."""
+    folder = os.path.abspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise StoreError(f"store {folder!r} is not a folder")
+    if not create and not os.path.isdir(folder):
+        raise StoreNotFoundError(f"no store at {folder!r}: the folder does not exist")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"store {folder!r} cannot be created: {exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"store {folder!r} is not writable")
+    return folder
+
+
+def is_object_store(store: str) -> bool:
+    """Whether a store location is an object store URL rather than a local folder."""
+    return store.startswith("s3://")
+
+
+def _chunk_location(
+    store: str, endpoint: str | None, region: str | None, create: bool
+) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and root of a store's chunk files."""
+    if not is_object_store(store):
+        return pafs.LocalFileSystem(), _folder(store, create)
+    from mosaico.server.object_store import open_filesystem
+
+    location = open_filesystem(store, endpoint=endpoint, region=region)
+    return location.fs, location.root
 
 
 def _interval(lo: int | None, hi: int | None) -> Interval | None:
@@ -136,7 +178,7 @@ class Store:
     def __init__(
         self, fs: pafs.FileSystem, root: str, catalog_path: str,
         config: StoreConfig | None = None, *, create: bool = True,
-        lock: bool = False, durability: Durability | None = None,
+        lock_folder: str | None = None, durability: Durability | None = None,
     ) -> None:  # fmt: skip
         self.config = config or StoreConfig()
         self._lock: FolderLock | None = None
@@ -152,7 +194,7 @@ class Store:
             raise StoreError(f"catalog {catalog_path!r} cannot be opened: {exc}") from exc
         try:
             # Before recovery, which would break a live writer's uploads (folder_lock).
-            self._lock = FolderLock(root) if lock else None
+            self._lock = FolderLock(lock_folder) if lock_folder else None
         except StoreBusyError:
             self.catalog.close()
             raise
@@ -171,11 +213,19 @@ class Store:
         self._uploads: dict[str, threading.Event] = {}
         self._uploads_lock = threading.Lock()
         self.closing = threading.Event()
+        self.server_id = str(uuid.uuid4())
+        self._heartbeat: threading.Thread | None = None
         try:
+            self.catalog.heartbeat(self.server_id, root)
             self._recover()
-        except OutOfSpace as exc:
+        except (OutOfSpace, Unavailable) as exc:
             self.close()
             raise StoreError(f"store {root!r} cannot recover from its last run: {exc}") from exc
+        if self.catalog.shared:
+            self._heartbeat = threading.Thread(
+                target=self._keep_alive, args=(root,), name="catalog-heartbeat", daemon=True
+            )
+            self._heartbeat.start()
 
     @classmethod
     def open_local(
@@ -194,25 +244,54 @@ class Store:
             StoreBusyError: another process has the store open.
             StoreError: ``folder`` is not a folder, cannot be created or is not writable.
         """
-        folder = os.path.abspath(folder)
-        if os.path.exists(folder) and not os.path.isdir(folder):
-            raise StoreError(f"store {folder!r} is not a folder")
-        if not create and not os.path.isdir(folder):
-            raise StoreNotFoundError(f"no store at {folder!r}: the folder does not exist")
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {folder!r} cannot be created: {exc}") from exc
-        if not os.access(folder, os.W_OK):
-            raise StoreError(f"store {folder!r} is not writable")
+        folder = _folder(folder, create)
         catalog = os.path.join(folder, CATALOG_FILE)
-        return cls(pafs.LocalFileSystem(), folder, catalog, config, create=create, lock=True)
+        return cls(
+            pafs.LocalFileSystem(), folder, catalog, config, create=create, lock_folder=folder
+        )
+
+    @classmethod
+    def open(
+        cls, store: str, catalog: str | None = None, config: StoreConfig | None = None, *,
+        create: bool = True, endpoint: str | None = None, region: str | None = None,
+    ) -> Store:  # fmt: skip
+        """Open a store anywhere: ``store`` is a local folder or an object store URL
+        (``s3://BUCKET/PREFIX``), ``catalog`` a PostgreSQL URI or an SQLite file path.
+
+        Without ``catalog`` the store is a local folder with its catalog inside
+        (``open_local``: the embedded default). A PostgreSQL catalog may be shared by
+        several servers over the same chunk storage; an SQLite one belongs to one process
+        (its folder is locked). ``endpoint`` and ``region`` override the object store's
+        ``AWS_ENDPOINT_URL`` and ``AWS_REGION``.
+
+        Raises:
+            StoreNotFoundError: ``create`` is false and there is no store there.
+            StoreBusyError: another process has the SQLite catalog open.
+            StoreError: the store or the catalog cannot be used.
+        """
+        if catalog is None:
+            if is_object_store(store):
+                raise StoreError(
+                    f"store {store!r} is an object store: give it a catalog too (--catalog, "
+                    "a postgresql:// URI or an SQLite file path)"
+                )
+            return cls.open_local(store, config, create=create)
+        fs, root = _chunk_location(store, endpoint, region, create)
+        lock_folder = None
+        if not is_postgres(catalog):
+            catalog = os.path.abspath(catalog)
+            lock_folder = _folder(os.path.dirname(catalog), create=True)
+        return cls(fs, root, catalog, config, create=create, lock_folder=lock_folder)
 
     def close(self) -> None:
         """Stop serving: streaming reads end with ``Unavailable``, chunks being written land,
-        then the catalog closes."""
+        the server leaves the catalog's list of live servers, then the catalog closes."""
         self.closing.set()
         self._writer.shutdown(wait=True)
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+        with contextlib.suppress(Unavailable, OutOfSpace):
+            self.catalog.retire(self.server_id)
         self.catalog.close()
         self._release_lock()
 
@@ -221,12 +300,31 @@ class Store:
             self._lock.release()
 
     def _recover(self) -> None:
-        note = "upload interrupted by a server restart; rows committed before it are kept"
-        for topic in self.catalog.recover_interrupted_uploads(note):
+        """Take over what dead servers left (see ``Catalog.recover``). A store only this
+        process can open (an SQLite catalog) has no other live server; over a shared
+        catalog a server is dead once its heartbeat is older than the lease."""
+        lease_ns = int(self.config.server_lease_s * 1e9)
+        live_since = time.time_ns() - lease_ns if self.catalog.shared else None
+        note = "upload interrupted by a server restart or stop; rows committed before it are kept"
+        recovery = self.catalog.recover(self.server_id, live_since, note)
+        for topic in recovery.failed_uploads:
             log.warning(kv("recover.upload_interrupted", topic=topic.locator))
-        removed = self.chunks.sweep(self.catalog.all_chunk_paths())
-        if removed:
-            log.info(kv("recover.swept", files=len(removed)))
+        if recovery.loose_files:
+            self.chunks.delete_chunks(recovery.loose_files)
+            self.catalog.forget_loose(recovery.loose_files)
+            log.info(kv("recover.loose_files", files=len(recovery.loose_files)))
+        if not self.catalog.shared:
+            self.chunks.sweep_tmp()  # temporary files of this store's last run
+
+    def _keep_alive(self, address: str) -> None:
+        """Renew this server's heartbeat and recover from dead servers until closing."""
+        period = self.config.server_lease_s / 4
+        while not self.closing.wait(period):
+            try:
+                self.catalog.heartbeat(self.server_id, address)
+                self._recover()
+            except (Unavailable, OutOfSpace) as exc:  # the catalog is away: try again later
+                log.warning(kv("heartbeat.failed", error=exc))
 
     def info(self) -> ServerInfo:
         """The ``info`` reply (spec §5.4.1): protocol version and configured message limits."""
@@ -298,11 +396,12 @@ class Store:
                     self._uploads[topic_id].set()
 
     def _drop_files(self, topic_ids: list[str], paths: list[str]) -> None:
-        # The catalog no longer points at these files; a crash here leaves orphans that the
-        # next start-up sweeps.
+        # The catalog noted these files as loose ones of this server: a crash before they
+        # are forgotten leaves them to recovery.
         self._cancel_uploads(topic_ids)
         self.chunks.delete_chunks(paths)
         self.chunks.delete_topic_dirs(topic_ids)
+        self.catalog.forget_loose(paths)
 
     def delete_session(self, req: act.SessionDelete) -> None:
         """``session_delete`` by locator or by UUID: the session, its topics, their chunk
@@ -313,10 +412,12 @@ class Store:
         """
         if req.session is not None:
             session, topic_ids, paths = self.catalog.delete_session(
-                sequence=req.session.sequence, ident=req.session.session_id
+                self.server_id, sequence=req.session.sequence, ident=req.session.session_id
             )
         else:
-            session, topic_ids, paths = self.catalog.delete_session(uuid_=req.session_uuid)
+            session, topic_ids, paths = self.catalog.delete_session(
+                self.server_id, uuid_=req.session_uuid
+            )
         self._drop_files(topic_ids, paths)
         log.info(kv("session.delete", session=session.locator, chunks=len(paths)))
 
@@ -327,7 +428,7 @@ class Store:
         Raises:
             NotFound: no such sequence.
         """
-        topic_ids, paths = self.catalog.delete_sequence(sequence)
+        topic_ids, paths = self.catalog.delete_sequence(sequence, self.server_id)
         self._drop_files(topic_ids, paths)
         log.info(kv("sequence.delete", sequence=sequence, chunks=len(paths)))
 
@@ -338,7 +439,7 @@ class Store:
         Raises:
             NotFound: no such topic.
         """
-        row, paths = self.catalog.delete_topic(topic.sequence, topic.path)
+        row, paths = self.catalog.delete_topic(topic.sequence, topic.path, self.server_id)
         self._drop_files([row.id], paths)
         log.info(kv("topic.delete", topic=row.locator, chunks=len(paths)))
 
@@ -482,7 +583,7 @@ class Store:
     def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
         """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``); its
         rows are stored with the normalised schema (``upload_schema``)."""
-        claim = claim_topic(self.catalog, cmd, schema, self.config.compression)
+        claim = claim_topic(self.catalog, cmd, schema, self.config.compression, self.server_id)
         topic = claim.topic
         cancelled = threading.Event()
         with self._uploads_lock:
@@ -495,6 +596,7 @@ class Store:
             max_batch_bytes=self.config.limits.grpc_max_decode_message_size,
             cancelled=cancelled,
             writer=self._writer,
+            owner=self.server_id,
         )  # fmt: skip
 
     def end_upload(self, upload: TopicUpload, ok: bool) -> None:

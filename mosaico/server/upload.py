@@ -33,7 +33,7 @@ from mosaico.server.catalog import CREATED, Catalog, ChunkRow, TopicRow
 from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.logs import kv
 from mosaico.server.stats import chunk_stats
-from mosaico.server.storage import ChunkStore, WriteOptions
+from mosaico.server.storage import ChunkStore, WriteOptions, chunk_path
 from mosaico.server.upload_batches import stored_batch
 from mosaico.server.upload_schema import stored_schema
 
@@ -51,7 +51,7 @@ class Claim:
 
 
 def claim_topic(
-    catalog: Catalog, cmd: UploadCommand, schema: pa.Schema, compression: str
+    catalog: Catalog, cmd: UploadCommand, schema: pa.Schema, compression: str, owner: str
 ) -> Claim:
     """Check that spec §6.1 allows this DoPut, in the spec's order, then claim the topic for
     it, storing the normalised schema (``upload_schema.stored_schema``).
@@ -73,7 +73,7 @@ def claim_topic(
     check(topic)
     stored, options = _check_schema(schema, topic.serialization_format, compression)
     claimed = catalog.begin_upload(
-        cmd.topic.sequence, cmd.topic.path, stored.serialize().to_pybytes(), check
+        cmd.topic.sequence, cmd.topic.path, stored.serialize().to_pybytes(), check, owner
     )
     return Claim(claimed, stored, options)
 
@@ -125,6 +125,7 @@ class TopicUpload:
         max_batch_bytes: int,
         cancelled: threading.Event,
         writer: Executor,
+        owner: str,
     ) -> None:
         self.topic = topic
         self.schema = schema
@@ -140,6 +141,7 @@ class TopicUpload:
         self._pending_bytes = 0
         self._ordinal = 0
         self._writer = writer
+        self._owner = owner
         self._inflight: Future[None] | None = None
         self.rows = 0
 
@@ -210,21 +212,27 @@ class TopicUpload:
         self._check_live()
         chunk_id = str(uuid.uuid4())
         row_bytes = max(1, table.nbytes // table.num_rows)
-        written = self._chunks.write_chunk(
-            self.topic.id, chunk_id, table, self._options, self._row_group_bytes // row_bytes
-        )
-        row = ChunkRow(
-            chunk_id, self.topic.id, ordinal, written.path, table.num_rows,
-            written.file_bytes, table.nbytes, int(ts[0]), int(ts[-1]),
-        )  # fmt: skip
+        path = chunk_path(self.topic.id, chunk_id)
+        # Noted first: if this server dies before the chunk row commits, recovery deletes it.
+        self._catalog.note_loose(path, self._owner)
+        committed = False
         try:
+            written = self._chunks.write_chunk(
+                self.topic.id, chunk_id, table, self._options, self._row_group_bytes // row_bytes
+            )
+            row = ChunkRow(
+                chunk_id, self.topic.id, ordinal, written.path, table.num_rows,
+                written.file_bytes, table.nbytes, int(ts[0]), int(ts[-1]),
+            )  # fmt: skip
             committed = self._catalog.add_chunk(row, chunk_stats(written.metadata, self.schema))
-        except BaseException:
-            self._chunks.delete_chunks([written.path])
-            raise
+        finally:
+            if not committed:
+                self._chunks.delete_chunks([path])
+                self._catalog.forget_loose([path])
         if not committed:
-            self._chunks.delete_chunks([written.path])
-            raise NotFound(f"topic {self.topic.locator!r} was deleted during its upload")
+            raise NotFound(
+                f"topic {self.topic.locator!r} was deleted, or its upload ended, meanwhile"
+            )
         self.rows += table.num_rows
         log.debug(kv("chunk.commit", topic=self.topic.locator, rows=table.num_rows,
                      bytes=written.file_bytes))  # fmt: skip

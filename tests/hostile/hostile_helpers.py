@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,6 @@ import pyarrow.flight as flight
 from mosaico.protocol.permissions import API_KEY_HEADER
 from mosaico.server import EmbeddedServer, StoreConfig
 from mosaico.server.access import ApiKeys
-from mosaico.server.catalog import Catalog
 from mosaico.server.status import FRAME_NAME
 from tests.server.server_helpers import Raw, make_batch
 
@@ -406,11 +406,8 @@ def tree(root: Path) -> set[str]:
 def orphans(store: Path) -> list[str]:
     """Files under ``chunks/`` the catalog does not know, and files left in ``tmp/``.
     Only while no server has the store open."""
-    catalog = Catalog(str(store / "catalog.sqlite3"), create=False)
-    try:
-        known = catalog.all_chunk_paths()
-    finally:
-        catalog.close()
+    with sqlite3.connect(f"file:{store / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+        known = {row[0] for row in db.execute("SELECT path FROM chunks")}
     chunk_files = {str(p.relative_to(store)) for p in (store / "chunks").rglob("*") if p.is_file()}
     temp_files = [str(p.relative_to(store)) for p in (store / "tmp").rglob("*") if p.is_file()]
     return sorted(chunk_files - known) + temp_files

@@ -165,8 +165,8 @@ def test_durable_catalog_commits_synchronously(tmp_path: Path) -> None:
     durable = Catalog(str(tmp_path / "a.sqlite3"))
     fast = Catalog(str(tmp_path / "b.sqlite3"), durable=False)
     try:
-        assert durable.synchronous == "FULL"
-        assert fast.synchronous == "NORMAL"
+        assert durable.database.synchronous == "FULL"
+        assert fast.database.synchronous == "NORMAL"
     finally:
         durable.close()
         fast.close()
@@ -182,13 +182,13 @@ def test_policy_follows_the_filesystem_and_the_switch(tmp_path: Path) -> None:
     store = Store.open_local(str(tmp_path / "fast"), StoreConfig(durable=False))
     try:
         assert isinstance(store.chunks.durability, NoSync)
-        assert store.catalog.synchronous == "NORMAL"
+        assert store.catalog.database.synchronous == "NORMAL"
     finally:
         store.close()
     store = Store.open_local(str(tmp_path / "safe"))
     try:
         assert isinstance(store.chunks.durability, LocalSync)
-        assert store.catalog.synchronous == "FULL"
+        assert store.catalog.database.synchronous == "FULL"
     finally:
         store.close()
 

@@ -11,7 +11,7 @@ import pytest
 
 from mosaico.server import EmbeddedServer
 from mosaico.server.catalog import Catalog
-from mosaico.server.migrations import _V1, MIGRATIONS
+from mosaico.server.migrations import MIGRATIONS
 from mosaico.server.store import CATALOG_FILE, StoreError
 from tests.server.server_helpers import Raw
 
@@ -31,24 +31,35 @@ def test_a_new_catalog_records_every_migration(tmp_path: Path) -> None:
     assert _versions(tmp_path / "catalog.db") == [m.version for m in MIGRATIONS]
 
 
+def _catalog_before_versioning(store: Path) -> None:
+    """A store as mosaico wrote it before versioning: version 1's tables, one sequence with
+    an uploading topic (its server died), no ``schema_version``."""
+    store.mkdir()
+    with sqlite3.connect(store / CATALOG_FILE) as db:
+        for statement in MIGRATIONS[0].statements:
+            db.execute(statement.replace("{blob}", "BLOB"))
+        db.execute("INSERT INTO sequences VALUES ('q1', 'old', 1, '{\"kept\": true}')")
+        db.execute("INSERT INTO sessions VALUES ('s1', 'q1', 'ident', 2, NULL)")
+        db.execute(
+            "INSERT INTO topics VALUES ('t1', 'q1', 's1', 'imu', 'imu', 'default', '{}', 3, "
+            "'uploading', NULL)"
+        )
+
+
 def test_a_catalog_from_before_versioning_keeps_its_data(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    with EmbeddedServer(str(store)) as (host, port):
-        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
-        raw.new_sequence("old", {"kept": True})
-    with sqlite3.connect(store / CATALOG_FILE) as db:  # as a catalog written before this
-        db.execute("DROP TABLE schema_version")
+    _catalog_before_versioning(store)
     with EmbeddedServer(str(store)) as (host, port):
         raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
         assert raw.action("session_create", {"locator": "old"})["locator"].startswith("old:")
+        notes = raw.action("topic_notification_list", {"locator": "old/imu"})["notifications"]
+        assert [n["notification_type"] for n in notes] == ["error"]  # recovered: no owner
     assert _versions(store / CATALOG_FILE) == [m.version for m in MIGRATIONS]
-    fresh = sqlite3.connect(":memory:")  # version 1 creates nothing the old store lacked
-    fresh.executescript(_V1)
-    old = sqlite3.connect(store / CATALOG_FILE)
-    names = "SELECT name FROM sqlite_master"
-    assert {r[0] for r in fresh.execute(names)} <= {r[0] for r in old.execute(names)}
-    fresh.close()
-    old.close()
+    with sqlite3.connect(store / CATALOG_FILE) as db:
+        assert db.execute("SELECT user_metadata, 1 FROM sequences").fetchall() == [
+            ('{"kept": true}', 1)
+        ]
+        assert db.execute("SELECT state FROM topics").fetchall() == [("failed",)]
 
 
 def test_a_catalog_from_a_newer_mosaico_is_refused_untouched(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.server.launch import free_port, serve_command
+from mosaico.server.store import CATALOG_FILE
 from tests.server.server_helpers import SCHEMA, Raw, make_batch
 
 
@@ -106,18 +108,26 @@ def test_kill_during_upload_then_recover(tmp_path: Path) -> None:
         assert committed, "no chunk was committed while uploading"
         process.kill()  # SIGKILL in the middle of the stream
         process.wait(timeout=30)
-    # What a crash can leave behind: a half-written temp file, a moved but unrecorded chunk.
+    # What a crash can leave behind: a half-written temp file, a moved but unrecorded
+    # chunk (noted as a loose file of the dead server before it was written).
     (store / "tmp" / "half-written.parquet").write_bytes(b"PAR1 partial")
-    orphan_dir = store / "chunks" / "not-in-catalog"
-    orphan_dir.mkdir()
-    (orphan_dir / "x.parquet").write_bytes(b"orphan")
+    orphan = store / "chunks" / "not-in-catalog" / "x.parquet"
+    orphan.parent.mkdir()
+    orphan.write_bytes(b"orphan")
+    with sqlite3.connect(store / CATALOG_FILE) as db:
+        db.execute(
+            "INSERT INTO loose_files VALUES (?, 'the-killed-server', 0)",
+            (str(orphan.relative_to(store)),),
+        )
 
     with _serving(store) as (_, raw):
         schema, after = raw.read("done/a")
         assert schema.equals(SCHEMA, check_metadata=True)
         assert pa.Table.from_batches(after).equals(pa.Table.from_batches(before))
-        assert not orphan_dir.exists()
+        assert not orphan.exists()
         assert list((store / "tmp").iterdir()) == []
+        with sqlite3.connect(store / CATALOG_FILE) as db:
+            assert db.execute("SELECT path FROM loose_files").fetchall() == []
         meta = json.loads(raw.info("pending").app_metadata)
         [session] = meta["sessions"]
         assert session["locked"] is False and session["topics"] == ["pending/a"]

@@ -124,5 +124,5 @@ def test_the_claim_checks_again_inside_its_transaction(store: Store, topic: Uplo
         begin_upload = store.catalog.begin_upload
 
     with pytest.raises(FailedPrecondition, match="'seq/a' already received an upload"):
-        claim_topic(cast(Catalog, Stale()), topic, SCHEMA, "none")
+        claim_topic(cast(Catalog, Stale()), topic, SCHEMA, "none", store.server_id)
     store.end_upload(upload, ok=True)
