@@ -111,11 +111,13 @@ def test_clients_through_haproxy_use_every_replica(deployment: Deployment) -> No
     """Nine clients, each a new connection: round robin puts three on each replica, and
     each reads back what it and the others wrote."""
     for n in range(3 * REPLICAS):
-        with MosaicoClient.connect("127.0.0.1", deployment.port, timeout=10) as client:
-            with client.sequence_create(f"run-{n}", {"n": n}) as writer:
-                topic = writer.topic_create("/imu", {}, IMU)
-                for i in range(500):
-                    topic.push(_imu(i))
+        with (
+            MosaicoClient.connect("127.0.0.1", deployment.port, timeout=10) as client,
+            client.sequence_create(f"run-{n}", {"n": n}) as writer,
+        ):
+            topic = writer.topic_create("/imu", {}, IMU)
+            for i in range(500):
+                topic.push(_imu(i))
     with MosaicoClient.connect("127.0.0.1", deployment.port, timeout=10) as client:
         assert sorted(client.list_sequences()) == sorted(f"run-{n}" for n in range(3 * REPLICAS))
         frame = client.sequence_handler("run-4").get_topic_handler("/imu").get_data_streamer().to_pandas()
