@@ -240,6 +240,13 @@ def _redacted(uri: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri)
 
 
+def _commit_without_waiting(conn: Any) -> None:
+    """A new pooled connection's commits return before the WAL reaches the disk (set per
+    session, so the URI's own ``options`` are kept)."""
+    conn.execute("SET synchronous_commit = off")
+    conn.commit()
+
+
 class PostgresDatabase:
     """A PostgreSQL catalog through psycopg 3 and a connection pool.
 
@@ -262,10 +269,9 @@ class PostgresDatabase:
         self._psycopg = psycopg
         self._pool_timeout = psycopg_pool.PoolTimeout
         self.uri = uri
-        options = {} if durable else {"options": "-c synchronous_commit=off"}
         self._pool = psycopg_pool.ConnectionPool(
-            uri, min_size=1, max_size=max_connections, kwargs=options, open=False,
-            name="mosaico-catalog",
+            uri, min_size=1, max_size=max_connections, open=False, name="mosaico-catalog",
+            configure=None if durable else _commit_without_waiting,
         )  # fmt: skip
         try:
             self._pool.open(wait=True, timeout=15)
