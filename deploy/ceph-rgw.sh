@@ -157,12 +157,14 @@ bootstrap() {
     launch osd.0-mkfs ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid"
 }
 
-# A signed S3 request without a body: s3 METHOD PATH; prints the HTTP status. (RGW wants
+# A signed S3 request: s3 METHOD PATH [curl options]; prints the HTTP status. (RGW wants
 # the payload hash header, which curl does not send by itself.)
 s3() {
-    curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$1" \
+    local method=$1 path=$2
+    shift 2
+    curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X "$method" \
         --aws-sigv4 "aws:amz:$REGION:s3" --user "$ACCESS_KEY:$SECRET_KEY" \
-        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$ENDPOINT$2"
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" "$ENDPOINT$path"
 }
 
 wait_ready() {
@@ -208,6 +210,12 @@ start() {
     200 | 409) ;; # created, or already there
     *) die "creating the bucket '$BUCKET' answered HTTP $code" ;;
     esac
+    # The first object makes the gateway create its data pool (a few seconds): pay that
+    # here, not in the first upload of a user.
+    code=$(s3 PUT "/$BUCKET/.probe" --data-binary ok)
+    [ "$code" = 200 ] || die "writing an object to '$BUCKET' answered HTTP $code"
+    code=$(s3 DELETE "/$BUCKET/.probe")
+    [ "$code" = 204 ] || die "deleting an object from '$BUCKET' answered HTTP $code"
     touch "$DIR/ready"
     echo "ceph-rgw: S3 endpoint $ENDPOINT ready (bucket '$BUCKET'), data in $DIR" >&2
 }

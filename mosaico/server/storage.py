@@ -1,12 +1,21 @@
 """Chunk files: Parquet through ``pyarrow.fs`` (no local-path assumptions), written atomically.
 
 Layout under the store root: ``chunks/<topic id>/<chunk id>.parquet`` for committed data and
-``tmp/`` for files being written. A chunk is written to ``tmp/``, closed and made durable,
-then moved into place and its folder made durable (see ``durability``); only then is it
-recorded in the catalog. The catalog notes each chunk file as a loose file before it is
-written and after its row is deleted, so what a crash leaves under ``chunks/`` is known
-and deleted by recovery without listing anything; what is left in ``tmp/`` is swept at
-start-up.
+``tmp/`` for files being written. On a filesystem a chunk is written to ``tmp/``, closed and
+made durable, then moved into place and its folder made durable (see ``durability``); only
+then is it recorded in the catalog. The catalog notes each chunk file as a loose file before
+it is written and after its row is deleted, so what a crash leaves under ``chunks/`` is
+known and deleted by recovery without listing anything; what is left in ``tmp/`` is swept
+at start-up.
+
+On an object store (S3; see ``object_store``) a chunk is written straight to its final key:
+an upload becomes visible whole when its stream closes (one PUT, or the completion of a
+multipart upload) and is durable then, so there is no ``tmp/``, no rename and nothing to
+sync. There are no folders either: nothing is created for them, nothing lists or deletes
+them. A write that fails after its stream opened may still complete a partial object (the
+stream's close completes the upload): it is deleted, and is anyway not in the catalog.
+Reads of a chunk pre-buffer: the column chunks of the row groups read are fetched in a
+few coalesced, concurrent ranged GETs (``pre_buffer``; see ``open_chunk``).
 
 pyarrow reports a write that failed (a full disk) by a second error raised while closing
 the Parquet writer; ``write_chunk`` raises the filesystem's ``OSError`` instead, so that
@@ -25,6 +34,7 @@ import pyarrow.parquet as pq
 
 from mosaico.ontology.placeholders import fill_required_columns
 from mosaico.server.durability import Durability, NoSync
+from mosaico.server.object_store import is_object_store_fs
 from mosaico.server.stats import leaves
 
 TMP_DIR = "tmp"
@@ -82,7 +92,9 @@ class WriteOptions:
 
 class ChunkStore:
     """Chunk files on any ``pyarrow.fs`` filesystem, under ``root``, made durable by
-    ``durability`` (default: nothing to do, as on an object store)."""
+    ``durability`` (default: nothing to do, as on an object store). An object store (by
+    the filesystem's kind, ``object_store.is_object_store_fs``) is written without
+    ``tmp/``, renames or folders (see the module docstring)."""
 
     def __init__(
         self, fs: pafs.FileSystem, root: str, durability: Durability | None = None
@@ -90,12 +102,20 @@ class ChunkStore:
         self.fs = fs
         self.root = root.rstrip("/")
         self.durability = durability or NoSync()
+        self.object_store = is_object_store_fs(fs)
 
     def _abs(self, relative: str) -> str:
         return f"{self.root}/{relative}"
 
     def prepare(self) -> None:
-        """Create the layout and prove it is writable; raises OSError with the reason."""
+        """Create the layout and prove it is writable; raises OSError with the reason. On an
+        object store there is no layout to create: one object is written and deleted."""
+        if self.object_store:
+            probe = self._abs(f"probe-{uuid.uuid4().hex}")
+            with self.fs.open_output_stream(probe) as out:
+                out.write(b"ok")
+            self.fs.delete_file(probe)
+            return
         self.fs.create_dir(self._abs(CHUNK_DIR), recursive=True)
         self.fs.create_dir(self._abs(TMP_DIR), recursive=True)
         probe = self._abs(f"{TMP_DIR}/probe-{uuid.uuid4().hex}")
@@ -112,7 +132,8 @@ class ChunkStore:
         then moved into place, so no reader sees a partial file. When this returns, the file
         and its directory entry are durable: the file synced before the move, its folder
         after (and ``chunks/`` when the folder is new). On failure the temporary file is
-        removed and no chunk file lands under ``chunks/``.
+        removed and no chunk file lands under ``chunks/``. On an object store the object
+        is written at its final key (see the module docstring) and deleted on failure.
 
         Args:
             topic_id: the topic UUID, the folder of the file.
@@ -126,28 +147,40 @@ class ChunkStore:
             pa.ArrowException: Parquet refused the table. Nulls in required columns under
                 null parents are not a refusal: they are filled and the write retried.
         """
-        tmp = self._abs(f"{TMP_DIR}/{chunk_id}.parquet")
         final = chunk_path(topic_id, chunk_id)
-        collected: list[pq.FileMetaData] = []
+        if self.object_store:
+            target = self._abs(final)
+            size, metadata = self._write_table(target, table, options, row_group_rows)
+            return WrittenChunk(final, size, metadata)
+        tmp = self._abs(f"{TMP_DIR}/{chunk_id}.parquet")
+        size, metadata = self._write_table(tmp, table, options, row_group_rows)
         try:
-            try:
-                self._write_parquet(tmp, table, options, row_group_rows, collected)
-            except (pa.ArrowInvalid, RuntimeError) as exc:
-                if not _required_nulls(exc):
-                    raise
-                # Rare: nulls under null parents in required columns (see placeholders).
-                collected.clear()
-                repaired = fill_required_columns(table)
-                self._write_parquet(tmp, repaired, options, row_group_rows, collected)
             self.durability.sync_file(tmp)
-            size = self.fs.get_file_info(tmp).size or 0
             folder = self._topic_dir(topic_id)
             self.fs.move(tmp, self._abs(final))
             self.durability.sync_dir(folder)
         except BaseException:
             self._delete_quietly(tmp)
             raise
-        return WrittenChunk(final, size, collected[0])
+        return WrittenChunk(final, size, metadata)
+
+    def _write_table(
+        self, path: str, table: pa.Table, options: WriteOptions, row_group_rows: int
+    ) -> tuple[int, pq.FileMetaData]:
+        """Write the Parquet file at ``path`` (its size and footer), repairing the table
+        once if Parquet refuses nulls in required columns; on failure ``path`` is deleted."""
+        try:
+            try:
+                return self._write_parquet(path, table, options, row_group_rows)
+            except (pa.ArrowInvalid, RuntimeError) as exc:
+                if not _required_nulls(exc):
+                    raise
+                # Rare: nulls under null parents in required columns (see placeholders).
+                repaired = fill_required_columns(table)
+                return self._write_parquet(path, repaired, options, row_group_rows)
+        except BaseException:
+            self._delete_quietly(path)
+            raise
 
     def _topic_dir(self, topic_id: str) -> str:
         """The topic's chunk folder, created (and ``chunks/`` synced) if it is new."""
@@ -158,9 +191,10 @@ class ChunkStore:
         return folder
 
     def _write_parquet(
-        self, path: str, table: pa.Table, options: WriteOptions, row_group_rows: int,
-        collected: list[pq.FileMetaData],
-    ) -> None:  # fmt: skip
+        self, path: str, table: pa.Table, options: WriteOptions, row_group_rows: int
+    ) -> tuple[int, pq.FileMetaData]:
+        """One attempt at writing ``path``: the bytes written and the footer."""
+        collected: list[pq.FileMetaData] = []
         try:
             with self.fs.open_output_stream(path) as out:
                 pq.write_table(
@@ -172,16 +206,25 @@ class ChunkStore:
                     write_statistics=options.write_statistics,
                     metadata_collector=collected,
                 )
+                size = out.tell()
         except (RuntimeError, pa.ArrowException) as exc:
             cause = _masked_os_error(exc)
             if cause is None:
                 raise
             raise cause from None
+        return size, collected[0]
 
     def open_chunk(self, path: str) -> pq.ParquetFile:
         """Open a chunk for reading by its path relative to the store root (``ChunkRow.path``);
-        the caller closes it. Raises ``OSError`` (``FileNotFoundError``) when it is gone."""
-        return pq.ParquetFile(self.fs.open_input_file(self._abs(path)))
+        the caller closes it. Raises ``OSError`` (``FileNotFoundError``) when it is gone.
+
+        On an object store the reads pre-buffer (not the default of every pyarrow this
+        supports): a chunk read whole costs a HEAD, a GET of the footer and one GET of the
+        row groups read, instead of one GET per column chunk and page."""
+        source = self.fs.open_input_file(self._abs(path))
+        if self.object_store:
+            return pq.ParquetFile(source, pre_buffer=True)
+        return pq.ParquetFile(source)
 
     def _delete_quietly(self, absolute: str) -> None:
         with contextlib.suppress(FileNotFoundError, OSError):
@@ -194,7 +237,10 @@ class ChunkStore:
             self._delete_quietly(self._abs(path))
 
     def delete_topic_dirs(self, topic_ids: list[str]) -> None:
-        """Delete the chunk folder of each topic with what it still holds, ignoring errors."""
+        """Delete the chunk folder of each topic with what it still holds, ignoring errors.
+        Nothing on an object store, which has no folders (and would have to list keys)."""
+        if self.object_store:
+            return
         for topic_id in topic_ids:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.fs.delete_dir(self._abs(f"{CHUNK_DIR}/{topic_id}"))
@@ -202,7 +248,10 @@ class ChunkStore:
     def sweep_tmp(self) -> list[str]:
         """Delete what an earlier run left in ``tmp/`` (files being written when it
         stopped); returns their paths. Chunk files are never listed: the catalog's loose
-        files say which may be orphans (see ``Catalog.recover``)."""
+        files say which may be orphans (see ``Catalog.recover``). Nothing on an object
+        store, where nothing is written to ``tmp/`` (and listing it would cost a LIST)."""
+        if self.object_store:
+            return []
         removed = []
         selector = pafs.FileSelector(self._abs(TMP_DIR), allow_not_found=True, recursive=True)
         for info in self.fs.get_file_info(selector):

@@ -35,15 +35,3 @@ def small_chunks(tmp_path: Path) -> Iterator[Raw]:
     with raw_server(tmp_path / "store", StoreConfig(chunk_bytes=4096, row_group_bytes=1024)) as raw:
         yield raw
 
-
-@pytest.fixture
-def catalog_url() -> str:
-    """TEMPORARY (lead's dev database) until tests/scale/services lands."""
-    import uuid
-
-    import psycopg
-
-    name = f"t{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:17532/postgres", autocommit=True) as c:
-        c.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://postgres@127.0.0.1:17532/{name}"
