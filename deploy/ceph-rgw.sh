@@ -51,6 +51,14 @@ die() {
     exit 1
 }
 
+# die, showing the end of a daemon's log first.
+die_log() {
+    local log=$DIR/log/$1.log
+    shift
+    [ ! -f "$log" ] || tail -n 15 "$log" >&2
+    die "$* (log: $log)"
+}
+
 # Every binary this script runs, with the Debian package that installs it.
 require_tools() {
     local pair
@@ -69,6 +77,7 @@ write_conf() {
 fsid = $1
 mon host = v2:127.0.0.1:$MON_PORT
 public addr = 127.0.0.1
+cluster addr = 127.0.0.1
 ms bind msgr1 = false
 ms bind port min = $((PORT + 2))
 ms bind port max = $((PORT + 9))
@@ -134,7 +143,7 @@ launch() {
     shift
     "$@" >"$DIR/log/$name.start.log" 2>&1 || {
         cat "$DIR/log/$name.start.log" >&2
-        die "'$*' failed, see $DIR/log/$name.log"
+        die_log "$name" "'$*' failed"
     }
 }
 
@@ -172,7 +181,7 @@ wait_ready() {
     while :; do
         code=$(s3 GET / || true)
         [ "$code" = 200 ] && return 0
-        [ -n "$(running_pid client.rgw.a)" ] || die "the gateway exited, see $DIR/log/client.rgw.a.log"
+        [ -n "$(running_pid client.rgw.a)" ] || die_log client.rgw.a "the gateway exited"
         [ $SECONDS -lt $deadline ] || die "no S3 answer at $ENDPOINT after ${READY_SECONDS}s" \
             "(last HTTP status $code), see the logs in $DIR/log"
         sleep 0.2
@@ -245,6 +254,7 @@ export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=$REGION
 export AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED
 export AWS_RESPONSE_CHECKSUM_VALIDATION=WHEN_REQUIRED
+export AWS_EC2_METADATA_DISABLED=true
 export MOSAICO_STORE=s3://$BUCKET/data
 EOF
 }

@@ -130,7 +130,7 @@ def _streamed_pieces(
         # Only a chunk that reaches past an edge of the window needs its timestamps read.
         trim_start = start if start is not None and chunk.min_ts < start else None
         trim_end = end if end is not None and chunk.max_ts >= end else None
-        pf = store.open_chunk(chunk.path)
+        pf = store.open_chunk(chunk.path, whole=True)
         yield from _chunk_pieces(pf, schema, window, trim_start, trim_end, batch_rows)
 
 
@@ -190,7 +190,8 @@ def _merged_pieces(
         active = [r for r in active if not (r.done and len(r.ts) == 0)]
         if pending and pending[-1].min_ts <= bound:
             chunk = pending.pop()
-            run = _Run(store.open_chunk(chunk.path), chunk.ordinal, schema, window, read_rows)
+            pf = store.open_chunk(chunk.path, whole=True)
+            run = _Run(pf, chunk.ordinal, schema, window, read_rows)
             active.append(run)
             active.sort(key=lambda r: r.ordinal)
         for run in active:

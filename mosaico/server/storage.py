@@ -14,8 +14,8 @@ multipart upload) and is durable then, so there is no ``tmp/``, no rename and no
 sync. There are no folders either: nothing is created for them, nothing lists or deletes
 them. A write that fails after its stream opened may still complete a partial object (the
 stream's close completes the upload): it is deleted, and is anyway not in the catalog.
-Reads of a chunk pre-buffer: the column chunks of the row groups read are fetched in a
-few coalesced, concurrent ranged GETs (``pre_buffer``; see ``open_chunk``).
+A chunk read whole is fetched in one GET, a chunk read in part in a few coalesced ranged
+GETs (see ``open_chunk``).
 
 pyarrow reports a write that failed (a full disk) by a second error raised while closing
 the Parquet writer; ``write_chunk`` raises the filesystem's ``OSError`` instead, so that
@@ -214,17 +214,22 @@ class ChunkStore:
             raise cause from None
         return size, collected[0]
 
-    def open_chunk(self, path: str) -> pq.ParquetFile:
+    def open_chunk(self, path: str, *, whole: bool = False) -> pq.ParquetFile:
         """Open a chunk for reading by its path relative to the store root (``ChunkRow.path``);
         the caller closes it. Raises ``OSError`` (``FileNotFoundError``) when it is gone.
 
-        On an object store the reads pre-buffer (not the default of every pyarrow this
-        supports): a chunk read whole costs a HEAD, a GET of the footer and one GET of the
-        row groups read, instead of one GET per column chunk and page."""
+        On an object store each request costs a round trip. With ``whole`` (the caller reads
+        every column) the file is fetched in one GET; otherwise reads pre-buffer (not the
+        default of every pyarrow this supports): a GET of the footer, then one coalesced
+        GET per run of column chunks read, instead of one GET per column chunk and page.
+        Both hold at most the file in memory. ``whole`` changes nothing on a filesystem."""
         source = self.fs.open_input_file(self._abs(path))
-        if self.object_store:
-            return pq.ParquetFile(source, pre_buffer=True)
-        return pq.ParquetFile(source)
+        if not self.object_store:
+            return pq.ParquetFile(source)
+        if whole:
+            with source:
+                return pq.ParquetFile(pa.BufferReader(source.read()))
+        return pq.ParquetFile(source, pre_buffer=True)
 
     def _delete_quietly(self, absolute: str) -> None:
         with contextlib.suppress(FileNotFoundError, OSError):

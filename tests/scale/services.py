@@ -15,6 +15,7 @@ Ports: a free block of ``MOSAICO_TEST_PORT_BASE`` (default 17400) and above, on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -159,10 +160,12 @@ class RgwService(_Service):
     @property
     def env(self) -> dict[str, str]:
         """The AWS variables a process needs to use the gateway (endpoint, keys, region,
-        and the checksum switches that keep the SDK's uploads plain)."""
+        the checksum switches that keep the SDK's uploads plain, and no EC2 metadata
+        lookup, which costs the first request of a process a second off EC2)."""
         names = (
             "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
             "AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION",
+            "AWS_EC2_METADATA_DISABLED",
         )  # fmt: skip
         return {name: self.variables[name] for name in names}
 
@@ -183,38 +186,47 @@ class RgwService(_Service):
 
 
 S = TypeVar("S", bound="_Service")
+ATTEMPTS = 3  # another test session may take the ports between the check and the start
 
 
-def _started(service: S) -> S:
-    try:
-        service.start()
-    except ServiceError as exc:
-        service.stop()
-        pytest.fail(f"{service.script} could not start: {exc}", pytrace=False)
-    return service
+def _start(kind: type[S], ports: int) -> S:
+    """A started service on a block of ``ports`` free ports; the test fails (naming what
+    is wrong) when it cannot start, after trying other ports unless a package is missing."""
+    errors = []
+    for _ in range(ATTEMPTS):
+        first = free_port_block(ports, taken=_claimed)
+        _claimed.update(range(first, first + ports))
+        service = kind(first)
+        try:
+            service.start()
+            return service
+        except ServiceError as exc:
+            with contextlib.suppress(ServiceError):
+                service.stop()
+            errors.append(str(exc))
+            if "install" in str(exc):
+                break
+    pytest.fail(f"{kind.script} could not start:\n" + "\n".join(errors), pytrace=False)
+
+
+# Ports given to a service of this session (free until its daemons bind them).
+_claimed: set[int] = set()
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresService]:
     """The session's PostgreSQL server, started on first use."""
-    service = PostgresService(free_port_block(1, taken=_claimed))
-    _claimed.add(service.port)
-    yield _started(service)
+    service = _start(PostgresService, 1)
+    yield service
     service.stop()
 
 
 @pytest.fixture(scope="session")
 def rgw() -> Iterator[RgwService]:
     """The session's Ceph RGW, started on first use (about 20 s)."""
-    first = free_port_block(RGW_PORTS, taken=_claimed)
-    _claimed.update(range(first, first + RGW_PORTS))
-    service = RgwService(first)
-    yield _started(service)
+    service = _start(RgwService, RGW_PORTS)
+    yield service
     service.stop()
-
-
-# Ports given to a service of this session (free until its daemons bind them).
-_claimed: set[int] = set()
 
 
 @pytest.fixture
