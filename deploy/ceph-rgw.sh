@@ -18,10 +18,12 @@
 # clusters coexist given different DIRs and PORTs, and /etc/ceph and /var/lib/ceph are
 # never touched. Every command is given `-c DIR/ceph.conf`.
 #
-# Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common (Ceph 16 or later) and
-# curl. Runs as any user, root included (the daemons then stay root: nothing here asks
-# them to switch user). Memory: about 420 MB for the three daemons (the OSD's cache is
-# capped below); disk: the OSD's file is sparse (16 GiB at most, real use grows with data).
+# Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common (tested with Ceph 16,
+# Debian 12) and curl. Runs as any user, root included (the daemons then stay root:
+# nothing here asks them to switch user). Ready in about 20 s on the first start, 5 s on
+# a restart. Memory: about 120 MB for the three daemons idle, 250 MB under load (the OSD's
+# cache is capped below); disk: the OSD's file is sparse (16 GiB at most, real use grows
+# with the data).
 set -euo pipefail
 
 # Fixed credentials of the local S3 user: this cluster listens on 127.0.0.1 only.
@@ -255,7 +257,6 @@ export AWS_REGION=$REGION
 export AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED
 export AWS_RESPONSE_CHECKSUM_VALIDATION=WHEN_REQUIRED
 export AWS_EC2_METADATA_DISABLED=true
-export MOSAICO_STORE=s3://$BUCKET/data
 EOF
 }
 
