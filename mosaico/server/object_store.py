@@ -121,26 +121,17 @@ def _open_s3(parts: urllib.parse.SplitResult, endpoint: str | None, region: str 
     endpoint = (
         endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     )
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    options: dict[str, str] = {}
-    if endpoint:
-        options["scheme"], options["endpoint_override"] = _split_endpoint(endpoint)
-        region = region or DEFAULT_REGION
-    if region:
-        options["region"] = region
     for name, value in CHECKSUM_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Delayed open: an object smaller than one upload part (10 MiB) is sent in one PUT when
     # its stream closes, instead of a multipart upload's three requests (a small chunk is
     # written about 10 times faster); errors of the open then show at the close.
-    fs = pafs.S3FileSystem(allow_delayed_open=True, **options)
+    fs = pafs.S3FileSystem(allow_delayed_open=True, **_s3_options(endpoint, region))
     where = f" at {endpoint}" if endpoint else ""
     try:
         found = fs.get_file_info(bucket).type
     except OSError as exc:
-        raise StoreLocationError(
-            f"store {url}: the bucket cannot be used{where}: {exc}"
-        ) from exc
+        raise StoreLocationError(f"store {url}: the bucket cannot be used{where}: {exc}") from exc
     if found == pafs.FileType.NotFound:
         raise StoreLocationError(
             f"store {url}: the bucket {bucket!r} does not exist{where}; create it first "
@@ -148,6 +139,19 @@ def _open_s3(parts: urllib.parse.SplitResult, endpoint: str | None, region: str 
         )
     root = f"{bucket}/{prefix}" if prefix else bucket
     return Location(fs, root, url, is_object_store=True)
+
+
+def _s3_options(endpoint: str | None, region: str | None) -> dict[str, str]:
+    """``S3FileSystem`` options of an endpoint URL (or AWS's) and a region (or the
+    environment's, or the SDK's choice; ``DEFAULT_REGION`` with an endpoint of one's own)."""
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    options: dict[str, str] = {}
+    if endpoint:
+        options["scheme"], options["endpoint_override"] = _split_endpoint(endpoint)
+        region = region or DEFAULT_REGION
+    if region:
+        options["region"] = region
+    return options
 
 
 def _bucket_and_prefix(parts: urllib.parse.SplitResult) -> tuple[str, str]:

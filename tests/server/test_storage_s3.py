@@ -15,6 +15,7 @@ import pytest
 from mosaico.server.durability import NoSync
 from mosaico.server.object_store import (
     CHECKSUM_DEFAULTS,
+    DEFAULT_REGION,
     StoreLocationError,
     open_filesystem,
 )
@@ -211,3 +212,12 @@ def test_checksum_switches_set_by_the_user_are_kept(
     monkeypatch.setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", "WHEN_SUPPORTED")
     open_filesystem(s3_store)
     assert os.environ["AWS_RESPONSE_CHECKSUM_VALIDATION"] == "WHEN_SUPPORTED"
+
+
+def test_an_endpoint_of_ones_own_defaults_the_region(
+    s3_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    location = open_filesystem(s3_store)
+    assert location.fs.region == DEFAULT_REGION
