@@ -7,7 +7,10 @@ condition over all rows, no statistics, no projection, no early exit. Prints chu
 pruned, data bytes read, time, and the ratio; the answers of both must agree.
 
 Run: ``python bench/bench_query.py`` (>= 1 GiB of Arrow data), ``--gib 2``, ``--quick``
-(~64 MiB), ``--store DIR`` to keep and reuse the store between runs.
+(~64 MiB), ``--store DIR`` to keep and reuse the store between runs. ``--scale`` puts the
+store on the scale-out stack instead: chunk files in a Ceph RGW bucket and the catalog in
+PostgreSQL, both started for the run through ``deploy/`` (as the tests start them), so the
+chunks and bytes read are fetched from S3.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
+from scale_stack import scale_stack
 
 from mosaico.server import EmbeddedServer, StoreConfig
 from mosaico.server.query.service import QueryService
@@ -78,13 +82,14 @@ def _action(client: flight.FlightClient, name: str, body: dict[str, Any]) -> Any
     return json.loads(b"".join(r.body.to_pybytes() for r in results))["response"]
 
 
-def build_store(folder: str, target_bytes: int, sequences: int) -> None:
+def build_store(folder: str, target_bytes: int, sequences: int, catalog: str | None = None
+                ) -> None:  # fmt: skip
     """Sequences of one IMU (200 Hz) and one GPS (10 Hz) topic; spikes in every 16th."""
     rng = np.random.default_rng(7)
     row_bytes = _batch(IMU, 0, 1000, rng, 1, False).nbytes / 1000
     imu_rows = max(BATCH_ROWS, int(target_bytes / row_bytes / sequences))
     config = StoreConfig(chunk_bytes=1, row_group_bytes=MiB)  # a chunk per uploaded batch
-    with EmbeddedServer(folder, config=config) as (host, port):
+    with EmbeddedServer(folder, config=config, catalog=catalog) as (host, port):
         client = flight.FlightClient(f"grpc://{host}:{port}")
         for s in range(sequences):
             name = f"run-{s:04d}"
@@ -186,22 +191,26 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="~64 MiB, 16 sequences")
     parser.add_argument("--store", help="store folder to create or reuse")
+    parser.add_argument("--scale", action="store_true", help="S3 (Ceph RGW) + PostgreSQL")
     args = parser.parse_args()
     target = int((1 / 16 if args.quick else args.gib) * 1024 * MiB)
     sequences = 16 if args.quick else args.sequences
-    if args.store:
+    if args.scale:
+        with scale_stack() as (store, catalog):
+            bench(store, target, sequences, catalog)
+    elif args.store:
         bench(args.store, target, sequences)
     else:
         with tempfile.TemporaryDirectory(prefix="mosaico-bench-query-") as folder:
             bench(folder, target, sequences)
 
 
-def bench(folder: str, target: int, sequences: int) -> None:
-    if not os.path.exists(os.path.join(folder, "catalog.sqlite3")):
+def bench(where: str, target: int, sequences: int, catalog: str | None = None) -> None:
+    if catalog is not None or not os.path.exists(os.path.join(where, "catalog.sqlite3")):
         started = time.perf_counter()
-        build_store(folder, target, sequences)
-        print(f"built {folder} in {time.perf_counter() - started:.1f} s")
-    store = Store.open_local(folder)
+        build_store(where, target, sequences, catalog)
+        print(f"built {where} in {time.perf_counter() - started:.1f} s")
+    store = Store.open(where, catalog)
     try:
         catalog = store.catalog
         totals = catalog.totals(

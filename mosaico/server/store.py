@@ -267,6 +267,8 @@ class Store:
         Raises:
             StoreNotFoundError: ``create`` is false and there is no store there.
             StoreBusyError: another process has the SQLite catalog open.
+            StoreLocationError: ``store`` is not a location mosaico can use (an unknown
+                scheme, a bucket that does not exist).
             StoreError: the store or the catalog cannot be used.
         """
         if catalog is None:

@@ -1,5 +1,6 @@
 """The deployment users copy: three `mosaico serve` replicas over one PostgreSQL catalog and
-one chunk storage behind HAProxy, started by the shipped ``deploy/replicas.sh``.
+one chunk storage (an S3 bucket, or a shared folder) behind HAProxy, started by the shipped
+``deploy/replicas.sh``.
 
 Every replica is a real process; every request goes over loopback, through HAProxy or to
 one replica directly, so a session can be created on one, uploaded through a second and
@@ -11,94 +12,43 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
 from mosaico import IMU, Message, MosaicoClient, Vector3d
-from mosaico.server.launch import free_port
+from tests.scale.replicas import Replicas, replicas
 from tests.server.server_helpers import Raw, make_batch
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "deploy" / "replicas.sh"
 REPLICAS = 3
 LEASE_S = 2.0
 
 
-@attrs.frozen
-class Deployment:
-    """A running deployment: HAProxy's port, each replica's port, its folder."""
-
-    folder: Path
-    port: int
-
-    def replica_port(self, index: int) -> int:
-        """Port of replica ``index`` (1-based), as the script numbers them."""
-        return self.port + index
+class Deployment(Replicas):
+    """The deployment with raw Flight clients to HAProxy or to one replica."""
 
     def raw(self, port: int | None = None) -> Raw:
         """A raw Flight client through HAProxy, or to one replica."""
         return Raw(flight.FlightClient(f"grpc://127.0.0.1:{port or self.port}"))
 
-    def pid(self, index: int) -> int:
-        return int((self.folder / f"replica{index}.pid").read_text())
 
-    def log(self, index: int) -> str:
-        return (self.folder / f"replica{index}.log").read_text()
-
-
-def _script(action: str, folder: Path, port: int, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        ["bash", str(SCRIPT), action, str(folder), str(REPLICAS), str(port)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-
-
-def _free_block(size: int) -> int:
-    """A base port with ``size`` free ports after it (checked, not reserved)."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and all(_is_free(base + i) for i in range(1, size + 1)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, catalog_url: str) -> Iterator[Deployment]:
-    folder = tmp_path / "deployment"
-    port = _free_block(REPLICAS)
-    env = {
-        **os.environ,
-        "MOSAICO_SERVE_STORE": str(tmp_path / "chunks"),
-        "MOSAICO_CATALOG": catalog_url,
-        "MOSAICO_PYTHON": sys.executable,
-        "MOSAICO_SERVE_ARGS": f"--server-lease {LEASE_S}",
-        "PYTHONPATH": str(ROOT),
-    }
-    _script("start", folder, port, env)
-    try:
-        yield Deployment(folder, port)
-    finally:
-        _script("stop", folder, port, env)
+@pytest.fixture(params=["s3", "folder"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path, catalog_url: str
+) -> Iterator[Deployment]:
+    """Three replicas over one PostgreSQL catalog, their chunk files in an RGW bucket or
+    in one folder they all see (as on a shared filesystem)."""
+    if request.param == "s3":
+        store = request.getfixturevalue("s3_store")
+    else:
+        store = str(tmp_path / "chunks")
+    lease = ("--server-lease", str(LEASE_S))
+    with replicas(tmp_path / "deployment", store, catalog_url, REPLICAS, *lease) as running:
+        yield Deployment(running.folder, running.port, running.count)
 
 
 def _imu(i: int) -> Message:
