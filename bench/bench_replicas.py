@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
+from bench_server import action
 from scale_stack import services
 
 from mosaico.server import EmbeddedServer
@@ -47,10 +48,6 @@ SCHEMA = pa.schema(
 MB = 1e6
 
 
-def _action(client: flight.FlightClient, name: str, body: dict[str, Any]) -> Any:
-    results = client.do_action(flight.Action(name, json.dumps(body).encode()))
-    return json.loads(b"".join(r.body.to_pybytes() for r in results))["response"]
-
 
 def build(store: str, catalog: str, rows: int) -> None:
     """12 finalized sequences ``run-i``, one topic ``t`` of ``rows`` rows each."""
@@ -59,9 +56,9 @@ def build(store: str, catalog: str, rows: int) -> None:
         client = flight.FlightClient(f"grpc://{host}:{port}")
         for i in range(READERS):
             name = f"run-{i}"
-            _action(client, "sequence_create", {"locator": name, "user_metadata": {}})
-            session = _action(client, "session_create", {"locator": name})
-            topic = _action(client, "topic_create", {
+            action(client, "sequence_create", {"locator": name, "user_metadata": {}})
+            session = action(client, "session_create", {"locator": name})
+            topic = action(client, "topic_create", {
                 "session_uuid": session["uuid"], "locator": f"{name}/t",
                 "serialization_format": "default", "ontology_tag": "Thing",
                 "user_metadata": {}})  # fmt: skip
@@ -74,7 +71,7 @@ def build(store: str, catalog: str, rows: int) -> None:
                 columns += [pa.array(rng.normal(size=n)) for _ in range(COLUMNS)]
                 writer.write_batch(pa.record_batch(columns, schema=SCHEMA))
             writer.close()
-            _action(client, "session_finalize", {"session_uuid": session["uuid"]})
+            action(client, "session_finalize", {"session_uuid": session["uuid"]})
         client.close()
 
 

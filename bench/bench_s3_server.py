@@ -24,12 +24,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
-from bench_server import batches_of, columnar_table
+from bench_server import action, batches_of, columnar_table
 from scale_stack import services
 
 from mosaico.server import EmbeddedServer
@@ -39,10 +38,6 @@ from mosaico.server.store import Store
 MB = 1e6
 
 
-def _action(client: flight.FlightClient, name: str, body: dict[str, Any]) -> Any:
-    results = client.do_action(flight.Action(name, json.dumps(body).encode()))
-    return json.loads(b"".join(r.body.to_pybytes() for r in results))["response"]
-
 
 def platform_round(store: str, catalog: str | None, table: pa.Table) -> tuple[float, float]:
     """(upload seconds, DoGet seconds) of ``table`` as one topic of a new sequence."""
@@ -50,9 +45,9 @@ def platform_round(store: str, catalog: str | None, table: pa.Table) -> tuple[fl
     with EmbeddedServer(store, catalog=catalog) as (host, port):
         client = flight.FlightClient(f"grpc://{host}:{port}")
         name = f"run-{uuid.uuid4().hex[:8]}"
-        _action(client, "sequence_create", {"locator": name, "user_metadata": {}})
-        session = _action(client, "session_create", {"locator": name})
-        topic = _action(client, "topic_create", {
+        action(client, "sequence_create", {"locator": name, "user_metadata": {}})
+        session = action(client, "session_create", {"locator": name})
+        topic = action(client, "topic_create", {
             "session_uuid": session["uuid"], "locator": f"{name}/t",
             "serialization_format": "default", "ontology_tag": "Thing", "user_metadata": {}})
         command = {"resource_locator": f"{name}/t", "topic_uuid": topic["uuid"]}
@@ -63,7 +58,7 @@ def platform_round(store: str, catalog: str | None, table: pa.Table) -> tuple[fl
             writer.write_batch(batch)
         writer.close()
         upload = time.perf_counter() - started
-        _action(client, "session_finalize", {"session_uuid": session["uuid"]})
+        action(client, "session_finalize", {"session_uuid": session["uuid"]})
         started = time.perf_counter()
         info = client.get_flight_info(flight.FlightDescriptor.for_command(
             json.dumps({"resource_locator": f"{name}/t"})))  # fmt: skip
