@@ -1,4 +1,4 @@
-"""What this environment collects.
+"""What this environment collects, and the ``backend`` every server-facing test runs on.
 
 The tests under ``tests/reference`` drive the reference client ``mosaicolabs``, which lives
 in its own environment (``tests/reference/environment.py``); the main environment runs them
@@ -10,8 +10,30 @@ test (``tests/scale/services.py``), started only when one asks for them.
 """
 
 import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from tests.backends import LOCAL, SCALE, Backend, DevStack
 
 from tests.scale.services import catalog_url, postgres, rgw, s3_env, s3_store  # noqa: F401
 
 _REFERENCE_CLIENT_HERE = importlib.util.find_spec("mosaicolabs") is not None
 collect_ignore = ["test_reference_client.py"] if _REFERENCE_CLIENT_HERE else ["reference"]
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param(LOCAL, id=LOCAL), pytest.param(SCALE, id=SCALE, marks=pytest.mark.scale)],
+)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The platform a server-facing test runs on: ``local`` (a folder) and ``scale`` (the
+    PostgreSQL catalog and S3 chunk storage of the scale-out stack); see `tests.backends`."""
+    if request.param == LOCAL:
+        yield Backend(LOCAL)
+        return
+    stack = DevStack()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stack.env.items():
+            patch.setenv(name, value)
+        yield Backend(SCALE, stack)
