@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 import pyarrow.fs as pafs
+import pytest
 
 from mosaico.client import MosaicoClient
 from mosaico.client.connection import Connection
@@ -44,7 +45,10 @@ from mosaico.server.storage import CHUNK_DIR, TMP_DIR
 from mosaico.server.store import CATALOG_FILE
 
 LOCAL, SCALE = "local", "scale"
-KINDS = (LOCAL, SCALE)
+# For tests of what only a shared catalog does (several servers, leases): scale alone.
+scale_only = pytest.mark.parametrize(
+    "backend", [pytest.param(SCALE, id=SCALE, marks=pytest.mark.scale)], indirect=True
+)
 # The lease of every server the scale tests start: a killed server's uploads are taken
 # over this long after its last heartbeat. Long enough that a live server on a loaded
 # machine never misses it (heartbeats come every quarter of it).
