@@ -227,17 +227,24 @@ class Backend:
         where = self.location(path)
         return open_database(where.catalog or os.path.join(where.store, CATALOG_FILE))
 
-    def orphans(self, path: str | os.PathLike[str]) -> list[str]:
-        """Chunk files the catalog does not know and files left in ``tmp/``; only while no
-        server has the store open."""
+    def _paths(self, path: str | os.PathLike[str], table: str) -> set[str]:
         db = self.catalog(path)
         try:
             with db.transaction() as cur:
-                known = {row[0] for row in cur.execute("SELECT path FROM chunks").fetchall()}
+                return {row[0] for row in cur.execute(f"SELECT path FROM {table}").fetchall()}
         finally:
             db.close()
+
+    def orphans(self, path: str | os.PathLike[str]) -> list[str]:
+        """Chunk files the catalog does not know as chunks and files left in ``tmp/``; only
+        while no server has the store open."""
         chunk_files = set(self.files(path, CHUNK_DIR))
-        return sorted(chunk_files - known) + sorted(self.files(path, TMP_DIR))
+        return sorted(chunk_files - self._paths(path, "chunks")) + sorted(self.files(path, TMP_DIR))
+
+    def loose(self, path: str | os.PathLike[str]) -> set[str]:
+        """The files the catalog notes as loose: written or being written by a server and
+        not (or no longer) a chunk; recovery deletes those of dead servers."""
+        return self._paths(path, "loose_files")
 
 
 def stored_files(fs: pafs.FileSystem, root: str, under: str) -> dict[str, str]:
