@@ -26,11 +26,10 @@ import hashlib
 import os
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import pyarrow.fs as pafs
@@ -43,6 +42,7 @@ from mosaico.server.catalog_db import Database, open_database
 from mosaico.server.launch import serve_command, serve_process
 from mosaico.server.storage import CHUNK_DIR, TMP_DIR
 from mosaico.server.store import CATALOG_FILE
+from tests.scale.services import PostgresService, RgwService
 
 LOCAL, SCALE = "local", "scale"
 # For tests of what only a shared catalog does (several servers, leases): scale alone.
@@ -53,19 +53,6 @@ scale_only = pytest.mark.parametrize(
 # over this long after its last heartbeat. Long enough that a live server on a loaded
 # machine never misses it (heartbeats come every quarter of it).
 SCALE_LEASE_S = 2.0
-
-
-class ScaleStack(Protocol):
-    """What the scale kind needs of the running services: a fresh catalog and a fresh chunk
-    location per store, and the environment variables that reach them."""
-
-    env: dict[str, str]
-
-    def new_catalog(self) -> str:
-        """The URI of a new, empty catalog database."""
-
-    def new_store(self, fallback: Path) -> str:
-        """A new, empty chunk location (``fallback`` where there is no object store)."""
 
 
 @attrs.frozen
@@ -81,11 +68,10 @@ class Backend:
     """One platform kind: servers, clients and ``mosaico serve`` processes over the stores
     tests name by path, and backend-neutral access to what a store holds."""
 
-    def __init__(self, kind: str, stack: ScaleStack | None = None) -> None:
-        if (kind == SCALE) != (stack is not None):
-            raise ValueError(f"backend {kind!r}: a scale stack goes with the scale kind only")
-        self.kind = kind
-        self._stack = stack
+    def __init__(self, scale: tuple[PostgresService, RgwService] | None = None) -> None:
+        """The local backend, or with ``scale`` (the session's services) the scale one."""
+        self.kind = LOCAL if scale is None else SCALE
+        self._scale = scale
         self._locations: dict[str, StoreLocation] = {}
         self._lock = threading.Lock()
 
@@ -96,29 +82,29 @@ class Backend:
     def shared(self) -> bool:
         """Whether the catalog is one several servers may share (PostgreSQL): recovery then
         waits for a dead server's lease, and temporary files are never swept."""
-        return self._stack is not None
+        return self._scale is not None
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment variables the stack needs (set in this process while it is used)."""
-        return dict(self._stack.env) if self._stack else {}
+        """Environment variables the backend's servers need (the gateway's AWS variables
+        on scale), set in this process and its children while the backend is in use."""
+        return self._scale[1].env if self._scale else {}
 
     def location(self, path: str | os.PathLike[str]) -> StoreLocation:
         """The store a path names: the folder itself, or on ``scale`` a catalog and chunk
         location made on its first use and the same ones afterwards."""
         key = os.path.abspath(path)
-        if self._stack is None:
+        if self._scale is None:
             return StoreLocation(key, None)
+        postgres, rgw = self._scale
         with self._lock:
             if key not in self._locations:
-                self._locations[key] = StoreLocation(
-                    self._stack.new_store(Path(key)), self._stack.new_catalog()
-                )
+                self._locations[key] = StoreLocation(rgw.store_url(), postgres.catalog_url())
             return self._locations[key]
 
     def config(self, config: StoreConfig | None = None) -> StoreConfig | None:
         """``config`` as this backend's servers run it (on ``scale``: the short lease)."""
-        if self._stack is None:
+        if self._scale is None:
             return config
         return attrs.evolve(config or StoreConfig(), server_lease_s=SCALE_LEASE_S)
 
@@ -149,7 +135,7 @@ class Backend:
         """A client with its own server over the store at ``path``, stopped by ``close``:
         ``MosaicoClient.local`` on ``local``, a client connected to an embedded server
         over the scale stack on ``scale``."""
-        if self._stack is None:
+        if self._scale is None:
             return MosaicoClient.local(path, timeout, port=port, create=create)
         server = self.server(path, port=port, create=create)
         host, bound = server.start()
@@ -173,7 +159,7 @@ class Backend:
         """The options that point a ``mosaico`` command at the store at ``path`` until the
         block ends: ``--store DIR`` on ``local``; on ``scale`` (which the CLI reaches only
         through a server) ``--host``/``--port`` of an embedded server started for it."""
-        if self._stack is None:
+        if self._scale is None:
             yield ["--store", os.fspath(path)]
             return
         with self.serving(path) as (host, port):
@@ -206,14 +192,12 @@ class Backend:
     # -- what a store holds ----------------------------------------------------------------
 
     def filesystem(self, path: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str]:
-        """The chunk storage of ``path``'s store and its root inside it."""
+        """The chunk storage of ``path``'s store and its root inside it (on scale through
+        an S3 client of the tests' own, not the servers' configuration)."""
         store = self.location(path).store
-        if store.startswith("s3://"):
-            from mosaico.server.object_store import open_filesystem
-
-            opened = open_filesystem(store)
-            return opened.fs, opened.root
-        return pafs.LocalFileSystem(), store
+        if self._scale is None:
+            return pafs.LocalFileSystem(), store
+        return self._scale[1].filesystem(), store.removeprefix("s3://")
 
     def files(self, path: str | os.PathLike[str], under: str = CHUNK_DIR) -> dict[str, str]:
         """Every file under ``under`` of the store at ``path``: its path relative to the
@@ -257,24 +241,3 @@ def stored_files(fs: pafs.FileSystem, root: str, under: str) -> dict[str, str]:
                 digest = hashlib.sha256(stream.read()).hexdigest()
             found[info.path.removeprefix(f"{root}/")] = digest
     return dict(sorted(found.items()))
-
-
-class DevStack:
-    """TEMPORARY: the lead's development PostgreSQL (127.0.0.1:17532) and local chunk folders,
-    until ``tests/scale/services.py`` (a real PostgreSQL and Ceph RGW) lands."""
-
-    env: dict[str, str] = {}
-    server = "postgresql://postgres@127.0.0.1:17532"
-
-    def new_catalog(self) -> str:
-        """A fresh database on the development server."""
-        import psycopg
-
-        name = f"t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(f"{self.server}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return f"{self.server}/{name}"
-
-    def new_store(self, fallback: Path) -> str:
-        """The path itself: a local chunk folder."""
-        return str(fallback)

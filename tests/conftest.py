@@ -6,7 +6,8 @@ there through ``test_reference_client.py`` and reports each one. Inside the refe
 environment they run directly.
 
 The scale tier's services (a PostgreSQL catalog, a Ceph S3 gateway) are fixtures of every
-test (``tests/scale/services.py``), started only when one asks for them.
+test (``tests/scale/services.py``), started only when one asks for them: the ``scale``
+backend does.
 """
 
 import importlib.util
@@ -14,8 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backends import LOCAL, SCALE, Backend, DevStack
-
+from tests.backends import LOCAL, SCALE, Backend
 from tests.scale.services import catalog_url, postgres, rgw, s3_env, s3_store  # noqa: F401
 
 _REFERENCE_CLIENT_HERE = importlib.util.find_spec("mosaicolabs") is not None
@@ -30,10 +30,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """The platform a server-facing test runs on: ``local`` (a folder) and ``scale`` (the
     PostgreSQL catalog and S3 chunk storage of the scale-out stack); see `tests.backends`."""
     if request.param == LOCAL:
-        yield Backend(LOCAL)
+        yield Backend()
         return
-    stack = DevStack()
+    scale = Backend((request.getfixturevalue("postgres"), request.getfixturevalue("rgw")))
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in stack.env.items():
+        for name, value in scale.env.items():
             patch.setenv(name, value)
-        yield Backend(SCALE, stack)
+        yield scale
