@@ -200,8 +200,8 @@ class Backend:
         return self._scale[1].filesystem(), store.removeprefix("s3://")
 
     def files(self, path: str | os.PathLike[str], under: str = CHUNK_DIR) -> dict[str, str]:
-        """Every file under ``under`` of the store at ``path``: its path relative to the
-        store root -> the SHA-256 of its bytes."""
+        """Every file under ``under`` ("": anywhere) of the store at ``path``: its path
+        relative to the store root -> the SHA-256 of its bytes."""
         fs, root = self.filesystem(path)
         return stored_files(fs, root, under)
 
@@ -233,7 +233,8 @@ class Backend:
 
 def stored_files(fs: pafs.FileSystem, root: str, under: str) -> dict[str, str]:
     """Every file under ``root/under`` of ``fs``: path relative to ``root`` -> SHA-256."""
-    selector = pafs.FileSelector(f"{root}/{under}", allow_not_found=True, recursive=True)
+    folder = f"{root}/{under}" if under else root
+    selector = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
     found: dict[str, str] = {}
     for info in fs.get_file_info(selector):
         if info.type == pafs.FileType.File:

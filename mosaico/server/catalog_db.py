@@ -113,13 +113,14 @@ def open_database(location: str, *, create: bool = True, durable: bool = True) -
     """The catalog database at ``location``: a PostgreSQL URI or an SQLite file path.
 
     Raises:
-        FileNotFoundError: an SQLite file is missing (or holds no catalog) and ``create``
-            is false; nothing was written.
+        FileNotFoundError: ``create`` is false and there is no catalog: an SQLite file is
+            missing (or holds no catalog), a PostgreSQL database (or the schema its URI
+            names) holds no catalog tables; nothing was written.
         Unavailable: the PostgreSQL server cannot be reached.
         sqlite3.Error: the file is not a database.
     """
     if is_postgres(location):
-        return PostgresDatabase(location, durable=durable)
+        return PostgresDatabase(location, create=create, durable=durable)
     return SqliteDatabase(location, create=create, durable=durable)
 
 
@@ -253,12 +254,15 @@ class PostgresDatabase:
     Transactions run at ``READ COMMITTED``; the catalog locks the rows a decision depends on
     (``lock``) and leans on unique and foreign-key constraints, so servers racing on one
     catalog leave exactly one winner. With ``durable`` false commits do not wait for the
-    WAL flush (``synchronous_commit=off``), the same trade as SQLite's ``NORMAL``.
+    WAL flush (``synchronous_commit=off``), the same trade as SQLite's ``NORMAL``. Without
+    ``create`` the database must hold a catalog already (``FileNotFoundError`` otherwise).
     """
 
     shared = True
 
-    def __init__(self, uri: str, *, durable: bool = True, max_connections: int = 8) -> None:
+    def __init__(
+        self, uri: str, *, create: bool = True, durable: bool = True, max_connections: int = 8
+    ) -> None:
         try:
             import psycopg
             import psycopg_pool
@@ -278,6 +282,22 @@ class PostgresDatabase:
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise Unavailable(f"the catalog database {self.describe()} cannot be reached") from exc
+        if not create:
+            self._require_catalog()
+
+    def _require_catalog(self) -> None:
+        """Raise ``FileNotFoundError`` (and close) when the database holds no catalog."""
+        try:
+            with self.transaction() as cur:
+                found = cur.execute("SELECT to_regclass('sequences')").fetchone()[0]
+        except BaseException:
+            self.close()
+            raise
+        if found is None:
+            self.close()
+            raise FileNotFoundError(
+                f"the catalog database {self.describe()} holds no mosaico catalog"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

@@ -8,7 +8,7 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.server import EmbeddedServer, Store, StoreError, StoreNotFoundError
-from tests.backends import Backend
+from tests.backends import Backend, scale_only
 from tests.server.server_helpers import Raw, make_batch
 
 
@@ -42,3 +42,27 @@ def test_opening_without_create_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(StoreNotFoundError, match="does not exist"):
         embedded.start()
     assert not (tmp_path / "none").exists()
+
+
+@scale_only
+def test_opening_without_create_over_an_empty_catalog_writes_nothing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = tmp_path / "none"  # a fresh schema of the catalog server and a fresh S3 prefix
+    with pytest.raises(StoreNotFoundError, match="database .* holds no mosaico catalog"):
+        backend.server(store, create=False).start()
+    catalog = backend.catalog(store)
+    try:
+        with catalog.transaction() as cur:
+            assert cur.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
+    finally:
+        catalog.close()
+    assert backend.files(store, "") == {}
+    with backend.server(store) as (host, port):
+        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+        raw.new_sequence("seq")
+        raw.client.close()
+    with backend.server(store, create=False) as (host, port):
+        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+        assert [i.descriptor.path[0] for i in raw.client.list_flights()] == [b"seq"]
+        raw.client.close()
