@@ -88,6 +88,12 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[Cursor]:
         """One transaction: committed when the block ends, rolled back if it raises."""
 
+    @property
+    def synchronous(self) -> str:
+        """How commits reach stable storage, in the database's own words (SQLite's
+        ``synchronous``: ``FULL`` or ``NORMAL``; PostgreSQL's ``synchronous_commit``:
+        ``on`` or ``off``)."""
+
     def lock(self, *tables: str) -> str:
         """The clause that locks the selected rows of ``tables`` (aliases) until commit."""
 
@@ -226,6 +232,7 @@ class SqliteDatabase:
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
+
 # Any constant: the key of the advisory lock migrations take (pg_advisory_xact_lock).
 _MIGRATION_LOCK_KEY = 0x6D6F7361  # "mosa"
 
@@ -311,6 +318,13 @@ class PostgresDatabase:
             raise OutOfSpace("the catalog database's disk is full", "the catalog") from exc
         except (self._psycopg.OperationalError, self._pool_timeout) as exc:
             raise Unavailable(f"the catalog database {self.describe()} is unavailable") from exc
+
+    @property
+    def synchronous(self) -> str:
+        """PostgreSQL's ``synchronous_commit`` of the catalog's connections: ``on`` or
+        ``off``."""
+        with self.transaction() as cur:
+            return str(cur.execute("SHOW synchronous_commit").fetchone()[0])
 
     def lock(self, *tables: str) -> str:
         """``FOR UPDATE OF`` the given table aliases."""

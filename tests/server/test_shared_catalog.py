@@ -204,3 +204,19 @@ def test_a_silent_server_is_taken_over(backend: Backend, tmp_path: Path) -> None
         live.delete_session(act.SessionDelete(session_uuid=session))
     finally:
         live.close()
+
+
+def test_a_fast_server_shares_the_catalog_of_durable_ones(backend: Backend, tmp_path: Path) -> None:
+    """A server without fsync (``--no-fsync``: commits do not wait for the WAL flush) uses
+    the very catalog the URI names, options included (the tests' URIs name a schema)."""
+    where = backend.location(tmp_path / "chunks")
+    fast = Store.open(where.store, where.catalog, StoreConfig(durable=False))
+    safe = _open(backend, tmp_path / "chunks")
+    try:
+        assert fast.catalog.database.synchronous == "off"
+        assert safe.catalog.database.synchronous == "on"
+        fast.create_sequence(act.SequenceCreate("written-fast"))
+        assert safe.sequence_names() == ["written-fast"]
+    finally:
+        fast.close()
+        safe.close()
