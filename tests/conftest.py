@@ -7,7 +7,8 @@ environment they run directly.
 
 The scale tier's services (a PostgreSQL catalog, a Ceph S3 gateway) are fixtures of every
 test (``tests/scale/services.py``), started only when one asks for them: the ``scale``
-backend does.
+backend does. Every test that needs them is in the scale tier (marked ``scale``), so
+``-m "not scale"`` never starts them.
 """
 
 import importlib.util
@@ -37,3 +38,11 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         for name, value in scale.env.items():
             patch.setenv(name, value)
         yield scale
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``scale`` every test that needs the scale tier's services."""
+    for item in items:
+        if {"postgres", "rgw"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.scale)
