@@ -11,9 +11,10 @@ Tests take the ``backend`` fixture (``tests/conftest.py``), parametrised over bo
 (``[local]``, ``[scale]``; the ``scale`` one is marked ``scale``, so ``-m "not scale"`` is
 the quick tier), and reach their servers through it rather than naming a folder. A test
 still names each store by a path (``tmp_path / "store"``): on ``local`` the path is the
-store folder; on ``scale`` the first use of a path makes a fresh catalog database and a
-fresh S3 prefix, which every later use of that path in the session reaches again, so a
-restarted server finds what the one before it wrote.
+store folder; on ``scale`` the first use of a path makes a fresh catalog (a schema of the
+session's PostgreSQL) and a fresh S3 prefix (of its one bucket), which every later use of
+that path in the session reaches again, so a restarted server finds what the one before
+it wrote.
 
 Over a shared catalog a restarted server takes over a dead one's uploads only once the
 dead server's lease has run out (``Store._recover``): every ``scale`` server of the tests
