@@ -11,6 +11,7 @@
 #   stop   stop the daemons (nothing happens when none runs); the data stays in DIR.
 #          `rm -rf DIR` afterwards throws the cluster away.
 #   env    print `export ...` lines for the S3 client: eval "$(deploy/ceph-rgw.sh env DIR)"
+#          (and MOSAICO_SERVE_STORE, the store deploy/replicas.sh serves: s3://mosaico/data)
 #
 # PORT (default 7480) is the S3 endpoint, http://127.0.0.1:PORT. The cluster uses the nine
 # ports above it too: PORT+1 for the monitor, PORT+2..PORT+9 for the OSD. Everything the
@@ -260,6 +261,7 @@ export AWS_REGION=$REGION
 export AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_REQUIRED
 export AWS_RESPONSE_CHECKSUM_VALIDATION=WHEN_REQUIRED
 export AWS_EC2_METADATA_DISABLED=true
+export MOSAICO_SERVE_STORE=s3://$BUCKET/data
 EOF
 }
 
