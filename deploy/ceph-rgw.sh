@@ -124,7 +124,10 @@ osd op num shards = 2
 osd op num threads per shard = 2
 
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+# tcp_nodelay: without it every reply with a body (GET, the XML of a multipart upload's
+# start and end) waits about 40 ms for the client's delayed ACK (Nagle's algorithm):
+# a small PUT took 170 ms and a GET 50 ms instead of 25 ms and 3 ms.
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw thread pool size = 32
 rgw enable usage log = false

@@ -88,6 +88,12 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[Cursor]:
         """One transaction: committed when the block ends, rolled back if it raises."""
 
+    @property
+    def synchronous(self) -> str:
+        """How commits reach stable storage, in the database's own words (SQLite's
+        ``synchronous``: ``FULL`` or ``NORMAL``; PostgreSQL's ``synchronous_commit``:
+        ``on`` or ``off``)."""
+
     def lock(self, *tables: str) -> str:
         """The clause that locks the selected rows of ``tables`` (aliases) until commit."""
 
@@ -113,13 +119,14 @@ def open_database(location: str, *, create: bool = True, durable: bool = True) -
     """The catalog database at ``location``: a PostgreSQL URI or an SQLite file path.
 
     Raises:
-        FileNotFoundError: an SQLite file is missing (or holds no catalog) and ``create``
-            is false; nothing was written.
+        FileNotFoundError: ``create`` is false and there is no catalog: an SQLite file is
+            missing (or holds no catalog), a PostgreSQL database (or the schema its URI
+            names) holds no catalog tables; nothing was written.
         Unavailable: the PostgreSQL server cannot be reached.
         sqlite3.Error: the file is not a database.
     """
     if is_postgres(location):
-        return PostgresDatabase(location, durable=durable)
+        return PostgresDatabase(location, create=create, durable=durable)
     return SqliteDatabase(location, create=create, durable=durable)
 
 
@@ -225,6 +232,7 @@ class SqliteDatabase:
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
+
 # Any constant: the key of the advisory lock migrations take (pg_advisory_xact_lock).
 _MIGRATION_LOCK_KEY = 0x6D6F7361  # "mosa"
 
@@ -253,12 +261,15 @@ class PostgresDatabase:
     Transactions run at ``READ COMMITTED``; the catalog locks the rows a decision depends on
     (``lock``) and leans on unique and foreign-key constraints, so servers racing on one
     catalog leave exactly one winner. With ``durable`` false commits do not wait for the
-    WAL flush (``synchronous_commit=off``), the same trade as SQLite's ``NORMAL``.
+    WAL flush (``synchronous_commit=off``), the same trade as SQLite's ``NORMAL``. Without
+    ``create`` the database must hold a catalog already (``FileNotFoundError`` otherwise).
     """
 
     shared = True
 
-    def __init__(self, uri: str, *, durable: bool = True, max_connections: int = 8) -> None:
+    def __init__(
+        self, uri: str, *, create: bool = True, durable: bool = True, max_connections: int = 8
+    ) -> None:
         try:
             import psycopg
             import psycopg_pool
@@ -278,6 +289,22 @@ class PostgresDatabase:
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise Unavailable(f"the catalog database {self.describe()} cannot be reached") from exc
+        if not create:
+            self._require_catalog()
+
+    def _require_catalog(self) -> None:
+        """Raise ``FileNotFoundError`` (and close) when the database holds no catalog."""
+        try:
+            with self.transaction() as cur:
+                found = cur.execute("SELECT to_regclass('sequences')").fetchone()[0]
+        except BaseException:
+            self.close()
+            raise
+        if found is None:
+            self.close()
+            raise FileNotFoundError(
+                f"the catalog database {self.describe()} holds no mosaico catalog"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -291,6 +318,13 @@ class PostgresDatabase:
             raise OutOfSpace("the catalog database's disk is full", "the catalog") from exc
         except (self._psycopg.OperationalError, self._pool_timeout) as exc:
             raise Unavailable(f"the catalog database {self.describe()} is unavailable") from exc
+
+    @property
+    def synchronous(self) -> str:
+        """PostgreSQL's ``synchronous_commit`` of the catalog's connections: ``on`` or
+        ``off``."""
+        with self.transaction() as cur:
+            return str(cur.execute("SHOW synchronous_commit").fetchone()[0])
 
     def lock(self, *tables: str) -> str:
         """``FOR UPDATE OF`` the given table aliases."""

@@ -186,10 +186,12 @@ class Store:
         self.chunks = ChunkStore(fs, root, durability)
         try:
             self.catalog = Catalog(catalog_path, create=create, durable=self.config.durable)
-        except FileNotFoundError:
-            raise StoreNotFoundError(
-                f"no store at {root!r}: the folder holds no mosaico catalog ({CATALOG_FILE})"
-            ) from None
+        except FileNotFoundError as exc:
+            reason = (
+                str(exc) if is_postgres(catalog_path)
+                else f"the folder holds no mosaico catalog ({CATALOG_FILE})"
+            )  # fmt: skip
+            raise StoreNotFoundError(f"no store at {root!r}: {reason}") from None
         except Exception as exc:
             raise StoreError(f"catalog {catalog_path!r} cannot be opened: {exc}") from exc
         try:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from mosaico import GPS, Floating32, Image, Joy
 from mosaico.cli import main
-from mosaico.client import MosaicoClient
+from tests.backends import Backend
 from tests.client.client_data import MS, T0
 
 # Values a 3-decimal display, a numpy repr or a float cast would change.
@@ -25,10 +25,10 @@ COUNTER = 2**60 + 1  # not a float64: pandas turned an integer column with nulls
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cat") / "store"
     stamps = [T0 + k * MS for k in range(3)]
-    with MosaicoClient.local(folder) as client, client.sequence_create("run", {}) as writer:
+    with backend.client(folder) as client, client.sequence_create("run", {}) as writer:
         writer.topic_create("gps", {}, GPS).push_batch(
             {"position.x": LATITUDES, "position.y": [9.0] * 3, "position.z": [0.0] * 3,
              "header.frame_id": ["a", None, "b"],
@@ -52,14 +52,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _cat(store: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["cat", *args, "--store", str(store)])
+def _cat(target: list[str], *args: str) -> str:
+    result = CliRunner().invoke(main, ["cat", *args, *target])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def _csv(store: Path, target: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(_cat(store, target, "--format", "csv"))))
+def _csv(target: list[str], name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(_cat(target, name, "--format", "csv"))))
 
 
 def _column(table: str, name: str) -> list[str]:
@@ -73,54 +73,54 @@ def _column(table: str, name: str) -> list[str]:
     return [row[lo:hi].strip() for row in rows]
 
 
-def test_float64_round_trips_in_every_format(store: Path) -> None:
-    assert [float(x) for x in _column(_cat(store, "run/gps"), "position.x")] == LATITUDES
-    rows = [json.loads(line) for line in _cat(store, "run/gps", "--format", "jsonl").splitlines()]
+def test_float64_round_trips_in_every_format(target: list[str]) -> None:
+    assert [float(x) for x in _column(_cat(target, "run/gps"), "position.x")] == LATITUDES
+    rows = [json.loads(line) for line in _cat(target, "run/gps", "--format", "jsonl").splitlines()]
     assert [r["position"]["x"] for r in rows] == LATITUDES
-    assert [float(r["position.x"]) for r in _csv(store, "run/gps")] == LATITUDES
+    assert [float(r["position.x"]) for r in _csv(target, "run/gps")] == LATITUDES
 
 
-def test_float32_prints_its_shortest_exact_form(store: Path) -> None:
+def test_float32_prints_its_shortest_exact_form(target: list[str]) -> None:
     stored = np.array(FLOAT32, dtype=np.float32)
     shortest = [repr(float(str(v))) for v in stored]  # numpy's shortest float32 text
     assert shortest[0] == "0.1"
-    assert _column(_cat(store, "run/f32"), "data") == shortest
-    lines = _cat(store, "run/f32", "--format", "jsonl").splitlines()
+    assert _column(_cat(target, "run/f32"), "data") == shortest
+    lines = _cat(target, "run/f32", "--format", "jsonl").splitlines()
     read = np.array([json.loads(line)["data"] for line in lines], dtype=np.float32)
     assert read.tobytes() == stored.tobytes() and '"data": 0.1}' in lines[0]
-    from_csv = np.array([float(r["data"]) for r in _csv(store, "run/f32")], dtype=np.float32)
+    from_csv = np.array([float(r["data"]) for r in _csv(target, "run/f32")], dtype=np.float32)
     assert from_csv.tobytes() == stored.tobytes()
 
 
-def test_csv_writes_lists_as_json_and_bytes_as_base64(store: Path) -> None:
-    gps_rows = _csv(store, "run/gps")
+def test_csv_writes_lists_as_json_and_bytes_as_base64(target: list[str]) -> None:
+    gps_rows = _csv(target, "run/gps")
     assert json.loads(gps_rows[0]["position.covariance"]) == [0.1, 2.5, 1e-9]
     assert gps_rows[2]["position.covariance"] == ""  # null
-    joy = _csv(store, "run/joy")
+    joy = _csv(target, "run/joy")
     assert [r["axes"] for r in joy] == ["[0.1, -0.7]", "[]", "[2.5]"]
     assert json.loads(joy[0]["axes"]) == [0.1, -0.7]  # float32 items, shortest form too
-    cam = _csv(store, "run/cam")
+    cam = _csv(target, "run/cam")
     assert base64.b64decode(cam[0]["data"]) == b"\x00\xff,\n"
-    assert "[0.1, -0.7]" in _cat(store, "run/joy")
+    assert "[0.1, -0.7]" in _cat(target, "run/joy")
 
 
-def test_wide_integers_and_nulls_stay_exact(store: Path) -> None:
-    rows = _csv(store, "run/gps")
+def test_wide_integers_and_nulls_stay_exact(target: list[str]) -> None:
+    rows = _csv(target, "run/gps")
     assert [r["header.sample_counter"] for r in rows] == [str(COUNTER), "", "1"]
     assert [r["header.frame_id"] for r in rows] == ["a", "", "b"]
-    assert _column(_cat(store, "run/gps"), "header.sample_counter") == [str(COUNTER), "-", "1"]
+    assert _column(_cat(target, "run/gps"), "header.sample_counter") == [str(COUNTER), "-", "1"]
 
 
-def test_a_whole_sequence_prints_merged_in_every_format(store: Path) -> None:
-    rows = list(csv.DictReader(io.StringIO(_cat(store, "run", "--format", "csv"))))
+def test_a_whole_sequence_prints_merged_in_every_format(target: list[str]) -> None:
+    rows = list(csv.DictReader(io.StringIO(_cat(target, "run", "--format", "csv"))))
     assert len(rows) == 12 and [r["topic"] for r in rows[:4]] == ["/gps", "/f32", "/joy", "/cam"]
     assert float(rows[0]["/gps.position.x"]) == LATITUDES[0] and rows[1]["/gps.position.x"] == ""
-    assert float(_column(_cat(store, "run"), "/gps.position.x")[4]) == LATITUDES[1]
-    merged = [json.loads(x) for x in _cat(store, "run", "--format", "jsonl").splitlines()]
+    assert float(_column(_cat(target, "run"), "/gps.position.x")[4]) == LATITUDES[1]
+    merged = [json.loads(x) for x in _cat(target, "run", "--format", "jsonl").splitlines()]
     assert merged[0]["topic"] == "/gps" and merged[0]["data"]["position"]["x"] == LATITUDES[0]
     assert merged[1] == {"timestamp_ns": T0, "topic": "/f32", "data": {"data": 0.1}}
 
 
-def test_an_empty_window_still_prints_the_csv_header(store: Path) -> None:
-    out = _cat(store, "run/f32", "--format", "csv", "--start", f"{T0 + 10 * MS}ns")
+def test_an_empty_window_still_prints_the_csv_header(target: list[str]) -> None:
+    out = _cat(target, "run/f32", "--format", "csv", "--start", f"{T0 + 10 * MS}ns")
     assert out.splitlines() == ['"timestamp_ns","data"']

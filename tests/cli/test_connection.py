@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from mosaico.cli import main
-from mosaico.server import MosaicoFlightServer, Store
+from mosaico.server import MosaicoFlightServer
 from mosaico.server.access import ApiKeys
+from tests.backends import Backend
 from tests.bridges.ros.rosbag_fixtures import write
 from tests.tls import self_signed
 
@@ -20,11 +21,13 @@ KEY = "secret-key"
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def secured(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, Path]]:
     """A server on localhost requiring KEY, over TLS; yields its port and certificate."""
     tmp = tmp_path_factory.mktemp("secured")
     cert, key = self_signed(tmp)
-    store = Store.open_local(str(tmp / "store"))
+    store = backend.open_store(tmp / "store")
     server = MosaicoFlightServer(
         store, "grpc+tls://localhost:0", api_keys=ApiKeys.parse([KEY]),
         tls=(cert.read_bytes(), key.read_bytes()),
@@ -77,6 +80,7 @@ def test_a_missing_key_or_tls_is_a_clean_error(secured: tuple[int, Path]) -> Non
 
 
 def test_the_target_must_be_given_once(tmp_path: Path) -> None:
+    # No server: how the options are checked.
     code, out = _invoke("export", "x", tmp_path / "x.mcap", env={"MOSAICO_STORE": ""})
     assert code == 2 and "--store DIR" in out and "--host HOST" in out
     code, out = _invoke("ls", "--store", tmp_path / "s", "--host", "localhost")

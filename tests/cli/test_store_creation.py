@@ -1,6 +1,9 @@
 """Commands that only read (ls, info, cat, rm, export) never create a store: a mistyped
 ``--store`` or a folder that is not a store is a clear error, and nothing is written.
-Commands that write (ingest, demo, serve) create the store they are given."""
+Commands that write (ingest, demo, serve) create the store they are given.
+
+Local backend only: these are the semantics of ``--store DIR``, the embedded store folder.
+"""
 
 from __future__ import annotations
 

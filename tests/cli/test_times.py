@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from mosaico import IMU
 from mosaico.cli import main
 from mosaico.cli.times import TimeArg, parse_time
-from mosaico.client import Message, MosaicoClient
+from mosaico.client import Message
+from tests.backends import Backend
 from tests.client.client_data import MS, T0, imu
 
 S = 1_000_000_000
@@ -73,49 +74,45 @@ def test_bad_values_say_why(text: str, message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("times") / "store"
-    with MosaicoClient.local(folder) as client, client.sequence_create("drive", {}) as writer:
+    with backend.client(folder) as client, client.sequence_create("drive", {}) as writer:
         topic = writer.topic_create("imu", {}, IMU)
         for k in range(100):
             topic.push(Message(T0 + k * MS, imu(k)))
     return folder
 
 
-def _stamps(store: Path, *args: str) -> list[int]:
-    result = CliRunner().invoke(
-        main, ["cat", "drive/imu", "--format", "jsonl", "--store", str(store), *args]
-    )
+def _stamps(target: list[str], *args: str) -> list[int]:
+    result = CliRunner().invoke(main, ["cat", "drive/imu", "--format", "jsonl", *target, *args])
     assert result.exit_code == 0, result.output
     return [json.loads(line)["timestamp_ns"] for line in result.output.splitlines()]
 
 
-def test_cat_windows_in_every_form_select_the_same_rows(store: Path) -> None:
+def test_cat_windows_in_every_form_select_the_same_rows(target: list[str]) -> None:
     want = [T0 + k * MS for k in range(10, 20)]
-    assert _stamps(store, "--start", f"{T0_ISO}.010Z", "--end", f"{T0_ISO}.020") == want
-    assert _stamps(store, "--start", f"{T0 // S}.01", "--end", f"{T0 // S}.02s") == want
-    assert _stamps(store, "--start", f"{T0 // MS + 10}ms", "--end", f"{T0 + 20 * MS}ns") == want
-    assert _stamps(store, "--start", "+10ms", "--end", "+0.02") == want
+    assert _stamps(target, "--start", f"{T0_ISO}.010Z", "--end", f"{T0_ISO}.020") == want
+    assert _stamps(target, "--start", f"{T0 // S}.01", "--end", f"{T0 // S}.02s") == want
+    assert _stamps(target, "--start", f"{T0 // MS + 10}ms", "--end", f"{T0 + 20 * MS}ns") == want
+    assert _stamps(target, "--start", "+10ms", "--end", "+0.02") == want
     merged = CliRunner().invoke(
-        main, ["cat", "drive", "--format", "jsonl", "--store", str(store), "--start", "+98ms"]
+        main, ["cat", "drive", "--format", "jsonl", *target, "--start", "+98ms"]
     )
     assert [json.loads(x)["timestamp_ns"] for x in merged.output.splitlines()] == [
         T0 + 98 * MS, T0 + 99 * MS
     ]  # fmt: skip
 
 
-def test_cat_refuses_bad_times_naming_the_option(store: Path) -> None:
+def test_cat_refuses_bad_times_naming_the_option(target: list[str]) -> None:
     runner = CliRunner()
-    result = runner.invoke(main, ["cat", "drive/imu", "--store", str(store), "--start", str(T0)])
+    result = runner.invoke(main, ["cat", "drive/imu", *target, "--start", str(T0)])
     assert result.exit_code == 2
     assert "Invalid value for '--start'" in result.output
     assert f"if it is nanoseconds, write {T0}ns" in result.output
     assert "ISO-8601" in result.output and "+OFFSET" in result.output  # the accepted forms
-    result = runner.invoke(main, ["cat", "drive/imu", "--store", str(store), "--end", "soon"])
+    result = runner.invoke(main, ["cat", "drive/imu", *target, "--end", "soon"])
     assert result.exit_code == 2 and "Invalid value for '--end'" in result.output
-    result = runner.invoke(
-        main, ["cat", "drive/imu", "--store", str(store), "--start", "+5ms", "--end", "+5ms"]
-    )
+    result = runner.invoke(main, ["cat", "drive/imu", *target, "--start", "+5ms", "--end", "+5ms"])
     assert (
         result.exit_code == 2
         and "--end" in result.output

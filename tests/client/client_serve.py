@@ -8,16 +8,17 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from mosaico.server.launch import serve_process
+from tests.backends import Backend
 
 _current: list[subprocess.Popen[bytes]] = []
 
 
 @contextlib.contextmanager
-def served(store: Path) -> Iterator[int]:
-    """Run ``mosaico serve`` over ``store``; yields its port; stops it at exit."""
+def served(backend: Backend, store: Path) -> Iterator[int]:
+    """Run ``mosaico serve`` over ``store`` on ``backend``; yields its port; stops it at
+    exit."""
     log_path = store.parent / f"serve-{store.name}.log"
-    with serve_process(store, log=log_path) as (process, port):
+    with backend.serve(store, log=log_path) as (process, port):
         _current.append(process)
         try:
             yield port

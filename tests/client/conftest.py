@@ -1,4 +1,5 @@
-"""Fixtures: our client against real Flight servers on loopback (embedded and connected)."""
+"""Fixtures: our client against real Flight servers on loopback (embedded and connected),
+over each backend (``tests.backends``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from mosaico.client import MosaicoClient
 from mosaico.protocol.info import Limits
 from mosaico.server import EmbeddedServer, StoreConfig
+from tests.backends import Backend
 
 KiB = 1024
 # A server with tiny message sizes: uploads split into many batches, reads come back in many
@@ -22,15 +24,16 @@ SMALL_LIMITS = Limits(
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[MosaicoClient]:
-    """The embedded default: ``MosaicoClient.local`` over a fresh folder."""
-    with MosaicoClient.local(tmp_path / "store") as connected:
+def client(backend: Backend, tmp_path: Path) -> Iterator[MosaicoClient]:
+    """The embedded default: ``MosaicoClient.local`` over a fresh folder (on ``scale``, a
+    client of its own server over the scale stack)."""
+    with backend.client(tmp_path / "store") as connected:
         yield connected
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[EmbeddedServer]:
-    embedded = EmbeddedServer(str(tmp_path / "remote-store"))
+def server(backend: Backend, tmp_path: Path) -> Iterator[EmbeddedServer]:
+    embedded = backend.server(tmp_path / "remote-store")
     embedded.start()
     try:
         yield embedded
@@ -47,10 +50,10 @@ def remote(server: EmbeddedServer) -> Iterator[MosaicoClient]:
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> Iterator[MosaicoClient]:
-    embedded = EmbeddedServer(
-        str(tmp_path / "small-store"),
-        config=StoreConfig(limits=SMALL_LIMITS, chunk_bytes=8 * KiB, row_group_bytes=2 * KiB),
+def small(backend: Backend, tmp_path: Path) -> Iterator[MosaicoClient]:
+    embedded = backend.server(
+        tmp_path / "small-store",
+        StoreConfig(limits=SMALL_LIMITS, chunk_bytes=8 * KiB, row_group_bytes=2 * KiB),
     )
     host, port = embedded.start()
     try:

@@ -8,15 +8,16 @@ import pytest
 
 from mosaico.client import Message, MosaicoClient, Unavailable
 from mosaico.protocol.errors import PermissionDenied
-from mosaico.server import EmbeddedServer, MosaicoFlightServer, Store
+from mosaico.server import MosaicoFlightServer
 from mosaico.server.access import ApiKeys
 from mosaico.types import Floating64
+from tests.backends import Backend
 from tests.tls import self_signed
 
 
-def test_api_keys(tmp_path: Path) -> None:
+def test_api_keys(backend: Backend, tmp_path: Path) -> None:
     keys = ApiKeys.parse(["writer:read,write", "reader:read"])
-    with EmbeddedServer(str(tmp_path / "store"), api_keys=keys) as (host, port):
+    with backend.serving(tmp_path / "store", api_keys=keys) as (host, port):
         with MosaicoClient.connect(host, port, api_key="writer") as writer:
             with writer.sequence_create("keyed", {}) as seq:
                 seq.topic_create("value", {}, Floating64).push(Message(1, Floating64(data=2.0)))
@@ -34,9 +35,9 @@ def test_api_keys(tmp_path: Path) -> None:
             MosaicoClient.connect(host, port, timeout=0.5, api_key="stolen")
 
 
-def test_tls(tmp_path: Path) -> None:
+def test_tls(backend: Backend, tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
-    store = Store.open_local(str(tmp_path / "store"))
+    store = backend.open_store(tmp_path / "store")
     server = MosaicoFlightServer(
         store, "grpc+tls://localhost:0", tls=(cert.read_bytes(), key.read_bytes())
     )
@@ -52,11 +53,11 @@ def test_tls(tmp_path: Path) -> None:
         store.close()
 
 
-def test_permission_is_checked_before_the_body_is_read(tmp_path: Path) -> None:
+def test_permission_is_checked_before_the_body_is_read(backend: Backend, tmp_path: Path) -> None:
     import pyarrow.flight as flight
 
     keys = ApiKeys.parse(["reader:read", "writer:write"])
-    with EmbeddedServer(str(tmp_path / "store"), api_keys=keys) as (host, port):
+    with backend.serving(tmp_path / "store", api_keys=keys) as (host, port):
         raw = flight.FlightClient(f"grpc+tcp://{host}:{port}")
         for key, name in (("reader", "sequence_create"), ("reader", "sequence_delete"),
                           ("writer", "query")):  # fmt: skip

@@ -12,6 +12,9 @@ from mosaico.protocol.info import PROTOCOL_VERSION
 from mosaico.server import EmbeddedServer, ListenError, StoreNotFoundError
 from mosaico.server.launch import free_port
 
+# The three tests of MosaicoClient.local below stay local: they are about the embedded
+# default itself (its folder, its port option, its create switch over a folder).
+
 
 def test_local_starts_and_stops_its_server(tmp_path: Path) -> None:
     with MosaicoClient.local(tmp_path / "store") as client:

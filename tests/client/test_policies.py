@@ -18,6 +18,7 @@ from mosaico.client import (
     UploadError,
 )
 from mosaico.ontology import validation
+from tests.backends import Backend
 from tests.client.client_data import T0, gps, image, imu
 from tests.client.client_serve import kill_server, served
 
@@ -120,9 +121,9 @@ def test_oversized_record_is_dropped_with_a_notification(small: MosaicoClient) -
     assert [m.timestamp_ns for m in handler.get_data_streamer()] == [1, *range(3, 300)]
 
 
-def test_server_going_away_mid_write(tmp_path: Path) -> None:
+def test_server_going_away_mid_write(backend: Backend, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    with served(store) as port:
+    with served(backend, store) as port:
         client = MosaicoClient.connect("127.0.0.1", port, timeout=30)
         with client.sequence_create("safe", {}) as writer:
             topic = writer.topic_create("imu", {}, IMU)
@@ -137,16 +138,19 @@ def test_server_going_away_mid_write(tmp_path: Path) -> None:
                 t2.push(Message(i, imu(i)))
         assert writer2.status is SessionStatus.Failed
         client.close()
-    with served(store) as port, MosaicoClient.connect("127.0.0.1", port, timeout=30) as again:
+    with (
+        served(backend, store) as port,
+        MosaicoClient.connect("127.0.0.1", port, timeout=30) as again,
+    ):
         handler = again.topic_handler("safe", "imu")
         assert handler is not None and handler.row_count == 500
         assert [m.timestamp_ns for m in handler.get_data_streamer()] == [T0 + i for i in range(500)]
 
 
-def test_closing_the_client_ends_a_pending_session(tmp_path: Path) -> None:
+def test_closing_the_client_ends_a_pending_session(backend: Backend, tmp_path: Path) -> None:
     from mosaico.client import WriterClosedError
 
-    client = MosaicoClient.local(tmp_path / "store")
+    client = backend.client(tmp_path / "store")
     writer = client.sequence_create("orphan", {})
     topic = writer.topic_create("imu", {}, IMU)
     topic.push(Message(1, imu(1)))
@@ -156,7 +160,7 @@ def test_closing_the_client_ends_a_pending_session(tmp_path: Path) -> None:
         topic.push(Message(2, imu(2)))
     with pytest.raises(WriterClosedError):
         client.sequence_create("after", {})
-    with MosaicoClient.local(tmp_path / "store") as again:
+    with backend.client(tmp_path / "store") as again:
         handler = again.sequence_handler("orphan")
         assert handler is not None and handler.sessions[0].completed_at_ns is not None
         assert "client was closed" in again.list_sequence_notifications("orphan")[0].msg

@@ -11,6 +11,7 @@ from mosaico.ontology import Expression
 from mosaico.protocol.errors import InvalidArgument
 from mosaico.query import Query, QueryBuildError, QueryOntologyCatalog, QuerySequence, QueryTopic
 from mosaico.types import GPS, IMU, Point3d, RobotJoint, Vector3d
+from tests.backends import Backend
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -23,8 +24,8 @@ def _accel_x(run: int, i: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosaicoClient]:
-    with MosaicoClient.local(tmp_path_factory.mktemp("query") / "store") as client:
+def client(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosaicoClient]:
+    with backend.client(tmp_path_factory.mktemp("query") / "store") as client:
         for run, (name, vehicle) in enumerate(RUNS.items()):
             with client.sequence_create(name, {"vehicle": {"id": vehicle}, "run": run}) as w:
                 imu = w.topic_create("imu", {"model": "xsens"}, IMU)

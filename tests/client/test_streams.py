@@ -42,6 +42,8 @@ def _expected(topics: dict[str, list[Message]], lo: int | None = None, hi: int |
     return [(name, m) for *_, name, m in sorted(rows, key=lambda r: r[:3])]
 
 
+# The backend is named for the fixture requested by name to be parametrised over it.
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("fixture", ["client", "small"])
 def test_unified_stream_is_strictly_ordered_with_stable_ties(
     fixture: str, request: pytest.FixtureRequest
@@ -79,6 +81,8 @@ def _check_wide(
         assert cls.from_arrow(mine) == decoded[name]
 
 
+# The backend is named for the fixture requested by name to be parametrised over it.
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("fixture", ["client", "small"])
 def test_unified_batches_match_the_typed_view(fixture: str, request: pytest.FixtureRequest) -> None:
     client: MosaicoClient = request.getfixturevalue(fixture)

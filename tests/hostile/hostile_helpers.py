@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -401,16 +400,6 @@ def strict_json(document: bytes | str) -> Any:
 def tree(root: Path) -> set[str]:
     """Every file and folder under ``root``, relative to it."""
     return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
-def orphans(store: Path) -> list[str]:
-    """Files under ``chunks/`` the catalog does not know, and files left in ``tmp/``.
-    Only while no server has the store open."""
-    with sqlite3.connect(f"file:{store / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
-        known = {row[0] for row in db.execute("SELECT path FROM chunks")}
-    chunk_files = {str(p.relative_to(store)) for p in (store / "chunks").rglob("*") if p.is_file()}
-    temp_files = [str(p.relative_to(store)) for p in (store / "tmp").rglob("*") if p.is_file()]
-    return sorted(chunk_files - known) + temp_files
 
 
 def run_threads(targets: Sequence[Callable[..., Any]], timeout: float = 60) -> list[Any]:

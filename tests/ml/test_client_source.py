@@ -19,6 +19,7 @@ from mosaico.ml.client_source import SequenceOpener, sequence_sources
 from mosaico.ml.datasets import StreamDataset, WindowDataset
 from mosaico.types.scalars import Floating64
 from mosaico.types.sensors import IMU
+from tests.backends import Backend
 from tests.ml.ml_helpers import imu_source, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
@@ -36,9 +37,9 @@ def _local(seed: int) -> dict[str, TableSource]:
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory,
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[MosaicoClient, dict[str, dict[str, TableSource]]]]:
-    client = MosaicoClient.local(Path(tmp_path_factory.mktemp("store")))
+    client = backend.client(Path(tmp_path_factory.mktemp("store")))
     local = {f"run-{s}": _local(s) for s in (1, 2)}
     for name, sources in local.items():
         with client.sequence_create(name, {}) as seq:

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pytest
 import torch
 
-from mosaico.client import MosaicoClient
 from mosaico.ml import (
     Hold,
     Interpolate,
@@ -26,6 +25,7 @@ from mosaico.ml import (
 from mosaico.ml.client_source import sequence_sources
 from mosaico.ml.datasets import StreamDataset, WindowDataset
 from mosaico.protocol import TopicType
+from tests.backends import Backend
 
 _F64 = pa.float64()
 _XYZ = pa.struct([pa.field(c, _F64) for c in "xyz"])
@@ -89,8 +89,10 @@ def _pose_batch() -> pa.RecordBatch:
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TopicSource]]:
-    with MosaicoClient.local(Path(tmp_path_factory.mktemp("store"))) as client:
+def sources(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, TopicSource]]:
+    with backend.client(Path(tmp_path_factory.mktemp("store"))) as client:
         with client.sequence_create("drive", {}) as seq:
             seq.topic_create("/pose", {}, POSE).push_batch(_pose_batch())
         handler = client.sequence_handler("drive")
@@ -144,7 +146,6 @@ def test_a_slerp_declaration_needs_the_whole_quaternion_selected(
     stream = Stream("/pose", Interpolate(slerp=["att"]), fields=["att.x", "att.y"])
     with pytest.raises(MLInputError, match="slerp field 'att' needs att.x, att.y, att.z, att.w"):
         synchronize(sources, [stream], rate_hz=33.0)
-
 
 
 @pytest.mark.parametrize("key", ["meas_time_ns", "header.stamp"])

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico import IMU, Message, Vector3d
-from mosaico.client import MosaicoClient
 from mosaico.protocol import TopicType
+from tests.backends import Backend
 
 MS = 1_000_000
 POSE_TAG = "my_msgs/msg/Pose"
@@ -41,9 +41,9 @@ def _poses(high: range) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=POSE.schema)
 
 
-def make_store(folder: Path) -> Path:
+def make_store(backend: Backend, folder: Path) -> Path:
     """drive-001 (vehicle alpha: IMU bursts, a high pose), drive-002 (beta), calib (alpha)."""
-    with MosaicoClient.local(folder) as client:
+    with backend.client(folder) as client:
         for name, vehicle, bursts, high in (
             ("drive-001", "alpha", BURSTS, HIGH),
             ("drive-002", "beta", (), range(0)),

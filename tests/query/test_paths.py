@@ -13,13 +13,14 @@ from mosaico.client import MosaicoClient
 from mosaico.ontology import UnknownFieldError
 from mosaico.protocol.errors import InvalidArgument
 from mosaico.query import Q, QueryBuildError, QueryOntologyCatalog, QuerySequence
+from tests.backends import Backend
 from tests.query.query_store import HIGH, MS, POSE, POSE_TAG, make_store
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosaicoClient]:
-    folder = make_store(Path(tmp_path_factory.mktemp("store")))
-    with MosaicoClient.local(folder) as client:
+def client(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosaicoClient]:
+    folder = make_store(backend, Path(tmp_path_factory.mktemp("store")))
+    with backend.client(folder) as client:
         yield client
 
 
@@ -55,7 +56,9 @@ def test_q_of_a_registered_tag_or_type_is_the_generated_proxy() -> None:
 
 
 def test_with_a_schema_paths_and_operators_are_checked() -> None:
-    with pytest.raises(UnknownFieldError, match=r"my_msgs/msg/Pose.pose has no field 'nope' \(fields: position\)"):
+    with pytest.raises(
+        UnknownFieldError, match=r"my_msgs/msg/Pose.pose has no field 'nope' \(fields: position\)"
+    ):
         Q(POSE).pose.nope  # noqa: B018
     with pytest.raises(QueryBuildError, match="operator 'match' is not available for a double"):
         Q(POSE).pose.position.z.match("1*")
@@ -69,7 +72,9 @@ def test_without_a_schema_the_operand_picks_the_operators() -> None:
     pose = Q(POSE_TAG)
     assert pose.at("pose.covariance[?]").between(0.0, 1.0).key == f"{POSE_TAG}.pose.covariance[?]"
     assert pose.frame_id.in_("map", "odom").operand == ["map", "odom"]
-    with pytest.raises(QueryBuildError, match=f"{POSE_TAG}.frame_id: match takes string operands, got 3"):
+    with pytest.raises(
+        QueryBuildError, match=f"{POSE_TAG}.frame_id: match takes string operands, got 3"
+    ):
         pose.frame_id.match(3)
     with pytest.raises(QueryBuildError, match="gt takes number or string operands, got True"):
         pose.flag.gt(True)

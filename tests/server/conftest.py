@@ -1,4 +1,5 @@
-"""Fixtures for server tests: a real Flight server on loopback and a raw pyarrow client."""
+"""Fixtures for server tests: a real Flight server on loopback and a raw pyarrow client,
+over each backend (``tests.backends``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.server import EmbeddedServer, StoreConfig
+from tests.backends import Backend
 from tests.server.server_helpers import Raw, raw_server
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Raw]]:
-    embedded = EmbeddedServer(str(tmp_path / "store"))
+def server(backend: Backend, tmp_path: Path) -> Iterator[tuple[EmbeddedServer, Raw]]:
+    embedded = backend.server(tmp_path / "store")
     host, port = embedded.start()
     client = flight.FlightClient(f"grpc://{host}:{port}")
     try:
@@ -30,8 +32,8 @@ def raw(server: tuple[EmbeddedServer, Raw]) -> Raw:
 
 
 @pytest.fixture
-def small_chunks(tmp_path: Path) -> Iterator[Raw]:
+def small_chunks(backend: Backend, tmp_path: Path) -> Iterator[Raw]:
     """A server rolling tiny chunks, so that every topic spans many chunk files."""
-    with raw_server(tmp_path / "store", StoreConfig(chunk_bytes=4096, row_group_bytes=1024)) as raw:
+    config = StoreConfig(chunk_bytes=4096, row_group_bytes=1024)
+    with raw_server(backend.server(tmp_path / "store", config)) as raw:
         yield raw
-

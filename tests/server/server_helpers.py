@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from mosaico.server import EmbeddedServer, StoreConfig
+from mosaico.server import EmbeddedServer
 
 SCHEMA = pa.schema(
     [
@@ -44,9 +43,9 @@ def make_batch(timestamps: list[int], schema: pa.Schema = SCHEMA) -> pa.RecordBa
 
 
 @contextmanager
-def raw_server(store: Path, config: StoreConfig | None = None) -> Iterator[Raw]:
-    """A real server on loopback serving ``store`` (with ``config``), and a raw client."""
-    with EmbeddedServer(str(store), config=config) as (host, port):
+def raw_server(server: EmbeddedServer) -> Iterator[Raw]:
+    """``server`` started on loopback until the block ends, and a raw client of it."""
+    with server as (host, port):
         client = flight.FlightClient(f"grpc://{host}:{port}")
         try:
             yield Raw(client)

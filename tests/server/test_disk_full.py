@@ -3,6 +3,9 @@ message naming the cause, every row committed before stays readable, nothing is 
 ``tmp/``, and once space is freed the server works again.
 
 Mounting needs root (or CAP_SYS_ADMIN); where it is not permitted the tests are skipped.
+
+Local backend only: the full disk is a tmpfs under the store folder and its SQLite
+catalog.
 """
 
 from __future__ import annotations

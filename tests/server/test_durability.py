@@ -9,6 +9,9 @@ and the catalog row that references the chunk is committed only after both, with
 Two views of the same order: a recording durability policy plugged into the store's seam
 (no extra package), and the real system calls of a ``mosaico serve`` process under strace
 (skipped when strace is missing or may not attach).
+
+Local backend only: fsync of files and folders and SQLite's synchronous mode are what a
+local disk needs; an object store has neither (``durability.py``: nothing to sync there).
 """
 
 from __future__ import annotations

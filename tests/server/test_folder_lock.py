@@ -1,6 +1,10 @@
 """A local store folder is open in one process at a time: a second opener (a `mosaico ls
 --store` next to a running writer) gets a clear error instead of running recovery over the
-first one's live uploads."""
+first one's live uploads.
+
+Local backend only: the lock is the folder's (an SQLite catalog in it); a shared
+PostgreSQL catalog is meant to have several servers (tests/server/test_shared_catalog.py).
+"""
 
 from __future__ import annotations
 

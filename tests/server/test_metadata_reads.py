@@ -20,6 +20,7 @@ import pytest
 
 from mosaico.protocol.info import Limits
 from mosaico.server import StoreConfig
+from tests.backends import Backend
 from tests.server.server_helpers import Raw, make_batch, raw_server
 
 MB = 1_000_000
@@ -27,10 +28,10 @@ BIG = {"blob": "x" * (20 * MB), "index": 1}
 
 
 @pytest.fixture
-def raw(tmp_path: Path) -> Iterator[Raw]:
+def raw(backend: Backend, tmp_path: Path) -> Iterator[Raw]:
     """A server whose metadata limit (1 MiB by default) admits the 20 MB documents."""
     config = StoreConfig(limits=Limits(max_metadata_bytes=64 * MB))
-    with raw_server(tmp_path / "store", config) as served:
+    with raw_server(backend.server(tmp_path / "store", config)) as served:
         yield served
 
 

@@ -1,5 +1,9 @@
 """The catalog's schema versions (``server/migrations.py``): new, pre-versioning and newer
-catalogs, opened through the real store."""
+catalogs, opened through the real store.
+
+Local backend only: the catalogs here are SQLite files written by hand (one from before
+versioning, one from a newer mosaico) inside store folders.
+"""
 
 from __future__ import annotations
 

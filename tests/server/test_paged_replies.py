@@ -6,7 +6,6 @@ turned into their status."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ import pytest
 from mosaico.protocol.actions import parse_request
 from mosaico.protocol.envelope import encode_envelope
 from mosaico.protocol.errors import InvalidArgument, NotFound
-from mosaico.server import EmbeddedServer
+from mosaico.server import StoreConfig
 from mosaico.server.query.service import QueryService
+from tests.backends import Backend
 from tests.server.server_helpers import Raw
 
 SCHEMA = pa.schema([pa.field("timestamp_ns", pa.int64(), nullable=False), ("v", pa.float64())])
@@ -56,12 +56,10 @@ def _pages(name: str, clusters: list[tuple[int, int]]) -> list[bytes]:
 
 
 @pytest.fixture
-def loaded(tmp_path: Path) -> Any:
+def loaded(backend: Backend, tmp_path: Path) -> Any:
     """A server whose topic ``seq/t`` holds ``_stamps()`` in many chunks; yields (raw,
     embedded server, stamps)."""
-    from mosaico.server import StoreConfig
-
-    embedded = EmbeddedServer(str(tmp_path / "store"), config=StoreConfig(chunk_bytes=64 * 1024))
+    embedded = backend.server(tmp_path / "store", StoreConfig(chunk_bytes=64 * 1024))
     host, port = embedded.start()
     raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
     stamps = _stamps()
@@ -147,7 +145,8 @@ def test_a_storage_fault_while_streaming_gets_its_status(loaded: Any) -> None:
     store = embedded.store
     topic = store.catalog.get_topic("seq", "t")
     chunk = store.catalog.chunks_of(topic.id)[-1]
-    os.remove(os.path.join(store.chunks.root, chunk.path))  # the catalog still points at it
+    # The catalog still points at it.
+    store.chunks.fs.delete_file(f"{store.chunks.root}/{chunk.path}")
     for name, body in (
         ("topic_filter_clusterize", {"locator": "seq/t", "clustering_dt_ns": DT}),
         ("topic_filter_intersect", {"topics": [{"locator": "seq/t"}], "intersect_dt_ns": 0}),

@@ -6,12 +6,17 @@ import json
 import random
 import threading
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from tests.server.server_helpers import SCHEMA, Raw, make_batch
+from mosaico.protocol.info import Limits
+from mosaico.server import EmbeddedServer, StoreConfig
+from mosaico.server.storage import CHUNK_DIR, TMP_DIR
+from tests.backends import Backend, stored_files
+from tests.server.server_helpers import SCHEMA, Raw, make_batch, raw_server
 
 
 def _expected(timestamps: list[int], start: int | None = None, end: int | None = None) -> pa.Table:
@@ -117,13 +122,9 @@ def test_empty_topic_and_empty_window_stream_no_batches(raw: Raw) -> None:
     assert schema.equals(SCHEMA) and batches == []
 
 
-def test_batches_are_sized_from_the_target(tmp_path: object) -> None:
-    from mosaico.protocol.info import Limits
-    from mosaico.server import EmbeddedServer, StoreConfig
-
+def test_batches_are_sized_from_the_target(backend: Backend, tmp_path: Path) -> None:
     limits = Limits(grpc_target_encode_message_size=4000, grpc_max_encode_message_size=8000)
-    with EmbeddedServer(str(tmp_path), config=StoreConfig(limits=limits)) as (host, port):
-        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+    with raw_server(backend.server(tmp_path, StoreConfig(limits=limits))) as raw:
         stamps = list(range(1000))
         _upload(raw, "seq/a", [stamps])
         _, batches = raw.read("seq/a")
@@ -202,13 +203,9 @@ def test_finalize_refused_while_uploading(raw: Raw) -> None:
     raw.action("session_finalize", {"session_uuid": session["uuid"]})
 
 
-def test_oversized_batch_rejected(tmp_path: object) -> None:
-    from mosaico.protocol.info import Limits
-    from mosaico.server import EmbeddedServer, StoreConfig
-
+def test_oversized_batch_rejected(backend: Backend, tmp_path: Path) -> None:
     limits = Limits(grpc_max_decode_message_size=10_000)
-    with EmbeddedServer(str(tmp_path), config=StoreConfig(limits=limits)) as (host, port):
-        raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
+    with raw_server(backend.server(tmp_path, StoreConfig(limits=limits))) as raw:
         session = raw.new_sequence("seq")
         uuid = raw.new_topic(session, "seq/a")
         with pytest.raises(pa.ArrowInvalid, match="exceeds grpc_max_decode_message_size"):
@@ -266,7 +263,7 @@ def test_concurrent_readers_while_writing(raw: Raw) -> None:
     assert errors == []
 
 
-def test_delete_during_upload_leaves_no_files(server: tuple[object, Raw]) -> None:
+def test_delete_during_upload_leaves_no_files(server: tuple[EmbeddedServer, Raw]) -> None:
     embedded, raw = server
     session = raw.new_sequence("seq")
     uuid = raw.new_topic(session, "seq/a")
@@ -280,20 +277,14 @@ def test_delete_during_upload_leaves_no_files(server: tuple[object, Raw]) -> Non
         for _ in range(50):
             writer.write_batch(make_batch([1]))
         writer.close()
-    import pathlib
-
-    root = pathlib.Path(embedded.path)  # type: ignore[attr-defined]
-    assert [p for p in (root / "chunks").rglob("*") if p.is_file()] == []
-    assert [p for p in (root / "tmp").rglob("*") if p.is_file()] == []
+    chunks = embedded.store.chunks
+    assert stored_files(chunks.fs, chunks.root, CHUNK_DIR) == {}
+    assert stored_files(chunks.fs, chunks.root, TMP_DIR) == {}
 
 
-def test_window_prunes_chunks_before_reading(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from mosaico.server import EmbeddedServer, StoreConfig
-
+def test_window_prunes_chunks_before_reading(backend: Backend, tmp_path: Path) -> None:
     config = StoreConfig(chunk_bytes=4096, row_group_bytes=1024)
-    embedded = EmbeddedServer(str(tmp_path), config=config)
+    embedded = backend.server(tmp_path, config)
     host, port = embedded.start()
     try:
         raw = Raw(flight.FlightClient(f"grpc://{host}:{port}"))
@@ -306,9 +297,10 @@ def test_window_prunes_chunks_before_reading(tmp_path: object) -> None:
         # Remove every chunk file lying before the window: a windowed read must not open
         # them, while a full read must fail without them.
         start = chunks[len(chunks) // 2].min_ts
+        files = embedded.store.chunks
         for chunk in chunks:
             if chunk.max_ts < start:
-                (Path(str(tmp_path)) / chunk.path).unlink()
+                files.fs.delete_file(f"{files.root}/{chunk.path}")
         _check_read(raw, "seq/a", stamps, timestamp_ns_start=start)
         _check_read(raw, "seq/a", stamps, timestamp_ns_start=start, timestamp_ns_end=start + 7)
         with pytest.raises(flight.FlightInternalError, match="storage failure"):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,15 +16,20 @@ import pyarrow.flight as flight
 import pytest
 
 from mosaico.server.launch import free_port, serve_command
-from mosaico.server.store import CATALOG_FILE
+from mosaico.server.storage import CHUNK_DIR, TMP_DIR
+from tests.backends import SCALE_LEASE_S, Backend
 from tests.server.server_helpers import SCHEMA, Raw, make_batch
 
 
 @contextmanager
-def _serving(store: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], Raw]]:
+def _serving(
+    backend: Backend, store: Path, *extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Raw]]:
     port = free_port()
     process = subprocess.Popen(
-        serve_command(store, port, *extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        backend.serve_command(store, port, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     client = flight.FlightClient(f"grpc://127.0.0.1:{port}")
     try:
@@ -49,17 +52,23 @@ def _serving(store: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes]
             process.stdout.close()
 
 
-def _files(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+def _interrupted_notes(raw: Raw, locator: str) -> list[dict[str, str]]:
+    """The notifications of a topic whose upload a killed server left, once a live server
+    has taken it over: at once over a store of one process, after the dead server's lease
+    over a shared catalog."""
+    deadline = time.monotonic() + 4 * SCALE_LEASE_S + 10
+    while True:
+        notes: list[dict[str, str]] = raw.action("topic_notification_list", {"locator": locator})[
+            "notifications"
+        ]
+        if notes or time.monotonic() > deadline:
+            return notes
+        time.sleep(0.1)
 
 
-def test_sigterm_and_sigint_shut_down_cleanly(tmp_path: Path) -> None:
+def test_sigterm_and_sigint_shut_down_cleanly(backend: Backend, tmp_path: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with _serving(tmp_path / "store") as (process, raw):
+        with _serving(backend, tmp_path / "store") as (process, raw):
             raw.new_sequence(f"seq-{sig.value}")
             process.send_signal(sig)
             assert process.wait(timeout=30) == 0
@@ -69,6 +78,7 @@ def test_sigterm_and_sigint_shut_down_cleanly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["file", "under-file"])
 def test_unusable_store_is_reported(tmp_path: Path, kind: str) -> None:
+    # Local only: a store folder that is a file or under one.
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     store = blocker if kind == "file" else blocker / "store"
@@ -80,16 +90,16 @@ def test_unusable_store_is_reported(tmp_path: Path, kind: str) -> None:
     assert ("is not a folder" if kind == "file" else "cannot be created") in result.stderr
 
 
-def test_kill_during_upload_then_recover(tmp_path: Path) -> None:
+def test_kill_during_upload_then_recover(backend: Backend, tmp_path: Path) -> None:
     store = tmp_path / "store"
     finalized_rows = make_batch(list(range(5000, 0, -1)))
-    with _serving(store, "--chunk-mib", "1") as (process, raw):
+    with _serving(backend, store, "--chunk-mib", "1") as (process, raw):
         done = raw.new_sequence("done")
         uuid = raw.new_topic(done, "done/a")
         raw.put("done/a", uuid, [finalized_rows])
         raw.action("session_finalize", {"session_uuid": done["uuid"]})
         _, before = raw.read("done/a")
-        finalized_files = _files(store / "chunks")
+        finalized_files = backend.files(store)
 
         pending = raw.new_sequence("pending")
         uuid = raw.new_topic(pending, "pending/a")
@@ -108,58 +118,65 @@ def test_kill_during_upload_then_recover(tmp_path: Path) -> None:
         assert committed, "no chunk was committed while uploading"
         process.kill()  # SIGKILL in the middle of the stream
         process.wait(timeout=30)
-    # What a crash can leave behind: a half-written temp file, a moved but unrecorded
-    # chunk (noted as a loose file of the dead server before it was written).
-    (store / "tmp" / "half-written.parquet").write_bytes(b"PAR1 partial")
-    orphan = store / "chunks" / "not-in-catalog" / "x.parquet"
-    orphan.parent.mkdir()
-    orphan.write_bytes(b"orphan")
-    with sqlite3.connect(store / CATALOG_FILE) as db:
-        db.execute(
-            "INSERT INTO loose_files VALUES (?, 'the-killed-server', 0)",
-            (str(orphan.relative_to(store)),),
-        )
+    # What a crash can leave behind: a half-written temp file (only a local store has
+    # tmp/, and only a store of one process sweeps it: over a shared catalog live servers
+    # write there), a moved but unrecorded chunk (noted as a loose file of the dead server
+    # before it was written).
+    fs, root = backend.filesystem(store)
+    if not backend.shared:
+        with fs.open_output_stream(f"{root}/{TMP_DIR}/half-written.parquet") as out:
+            out.write(b"PAR1 partial")
+    orphan = f"{CHUNK_DIR}/not-in-catalog/x.parquet"
+    fs.create_dir(f"{root}/{CHUNK_DIR}/not-in-catalog")
+    with fs.open_output_stream(f"{root}/{orphan}") as out:
+        out.write(b"orphan")
+    catalog = backend.catalog(store)
+    with catalog.transaction() as cur:
+        cur.execute("INSERT INTO loose_files VALUES (?, 'the-killed-server', 0)", (orphan,))
 
-    with _serving(store) as (_, raw):
+    with _serving(backend, store) as (_, raw):
+        notes = _interrupted_notes(raw, "pending/a")
         schema, after = raw.read("done/a")
         assert schema.equals(SCHEMA, check_metadata=True)
         assert pa.Table.from_batches(after).equals(pa.Table.from_batches(before))
-        assert not orphan.exists()
-        assert list((store / "tmp").iterdir()) == []
-        with sqlite3.connect(store / CATALOG_FILE) as db:
-            assert db.execute("SELECT path FROM loose_files").fetchall() == []
+        assert orphan not in backend.files(store)
+        assert backend.files(store, TMP_DIR) == {}
+        with catalog.transaction() as cur:
+            assert cur.execute("SELECT path FROM loose_files").fetchall() == []
+        catalog.close()
         meta = json.loads(raw.info("pending").app_metadata)
         [session] = meta["sessions"]
         assert session["locked"] is False and session["topics"] == ["pending/a"]
-        notes = raw.action("topic_notification_list", {"locator": "pending/a"})["notifications"]
         assert "interrupted" in notes[0]["msg"]
         _, partial = raw.read("pending/a")
         assert sum(b.num_rows for b in partial) % 20_000 == 0  # whole batches, sorted
         raw.action("session_delete", {"locator": session["locator"]})
-        assert _files(store / "chunks") == finalized_files
+        assert backend.files(store) == finalized_files
         with pytest.raises(pa.ArrowKeyError):
             raw.info("pending/a")
 
 
-def test_store_survives_restart(tmp_path: Path) -> None:
+def test_store_survives_restart(backend: Backend, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    with _serving(store) as (process, raw):
+    with _serving(backend, store) as (process, raw):
         session = raw.new_sequence("seq", {"k": "v"})
         uuid = raw.new_topic(session, "seq/a", metadata={"m": 1})
         raw.put("seq/a", uuid, [make_batch([3, 1, 2])])
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    with _serving(store) as (_, raw):
+    with _serving(backend, store) as (_, raw):
         endpoint = json.loads(raw.info("seq").endpoints[0].app_metadata)
         assert endpoint["user_metadata"] == {"m": 1} and endpoint["locked"] is False
         assert endpoint["data_info"]["interval"] == {"start_ns": 1, "end_ns": 3}
         raw.action("session_finalize", {"session_uuid": session["uuid"]})
         _, batches = raw.read("seq/a")
         assert pa.Table.from_batches(batches).column("timestamp_ns").to_pylist() == [1, 2, 3]
-    assert os.path.exists(store / "catalog.sqlite3")
+    if not backend.shared:  # the catalog lives in the store folder
+        assert os.path.exists(store / "catalog.sqlite3")
 
 
 def test_a_server_that_does_not_come_up_says_why(tmp_path: Path) -> None:
+    # Local only: the store folder is a file.
     from mosaico.errors import StateError
     from mosaico.server.launch import serve_process
 

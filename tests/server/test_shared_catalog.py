@@ -4,8 +4,8 @@ over by the others.
 
 Each "server" is a ``Store`` of its own (its own connection pool and server id): nothing
 is shared between them in-process, so whatever keeps them consistent is the database's
-constraints and row locks. The catalog is a fresh database of the real PostgreSQL server
-the scale tier starts.
+constraints and row locks. Only the scale backend has such a catalog: a fresh database of
+the real PostgreSQL server the scale tier starts, over fresh chunk storage.
 """
 
 from __future__ import annotations
@@ -25,16 +25,23 @@ from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
 from mosaico.protocol.errors import AlreadyExists, FailedPrecondition, NotFound, ProtocolError
 from mosaico.protocol.names import TopicLocator
 from mosaico.server.store import Store, StoreConfig
+from tests.backends import Backend, scale_only
 from tests.server.server_helpers import SCHEMA, make_batch
 
+pytestmark = scale_only
 ROUNDS = 12
 
 
+def _open(backend: Backend, path: Path) -> Store:
+    """One more server over the store at ``path``, with a short lease of its own."""
+    where = backend.location(path)
+    return Store.open(where.store, where.catalog, StoreConfig(server_lease_s=1.0))
+
+
 @pytest.fixture
-def servers(tmp_path: Path, catalog_url: str) -> Iterator[list[Store]]:
-    """Three servers over one catalog and one chunk folder, with a short lease."""
-    config = StoreConfig(server_lease_s=1.0)
-    opened = [Store.open(str(tmp_path / "chunks"), catalog_url, config) for _ in range(3)]
+def servers(backend: Backend, tmp_path: Path) -> Iterator[list[Store]]:
+    """Three servers over one catalog and one chunk storage, with a short lease."""
+    opened = [_open(backend, tmp_path / "chunks") for _ in range(3)]
     try:
         yield opened
     finally:
@@ -167,19 +174,19 @@ def test_a_session_moves_between_servers(servers: list[Store]) -> None:
     assert pa.Table.from_batches(batches).column("timestamp_ns").to_pylist() == list(range(100))
 
 
-def test_a_silent_server_is_taken_over(tmp_path: Path, catalog_url: str) -> None:
+def test_a_silent_server_is_taken_over(backend: Backend, tmp_path: Path) -> None:
     """A server stops renewing its heartbeat mid-upload (as if killed): once its lease has
     passed, a live server fails its upload with a notification and deletes the chunk file
     it had noted but not recorded; the session stays deletable."""
-    config = StoreConfig(server_lease_s=1.0)
-    live = Store.open(str(tmp_path / "chunks"), catalog_url, config)
-    dying = Store.open(str(tmp_path / "chunks"), catalog_url, config)
+    live = _open(backend, tmp_path / "chunks")
+    dying = _open(backend, tmp_path / "chunks")
     try:
         live.create_sequence(act.SequenceCreate("seq"))
         cmd = _topic(live, "seq", "imu")
         upload = dying.begin_upload(cmd, SCHEMA)
         loose = "chunks/never-recorded.parquet"
-        (tmp_path / "chunks" / loose).write_bytes(b"half a chunk")
+        with dying.chunks.fs.open_output_stream(f"{dying.chunks.root}/{loose}") as out:
+            out.write(b"half a chunk")
         dying.catalog.note_loose(loose, dying.server_id)
         dying.closing.set()  # its heartbeat stops; nothing else of it runs
         deadline = time.monotonic() + 15
@@ -189,7 +196,7 @@ def test_a_silent_server_is_taken_over(tmp_path: Path, catalog_url: str) -> None
         assert live.catalog.get_topic("seq", "imu").state == "failed"
         notes = live.list_notifications("seq", "imu")
         assert [n.notification_type for n in notes] == ["error"]
-        assert not (tmp_path / "chunks" / loose).exists()
+        assert loose not in backend.files(tmp_path / "chunks")
         with pytest.raises(NotFound, match="deleted, or its upload ended"):
             upload.add(make_batch(list(range(10))))
             upload.flush(wait=True)
@@ -197,3 +204,19 @@ def test_a_silent_server_is_taken_over(tmp_path: Path, catalog_url: str) -> None
         live.delete_session(act.SessionDelete(session_uuid=session))
     finally:
         live.close()
+
+
+def test_a_fast_server_shares_the_catalog_of_durable_ones(backend: Backend, tmp_path: Path) -> None:
+    """A server without fsync (``--no-fsync``: commits do not wait for the WAL flush) uses
+    the very catalog the URI names, options included (the tests' URIs name a schema)."""
+    where = backend.location(tmp_path / "chunks")
+    fast = Store.open(where.store, where.catalog, StoreConfig(durable=False))
+    safe = _open(backend, tmp_path / "chunks")
+    try:
+        assert fast.catalog.database.synchronous == "off"
+        assert safe.catalog.database.synchronous == "on"
+        fast.create_sequence(act.SequenceCreate("written-fast"))
+        assert safe.sequence_names() == ["written-fast"]
+    finally:
+        fast.close()
+        safe.close()

@@ -7,6 +7,7 @@ import errno
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -16,13 +17,13 @@ import pytest
 
 from mosaico.protocol.errors import Internal, InvalidArgument, Unavailable
 from mosaico.protocol.permissions import API_KEY_HEADER
-from mosaico.server import EmbeddedServer
 from mosaico.server.access import ApiKeys
 from mosaico.server.disk_space import OutOfSpace
 from mosaico.server.status import MAX_MESSAGE_BYTES, bounded, protocol_error
+from tests.backends import Backend
 from tests.server.server_helpers import Raw
 
-_PATH_MARKS = (".py\"", ".py,", "site-packages", "/tmp/", "/work/", "/root/")
+_PATH_MARKS = ('.py"', ".py,", "site-packages", "/tmp/", "/work/", "/root/")
 
 
 def _refused(raw: Raw, name: str, body: bytes, kind: type[Exception] = pa.ArrowInvalid) -> str:
@@ -97,7 +98,9 @@ def test_surrogates_in_topic_metadata_and_notifications_are_refused(raw: Raw) ->
 def test_the_metadata_limit_is_advertised_and_enforced(raw: Raw) -> None:
     limit = raw.action("info")["config"]["max_metadata_bytes"]
     big = {"locator": "big", "user_metadata": {"blob": "x" * limit}}
-    assert f"more than the {limit} limit" in _refused(raw, "sequence_create", json.dumps(big).encode())
+    assert f"more than the {limit} limit" in _refused(
+        raw, "sequence_create", json.dumps(big).encode()
+    )
     raw.new_sequence("run")
     note = {"locator": "run", "notification_type": "error", "msg": "m" * (limit + 1)}
     message = _refused(raw, "sequence_notification_create", json.dumps(note).encode())
@@ -126,9 +129,9 @@ def test_overlong_glob_patterns_are_refused(raw: Raw) -> None:
 
 
 @pytest.fixture
-def keyed(tmp_path: Path) -> tuple[str, int]:
+def keyed(backend: Backend, tmp_path: Path) -> Iterator[tuple[str, int]]:
     keys = ApiKeys.parse(["reader:read", "writer:write"])
-    with EmbeddedServer(str(tmp_path / "store"), api_keys=keys) as address:
+    with backend.serving(tmp_path / "store", api_keys=keys) as address:
         yield address
 
 
@@ -166,7 +169,10 @@ def test_get_schema_without_read_permission_is_permission_denied(keyed: tuple[st
         with pytest.raises(grpc.RpcError) as caught:
             get_schema(request, metadata=[(API_KEY_HEADER, key)])
         codes[key] = caught.value.code()
-    assert codes == {"writer": grpc.StatusCode.PERMISSION_DENIED, "reader": grpc.StatusCode.NOT_FOUND}
+    assert codes == {
+        "writer": grpc.StatusCode.PERMISSION_DENIED,
+        "reader": grpc.StatusCode.NOT_FOUND,
+    }
     channel.close()
 
 

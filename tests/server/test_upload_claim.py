@@ -18,14 +18,15 @@ from mosaico.protocol.names import TopicLocator
 from mosaico.server.catalog import Catalog, TopicRow
 from mosaico.server.store import Store
 from mosaico.server.upload import TopicUpload, claim_topic
+from tests.backends import Backend
 
 SCHEMA = pa.schema([("timestamp_ns", pa.int64()), ("value", pa.float64())])
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(backend: Backend, tmp_path: Path) -> Iterator[Store]:
     """A store holding the sequence ``seq``."""
-    opened = Store.open_local(str(tmp_path))
+    opened = backend.open_store(tmp_path)
     opened.create_sequence(act.SequenceCreate("seq"))
     try:
         yield opened

@@ -17,6 +17,7 @@ from mosaico.protocol.info import Limits
 from mosaico.server import StoreConfig
 from mosaico.server.upload_batches import stored_batch
 from mosaico.server.upload_schema import _leaf_count
+from tests.backends import Backend
 from tests.server.server_helpers import Raw, raw_server
 
 STAMPS = [5, 3, 1, 4, 0, 2]  # unsorted: the server sorts every chunk it writes
@@ -264,10 +265,10 @@ def _put_descriptor(locator: str, uuid: str) -> flight.FlightDescriptor:
 
 
 @pytest.fixture
-def small_limit(tmp_path: Path) -> Iterator[Raw]:
+def small_limit(backend: Backend, tmp_path: Path) -> Iterator[Raw]:
     """A server accepting messages of at most 256 KiB."""
     limits = Limits(grpc_max_decode_message_size=256 * 1024)
-    with raw_server(tmp_path / "store", StoreConfig(limits=limits)) as raw:
+    with raw_server(backend.server(tmp_path / "store", StoreConfig(limits=limits))) as raw:
         yield raw
 
 

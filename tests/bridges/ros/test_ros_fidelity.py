@@ -37,6 +37,7 @@ from mosaico.bridges.ros import (
     ingest,
 )
 from mosaico.cli import main
+from tests.backends import Backend
 from tests.bridges.ros.recordings import raw_messages
 from tests.bridges.ros.rosbag_fixtures import write
 
@@ -253,35 +254,38 @@ def test_export_draws_progress_on_a_terminal(tmp_path: Path) -> None:
     assert unknown.getvalue().split("\r")[-1].startswith("61 msgs")
 
 
-def test_cli_export_keeps_latching_and_compression_through_a_store(tmp_path: Path) -> None:
+def test_cli_export_keeps_latching_and_compression_through_a_store(
+    backend: Backend, tmp_path: Path
+) -> None:
     src = _recording(tmp_path, "bag", "lz4")
-    store = tmp_path / "store"
-    runner = CliRunner()
-    result = runner.invoke(main, ["ingest", str(src), "-s", "run", "--store", str(store)])
-    assert result.exit_code == 0, result.output
-    out = tmp_path / "back.bag"
-    result = runner.invoke(main, ["export", "run", str(out), "--store", str(store)])
-    assert result.exit_code == 0, result.output
-    assert "(compression: lz4 chunks)" in result.output
-    assert _ros1_headers(out) == _ros1_headers(src)
-    assert _ros1_chunk_compression(out) == {"lz4"} and _size(out) < 1.2 * _size(src)
-    assert raw_messages(out) == raw_messages(src)
-    bz2 = tmp_path / "bz2.bag"
-    args = ["export", "run", str(bz2), "--compression", "bz2", "--store", str(store)]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0 and _ros1_chunk_compression(bz2) == {"bz2"}, result.output
-    args = [
-        "export",
-        "run",
-        str(tmp_path / "z.bag"),
-        "--compression",
-        "zstd",
-        "--store",
-        str(store),
-    ]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 1
-    assert "Error: a bag export cannot be compressed with zstd (none, lz4, bz2)" in result.output
+    with backend.cli_target(tmp_path / "store") as store:
+        runner = CliRunner()
+        result = runner.invoke(main, ["ingest", str(src), "-s", "run", *store])
+        assert result.exit_code == 0, result.output
+        out = tmp_path / "back.bag"
+        result = runner.invoke(main, ["export", "run", str(out), *store])
+        assert result.exit_code == 0, result.output
+        assert "(compression: lz4 chunks)" in result.output
+        assert _ros1_headers(out) == _ros1_headers(src)
+        assert _ros1_chunk_compression(out) == {"lz4"} and _size(out) < 1.2 * _size(src)
+        assert raw_messages(out) == raw_messages(src)
+        bz2 = tmp_path / "bz2.bag"
+        args = ["export", "run", str(bz2), "--compression", "bz2", *store]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0 and _ros1_chunk_compression(bz2) == {"bz2"}, result.output
+        args = [
+            "export",
+            "run",
+            str(tmp_path / "z.bag"),
+            "--compression",
+            "zstd",
+            *store,
+        ]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1
+        assert (
+            "Error: a bag export cannot be compressed with zstd (none, lz4, bz2)" in result.output
+        )
 
 
 def test_cli_compression_choices_are_the_bridge_ones() -> None:
