@@ -237,9 +237,18 @@ class ChunkStore:
 
     def delete_chunks(self, paths: list[str]) -> None:
         """Delete chunk files by relative path, ignoring files already gone and filesystem
-        errors (the next start-up sweeps what is left)."""
+        errors."""
         for path in paths:
             self._delete_quietly(self._abs(path))
+
+    def discard_loose(self, paths: list[str]) -> None:
+        """Delete what a dead server left of the chunk files it had noted as loose: each
+        file, and in a folder the temporary file it was being written as
+        (``tmp/<chunk id>.parquet``), if it died before the move."""
+        self.delete_chunks(paths)
+        if not self.object_store:
+            for path in paths:
+                self._delete_quietly(self._abs(f"{TMP_DIR}/{path.rsplit('/', 1)[-1]}"))
 
     def delete_topic_dirs(self, topic_ids: list[str]) -> None:
         """Delete the chunk folder of each topic with what it still holds, ignoring errors.

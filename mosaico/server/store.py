@@ -314,7 +314,7 @@ class Store:
         for topic in recovery.failed_uploads:
             log.warning(kv("recover.upload_interrupted", topic=topic.locator))
         if recovery.loose_files:
-            self.chunks.delete_chunks(recovery.loose_files)
+            self.chunks.discard_loose(recovery.loose_files)
             self.catalog.forget_loose(recovery.loose_files)
             log.info(kv("recover.loose_files", files=len(recovery.loose_files)))
         if not self.catalog.shared:
