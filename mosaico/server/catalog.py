@@ -201,17 +201,45 @@ class NotificationRow:
     created_at_ns: int
 
 
-_TOPIC_SELECT = """
-SELECT t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag,
-       t.serialization_format, t.created_at_ns, t.state, t.arrow_schema,
-       s.completed_at_ns
+@attrs.frozen
+class Sql:
+    """A condition in the catalog's portable SQL (``?`` placeholders) and its arguments, as
+    the query engine's pushdown writes them (``server/query/pushdown.py``) over the aliases
+    the methods that take one name."""
+
+    text: str
+    args: tuple[Any, ...] = ()
+
+
+@attrs.frozen
+class ChunkCandidates:
+    """The chunks of one topic that ``Catalog.chunk_candidates`` did not rule out, in upload
+    order, each with the statistics asked for by leaf path, and how many chunks the topic
+    has in all (the difference were ruled out by the catalog)."""
+
+    chunks: list[tuple[ChunkRow, dict[str, ColumnStats]]]
+    total: int
+
+
+_TOPIC_COLUMNS = """
+t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag, t.serialization_format,
+t.created_at_ns, t.state, t.arrow_schema, s.completed_at_ns
+"""
+_TOPIC_FROM = """
 FROM topics t JOIN sequences q ON q.id = t.sequence_id JOIN sessions s ON s.id = t.session_id
 """
+_TOPIC_SELECT = f"SELECT {_TOPIC_COLUMNS} {_TOPIC_FROM}"
 _SESSION_SELECT = """
 SELECT s.id, s.sequence_id, q.name, s.ident, s.created_at_ns, s.completed_at_ns
 FROM sessions s JOIN sequences q ON q.id = s.sequence_id
 """
 _CHUNK_COLUMNS = "id, topic_id, ordinal, path, row_count, file_bytes, arrow_bytes, min_ts, max_ts"
+_STATS_COLUMNS = (
+    "{0}.column_path, {0}.kind, {0}.null_count, {0}.min_int, {0}.max_int, {0}.min_real, "
+    "{0}.max_real, {0}.min_text, {0}.max_text"
+)
+_STATS_WIDTH = 9
+_MAX_STATS_PATHS = 64  # more leaves asked for: every statistic of the chunks is returned
 
 
 def _topic(row: tuple[Any, ...]) -> TopicRow:
@@ -228,6 +256,15 @@ def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _column_stats(row: tuple[Any, ...]) -> ColumnStats:
+    """The ``ColumnStats`` of one ``chunk_stats`` row (``_STATS_COLUMNS``)."""
+    path, kind, nulls, mini, maxi, minr, maxr, mint, maxt = row
+    lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
+        kind, (mint, maxt)
+    )
+    return ColumnStats(path, kind, nulls, lo, hi)
+
+
 def _insert_notification(
     cur: Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
 ) -> None:
@@ -241,6 +278,23 @@ def _insert_notification(
 def _marks(values: list[Any]) -> str:
     """``?,?,...``: one placeholder per value of an ``IN (...)`` list."""
     return ",".join("?" * len(values))
+
+
+def _chunk_candidates(
+    topic_ids: list[str], rows: list[Any], totals: dict[str, int]
+) -> dict[str, ChunkCandidates]:
+    """Group the rows of ``Catalog.chunk_candidates`` (a chunk, then one of its statistics or
+    NULLs) by topic and chunk."""
+    out = {topic_id: ChunkCandidates([], totals.get(topic_id, 0)) for topic_id in topic_ids}
+    last: tuple[ChunkRow, dict[str, ColumnStats]] | None = None
+    for row in rows:
+        if last is None or last[0].id != row[0]:
+            last = (ChunkRow(*row[:-_STATS_WIDTH]), {})
+            out[last[0].topic_id].chunks.append(last)
+        if row[-_STATS_WIDTH] is not None:
+            stats = _column_stats(row[-_STATS_WIDTH:])
+            last[1][stats.column_path] = stats
+    return out
 
 
 class Catalog:
@@ -561,6 +615,39 @@ class Catalog:
         with self._tx() as cur:
             return self._topic(cur, sequence, path)
 
+    def query_topics(self, where: Sql) -> list[tuple[SequenceRow, TopicRow]]:
+        """Every topic satisfying ``where`` (over ``t``, the topic, and ``q``, its sequence),
+        with its sequence, in one query: sequences in creation order (ties by name), their
+        topics in session creation order, then topic creation order."""
+        rows = self._select(
+            f"SELECT {_TOPIC_COLUMNS}, q.created_at_ns {_TOPIC_FROM} WHERE {where.text} "
+            "ORDER BY q.created_at_ns, q.name, s.created_at_ns, t.created_at_ns",
+            where.args,
+        )
+        sequences: dict[str, SequenceRow] = {}
+        out = []
+        for row in rows:
+            topic = _topic(row[:-1])
+            sequence = sequences.get(topic.sequence_id)
+            if sequence is None:
+                sequence = SequenceRow(topic.sequence_id, topic.sequence, row[-1])
+                sequences[topic.sequence_id] = sequence
+            out.append((sequence, topic))
+        return out
+
+    def tag_schemas(self, tags: list[str] | None) -> list[tuple[str, bytes]]:
+        """The distinct (ontology tag, IPC-serialized Arrow schema) of the topics claimed by
+        an upload, of the given tags (of every tag for None)."""
+        if tags == []:
+            return []
+        where = "" if tags is None else f" AND ontology_tag IN ({_marks(tags)})"
+        rows = self._select(
+            "SELECT DISTINCT ontology_tag, arrow_schema FROM topics "
+            f"WHERE arrow_schema IS NOT NULL{where}",
+            tags or (),
+        )
+        return [(tag, bytes(schema)) for tag, schema in rows]
+
     def topics_of(self, sequence_id: str) -> list[TopicRow]:
         """Topics of a sequence in session creation order, then topic creation order."""
         rows = self._select(
@@ -660,19 +747,52 @@ class Catalog:
         """chunk id -> the column statistics of that chunk, for every chunk of a topic (one
         query: the query engine needs them for every chunk it may prune)."""
         rows = self._select(
-            "SELECT s.chunk_id, s.column_path, s.kind, s.null_count, s.min_int, s.max_int, "
-            "s.min_real, s.max_real, s.min_text, s.max_text FROM chunk_stats s "
+            f"SELECT s.chunk_id, {_STATS_COLUMNS.format('s')} FROM chunk_stats s "
             "JOIN chunks c ON c.id = s.chunk_id WHERE c.topic_id = ? "
             "ORDER BY s.chunk_id, s.column_path",
             (topic_id,),
         )
         out: dict[str, list[ColumnStats]] = {}
-        for chunk_id, path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
-            lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
-                kind, (mint, maxt)
-            )
-            out.setdefault(chunk_id, []).append(ColumnStats(path, kind, nulls, lo, hi))
+        for row in rows:
+            out.setdefault(row[0], []).append(_column_stats(row[1:]))
         return out
+
+    def chunk_candidates(
+        self, topic_ids: list[str], paths: list[str], exclusions: list[tuple[str, Sql]]
+    ) -> dict[str, ChunkCandidates]:
+        """Topic UUID -> its chunks that no exclusion rules out, with the statistics of the
+        leaves ``paths`` (all of them beyond ``_MAX_STATS_PATHS`` paths), in one query.
+
+        An exclusion ``(path, condition)`` rules out a chunk whose statistics row of leaf
+        ``path`` (alias ``x``, a ``chunk_stats`` row) satisfies ``condition``; a chunk without
+        statistics for ``path`` is kept. The lookups go through the (chunk_id, column_path)
+        key, the chunks through their (topic_id, min_ts) index.
+        """
+        if not topic_ids:
+            return {}
+        ids = _marks(topic_ids)
+        only = f" AND s.column_path IN ({_marks(paths)})" if len(paths) <= _MAX_STATS_PATHS else ""
+        where = "".join(
+            " AND NOT EXISTS (SELECT 1 FROM chunk_stats x WHERE x.chunk_id = c.id AND "
+            f"x.column_path = ? AND ({condition.text}))"
+            for _, condition in exclusions
+        )
+        args: list[Any] = [*(paths if only else ()), *topic_ids]
+        for path, condition in exclusions:
+            args += [path, *condition.args]
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"SELECT {', '.join('c.' + c for c in _CHUNK_COLUMNS.split(', '))}, "
+                f"{_STATS_COLUMNS.format('s')} FROM chunks c LEFT JOIN chunk_stats s "
+                f"ON s.chunk_id = c.id{only} WHERE c.topic_id IN ({ids}){where} "
+                "ORDER BY c.topic_id, c.ordinal, c.id",
+                args,
+            ).fetchall()
+            totals = cur.execute(
+                f"SELECT topic_id, COUNT(*) FROM chunks WHERE topic_id IN ({ids}) GROUP BY topic_id",
+                topic_ids,
+            ).fetchall()
+        return _chunk_candidates(topic_ids, rows, dict(totals))
 
     def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:
         """Topic UUID -> its chunk sums, in one query; a topic without chunks is absent

@@ -88,6 +88,12 @@ class ScanCounters:
     rows_read: int = 0
     bytes_read: int = 0  # Arrow bytes of the batches read
 
+    def count_pruned(self, chunks: int) -> None:
+        """Count chunks the catalog ruled out by their statistics before the engine saw them
+        (``pushdown``): considered and pruned, as the engine would have counted them."""
+        self.chunks_considered += chunks
+        self.chunks_pruned += chunks
+
     def count_batch(self, batch: pa.RecordBatch) -> None:
         """Count one scanned batch: its rows and its Arrow bytes."""
         self.batches_read += 1
@@ -149,11 +155,11 @@ def _matching_topics(
     return matched
 
 
-def run_query(
-    plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
-) -> Iterator[QueryItem]:
-    """The response items of §8.8, one per sequence, sorted by sequence name."""
-    counters = counters if counters is not None else ScanCounters()
+def select_topics(
+    plan: QueryPlan, topics: Iterable[TopicCandidate]
+) -> dict[str, list[TopicCandidate]]:
+    """Steps 1-3 of §8.7: the topics passing the sequence and topic sections, by sequence
+    name (no chunk is touched)."""
     sequence_ok: dict[str, bool] = {}
     by_sequence: dict[str, list[TopicCandidate]] = {}
     for topic in topics:
@@ -171,6 +177,22 @@ def run_query(
         }
         if section_holds(plan.topic, columns, topic.user_metadata, topic_path=topic.path):
             by_sequence.setdefault(topic.sequence, []).append(topic)
+    return by_sequence
+
+
+def scan_order(selected: Mapping[str, list[TopicCandidate]]) -> Iterator[TopicCandidate]:
+    """The selected topics in the order ``query_items`` may scan them (by sequence name)."""
+    for sequence in sorted(selected):
+        yield from selected[sequence]
+
+
+def query_items(
+    plan: QueryPlan, by_sequence: Mapping[str, list[TopicCandidate]],
+    counters: ScanCounters | None = None,
+) -> Iterator[QueryItem]:  # fmt: skip
+    """Step 4 of §8.7 over the topics ``select_topics`` kept: the response items of §8.8,
+    one per sequence, sorted by sequence name."""
+    counters = counters if counters is not None else ScanCounters()
     for sequence in sorted(by_sequence):
         found = by_sequence[sequence]
         if plan.ontology:
@@ -180,6 +202,13 @@ def run_query(
             matches = (QueryItemTopic(unique[loc].topic, unique[loc].ontology_tag)
                        for loc in sorted(unique))  # fmt: skip
             yield QueryItem(sequence, tuple(matches))
+
+
+def run_query(
+    plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
+) -> Iterator[QueryItem]:
+    """The response items of §8.8, one per sequence, sorted by sequence name."""
+    return query_items(plan, select_topics(plan, topics), counters)
 
 
 def _first_timestamp(chunk: ChunkSource) -> float:
