@@ -212,12 +212,22 @@ class Sql:
 
 
 @attrs.frozen
+class CandidateChunk:
+    """A chunk ``Catalog.chunk_candidates`` did not rule out: its row, the statistics asked
+    for by leaf path, and its ``position`` among all the chunks of its topic in upload
+    order (from 0; the positions it skips are chunks ruled out)."""
+
+    row: ChunkRow
+    stats: dict[str, ColumnStats]
+    position: int
+
+
+@attrs.frozen
 class ChunkCandidates:
     """The chunks of one topic that ``Catalog.chunk_candidates`` did not rule out, in upload
-    order, each with the statistics asked for by leaf path, and how many chunks the topic
-    has in all (the difference were ruled out by the catalog)."""
+    order, and how many chunks the topic has in all."""
 
-    chunks: list[tuple[ChunkRow, dict[str, ColumnStats]]]
+    chunks: list[CandidateChunk]
     total: int
 
 
@@ -283,17 +293,17 @@ def _marks(values: list[Any]) -> str:
 def _chunk_candidates(
     topic_ids: list[str], rows: list[Any], totals: dict[str, int]
 ) -> dict[str, ChunkCandidates]:
-    """Group the rows of ``Catalog.chunk_candidates`` (a chunk, then one of its statistics or
-    NULLs) by topic and chunk."""
+    """Group the rows of ``Catalog.chunk_candidates`` (a chunk, its position, then one of its
+    statistics or NULLs) by topic and chunk."""
     out = {topic_id: ChunkCandidates([], totals.get(topic_id, 0)) for topic_id in topic_ids}
-    last: tuple[ChunkRow, dict[str, ColumnStats]] | None = None
+    last: CandidateChunk | None = None
     for row in rows:
-        if last is None or last[0].id != row[0]:
-            last = (ChunkRow(*row[:-_STATS_WIDTH]), {})
-            out[last[0].topic_id].chunks.append(last)
+        if last is None or last.row.id != row[0]:
+            last = CandidateChunk(ChunkRow(*row[: -_STATS_WIDTH - 1]), {}, row[-_STATS_WIDTH - 1])
+            out[last.row.topic_id].chunks.append(last)
         if row[-_STATS_WIDTH] is not None:
             stats = _column_stats(row[-_STATS_WIDTH:])
-            last[1][stats.column_path] = stats
+            last.stats[stats.column_path] = stats
     return out
 
 
@@ -325,6 +335,7 @@ class Catalog:
         except BaseException:
             self._db.close()
             raise
+        self._db.analyze()  # the query engine's filters go through indexes (query/pushdown)
 
     @property
     def shared(self) -> bool:
@@ -637,13 +648,15 @@ class Catalog:
 
     def tag_schemas(self, tags: list[str] | None) -> list[tuple[str, bytes]]:
         """The distinct (ontology tag, IPC-serialized Arrow schema) of the topics claimed by
-        an upload, of the given tags (of every tag for None)."""
+        an upload, of the given tags (of every tag for None), in the order of the first
+        topic created with each."""
         if tags == []:
             return []
         where = "" if tags is None else f" AND ontology_tag IN ({_marks(tags)})"
         rows = self._select(
-            "SELECT DISTINCT ontology_tag, arrow_schema FROM topics "
-            f"WHERE arrow_schema IS NOT NULL{where}",
+            "SELECT ontology_tag, arrow_schema FROM topics "
+            f"WHERE arrow_schema IS NOT NULL{where} "
+            "GROUP BY ontology_tag, arrow_schema ORDER BY MIN(created_at_ns)",
             tags or (),
         )
         return [(tag, bytes(schema)) for tag, schema in rows]
@@ -761,7 +774,8 @@ class Catalog:
         self, topic_ids: list[str], paths: list[str], exclusions: list[tuple[str, Sql]]
     ) -> dict[str, ChunkCandidates]:
         """Topic UUID -> its chunks that no exclusion rules out, with the statistics of the
-        leaves ``paths`` (all of them beyond ``_MAX_STATS_PATHS`` paths), in one query.
+        leaves ``paths`` (all of them beyond ``_MAX_STATS_PATHS`` paths) and their positions
+        among all the topic's chunks, in one query (and one that counts the chunks).
 
         An exclusion ``(path, condition)`` rules out a chunk whose statistics row of leaf
         ``path`` (alias ``x``, a ``chunk_stats`` row) satisfies ``condition``; a chunk without
@@ -777,16 +791,18 @@ class Catalog:
             f"x.column_path = ? AND ({condition.text}))"
             for _, condition in exclusions
         )
-        args: list[Any] = [*(paths if only else ()), *topic_ids]
+        exclusion_args: list[Any] = []
         for path, condition in exclusions:
-            args += [path, *condition.args]
+            exclusion_args += [path, *condition.args]
+        columns = ", ".join(f"c.{column}" for column in _CHUNK_COLUMNS.split(", "))
         with self._tx() as cur:
             rows = cur.execute(
-                f"SELECT {', '.join('c.' + c for c in _CHUNK_COLUMNS.split(', '))}, "
-                f"{_STATS_COLUMNS.format('s')} FROM chunks c LEFT JOIN chunk_stats s "
-                f"ON s.chunk_id = c.id{only} WHERE c.topic_id IN ({ids}){where} "
-                "ORDER BY c.topic_id, c.ordinal, c.id",
-                args,
+                f"SELECT {columns}, c.position, {_STATS_COLUMNS.format('s')} FROM (SELECT "
+                f"{_CHUNK_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY topic_id ORDER BY ordinal, "
+                f"id) - 1 AS position FROM chunks WHERE topic_id IN ({ids})) c "
+                f"LEFT JOIN chunk_stats s ON s.chunk_id = c.id{only} WHERE 1 = 1{where} "
+                "ORDER BY c.topic_id, c.position",
+                [*topic_ids, *(paths if only else ()), *exclusion_args],
             ).fetchall()
             totals = cur.execute(
                 f"SELECT topic_id, COUNT(*) FROM chunks WHERE topic_id IN ({ids}) GROUP BY topic_id",

@@ -99,6 +99,9 @@ class Database(Protocol):
     def lock_schema(self, cur: Cursor) -> None:
         """Keep other servers from migrating the schema until this transaction ends."""
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics, where the database leaves that to us."""
+
     def describe(self) -> str:
         """The database for messages and logs (no password)."""
 
@@ -176,6 +179,7 @@ class SqliteDatabase:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA analysis_limit=1000")  # `analyze` in milliseconds, any size
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -219,6 +223,13 @@ class SqliteDatabase:
     def describe(self) -> str:
         """The catalog file's path."""
         return self.path
+
+    def analyze(self) -> None:
+        """Sample every table and index for the query planner (``ANALYZE``, bounded by
+        ``analysis_limit``): without statistics SQLite takes every table for a million rows
+        and may scan the topics rather than use a sequence index. Best effort."""
+        with self._lock, suppress(sqlite3.Error):
+            self._db.execute("ANALYZE")
 
     def close(self) -> None:
         """Close the connection; the database cannot be used afterwards."""
@@ -307,6 +318,9 @@ class PostgresDatabase:
     def lock_schema(self, cur: Cursor) -> None:
         """A transaction-scoped advisory lock: servers starting together migrate in turn."""
         cur.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_KEY,))
+
+    def analyze(self) -> None:
+        """Nothing: autovacuum keeps PostgreSQL's statistics."""
 
     def describe(self) -> str:
         """The URI without its password."""

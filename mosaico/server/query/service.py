@@ -22,7 +22,7 @@ from mosaico.protocol.commands import TimeWindow
 from mosaico.protocol.errors import NotFound
 from mosaico.protocol.query import OntologyEntry, QueryReply, QueryRequest
 from mosaico.protocol.temporal import ClusterizeRequest, IntersectRequest
-from mosaico.server.catalog import ChunkRow
+from mosaico.server.catalog import ChunkCandidates, ChunkRow
 from mosaico.server.query.engine import (
     ChunkSource,
     ScanCounters,
@@ -71,24 +71,29 @@ class QueryService:
         finally:
             parquet.close()
 
-    def chunk_sources(
+    def chunk_candidates(
         self, topic_ids: list[str], entries: Sequence[OntologyEntry],
         window: TimeWindow = _UNBOUNDED,
-    ) -> dict[str, tuple[list[ChunkSource], int]]:  # fmt: skip
-        """Topic UUID -> (its chunks the statistics leave in, how many they ruled out) for a
-        scan by ``entries`` (one tag's) in ``window``, in one catalog query: the catalog
-        rules out what SQL can decide (``pushdown``), the engine prunes the rest from the
-        statistics of the leaves the entries use."""
-        found = self.store.catalog.chunk_candidates(
+    ) -> dict[str, ChunkCandidates]:  # fmt: skip
+        """Topic UUID -> its chunks the statistics leave in for a scan by ``entries`` (one
+        tag's) in ``window``, in one catalog query: the catalog rules out what SQL can
+        decide (``pushdown``), the engine prunes the rest from the statistics of the leaves
+        the entries use. ``sources`` turns them into the engine's chunks."""
+        return self.store.catalog.chunk_candidates(
             topic_ids, stats_paths(entries), chunk_exclusions(entries, window)
         )
-        return {
-            topic_id: (
-                [ChunkSource(stats, functools.partial(self._read, chunk)) for chunk, stats in c.chunks],
-                max(0, c.total - len(c.chunks)),
-            )
-            for topic_id, c in found.items()
-        }  # fmt: skip
+
+    def sources(self, found: ChunkCandidates) -> Iterator[ChunkSource]:
+        """The engine's chunks of one topic's candidates, in upload order. The chunks the
+        catalog ruled out are counted (``ScanCounters.count_pruned``) where the engine would
+        have met them, so the counters are those of a scan that pruned them itself, even
+        one that stops at its first match."""
+        seen = 0
+        for chunk in found.chunks:
+            self.counters.count_pruned(chunk.position - seen)
+            seen = chunk.position + 1
+            yield ChunkSource(chunk.stats, functools.partial(self._read, chunk.row))
+        self.counters.count_pruned(max(0, found.total - seen))
 
     def candidates(self, plan: QueryPlan, batches: ChunkBatches | None = None) -> list[TopicCandidate]:
         """The topics the catalog cannot rule out for ``plan`` (``pushdown.candidate_filter``:
@@ -180,9 +185,7 @@ class QueryService:
         self, topic_id: str, entries: Sequence[OntologyEntry], window: TimeWindow
     ) -> Iterator[ChunkSource]:
         """The chunks of one topic for a scan, read from the catalog when first asked for."""
-        sources, pruned = self.chunk_sources([topic_id], entries, window)[topic_id]
-        self.counters.count_pruned(pruned)
-        yield from sources
+        yield from self.sources(self.chunk_candidates([topic_id], entries, window)[topic_id])
 
     def clusterize(
         self, request: ClusterizeRequest | Mapping[str, Any]
@@ -213,9 +216,7 @@ class ChunkBatches:
     ``expect`` gives the topics in the order the engine will scan them; asking for one
     reads it and the next expected topics of its tag not read yet, so a query over many
     topics costs one catalog query per batch rather than per topic, and at most one batch
-    per tag is held. A topic never expected, or asked for again, is read alone. Chunks the catalog ruled out are counted
-    (``ScanCounters.count_pruned``) when their topic is handed out, as the engine counts
-    those it prunes itself.
+    per tag is held. A topic never expected, or asked for again, is read alone.
     """
 
     def __init__(self, service: QueryService, ontology: Mapping[str, Sequence[OntologyEntry]]):
@@ -225,7 +226,7 @@ class ChunkBatches:
         self._tags: dict[str, str] = {}  # topic id -> tag
         self._queues: dict[str, list[str]] = {}  # tag -> expected topic ids, in scan order
         self._places: dict[str, int] = {}  # topic id -> its place in its tag's queue
-        self._read: dict[str, tuple[list[ChunkSource], int]] = {}
+        self._read: dict[str, ChunkCandidates] = {}
 
     def know(self, topic: TopicCandidate, topic_id: str) -> None:
         """Record a candidate's topic id (``expect`` names candidates)."""
@@ -244,9 +245,7 @@ class ChunkBatches:
         """The chunks of one topic the statistics leave in (read with its batch)."""
         if topic_id not in self._read:
             self._fetch(topic_id)
-        sources, pruned = self._read.pop(topic_id)
-        self._service.counters.count_pruned(pruned)
-        yield from sources
+        yield from self._service.sources(self._read.pop(topic_id))
 
     def _fetch(self, topic_id: str) -> None:
         tag = self._tags[topic_id]
@@ -259,7 +258,7 @@ class ChunkBatches:
                     batch.append(later)
         # Earlier batches of the tag hold only topics the scan has gone past: let them go.
         self._read = {k: v for k, v in self._read.items() if self._tags[k] != tag}
-        self._read.update(self._service.chunk_sources(batch, self._ontology.get(tag, ())))
+        self._read.update(self._service.chunk_candidates(batch, self._ontology.get(tag, ())))
 
 
 def _loader(
