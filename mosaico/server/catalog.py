@@ -250,6 +250,7 @@ _STATS_COLUMNS = (
 )
 _STATS_WIDTH = 9
 _MAX_STATS_PATHS = 64  # more leaves asked for: every statistic of the chunks is returned
+_IDS_PER_STATEMENT = 500  # of an IN list
 
 
 def _topic(row: tuple[Any, ...]) -> TopicRow:
@@ -413,6 +414,26 @@ class Catalog:
             raise NotFound(f"{what} does not exist")
         document: dict[str, Any] = json.loads(found[0][0])
         return document
+
+    def _documents(self, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows: list[Any] = []
+        with self._tx() as cur:
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                part = ids[start : start + _IDS_PER_STATEMENT]
+                rows += cur.execute(
+                    f"SELECT id, user_metadata FROM {table} WHERE id IN ({_marks(part)})", part
+                ).fetchall()
+        return {key: json.loads(text) for key, text in rows}
+
+    def sequences_metadata(self, sequence_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Sequence UUID -> its user metadata, parsed, for many sequences in one transaction
+        (a sequence deleted meanwhile is absent)."""
+        return self._documents("sequences", sequence_ids)
+
+    def topics_metadata(self, topic_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Topic UUID -> its user metadata, parsed, for many topics in one transaction (a
+        topic deleted meanwhile is absent)."""
+        return self._documents("topics", topic_ids)
 
     def sequence_metadata(self, sequence_id: str) -> dict[str, Any]:
         """The user metadata of a sequence, by its UUID, parsed from the stored JSON.

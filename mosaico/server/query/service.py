@@ -98,27 +98,32 @@ class QueryService:
     def candidates(self, plan: QueryPlan, batches: ChunkBatches | None = None) -> list[TopicCandidate]:
         """The topics the catalog cannot rule out for ``plan`` (``pushdown.candidate_filter``:
         one query), with their catalog values; the engine's filters decide among them. No
-        chunk is touched (``batches`` reads them when scanned) and user metadata is parsed
-        only if a condition looks into it."""
+        chunk is touched (``batches`` reads them when scanned). User metadata is read for
+        all candidates at once when a section's conditions look into it (the candidates
+        passed its other conditions in SQL already), else only if something looks."""
         where = candidate_filter(plan)
         if where == FALSE:
             return []
         catalog = self.store.catalog
         batches = batches if batches is not None else ChunkBatches(self, plan.ontology)
-        documents: dict[str, LazyDocument] = {}
+        rows = catalog.query_topics(where)
+        sequence_documents = _documents(
+            catalog.sequences_metadata, catalog.sequence_metadata, plan.sequence.metadata,
+            list(dict.fromkeys(seq.id for seq, _ in rows)),
+        )  # fmt: skip
+        topic_documents = _documents(
+            catalog.topics_metadata, catalog.topic_metadata, plan.topic.metadata,
+            [topic.id for _, topic in rows],
+        )  # fmt: skip
         out = []
-        for seq, topic in catalog.query_topics(where):
-            sequence_metadata = documents.get(seq.id)
-            if sequence_metadata is None:
-                sequence_metadata = LazyDocument(_loader(catalog.sequence_metadata, seq.id))
-                documents[seq.id] = sequence_metadata
+        for seq, topic in rows:
             candidate = TopicCandidate(
                 sequence=seq.name,
                 sequence_created_at_ns=seq.created_at_ns,
-                sequence_user_metadata=sequence_metadata,
+                sequence_user_metadata=sequence_documents[seq.id],
                 path=topic.path,
                 created_at_ns=topic.created_at_ns,
-                user_metadata=LazyDocument(_loader(catalog.topic_metadata, topic.id)),
+                user_metadata=topic_documents[topic.id],
                 ontology_tag=topic.ontology_tag,
                 serialization_format=topic.serialization_format,
                 schema=topic.schema(),
@@ -259,6 +264,18 @@ class ChunkBatches:
         # Earlier batches of the tag hold only topics the scan has gone past: let them go.
         self._read = {k: v for k, v in self._read.items() if self._tags[k] != tag}
         self._read.update(self._service.chunk_candidates(batch, self._ontology.get(tag, ())))
+
+
+def _documents(
+    read_all: Callable[[list[str]], dict[str, dict[str, Any]]],
+    read_one: Callable[[str], dict[str, Any]], conditions: Sequence[Any], ids: list[str],
+) -> dict[str, Mapping[str, Any]]:  # fmt: skip
+    """Row UUID -> its user metadata: all read in one go when ``conditions`` will look into
+    each (a row deleted meanwhile reads as empty), else each read on first use."""
+    if conditions:
+        found = read_all(ids)
+        return {row_id: found.get(row_id, {}) for row_id in ids}
+    return {row_id: LazyDocument(_loader(read_one, row_id)) for row_id in ids}
 
 
 def _loader(
