@@ -19,6 +19,7 @@ nothing ever lists the store to find orphans.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -670,17 +671,38 @@ class Catalog:
     def tag_schemas(self, tags: list[str] | None) -> list[tuple[str, bytes]]:
         """The distinct (ontology tag, IPC-serialized Arrow schema) of the topics claimed by
         an upload, of the given tags (of every tag for None), in the order of the first
-        topic created with each."""
+        topic created with each.
+
+        Found by the schemas' digests through the (tag, digest) index, then one schema read
+        per digest; topics claimed before digests were kept (schema version 2) are grouped
+        by their schemas themselves.
+        """
         if tags == []:
             return []
         where = "" if tags is None else f" AND ontology_tag IN ({_marks(tags)})"
-        rows = self._select(
-            "SELECT ontology_tag, arrow_schema FROM topics "
-            f"WHERE arrow_schema IS NOT NULL{where} "
-            "GROUP BY ontology_tag, arrow_schema ORDER BY MIN(created_at_ns)",
-            tags or (),
-        )
-        return [(tag, bytes(schema)) for tag, schema in rows]
+        args = tags or ()
+        with self._tx() as cur:
+            digests = cur.execute(
+                "SELECT ontology_tag, schema_digest, MIN(created_at_ns) FROM topics "
+                f"WHERE schema_digest IS NOT NULL{where} GROUP BY ontology_tag, schema_digest",
+                args,
+            ).fetchall()
+            found = []
+            for tag, digest, first in digests:
+                schema = cur.execute(
+                    "SELECT arrow_schema FROM topics WHERE ontology_tag = ? AND schema_digest = ? "
+                    "AND created_at_ns = ?", (tag, digest, first),
+                ).fetchone()  # fmt: skip
+                if schema is not None:  # None: deleted since (PostgreSQL's READ COMMITTED)
+                    found.append((first, tag, schema[0]))
+            found += cur.execute(
+                "SELECT MIN(created_at_ns), ontology_tag, arrow_schema FROM topics WHERE "
+                f"schema_digest IS NULL AND arrow_schema IS NOT NULL{where} "
+                "GROUP BY ontology_tag, arrow_schema",
+                args,
+            ).fetchall()
+        ordered = ((tag, bytes(schema)) for _, tag, schema in sorted(found, key=lambda f: f[0]))
+        return list(dict.fromkeys(ordered))  # a schema held with and without a digest: once
 
     def topics_of(self, sequence_id: str) -> list[TopicRow]:
         """Topics of a sequence in session creation order, then topic creation order."""
@@ -725,10 +747,11 @@ class Catalog:
             topic = self._topic(cur, sequence, path, lock=True)
             check(topic)
             claimed = cur.execute(
-                "UPDATE topics SET state = ?, arrow_schema = ?, upload_owner = ? "
-                "WHERE id = ? AND state = ?",
-                (UPLOADING, arrow_schema, owner, topic.id, CREATED),
-            ).rowcount
+                "UPDATE topics SET state = ?, arrow_schema = ?, schema_digest = ?, "
+                "upload_owner = ? WHERE id = ? AND state = ?",
+                (UPLOADING, arrow_schema, hashlib.sha256(arrow_schema).hexdigest(), owner,
+                 topic.id, CREATED),
+            ).rowcount  # fmt: skip
             if claimed != 1:  # a check that let a claimed topic through: a server bug
                 raise Internal(f"topic {topic.locator!r} was claimed in state {topic.state!r}")
         return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)

@@ -126,11 +126,23 @@ def _scan(
             yield batch, predicate(batch)
 
 
+Compiled = dict[tuple[str, int], "RowPredicate | None"]
+"""Predicates compiled during one query, by tag and schema object: topics sharing one
+``pa.Schema`` object (the service hands out one per distinct schema) compile once."""
+
+
 def topic_matches(
-    topic: TopicCandidate, entries: Sequence[OntologyEntry], counters: ScanCounters
-) -> bool:
+    topic: TopicCandidate, entries: Sequence[OntologyEntry], counters: ScanCounters,
+    compiled: Compiled | None = None,
+) -> bool:  # fmt: skip
     """Whether at least one row of the topic satisfies all ``entries`` together."""
-    predicate = compile_predicate(topic.schema, entries)
+    key = (topic.ontology_tag, id(topic.schema))
+    if compiled is not None and key in compiled:
+        predicate = compiled[key]
+    else:
+        predicate = compile_predicate(topic.schema, entries)
+        if compiled is not None:
+            compiled[key] = predicate
     if predicate is None:
         return False
     columns = predicate.columns or (TIMESTAMP,)
@@ -140,7 +152,7 @@ def topic_matches(
 
 def _matching_topics(
     ontology: Mapping[str, Sequence[OntologyEntry]], topics: list[TopicCandidate],
-    counters: ScanCounters,
+    counters: ScanCounters, compiled: Compiled,
 ) -> list[TopicCandidate]:  # fmt: skip
     """Step 4 of §8.7 for one sequence: every tag must match; union of matching topics."""
     by_tag = {tag: [t for t in topics if t.ontology_tag == tag] for tag in ontology}
@@ -148,7 +160,7 @@ def _matching_topics(
         return []  # a tag without candidates here: no need to read anything
     matched: list[TopicCandidate] = []
     for tag in sorted(by_tag, key=lambda g: len(by_tag[g])):
-        hits = [t for t in by_tag[tag] if topic_matches(t, ontology[tag], counters)]
+        hits = [t for t in by_tag[tag] if topic_matches(t, ontology[tag], counters, compiled)]
         if not hits:
             return []
         matched.extend(hits)
@@ -193,10 +205,11 @@ def query_items(
     """Step 4 of §8.7 over the topics ``select_topics`` kept: the response items of §8.8,
     one per sequence, sorted by sequence name."""
     counters = counters if counters is not None else ScanCounters()
+    compiled: Compiled = {}
     for sequence in sorted(by_sequence):
         found = by_sequence[sequence]
         if plan.ontology:
-            found = _matching_topics(plan.ontology, found, counters)
+            found = _matching_topics(plan.ontology, found, counters, compiled)
         if found:
             unique = {t.locator: t for t in found}
             matches = (QueryItemTopic(unique[loc].topic, unique[loc].ontology_tag)

@@ -27,13 +27,19 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mosaico.protocol.commands import TimeWindow
 from mosaico.protocol.glob import LIKE_ESCAPE, like_literal, like_pattern
 from mosaico.protocol.operators import BOOL, NUMBER
-from mosaico.protocol.query import CatalogSection, Condition, MetadataEntry, OntologyEntry
+from mosaico.protocol.query import (
+    CatalogSection,
+    Condition,
+    FieldEntry,
+    MetadataEntry,
+    OntologyEntry,
+)
 from mosaico.protocol.topic_type import TIMESTAMP
 from mosaico.server.catalog import Sql
 from mosaico.server.query.plan import QueryPlan, stats_path
@@ -223,21 +229,39 @@ def _metadata_filter(column: str, entry: MetadataEntry) -> Sql:
     return Sql(f"{column} {_LIKE}", (f"%{like_literal(json.dumps(key))}%",))
 
 
-_FIELDS: dict[tuple[str, str], Callable[[Condition], Sql]] = {
-    ("sequence", "name"): functools.partial(_text_filter, "q.name"),
-    ("sequence", "created_at_ns"): functools.partial(_number_filter, "q.created_at_ns"),
-    ("topic", "name"): _topic_name_filter,
-    ("topic", "created_at_ns"): functools.partial(_number_filter, "t.created_at_ns"),
-    ("topic", "ontology_tag"): functools.partial(_text_filter, "t.ontology_tag"),
-    ("topic", "serialization_format"): functools.partial(_text_filter, "t.serialization_format"),
+_COLUMNS = {
+    ("sequence", "name"): "q.name",
+    ("sequence", "created_at_ns"): "q.created_at_ns",
+    ("topic", "created_at_ns"): "t.created_at_ns",
+    ("topic", "serialization_format"): "t.serialization_format",
 }
+# Tags are shared by many topics and names are all but unique, yet without statistics
+# SQLite takes an index on a tag for a better one than a range of names: when the sequence
+# has an indexed condition, the tag's is written so that no index serves it.
+_TAG, _TAG_UNINDEXED = "t.ontology_tag", "(t.ontology_tag || '')"
 
 
-def _section(name: str, alias: str, section: CatalogSection) -> Iterator[Sql]:
-    for flt in section.fields:
-        yield _FIELDS[(name, flt.field)](flt.condition)
-    for entry in section.metadata[:MAX_METADATA]:
-        yield _metadata_filter(f"{alias}.user_metadata", entry)
+def _field_filter(section: str, field: str, cond: Condition, tag: str) -> Sql:
+    if (section, field) == ("topic", "name"):
+        return _topic_name_filter(cond)
+    if (section, field) == ("topic", "ontology_tag"):
+        return _text_filter(tag, cond)
+    column = _COLUMNS[(section, field)]
+    return (_number_filter if field == "created_at_ns" else _text_filter)(column, cond)
+
+
+def _indexed(entry: FieldEntry, pushed: Sql) -> bool:
+    """Whether an index on the field's column can serve its pushed condition."""
+    cond = entry.condition
+    if pushed == TRUE or cond.op in ("$neq", "$outside"):
+        return False
+    return cond.op != "$match" or not like_pattern(cond.operand).startswith(("%", "_"))
+
+
+def _section(name: str, alias: str, section: CatalogSection, tag: str = _TAG) -> list[Sql]:
+    found = [_field_filter(name, f.field, f.condition, tag) for f in section.fields]
+    metadata = section.metadata[:MAX_METADATA]
+    return found + [_metadata_filter(f"{alias}.user_metadata", entry) for entry in metadata]
 
 
 def tag_list(tags: Iterable[str]) -> list[str] | None:
@@ -250,10 +274,13 @@ def candidate_filter(plan: QueryPlan) -> Sql:
     """A condition on ``t`` (a topic) and ``q`` (its sequence) that every topic passing the
     plan's sequence and topic sections, and of a tag of its ontology section if it has one,
     satisfies (``FALSE``: no topic can)."""
-    parts = [*_section("sequence", "q", plan.sequence), *_section("topic", "t", plan.topic)]
+    sequence = _section("sequence", "q", plan.sequence)
+    indexed = any(map(_indexed, plan.sequence.fields, sequence))
+    tag = _TAG_UNINDEXED if indexed else _TAG
+    parts = [*sequence, *_section("topic", "t", plan.topic, tag)]
     if plan.ontology:
         tags = tag_list(plan.ontology)
-        parts.append(TRUE if tags is None else _one_of("t.ontology_tag", tags))
+        parts.append(TRUE if tags is None else _one_of(tag, tags))
     return all_of(parts)
 
 

@@ -115,8 +115,12 @@ class QueryService:
             catalog.topics_metadata, catalog.topic_metadata, plan.topic.metadata,
             [topic.id for _, topic in rows],
         )  # fmt: skip
+        schemas: dict[bytes | None, pa.Schema] = {}  # one object per distinct schema
         out = []
         for seq, topic in rows:
+            schema = schemas.get(topic.arrow_schema)
+            if schema is None:
+                schema = schemas[topic.arrow_schema] = topic.schema()
             candidate = TopicCandidate(
                 sequence=seq.name,
                 sequence_created_at_ns=seq.created_at_ns,
@@ -126,7 +130,7 @@ class QueryService:
                 user_metadata=topic_documents[topic.id],
                 ontology_tag=topic.ontology_tag,
                 serialization_format=topic.serialization_format,
-                schema=topic.schema(),
+                schema=schema,
                 chunks=functools.partial(batches.chunks, topic.id),
             )
             batches.know(candidate, topic.id)

@@ -355,6 +355,31 @@ def test_integers_no_double_equals_are_left_to_python(store: Store,
                         TimeWindow())  # fmt: skip
 
 
+def test_the_schemas_of_a_tag_are_found_by_digest_and_without(store: Store) -> None:
+    """Each distinct schema of a tag once, in the order of the first topic claimed with it,
+    whether its topics carry a schema digest or were claimed before digests were kept."""
+    drifted = SCHEMA.append(pa.field("extra", pa.string()))
+    catalog = store.catalog
+    for index, schema in enumerate([SCHEMA, drifted, SCHEMA, drifted, SCHEMA]):
+        name = f"s{index}"
+        catalog.create_sequence(name, {})
+        session = catalog.create_session(name, uuid.uuid4().hex)
+        catalog.create_topic(session.id, name, "imu", "T", "default", {})
+        catalog.begin_upload(name, "imu", schema.serialize().to_pybytes(), _claim, "me")
+    catalog.create_sequence("u", {})
+    session = catalog.create_session("u", uuid.uuid4().hex)
+    catalog.create_topic(session.id, "u", "imu", "U", "default", {})  # never claimed
+    expected = [("T", SCHEMA), ("T", drifted)]
+    assert [(t, pa.ipc.read_schema(pa.py_buffer(b))) for t, b in catalog.tag_schemas(["T", "U"])
+            ] == expected  # fmt: skip
+    with catalog.database.transaction() as cur:  # as schema version 2 left them
+        cur.execute("UPDATE topics SET schema_digest = NULL WHERE sequence_id IN "
+                    "(SELECT id FROM sequences WHERE name IN ('s0', 's3'))")  # fmt: skip
+    assert [(t, pa.ipc.read_schema(pa.py_buffer(b))) for t, b in catalog.tag_schemas(None)
+            ] == expected  # fmt: skip
+    assert catalog.tag_schemas(["U"]) == []
+
+
 def test_an_empty_query_leaves_every_topic_to_python(store: Store) -> None:
     """No condition: the filter is the constant true, every topic comes back."""
     _fill(store, [("a", {}, [("imu", "T", "default", {}, [])]), ("b", {}, [])])
@@ -596,9 +621,10 @@ def test_a_selective_query_asks_the_catalog_a_few_indexed_queries(
     expected, python_statements = _traced(many, lambda: python_query(many, body))
     assert reply == expected
     assert [item["sequence"] for item in reply["items"]] == ["calib-0", "calib-1", "calib-2"]
-    # Schemas of the ontology's tags, the candidates, the metadata of the candidates when a
-    # condition looks into it, one batch of chunks (rows and counts); none per sequence.
-    assert len(statements) <= 5, statements
+    # The tag's schemas (their digests, the one distinct schema, those from before digests),
+    # the candidates, their metadata when a condition looks into it, one batch of chunks
+    # (rows and counts): none per sequence.
+    assert len(statements) <= 7, statements
     assert len(python_statements) > MANY  # the Python path lists every sequence's topics
     plan = plan_query(QueryRequest.from_json(body))
     assert len(service.candidates(plan)) == 3  # the rows the catalog returned
