@@ -4,8 +4,8 @@ engine's catalog reads before and after the pushdown (``server/query/pushdown.py
 For each backend a store is filled through the catalog, as uploads fill it (chunk files are
 never written: only the catalog is measured): N sequences, each with a session, a topic of
 20 leaves and 2 chunks of 20 leaf statistics each; 3 of them also hold a ``Rare`` topic.
-Each operation's rate is its count over the time spent in it. Then the reads: listing the
-N sequences, describing one (``Store.describe_sequence``), and queries, each timed on the
+Each operation's rate is its count over the time spent in it. Then, the store reopened (as
+a server restarted on it), the reads: listing the N sequences, describing one (``Store.describe_sequence``), and queries, each timed on the
 pushdown (one SQL query for the candidates, chunks ruled out in SQL) and on the Python path
 it replaced (``tests/server/query/catalog_oracle.py``: every sequence listed, then its
 topics, then each topic's chunks and all their statistics).
@@ -157,9 +157,15 @@ def postgres_database(server: str) -> Iterator[str]:
 
 
 def run(location: str, folder: str, sequences: int, repeat: int) -> tuple[Rates, dict[str, float]]:
+    """Fill a store, then reopen it (as a server restarted on it: SQLite samples its planner
+    statistics when it opens) and measure the reads."""
     store = Store.open(folder, location, StoreConfig())
     try:
         rates = fill(store, sequences)
+    finally:
+        store.close()
+    store = Store.open(folder, location, StoreConfig())
+    try:
         return rates, measure(store, sequences, repeat)
     finally:
         store.close()

@@ -205,8 +205,8 @@ class NotificationRow:
 @attrs.frozen
 class Sql:
     """A condition in the catalog's portable SQL (``?`` placeholders) and its arguments, as
-    the query engine's pushdown writes them (``server/query/pushdown.py``) over the aliases
-    the methods that take one name."""
+    the query engine's pushdown writes them (``server/query/pushdown.py``), over the table
+    aliases documented by the method that takes it."""
 
     text: str
     args: tuple[Any, ...] = ()
