@@ -337,7 +337,6 @@ class Catalog:
         except BaseException:
             self._db.close()
             raise
-        self._db.analyze()  # the query engine's filters go through indexes (query/pushdown)
 
     @property
     def shared(self) -> bool:

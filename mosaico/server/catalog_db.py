@@ -99,9 +99,6 @@ class Database(Protocol):
     def lock_schema(self, cur: Cursor) -> None:
         """Keep other servers from migrating the schema until this transaction ends."""
 
-    def analyze(self) -> None:
-        """Refresh the query planner's statistics, where the database leaves that to us."""
-
     def describe(self) -> str:
         """The database for messages and logs (no password)."""
 
@@ -179,7 +176,7 @@ class SqliteDatabase:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA analysis_limit=1000")  # `analyze` in milliseconds, any size
+        self._db.execute("PRAGMA analysis_limit=1000")  # `close`'s ANALYZE: milliseconds
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -224,16 +221,14 @@ class SqliteDatabase:
         """The catalog file's path."""
         return self.path
 
-    def analyze(self) -> None:
-        """Sample every table and index for the query planner (``ANALYZE``, bounded by
-        ``analysis_limit``): without statistics SQLite takes every table for a million rows
-        and may scan the topics rather than use a sequence index. Best effort."""
-        with self._lock, suppress(sqlite3.Error):
-            self._db.execute("ANALYZE")
-
     def close(self) -> None:
-        """Close the connection; the database cannot be used afterwards."""
+        """Sample every table and index for the query planner (``ANALYZE``, bounded by
+        ``analysis_limit``; best effort), then close the connection; the database cannot be
+        used afterwards. Without statistics SQLite takes every table for a million rows and
+        may scan the topics rather than use a sequence index; the next opening has them."""
         with self._lock:
+            with suppress(sqlite3.Error):
+                self._db.execute("ANALYZE")
             self._db.close()
 
 
@@ -318,9 +313,6 @@ class PostgresDatabase:
     def lock_schema(self, cur: Cursor) -> None:
         """A transaction-scoped advisory lock: servers starting together migrate in turn."""
         cur.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK_KEY,))
-
-    def analyze(self) -> None:
-        """Nothing: autovacuum keeps PostgreSQL's statistics."""
 
     def describe(self) -> str:
         """The URI without its password."""
