@@ -10,8 +10,9 @@ pushdown (one SQL query for the candidates, chunks ruled out in SQL) and on the 
 it replaced (``tests/server/query/catalog_oracle.py``: every sequence listed, then its
 topics, then each topic's chunks and all their statistics).
 
-The SQLite catalog is a file, durable as served (``synchronous=FULL``); the PostgreSQL one a
-fresh database on ``--postgres`` (durable: ``synchronous_commit=on``), dropped afterwards.
+The SQLite catalog is a file, durable as served (``synchronous=FULL``); the PostgreSQL one
+(durable: ``synchronous_commit=on``) a schema of a server started through
+``deploy/postgres.sh`` for the run, or a fresh database on ``--postgres``, dropped after.
 Run: ``python bench/bench_catalog.py`` (2,000 sequences), ``--quick`` (300),
 ``--sequences N``, ``--postgres postgresql://user@host:port``.
 """
@@ -39,13 +40,13 @@ from mosaico.protocol.topic_type import TIMESTAMP  # noqa: E402
 from mosaico.server.catalog import ChunkRow, ColumnStats, TopicRow  # noqa: E402
 from mosaico.server.query.service import QueryService  # noqa: E402
 from mosaico.server.store import Store, StoreConfig  # noqa: E402
+from tests.scale.services import PostgresService, free_port_block  # noqa: E402
 from tests.server.query.catalog_oracle import python_query  # noqa: E402
 
 LEAVES = [f"v{i:02d}" for i in range(19)]
 SCHEMA = pa.schema([pa.field(TIMESTAMP, pa.int64(), nullable=False),
                     *(pa.field(leaf, pa.float64()) for leaf in LEAVES)])  # fmt: skip
 CHUNKS = 2  # per topic
-DEV_SERVER = "postgresql://postgres@127.0.0.1:17532"
 
 
 class Rates:
@@ -144,7 +145,17 @@ def measure(store: Store, sequences: int, repeat: int) -> dict[str, float]:
 
 
 @contextmanager
-def postgres_database(server: str) -> Iterator[str]:
+def postgres_catalog(server: str | None) -> Iterator[str]:
+    """A fresh PostgreSQL catalog: a database made on ``server`` (dropped afterwards), or
+    a schema of the server ``deploy/postgres.sh`` starts for this run (as the tests do)."""
+    if server is None:
+        service = PostgresService(free_port_block(1))
+        try:
+            service.start()
+            yield service.catalog_url()
+        finally:
+            service.stop()
+        return
     import psycopg
 
     name = f"bench_{uuid.uuid4().hex[:12]}"
@@ -195,14 +206,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sequences", type=int)
     parser.add_argument("--quick", action="store_true", help="300 sequences")
-    parser.add_argument("--postgres", default=DEV_SERVER, help="server to make a database on")
+    parser.add_argument("--postgres", help="a server to make the database on (postgresql://"
+                        "user@host:port); by default one is started through deploy/")
     args = parser.parse_args()
     sequences = args.sequences or (300 if args.quick else 2000)
     repeat = 3 if args.quick else 6
     results = {}
     with tempfile.TemporaryDirectory(prefix="mosaico-bench-catalog-") as folder:
         results["sqlite"] = run(f"{folder}/catalog.sqlite3", f"{folder}/lite", sequences, repeat)
-        with postgres_database(args.postgres) as uri:
+        with postgres_catalog(args.postgres) as uri:
             results["postgres"] = run(uri, f"{folder}/pg", sequences, repeat)
     report(sequences, results)
 

@@ -37,13 +37,14 @@ from mosaico.server.query.pushdown import (
 )
 from mosaico.server.query.service import QueryService
 from mosaico.server.store import Store, StoreConfig
+from tests.scale.services import PostgresService
 from tests.server.query.catalog_oracle import (
     python_candidates,
     python_chunk_rows,
     python_clusters,
     python_query,
 )
-from tests.server.query.catalogs import BACKENDS, catalog_location, postgres_database
+from tests.server.query.catalogs import BACKENDS, catalog_location, icu_database
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow])  # fmt: skip
@@ -72,7 +73,7 @@ NUMBER_OPS = STRING_OPS[:-1]
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store on each backend."""
-    with catalog_location(request.param, tmp_path) as location:
+    with catalog_location(request.param, tmp_path, request) as location:
         opened = Store.open(str(tmp_path / "chunks"), location, StoreConfig(durable=False))
         try:
             yield opened
@@ -434,7 +435,7 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """A store of real chunks (tiny ones: several per topic) on each backend."""
     folder = tmp_path_factory.mktemp("loaded")
     config = StoreConfig(durable=False, chunk_bytes=1024, row_group_bytes=512)
-    with catalog_location(request.param, folder) as location:
+    with catalog_location(request.param, folder, request) as location:
         store = Store.open(str(folder / "chunks"), location, config)
         try:
             names = ["run-A", "run-b", "calib", "run_1", "Run-2", "z"]
@@ -645,10 +646,12 @@ def test_a_created_time_range_is_answered_by_its_index(many: Store) -> None:
     assert "sequences_by_created" in steps, steps
 
 
-def test_postgres_finds_name_patterns_through_the_like_index(tmp_path: Path) -> None:
+def test_postgres_finds_name_patterns_through_the_like_index(
+    tmp_path: Path, postgres: PostgresService
+) -> None:
     """Under a linguistic collation (where text ranges are not byte ranges) the pattern's
     ``LIKE`` still goes through an index: the migration's ``text_pattern_ops`` one."""
-    with postgres_database() as uri:
+    with icu_database(postgres) as uri:
         store = Store.open(str(tmp_path / "chunks"), uri, StoreConfig(durable=False))
         try:
             for i in range(50):
