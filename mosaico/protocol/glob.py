@@ -9,6 +9,8 @@ A pattern is read once into tokens, each matching exactly one character (a liter
   (``*a*a*a*a*a*a*a*a*a*a*b`` against 34 ``a``s took seconds as one regex), so a ``Glob``
   never hands it a ``*``: the pieces between stars are fixed-width, quantifier-free
   expressions, matched leftmost-first one after another, which is exact for globs.
+- ``like_pattern``: an SQL ``LIKE`` pattern that every text the glob matches also matches
+  (the catalog narrows names with it; the ``Glob`` still decides).
 
 Every ASCII character that is not a letter or digit is written as ``\\xHH``, which both
 dialects read as that literal character, so no escaping rule of either dialect can bite.
@@ -141,3 +143,40 @@ def arrow_glob(pattern: str) -> str:
     (RE2's ``$`` without multi-line mode is the very end of the text)."""
     body = "".join(".*" if token == _STAR else token for token in _tokens(pattern))
     return f"(?s)^(?:{body})$"
+
+
+LIKE_ESCAPE = "!"
+"""The escape character of ``like_pattern``'s patterns (``LIKE ? ESCAPE '!'``)."""
+
+
+def like_literal(text: str) -> str:
+    """``text`` as a ``LIKE`` pattern (escape character ``LIKE_ESCAPE``) matching only itself
+    (up to the ASCII case SQLite's ``LIKE`` ignores)."""
+    return "".join(f"{LIKE_ESCAPE}{c}" if c in f"%_{LIKE_ESCAPE}" else c for c in text)
+
+
+def _like_literal(token: str) -> str:
+    return like_literal(chr(int(token[2:], 16)) if token.startswith("\\x") else token)
+
+
+def like_pattern(pattern: str) -> str:
+    """An SQL ``LIKE`` pattern (escape character ``LIKE_ESCAPE``) matching every text the glob
+    matches: ``*`` is ``%``, any other wildcard (``?``, ``#``, a ``[set]``) is ``_``, so the
+    pattern may match more than the glob, never less. ``LIKE`` ignoring ASCII case (SQLite)
+    only widens it further.
+
+    >>> like_pattern("run_#*")
+    'run!__%'
+
+    Raises:
+        GlobError: a character range such as ``[z-a]`` is inverted.
+    """
+    out: list[str] = []
+    for token in _tokens(pattern):
+        if token == _STAR:
+            out.append("%")
+        elif token == "." or token.startswith("["):
+            out.append("_")
+        else:
+            out.append(_like_literal(token))
+    return "".join(out)

@@ -19,6 +19,7 @@ nothing ever lists the store to find orphans.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -201,17 +202,56 @@ class NotificationRow:
     created_at_ns: int
 
 
-_TOPIC_SELECT = """
-SELECT t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag,
-       t.serialization_format, t.created_at_ns, t.state, t.arrow_schema,
-       s.completed_at_ns
+@attrs.frozen
+class Sql:
+    """A condition in the catalog's portable SQL (``?`` placeholders) and its arguments, as
+    the query engine's pushdown writes them (``server/query/pushdown.py``), over the table
+    aliases documented by the method that takes it."""
+
+    text: str
+    args: tuple[Any, ...] = ()
+
+
+@attrs.frozen
+class CandidateChunk:
+    """A chunk ``Catalog.chunk_candidates`` did not rule out: its row, the statistics asked
+    for by leaf path, and its ``position`` among all the chunks of its topic in upload
+    order (from 0; the positions it skips are chunks ruled out)."""
+
+    row: ChunkRow
+    stats: dict[str, ColumnStats]
+    position: int
+
+
+@attrs.frozen
+class ChunkCandidates:
+    """The chunks of one topic that ``Catalog.chunk_candidates`` did not rule out, in upload
+    order, and how many chunks the topic has in all."""
+
+    chunks: list[CandidateChunk]
+    total: int
+
+
+_TOPIC_COLUMNS = """
+t.id, t.sequence_id, q.name, t.session_id, t.path, t.ontology_tag, t.serialization_format,
+t.created_at_ns, t.state, t.arrow_schema, s.completed_at_ns
+"""
+_TOPIC_FROM = """
 FROM topics t JOIN sequences q ON q.id = t.sequence_id JOIN sessions s ON s.id = t.session_id
 """
+_TOPIC_SELECT = f"SELECT {_TOPIC_COLUMNS} {_TOPIC_FROM}"
 _SESSION_SELECT = """
 SELECT s.id, s.sequence_id, q.name, s.ident, s.created_at_ns, s.completed_at_ns
 FROM sessions s JOIN sequences q ON q.id = s.sequence_id
 """
 _CHUNK_COLUMNS = "id, topic_id, ordinal, path, row_count, file_bytes, arrow_bytes, min_ts, max_ts"
+_STATS_COLUMNS = (
+    "{0}.column_path, {0}.kind, {0}.null_count, {0}.min_int, {0}.max_int, {0}.min_real, "
+    "{0}.max_real, {0}.min_text, {0}.max_text"
+)
+_STATS_WIDTH = 9
+_MAX_STATS_PATHS = 64  # more leaves asked for: every statistic of the chunks is returned
+_IDS_PER_STATEMENT = 500  # of an IN list
 
 
 def _topic(row: tuple[Any, ...]) -> TopicRow:
@@ -228,6 +268,15 @@ def _stat_columns(stat: ColumnStats) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _column_stats(row: tuple[Any, ...]) -> ColumnStats:
+    """The ``ColumnStats`` of one ``chunk_stats`` row (``_STATS_COLUMNS``)."""
+    path, kind, nulls, mini, maxi, minr, maxr, mint, maxt = row
+    lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
+        kind, (mint, maxt)
+    )
+    return ColumnStats(path, kind, nulls, lo, hi)
+
+
 def _insert_notification(
     cur: Cursor, sequence_id: str, topic_id: str | None, notification_type: str, msg: str
 ) -> None:
@@ -241,6 +290,23 @@ def _insert_notification(
 def _marks(values: list[Any]) -> str:
     """``?,?,...``: one placeholder per value of an ``IN (...)`` list."""
     return ",".join("?" * len(values))
+
+
+def _chunk_candidates(
+    topic_ids: list[str], rows: list[Any], totals: dict[str, int]
+) -> dict[str, ChunkCandidates]:
+    """Group the rows of ``Catalog.chunk_candidates`` (a chunk, its position, then one of its
+    statistics or NULLs) by topic and chunk."""
+    out = {topic_id: ChunkCandidates([], totals.get(topic_id, 0)) for topic_id in topic_ids}
+    last: CandidateChunk | None = None
+    for row in rows:
+        if last is None or last.row.id != row[0]:
+            last = CandidateChunk(ChunkRow(*row[: -_STATS_WIDTH - 1]), {}, row[-_STATS_WIDTH - 1])
+            out[last.row.topic_id].chunks.append(last)
+        if row[-_STATS_WIDTH] is not None:
+            stats = _column_stats(row[-_STATS_WIDTH:])
+            last.stats[stats.column_path] = stats
+    return out
 
 
 class Catalog:
@@ -348,6 +414,26 @@ class Catalog:
             raise NotFound(f"{what} does not exist")
         document: dict[str, Any] = json.loads(found[0][0])
         return document
+
+    def _documents(self, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows: list[Any] = []
+        with self._tx() as cur:
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                part = ids[start : start + _IDS_PER_STATEMENT]
+                rows += cur.execute(
+                    f"SELECT id, user_metadata FROM {table} WHERE id IN ({_marks(part)})", part
+                ).fetchall()
+        return {key: json.loads(text) for key, text in rows}
+
+    def sequences_metadata(self, sequence_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Sequence UUID -> its user metadata, parsed, for many sequences in one transaction
+        (a sequence deleted meanwhile is absent)."""
+        return self._documents("sequences", sequence_ids)
+
+    def topics_metadata(self, topic_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Topic UUID -> its user metadata, parsed, for many topics in one transaction (a
+        topic deleted meanwhile is absent)."""
+        return self._documents("topics", topic_ids)
 
     def sequence_metadata(self, sequence_id: str) -> dict[str, Any]:
         """The user metadata of a sequence, by its UUID, parsed from the stored JSON.
@@ -561,6 +647,62 @@ class Catalog:
         with self._tx() as cur:
             return self._topic(cur, sequence, path)
 
+    def query_topics(self, where: Sql) -> list[tuple[SequenceRow, TopicRow]]:
+        """Every topic satisfying ``where`` (over ``t``, the topic, and ``q``, its sequence),
+        with its sequence, in one query: sequences in creation order (ties by name), their
+        topics in session creation order, then topic creation order."""
+        rows = self._select(
+            f"SELECT {_TOPIC_COLUMNS}, q.created_at_ns {_TOPIC_FROM} WHERE {where.text} "
+            "ORDER BY q.created_at_ns, q.name, s.created_at_ns, t.created_at_ns",
+            where.args,
+        )
+        sequences: dict[str, SequenceRow] = {}
+        out = []
+        for row in rows:
+            topic = _topic(row[:-1])
+            sequence = sequences.get(topic.sequence_id)
+            if sequence is None:
+                sequence = SequenceRow(topic.sequence_id, topic.sequence, row[-1])
+                sequences[topic.sequence_id] = sequence
+            out.append((sequence, topic))
+        return out
+
+    def tag_schemas(self, tags: list[str] | None) -> list[tuple[str, bytes]]:
+        """The distinct (ontology tag, IPC-serialized Arrow schema) of the topics claimed by
+        an upload, of the given tags (of every tag for None), in the order of the first
+        topic created with each.
+
+        Found by the schemas' digests through the (tag, digest) index, then one schema read
+        per digest; topics claimed before digests were kept (schema version 2) are grouped
+        by their schemas themselves.
+        """
+        if tags == []:
+            return []
+        where = "" if tags is None else f" AND ontology_tag IN ({_marks(tags)})"
+        args = tags or ()
+        with self._tx() as cur:
+            digests = cur.execute(
+                "SELECT ontology_tag, schema_digest, MIN(created_at_ns) FROM topics "
+                f"WHERE schema_digest IS NOT NULL{where} GROUP BY ontology_tag, schema_digest",
+                args,
+            ).fetchall()
+            found = []
+            for tag, digest, first in digests:
+                schema = cur.execute(
+                    "SELECT arrow_schema FROM topics WHERE ontology_tag = ? AND schema_digest = ? "
+                    "AND created_at_ns = ?", (tag, digest, first),
+                ).fetchone()  # fmt: skip
+                if schema is not None:  # None: deleted since (PostgreSQL's READ COMMITTED)
+                    found.append((first, tag, schema[0]))
+            found += cur.execute(
+                "SELECT MIN(created_at_ns), ontology_tag, arrow_schema FROM topics WHERE "
+                f"schema_digest IS NULL AND arrow_schema IS NOT NULL{where} "
+                "GROUP BY ontology_tag, arrow_schema",
+                args,
+            ).fetchall()
+        ordered = ((tag, bytes(schema)) for _, tag, schema in sorted(found, key=lambda f: f[0]))
+        return list(dict.fromkeys(ordered))  # a schema held with and without a digest: once
+
     def topics_of(self, sequence_id: str) -> list[TopicRow]:
         """Topics of a sequence in session creation order, then topic creation order."""
         rows = self._select(
@@ -604,10 +746,11 @@ class Catalog:
             topic = self._topic(cur, sequence, path, lock=True)
             check(topic)
             claimed = cur.execute(
-                "UPDATE topics SET state = ?, arrow_schema = ?, upload_owner = ? "
-                "WHERE id = ? AND state = ?",
-                (UPLOADING, arrow_schema, owner, topic.id, CREATED),
-            ).rowcount
+                "UPDATE topics SET state = ?, arrow_schema = ?, schema_digest = ?, "
+                "upload_owner = ? WHERE id = ? AND state = ?",
+                (UPLOADING, arrow_schema, hashlib.sha256(arrow_schema).hexdigest(), owner,
+                 topic.id, CREATED),
+            ).rowcount  # fmt: skip
             if claimed != 1:  # a check that let a claimed topic through: a server bug
                 raise Internal(f"topic {topic.locator!r} was claimed in state {topic.state!r}")
         return attrs.evolve(topic, state=UPLOADING, arrow_schema=arrow_schema)
@@ -660,19 +803,55 @@ class Catalog:
         """chunk id -> the column statistics of that chunk, for every chunk of a topic (one
         query: the query engine needs them for every chunk it may prune)."""
         rows = self._select(
-            "SELECT s.chunk_id, s.column_path, s.kind, s.null_count, s.min_int, s.max_int, "
-            "s.min_real, s.max_real, s.min_text, s.max_text FROM chunk_stats s "
+            f"SELECT s.chunk_id, {_STATS_COLUMNS.format('s')} FROM chunk_stats s "
             "JOIN chunks c ON c.id = s.chunk_id WHERE c.topic_id = ? "
             "ORDER BY s.chunk_id, s.column_path",
             (topic_id,),
         )
         out: dict[str, list[ColumnStats]] = {}
-        for chunk_id, path, kind, nulls, mini, maxi, minr, maxr, mint, maxt in rows:
-            lo, hi = {"int": (mini, maxi), "bool": (mini, maxi), "real": (minr, maxr)}.get(
-                kind, (mint, maxt)
-            )
-            out.setdefault(chunk_id, []).append(ColumnStats(path, kind, nulls, lo, hi))
+        for row in rows:
+            out.setdefault(row[0], []).append(_column_stats(row[1:]))
         return out
+
+    def chunk_candidates(
+        self, topic_ids: list[str], paths: list[str], exclusions: list[tuple[str, Sql]]
+    ) -> dict[str, ChunkCandidates]:
+        """Topic UUID -> its chunks that no exclusion rules out, with the statistics of the
+        leaves ``paths`` (all of them beyond ``_MAX_STATS_PATHS`` paths) and their positions
+        among all the topic's chunks, in one query (and one that counts the chunks).
+
+        An exclusion ``(path, condition)`` rules out a chunk whose statistics row of leaf
+        ``path`` (alias ``x``, a ``chunk_stats`` row) satisfies ``condition``; a chunk without
+        statistics for ``path`` is kept. The lookups go through the (chunk_id, column_path)
+        key, the chunks through their (topic_id, min_ts) index.
+        """
+        if not topic_ids:
+            return {}
+        ids = _marks(topic_ids)
+        only = f" AND s.column_path IN ({_marks(paths)})" if len(paths) <= _MAX_STATS_PATHS else ""
+        where = "".join(
+            " AND NOT EXISTS (SELECT 1 FROM chunk_stats x WHERE x.chunk_id = c.id AND "
+            f"x.column_path = ? AND ({condition.text}))"
+            for _, condition in exclusions
+        )
+        exclusion_args: list[Any] = []
+        for path, condition in exclusions:
+            exclusion_args += [path, *condition.args]
+        columns = ", ".join(f"c.{column}" for column in _CHUNK_COLUMNS.split(", "))
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"SELECT {columns}, c.position, {_STATS_COLUMNS.format('s')} FROM (SELECT "
+                f"{_CHUNK_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY topic_id ORDER BY ordinal, "
+                f"id) - 1 AS position FROM chunks WHERE topic_id IN ({ids})) c "
+                f"LEFT JOIN chunk_stats s ON s.chunk_id = c.id{only} WHERE 1 = 1{where} "
+                "ORDER BY c.topic_id, c.position",
+                [*topic_ids, *(paths if only else ()), *exclusion_args],
+            ).fetchall()
+            totals = cur.execute(
+                f"SELECT topic_id, COUNT(*) FROM chunks WHERE topic_id IN ({ids}) GROUP BY topic_id",
+                topic_ids,
+            ).fetchall()
+        return _chunk_candidates(topic_ids, rows, dict(totals))
 
     def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:
         """Topic UUID -> its chunk sums, in one query; a topic without chunks is absent

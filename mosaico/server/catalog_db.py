@@ -6,7 +6,8 @@ subset SQLite and PostgreSQL share. What differs lives here, in a ``Database``:
 - how a transaction starts and ends (SQLite: one connection, ``BEGIN IMMEDIATE``, writers
   serialized by a lock; PostgreSQL: a connection pool, ``READ COMMITTED`` transactions that
   lock the rows they change, so several servers can share one catalog);
-- placeholders (``?`` becomes ``%s`` for psycopg), column types in DDL (``{blob}``);
+- placeholders (``?`` becomes ``%s`` for psycopg), column types in DDL (``{blob}``) and the
+  index option that lets ``LIKE 'prefix%'`` use an index (``{like_ops}``);
 - row locks (``FOR UPDATE OF ...`` on PostgreSQL, nothing on SQLite, whose writers are
   serialized already), and the advisory lock that keeps two servers from migrating at once;
 - which errors mean a full disk (``OutOfSpace``), an unreachable database (``Unavailable``)
@@ -98,7 +99,8 @@ class Database(Protocol):
         """The clause that locks the selected rows of ``tables`` (aliases) until commit."""
 
     def ddl(self, statement: str) -> str:
-        """A DDL statement with its dialect's column types filled in."""
+        """A DDL statement with its dialect's column types (``{blob}``) and LIKE index
+        option (``{like_ops}``) filled in."""
 
     def lock_schema(self, cur: Cursor) -> None:
         """Keep other servers from migrating the schema until this transaction ends."""
@@ -181,6 +183,7 @@ class SqliteDatabase:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA analysis_limit=1000")  # `close`'s ANALYZE: milliseconds
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -214,8 +217,9 @@ class SqliteDatabase:
         return ""
 
     def ddl(self, statement: str) -> str:
-        """``{blob}`` is ``BLOB``."""
-        return statement.replace("{blob}", "BLOB")
+        """``{blob}`` is ``BLOB``; ``{like_ops}`` is ``COLLATE NOCASE`` (SQLite's ``LIKE``
+        ignores ASCII case, so only a case-blind index serves its prefixes)."""
+        return statement.replace("{blob}", "BLOB").replace("{like_ops}", "COLLATE NOCASE")
 
     def lock_schema(self, cur: Cursor) -> None:
         """Nothing: the transaction holds SQLite's write lock already."""
@@ -225,8 +229,13 @@ class SqliteDatabase:
         return self.path
 
     def close(self) -> None:
-        """Close the connection; the database cannot be used afterwards."""
+        """Sample every table and index for the query planner (``ANALYZE``, bounded by
+        ``analysis_limit``; best effort), then close the connection; the database cannot be
+        used afterwards. Without statistics SQLite takes every table for a million rows and
+        may scan the topics rather than use a sequence index; the next opening has them."""
         with self._lock:
+            with suppress(sqlite3.Error):
+                self._db.execute("ANALYZE")
             self._db.close()
 
 
@@ -331,8 +340,9 @@ class PostgresDatabase:
         return f" FOR UPDATE OF {', '.join(tables)}"
 
     def ddl(self, statement: str) -> str:
-        """``{blob}`` is ``BYTEA``."""
-        return statement.replace("{blob}", "BYTEA")
+        """``{blob}`` is ``BYTEA``; ``{like_ops}`` is ``text_pattern_ops`` (an index that
+        serves ``LIKE`` prefixes whatever the database's collation)."""
+        return statement.replace("{blob}", "BYTEA").replace("{like_ops}", "text_pattern_ops")
 
     def lock_schema(self, cur: Cursor) -> None:
         """A transaction-scoped advisory lock: servers starting together migrate in turn."""

@@ -8,7 +8,8 @@ versioning hold version 1's tables already; its statements (``IF NOT EXISTS``) l
 as they are and record the version.
 
 The SQL sticks to what SQLite and PostgreSQL both run, so one list serves both; column
-types that differ are written ``{blob}`` and filled in by the database (``catalog_db``).
+types that differ are written ``{blob}`` (and the LIKE index option ``{like_ops}``) and filled
+in by the database (``catalog_db``).
 Servers sharing a PostgreSQL catalog migrate in turn (an advisory lock), so two starting
 at once cannot both apply a step.
 
@@ -131,9 +132,21 @@ CREATE INDEX IF NOT EXISTS notifications_by_sequence ON notifications (sequence_
 CREATE INDEX IF NOT EXISTS notifications_by_topic ON notifications (topic_id)
 """
 
+# The query engine's pushdown (server/query/pushdown.py): sequence names narrowed with
+# ``LIKE 'prefix%'`` get an index that serves it in both dialects (``{like_ops}``); the
+# distinct schemas of a tag (what a query's paths are checked against) are found from a
+# digest of each topic's schema, through an index, without reading every schema. Name
+# equality uses the UNIQUE index already, chunk statistics their (chunk_id, column_path) key.
+_V3 = """
+CREATE INDEX IF NOT EXISTS sequences_by_name_like ON sequences (name {like_ops});
+ALTER TABLE topics ADD COLUMN schema_digest TEXT;
+CREATE INDEX IF NOT EXISTS topics_by_tag_schema ON topics (ontology_tag, schema_digest, created_at_ns)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sequences, sessions, topics, chunks, statistics, notifications", _statements(_V1)),
     Migration(2, "servers, upload owners, loose files; indexes", _statements(_V2)),
+    Migration(3, "indexes for name patterns and for the schemas of a tag", _statements(_V3)),
 )
 """Every migration, in order; ``MIGRATIONS[-1].version`` is the version this code writes."""
 

@@ -88,6 +88,12 @@ class ScanCounters:
     rows_read: int = 0
     bytes_read: int = 0  # Arrow bytes of the batches read
 
+    def count_pruned(self, chunks: int) -> None:
+        """Count chunks the catalog ruled out by their statistics before the engine saw them
+        (``pushdown``): considered and pruned, as the engine would have counted them."""
+        self.chunks_considered += chunks
+        self.chunks_pruned += chunks
+
     def count_batch(self, batch: pa.RecordBatch) -> None:
         """Count one scanned batch: its rows and its Arrow bytes."""
         self.batches_read += 1
@@ -120,11 +126,23 @@ def _scan(
             yield batch, predicate(batch)
 
 
+Compiled = dict[tuple[str, int], "RowPredicate | None"]
+"""Predicates compiled during one query, by tag and schema object: topics sharing one
+``pa.Schema`` object (the service hands out one per distinct schema) compile once."""
+
+
 def topic_matches(
-    topic: TopicCandidate, entries: Sequence[OntologyEntry], counters: ScanCounters
-) -> bool:
+    topic: TopicCandidate, entries: Sequence[OntologyEntry], counters: ScanCounters,
+    compiled: Compiled | None = None,
+) -> bool:  # fmt: skip
     """Whether at least one row of the topic satisfies all ``entries`` together."""
-    predicate = compile_predicate(topic.schema, entries)
+    key = (topic.ontology_tag, id(topic.schema))
+    if compiled is not None and key in compiled:
+        predicate = compiled[key]
+    else:
+        predicate = compile_predicate(topic.schema, entries)
+        if compiled is not None:
+            compiled[key] = predicate
     if predicate is None:
         return False
     columns = predicate.columns or (TIMESTAMP,)
@@ -134,7 +152,7 @@ def topic_matches(
 
 def _matching_topics(
     ontology: Mapping[str, Sequence[OntologyEntry]], topics: list[TopicCandidate],
-    counters: ScanCounters,
+    counters: ScanCounters, compiled: Compiled,
 ) -> list[TopicCandidate]:  # fmt: skip
     """Step 4 of §8.7 for one sequence: every tag must match; union of matching topics."""
     by_tag = {tag: [t for t in topics if t.ontology_tag == tag] for tag in ontology}
@@ -142,18 +160,18 @@ def _matching_topics(
         return []  # a tag without candidates here: no need to read anything
     matched: list[TopicCandidate] = []
     for tag in sorted(by_tag, key=lambda g: len(by_tag[g])):
-        hits = [t for t in by_tag[tag] if topic_matches(t, ontology[tag], counters)]
+        hits = [t for t in by_tag[tag] if topic_matches(t, ontology[tag], counters, compiled)]
         if not hits:
             return []
         matched.extend(hits)
     return matched
 
 
-def run_query(
-    plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
-) -> Iterator[QueryItem]:
-    """The response items of §8.8, one per sequence, sorted by sequence name."""
-    counters = counters if counters is not None else ScanCounters()
+def select_topics(
+    plan: QueryPlan, topics: Iterable[TopicCandidate]
+) -> dict[str, list[TopicCandidate]]:
+    """Steps 1-3 of §8.7: the topics passing the sequence and topic sections, by sequence
+    name (no chunk is touched)."""
     sequence_ok: dict[str, bool] = {}
     by_sequence: dict[str, list[TopicCandidate]] = {}
     for topic in topics:
@@ -171,15 +189,39 @@ def run_query(
         }
         if section_holds(plan.topic, columns, topic.user_metadata, topic_path=topic.path):
             by_sequence.setdefault(topic.sequence, []).append(topic)
+    return by_sequence
+
+
+def scan_order(selected: Mapping[str, list[TopicCandidate]]) -> Iterator[TopicCandidate]:
+    """The selected topics in the order ``query_items`` may scan them (by sequence name)."""
+    for sequence in sorted(selected):
+        yield from selected[sequence]
+
+
+def query_items(
+    plan: QueryPlan, by_sequence: Mapping[str, list[TopicCandidate]],
+    counters: ScanCounters | None = None,
+) -> Iterator[QueryItem]:  # fmt: skip
+    """Step 4 of §8.7 over the topics ``select_topics`` kept: the response items of §8.8,
+    one per sequence, sorted by sequence name."""
+    counters = counters if counters is not None else ScanCounters()
+    compiled: Compiled = {}
     for sequence in sorted(by_sequence):
         found = by_sequence[sequence]
         if plan.ontology:
-            found = _matching_topics(plan.ontology, found, counters)
+            found = _matching_topics(plan.ontology, found, counters, compiled)
         if found:
             unique = {t.locator: t for t in found}
             matches = (QueryItemTopic(unique[loc].topic, unique[loc].ontology_tag)
                        for loc in sorted(unique))  # fmt: skip
             yield QueryItem(sequence, tuple(matches))
+
+
+def run_query(
+    plan: QueryPlan, topics: Iterable[TopicCandidate], counters: ScanCounters | None = None
+) -> Iterator[QueryItem]:
+    """The response items of §8.8, one per sequence, sorted by sequence name."""
+    return query_items(plan, select_topics(plan, topics), counters)
 
 
 def _first_timestamp(chunk: ChunkSource) -> float:

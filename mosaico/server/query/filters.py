@@ -3,8 +3,9 @@
 The catalog holds one row per sequence and per topic, a tiny amount next to the chunk data,
 and SQLite's JSON functions cannot express §8.4's rules (walking into every array element on
 the way, type mismatch = false, "exists even if null") without a recursive CTE per path, so
-these filters run here and only the surviving topics reach the chunk scan. A row's user
-metadata is parsed only when a metadata condition looks into it (``LazyDocument``).
+these filters run here and only the surviving topics reach the chunk scan. The catalog
+narrows the rows first where SQL can (``pushdown``); these filters still decide. A row's
+user metadata is parsed only when a metadata condition looks into it (``LazyDocument``).
 """
 
 from __future__ import annotations
