@@ -307,6 +307,8 @@ def _notification_create(action: ActionName, obj: dict[str, Any]) -> Notificatio
             f"{what}: notification_type {kind!r} is not one of {list(NOTIFICATION_TYPES)}"
         )
     msg = jb.req_str(obj, "msg", what)
+    if "\x00" in msg:  # no text column of PostgreSQL can hold it
+        raise InvalidArgument(f"{what}: msg must not contain the NUL character")
     if action is ActionName.SEQUENCE_NOTIFICATION_CREATE:
         return NotificationCreate(normalize_sequence_name(raw), None, kind, msg)
     topic = TopicLocator.parse(raw)

@@ -261,3 +261,11 @@ def test_get_schema(raw: Raw) -> None:
         raw.client.get_schema(
             flight.FlightDescriptor.for_command(json.dumps({"resource_locator": "seq/zzz"}))
         )
+
+
+def test_a_message_holding_nul_is_refused_on_every_backend(raw: Raw) -> None:
+    raw.new_sequence("seq")
+    body = {"locator": "seq", "notification_type": "error", "msg": "before\u0000after"}
+    with pytest.raises(pa.ArrowInvalid, match="msg must not contain the NUL character"):
+        raw.action("sequence_notification_create", body)
+    assert raw.action("sequence_notification_list", {"locator": "seq"}) == {"notifications": []}
