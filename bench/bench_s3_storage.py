@@ -19,46 +19,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from bench_server import MiB, columnar_table
+from scale_stack import gateway
 
 from mosaico.server.durability import LocalSync
 from mosaico.server.object_store import open_filesystem
 from mosaico.server.storage import ChunkStore, WriteOptions
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "ceph-rgw.sh"
 ROWS = 262_144  # 64 bytes a row: a 16 MiB chunk, the server's default
 ROW_GROUP_ROWS = ROWS // 2  # 8 MiB row groups, the server's default
 SMALL_ROWS = 1_000  # a small chunk (64 KiB): a short topic, the tail of an upload
-
-
-@contextmanager
-def rgw(port: int) -> Iterator[None]:
-    """A Ceph RGW of this run, its AWS variables set in this process."""
-    with tempfile.TemporaryDirectory(prefix="mosaico-bench-rgw-") as folder:
-        started = time.perf_counter()
-        subprocess.run([str(DEPLOY), "start", folder, str(port)], check=True)
-        print(f"(RGW ready in {time.perf_counter() - started:.1f} s)")
-        env = subprocess.check_output([str(DEPLOY), "env", folder, str(port)], text=True)
-        for line in env.splitlines():
-            name, value = line.removeprefix("export ").split("=", 1)
-            os.environ[name] = value
-        try:
-            yield
-        finally:
-            subprocess.run([str(DEPLOY), "stop", folder, str(port)], check=True)
 
 
 def rate(fn: Callable[[], int]) -> float:
@@ -164,7 +143,6 @@ def modes(s3: Target, local: Target) -> dict[str, Callable[[], int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--port", type=int, default=17450, help="RGW port (and the 9 above)")
     parser.add_argument("--endpoint-from-env", action="store_true",
                         help="use the S3 endpoint of the AWS variables, do not start one")  # fmt: skip
     parser.add_argument("--bucket", default="mosaico", help="bucket on that endpoint")
@@ -172,7 +150,7 @@ def main() -> None:
     repeat = 3 if args.quick else 10
     table = columnar_table(ROWS)
     options = WriteOptions.for_schema(table.schema, "default", "none")
-    service = contextlib.nullcontext() if args.endpoint_from_env else rgw(args.port)
+    service = contextlib.nullcontext() if args.endpoint_from_env else gateway()
     with service, tempfile.TemporaryDirectory() as folder:
         location = open_filesystem(f"s3://{args.bucket}/bench-{uuid.uuid4().hex[:8]}")
         s3 = Target(ChunkStore(location.fs, location.root), table, options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,18 +20,29 @@ from tests.scale.services import (  # noqa: E402 - after the path is set
 
 
 @contextmanager
-def services() -> Iterator[tuple[PostgresService, RgwService]]:
-    """A running PostgreSQL and Ceph RGW, stopped and removed at the end; the RGW's AWS
+def gateway(taken: frozenset[int] = frozenset()) -> Iterator[RgwService]:
+    """A running Ceph RGW (ports not in ``taken``), stopped and removed at the end; its AWS
     variables are set in this process (and so in its children)."""
-    postgres = PostgresService(free_port_block(1))
-    rgw = RgwService(free_port_block(10, taken={postgres.port}))
+    rgw = RgwService(free_port_block(10, taken=set(taken)))
     try:
-        postgres.start()
+        started = time.perf_counter()
         rgw.start()
+        print(f"(RGW ready in {time.perf_counter() - started:.1f} s)")
         os.environ.update(rgw.env)
-        yield postgres, rgw
+        yield rgw
     finally:
         rgw.stop()
+
+
+@contextmanager
+def services() -> Iterator[tuple[PostgresService, RgwService]]:
+    """A running PostgreSQL and Ceph RGW (see ``gateway``), stopped and removed at the end."""
+    postgres = PostgresService(free_port_block(1))
+    try:
+        postgres.start()
+        with gateway(frozenset({postgres.port})) as rgw:
+            yield postgres, rgw
+    finally:
         postgres.stop()
 
 
