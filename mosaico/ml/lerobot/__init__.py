@@ -123,7 +123,9 @@ def _plan(
         name, sources, metadata = _source(item, streams)
         text = _task(name, metadata, task, task_key)
         e = plan_episode(name, text, sources, streams, fps, align)
-        if planned and [_layout(f) for f in e.features] != [_layout(f) for f in planned[0].features]:
+        if planned and [_layout(f) for f in e.features] != [
+            _layout(f) for f in planned[0].features
+        ]:
             raise MLInputError(
                 f"sequence {name!r} has other features than {planned[0].name!r}: "
                 + ", ".join(f"{f.name} {_describe(f)}" for f in e.features)

@@ -92,7 +92,9 @@ class _Frames:
                     self.histograms[c.name].add(frame)
         frames = sum(len(t) for t in self.ticks)
         if frames != e.frames:
-            raise RuntimeError(f"episode {e.name!r}: {frames} ticks synchronised, {e.frames} planned")
+            raise RuntimeError(
+                f"episode {e.name!r}: {frames} ticks synchronised, {e.frames} planned"
+            )
 
     def columns(self, first_index: int, episode_index: int, task_index: int) -> dict[str, Any]:
         """The episode's data columns, by name, as numpy arrays (numeric features 2-D)."""

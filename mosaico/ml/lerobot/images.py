@@ -41,7 +41,7 @@ def _decode_container(data: bytes, fmt: str, topic: str) -> np.ndarray:
         raise MLInputError(
             f"topic {topic!r}: cannot decode image format {fmt!r} (formats: jpeg, jpg, png, raw)"
         )
-    context = av.CodecContext.create(codec, "r")
+    context: Any = av.CodecContext.create(codec, "r")
     try:
         frames = context.decode(av.Packet(data)) + context.decode(None)
     except av.error.FFmpegError as exc:

@@ -28,7 +28,7 @@ from mosaico.ml.flatten import flat_schema, flatten_table
 from mosaico.ml.grid import RateGrid
 from mosaico.ml.lerobot.images import CAMERA_TAGS, IMAGE_FIELDS, FrameDecoder
 from mosaico.ml.lerobot.spec import LeRobotStream
-from mosaico.ml.policy import Hold, Interpolate, Stream
+from mosaico.ml.policy import Hold, Interpolate, Policy, Stream
 from mosaico.ml.source import TopicSource
 from mosaico.ml.sync import Synchronizer
 from mosaico.ml.tensors import tensor_able
@@ -36,7 +36,7 @@ from mosaico.protocol.topic_type import TIMESTAMP
 
 # Fields of the standard mixins (header, covariance, variance): left out by default.
 _MIXIN_FIELDS = frozenset({"header", "covariance", "covariance_type", "variance", "variance_type"})
-ALIGN = {"hold": Hold(), "interpolate": Interpolate()}
+ALIGN: dict[str, Policy] = {"hold": Hold(), "interpolate": Interpolate()}
 
 
 @attrs.frozen
@@ -153,9 +153,7 @@ def _default_columns(source: TopicSource) -> list[str]:
     return [
         f.name
         for f in flat_schema(source.schema)
-        if f.name != TIMESTAMP
-        and _numeric(f.type)
-        and _MIXIN_FIELDS.isdisjoint(f.name.split("."))
+        if f.name != TIMESTAMP and _numeric(f.type) and _MIXIN_FIELDS.isdisjoint(f.name.split("."))
     ]
 
 

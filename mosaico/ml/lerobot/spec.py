@@ -18,6 +18,8 @@ leaf except the fields of the standard mixins (measurement headers, covariances,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from mosaico.ml.errors import MLInputError
@@ -28,12 +30,12 @@ CAMERA_PREFIX = "observation.images."
 _CAMERA_NAMES = ("observation.image",)
 
 
-def _fields(value: object) -> tuple[str, ...] | None:
+def _fields(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         return (value,)
-    return tuple(value)  # type: ignore[call-overload]
+    return tuple(value)
 
 
 @attrs.frozen

@@ -98,9 +98,7 @@ class CameraVideo:
 
     def end_episode(self) -> EpisodeVideo:
         """The episode's place in its file."""
-        return EpisodeVideo(
-            self._index, self._episode_start / self.fps, self._frames / self.fps
-        )
+        return EpisodeVideo(self._index, self._episode_start / self.fps, self._frames / self.fps)
 
     def close(self) -> None:
         """Flush the encoder and close the file being written."""
