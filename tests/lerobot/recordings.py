@@ -97,3 +97,31 @@ TYPES = {"/camera": Image, "/joints": RobotJoint, "/cmd": Floating64}
 def sources(tables: dict[str, pa.Table]) -> dict[str, TableSource]:
     """The tables as in-memory topic sources."""
     return {name: TableSource(name, TAGS[name], t) for name, t in tables.items()}
+
+
+def held(ts: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """Per tick, the index of the last message at or before it (numpy, not the synchroniser)."""
+    return np.searchsorted(ts, ticks, side="right") - 1
+
+
+def expected(tables: dict[str, pa.Table], fps: int) -> dict[str, np.ndarray]:
+    """What an export at `fps` with every topic held must hold, worked out here: the ticks
+    from the latest first message to the last message, the state (joint positions and
+    velocities), the action (command) and the index of the camera frame shown."""
+    stamps = {k: t.column("timestamp_ns").to_numpy() for k, t in tables.items()}
+    start = max(int(s[0]) for s in stamps.values())
+    last = max(int(s[-1]) for s in stamps.values())
+    k = np.arange(int((last - start) * fps / SECOND) + 2)
+    ticks = start + np.rint(k * (SECOND / fps)).astype(np.int64)
+    ticks = ticks[ticks <= last]
+    joints = tables["/joints"]
+    j = held(stamps["/joints"], ticks)
+    positions = np.array(joints.column("positions").to_pylist())[j]
+    velocities = np.array(joints.column("velocities").to_pylist())[j]
+    c = held(stamps["/cmd"], ticks)
+    return {
+        "ticks": ticks,
+        "state": np.concatenate([positions, velocities], axis=1).astype(np.float32),
+        "action": tables["/cmd"].column("data").to_numpy()[c].astype(np.float32)[:, None],
+        "camera": held(stamps["/camera"], ticks),
+    }
