@@ -7,7 +7,7 @@ what it read as an .npz for the test to compare.
 Saved: each numeric feature (frames x dim), each camera (frames x H x W x 3 uint8),
 ``timestamp``, ``frame_index``, ``episode_index``, ``index``, ``task`` (text), and the
 metadata LeRobot read: ``meta_fps``, ``meta_episode_from``/``_to``/``_length``,
-``meta_camera_keys``, ``meta_total_frames``.
+``meta_camera_keys``, ``meta_total_frames``, ``meta_video_backend``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def main(root: str, out: str, backend: str | None) -> None:
     arrays["meta_episode_to"] = np.asarray(episodes["dataset_to_index"])
     arrays["meta_episode_length"] = np.asarray(episodes["length"])
     arrays["meta_camera_keys"] = np.asarray(cameras)
+    arrays["meta_video_backend"] = np.asarray(ds.video_backend)
     np.savez(out, **arrays)
 
 
