@@ -188,6 +188,8 @@ def test_interpolated_numbers_end_with_their_topics(tmp_path: Path) -> None:
     ((name, tables),) = _episodes((1.0,))
     export_lerobot([(name, sources(tables))], tmp_path / "ds", fps=FPS,
                    streams=["/joints=state:positions", "/cmd=action"], align="interpolate")  # fmt: skip
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    assert info["video_path"] is None and not (tmp_path / "ds/videos").exists()
     data = pq.read_table(tmp_path / "ds/data/chunk-000/file-000.parquet")
     stamps = {k: t.column("timestamp_ns").to_numpy() for k, t in tables.items() if k != "/camera"}
     start = max(int(s[0]) for s in stamps.values())

@@ -5,7 +5,8 @@ Each `LeRobotStream` (``TOPIC=KEY[:FIELDS]``, see `mosaico.ml.lerobot.spec`) put
 into a feature: numeric topics into float32 vectors (``observation.state``, ``action``,
 ...), image topics (`Image`, `CompressedImage`) into videos (``observation.images.<name>``).
 Numeric topics are held (the last message at or before each frame) or interpolated
-(``align="interpolate"``); cameras are held. An episode spans the ticks at which every
+(``align="interpolate"``: float fields, quaternions by slerp; integers and lists are held);
+cameras are held. An episode spans the ticks at which every
 feature has a value (`mosaico.ml.lerobot.layout`).
 
 Every input is checked, and each topic's first message read, before anything is written;
@@ -164,13 +165,14 @@ def export_lerobot(
 
     Raises:
         MLInputError: bad input (see the module doc), found before anything is written.
-        MissingExtraError: PyAV is not installed (the ``lerobot`` extra).
+        MissingExtraError: a camera to encode and PyAV is not installed (the ``lerobot``
+            extra).
     """
-    require("lerobot", "av")
     specs = [LeRobotStream.parse(s) if isinstance(s, str) else s for s in streams]
     path = Path(out)
     _check_args(fps, path, align, specs)
     if any(s.camera for s in specs):
+        require("lerobot", "av")  # cameras only: a numbers-only export needs no PyAV
         check_codec(vcodec)
     began = time.monotonic()
     planned = _plan(episodes, specs, fps, align, task, task_key)

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.errors import MLInputError
+from mosaico.ml.flatten import column_name
 
 IMAGE, COMPRESSED = "Image", "CompressedImage"
 CAMERA_TAGS = (IMAGE, COMPRESSED)
@@ -98,7 +99,7 @@ class FrameDecoder:
             MLInputError: a tick without an image, or as `decode`.
         """
         names = IMAGE_FIELDS[self.tag]
-        columns = [table.column(f"{self.topic}.{f}") for f in names]
+        columns = [table.column(column_name(self.topic, f)) for f in names]
         for i in range(table.num_rows):
             data = columns[0][i].as_py()
             if data is None:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mosaico.ml.errors import MLInputError
-from mosaico.ml.flatten import flat_schema, flatten_table
+from mosaico.ml.flatten import column_name, flat_schema, flatten_table
 from mosaico.ml.grid import RateGrid
 from mosaico.ml.lerobot.images import CAMERA_TAGS, IMAGE_FIELDS, FrameDecoder
 from mosaico.ml.lerobot.spec import LeRobotStream
@@ -75,8 +75,7 @@ class NumericFeature:
         Raises:
             MLInputError: a tick without a value, or a list of another length.
         """
-        parts = [_column_values(table, c) for c in self.columns]
-        return np.concatenate(parts, axis=1) if parts else np.empty((table.num_rows, 0))
+        return np.concatenate([_column_values(table, c) for c in self.columns], axis=1)
 
 
 def _column_values(table: pa.Table, column: Column) -> np.ndarray:
@@ -200,9 +199,8 @@ def _camera(
 ) -> CameraFeature:
     """A camera feature, its frame size read from the topic's first image."""
     source = sources[spec.topic]
-    flat = flatten_table(first)
-    renamed = flat.rename_columns([f"{spec.topic}.{n}" for n in flat.column_names])
-    frame = next(FrameDecoder(spec.topic, source.tag).frames(renamed))
+    flat = flatten_table(first, prefix=spec.topic)
+    frame = next(FrameDecoder(spec.topic, source.tag).frames(flat))
     return CameraFeature(spec.feature, spec.topic, source.tag, (frame.shape[0], frame.shape[1], 3))
 
 
@@ -232,7 +230,7 @@ class _Builder:
         for c in chosen:
             listed = not tensor_able(types[c])
             width = _list_width(first, spec.topic, c) if listed else 1
-            feature.append(Column(f"{spec.topic}.{c}", width, listed))
+            feature.append(Column(column_name(spec.topic, c), width, listed))
 
     def _use(self, topic: str, columns: list[str]) -> None:
         known = self.columns.setdefault(topic, [])
