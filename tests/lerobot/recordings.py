@@ -106,11 +106,11 @@ def held(ts: np.ndarray, ticks: np.ndarray) -> np.ndarray:
 
 def expected(tables: dict[str, pa.Table], fps: int) -> dict[str, np.ndarray]:
     """What an export at `fps` with every topic held must hold, worked out here: the ticks
-    from the latest first message to the last message, the state (joint positions and
+    from the latest first message to the earliest last message, the state (joint positions and
     velocities), the action (command) and the index of the camera frame shown."""
     stamps = {k: t.column("timestamp_ns").to_numpy() for k, t in tables.items()}
     start = max(int(s[0]) for s in stamps.values())
-    last = max(int(s[-1]) for s in stamps.values())
+    last = min(int(s[-1]) for s in stamps.values())
     k = np.arange(int((last - start) * fps / SECOND) + 2)
     ticks = start + np.rint(k * (SECOND / fps)).astype(np.int64)
     ticks = ticks[ticks <= last]

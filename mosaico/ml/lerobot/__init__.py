@@ -6,8 +6,8 @@ into a feature: numeric topics into float32 vectors (``observation.state``, ``ac
 ...), image topics (`Image`, `CompressedImage`) into videos (``observation.images.<name>``).
 Numeric topics are held (the last message at or before each frame) or interpolated
 (``align="interpolate"``: float fields, quaternions by slerp; integers and lists are held);
-cameras are held. An episode spans the ticks at which every
-feature has a value (`mosaico.ml.lerobot.layout`).
+cameras are held. An episode spans the ticks from the latest first message of its topics to
+the earliest last one (`mosaico.ml.lerobot.layout`).
 
 Every input is checked, and each topic's first message read, before anything is written;
 the dataset is built in a hidden folder beside ``out`` and renamed to ``out`` once whole.

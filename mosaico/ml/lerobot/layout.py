@@ -8,10 +8,9 @@ length is that of the topic's first message and must stay so). Their names, in
 ``info.json``, are the synchronised column names: ``<topic>.<field path>``, with
 ``_<i>`` for list elements (``/joints.positions_0``).
 
-The ticks run at ``fps`` from the latest first message of the episode's topics (so every
-feature has a value at the first frame) to the last message of any of them, or, where
-numeric topics are interpolated, to the earliest last message of those (interpolation has
-nothing past a topic's last message).
+The ticks run at ``fps`` from the latest first message of the episode's topics to the
+earliest last message: every frame lies within every topic's recording, so each feature
+has a value at each frame (held or interpolated, never extrapolated past a topic's end).
 """
 
 from __future__ import annotations
@@ -241,8 +240,8 @@ class _Builder:
         return numeric + list(self.cameras)
 
 
-def _range(sync: Synchronizer, interpolated: Sequence[str], episode: str) -> tuple[int, int]:
-    """First tick and the last time a tick may take (inclusive)."""
+def _range(sync: Synchronizer, episode: str) -> tuple[int, int]:
+    """The latest first message and the earliest last message of the topics."""
     firsts, lasts = {}, {}
     for topic in [p.stream.topic for p in sync.plans]:
         one = Synchronizer(sync.sources, [topic], rate_hz=1.0, timestamp=sync.timestamp)
@@ -250,11 +249,7 @@ def _range(sync: Synchronizer, interpolated: Sequence[str], episode: str) -> tup
         if first is None or last is None:
             raise MLInputError(f"sequence {episode!r}: topic {topic!r} has no message")
         firsts[topic], lasts[topic] = first, last
-    start = max(firsts.values())
-    last = max(lasts.values())
-    if interpolated:
-        last = min([last] + [lasts[t] for t in interpolated])
-    return start, last
+    return max(firsts.values()), min(lasts.values())
 
 
 def plan_episode(
@@ -282,8 +277,7 @@ def plan_episode(
         for t, cols in builder.columns.items()
     ]
     sync = Synchronizer(sources, sync_streams, rate_hz=float(fps))
-    interpolated = [t for t in builder.columns if t not in cameras and align == "interpolate"]
-    start, last = _range(sync, interpolated, name)
+    start, last = _range(sync, name)
     ticks, _ = RateGrid(float(fps), origin=start).window(start, last + 1, {})
     frames = len(ticks)
     if frames == 0:
