@@ -333,3 +333,15 @@ def test_stream_syntax() -> None:
     assert LeRobotStream.parse("/e=environment_state").feature == "observation.environment_state"
     with pytest.raises(MLInputError, match="empty field name"):
         LeRobotStream.parse("/joints=state:positions,")
+
+
+def test_av1_videos_hold_every_frame(tmp_path: Path) -> None:
+    episodes = _episodes((1.0,))
+    report = _export(tmp_path / "ds", episodes, vcodec="av1")
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    assert info["features"]["observation.images.front"]["info"]["video.codec"] == "av1"
+    frames, times = _decoded(tmp_path / "ds/videos/observation.images.front/chunk-000/file-000.mp4")
+    assert len(frames) == report.frames
+    np.testing.assert_allclose(times, np.arange(len(frames)) / FPS, atol=1e-6)
+    shown = expected(episodes[0][1], FPS)["camera"]
+    assert max(np.abs(f.astype(int) - pattern(i)).mean() for f, i in zip(frames, shown)) < 5.0
