@@ -345,3 +345,17 @@ def test_av1_videos_hold_every_frame(tmp_path: Path) -> None:
     np.testing.assert_allclose(times, np.arange(len(frames)) / FPS, atol=1e-6)
     shown = expected(episodes[0][1], FPS)["camera"]
     assert max(np.abs(f.astype(int) - pattern(i)).mean() for f, i in zip(frames, shown)) < 5.0
+
+
+def test_topics_that_never_overlap_or_are_empty_are_refused(tmp_path: Path) -> None:
+    ((name, tables),) = _episodes((1.0,))
+    late = dict(tables)
+    ts = tables["/cmd"].column("timestamp_ns").to_numpy() + 5 * 10**9  # after everything else
+    late["/cmd"] = tables["/cmd"].set_column(0, "timestamp_ns", pa.array(ts))
+    with pytest.raises(MLInputError, match="sequence 'run-1': its topics do not overlap in time"):
+        _export(tmp_path / "late", [(name, late)])
+    empty = dict(tables)
+    empty["/cmd"] = tables["/cmd"].slice(0, 0)
+    with pytest.raises(MLInputError, match="sequence 'run-1': topic '/cmd' has no message"):
+        _export(tmp_path / "empty", [(name, empty)])
+    assert list(tmp_path.iterdir()) == []

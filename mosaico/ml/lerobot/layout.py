@@ -173,7 +173,7 @@ def _chosen_columns(sources: Mapping[str, TopicSource], spec: LeRobotStream) -> 
     return columns
 
 
-def _first_row(source: TopicSource) -> pa.Table:
+def _first_row(source: TopicSource, episode: str) -> pa.Table:
     batches = source.batches(None, None)
     try:
         for batch in batches:
@@ -183,7 +183,7 @@ def _first_row(source: TopicSource) -> pa.Table:
         close = getattr(batches, "close", None)
         if close is not None:
             close()
-    raise MLInputError(f"topic {source.name!r} has no message")
+    raise MLInputError(f"sequence {episode!r}: topic {source.name!r} has no message")
 
 
 def _list_width(first: pa.Table, topic: str, column: str) -> int:
@@ -215,7 +215,7 @@ class _Builder:
 
     def add(self, spec: LeRobotStream) -> None:
         source = _topic(self.sources, spec, self.episode)
-        first = _first_row(source)
+        first = _first_row(source, self.episode)
         if spec.camera:
             if any(c.name == spec.feature for c in self.cameras):
                 raise MLInputError(f"feature {spec.feature!r} is given two image topics")
