@@ -85,6 +85,11 @@ def test_info_and_episodes_agree_with_the_data(exported) -> None:  # type: ignor
     ]
     assert features["observation.images.front"]["shape"] == [HEIGHT, WIDTH, 3]
     assert features["observation.images.front"]["info"]["video.pix_fmt"] == "yuv420p"
+
+
+def test_episodes_metadata_gives_each_episode_its_place(exported) -> None:  # type: ignore[no-untyped-def]
+    out, episodes = exported
+    lengths = [len(expected(t, FPS)["ticks"]) for _, t in episodes]
     meta = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     assert [m["length"] for m in meta] == lengths
     assert [(m["dataset_from_index"], m["dataset_to_index"]) for m in meta] == [
