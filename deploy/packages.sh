@@ -10,12 +10,14 @@
 #   (tests/scale/services.py starts them through deploy/): a PostgreSQL catalog, a one-node
 #   Ceph cluster with an S3 endpoint (curl checks it answers), and a load balancer in
 #   front of several servers. The tests needing them fail, naming the missing package.
+# - ffmpeg brings the FFmpeg libraries torchcodec loads to decode videos in LeRobot's test
+#   environment (tests/lerobot/environment.py).
 set -euo pipefail
 
 packages=()
 command -v strace >/dev/null || packages+=(strace)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
-for tool in ceph-mon ceph-osd radosgw haproxy curl; do
+for tool in ceph-mon ceph-osd radosgw haproxy curl ffmpeg; do
     command -v "$tool" >/dev/null || packages+=("$tool")
 done
 command -v radosgw-admin >/dev/null || packages+=(ceph-common)

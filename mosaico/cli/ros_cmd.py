@@ -1,4 +1,5 @@
-"""`mosaico ingest` / `mosaico export`: ROS recordings ⇄ mosaico sequences."""
+"""`mosaico ingest` / `mosaico export`: ROS recordings ⇄ mosaico sequences (and sequences
+to LeRobot datasets, `mosaico.cli.lerobot_cmd`)."""
 
 from __future__ import annotations
 
@@ -124,22 +125,74 @@ def _report_skipped(skipped: dict[str, str]) -> None:
 
 
 @click.command("export")
-@click.argument("sequence")
+@click.argument("sequences", nargs=-1, required=True, metavar="SEQUENCE...")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(_FORMATS),
-    help="bag (ROS 1), db3 or mcap (rosbag2). Default: from OUT's suffix.",
+    "--format", "fmt", type=click.Choice((*_FORMATS, "lerobot")),
+    help="bag (ROS 1), db3 or mcap (rosbag2), or lerobot (a LeRobot v3.0 dataset folder). "
+    "Default: from OUT's suffix.",
 )  # fmt: skip
 @click.option(
     "--topics", "-t", multiple=True,
-    help="Globs on the stored or the original ROS topic names ('!glob' excludes).",
+    help="ROS: globs on the stored or the original ROS topic names ('!glob' excludes).",
 )  # fmt: skip
 @click.option(
     "--compression", type=click.Choice(_COMPRESSIONS),
-    help="bag: lz4 or bz2 chunks; db3/mcap: zstd; or none. Default: as recorded.",
+    help="ROS: bag: lz4 or bz2 chunks; db3/mcap: zstd; or none. Default: as recorded.",
 )  # fmt: skip
+@click.option("--fps", type=int, help="lerobot: the frame rate of the dataset's grid.")
+@click.option(
+    "--stream", "streams", multiple=True, metavar="TOPIC=KEY[:FIELD,...]",
+    help="lerobot: a topic into a feature: state, action, environment_state, a dotted "
+    "feature name, or a camera name for an image topic; repeatable.",
+)  # fmt: skip
+@click.option("--task", help="lerobot: every episode's task text. Default: the sequence name.")
+@click.option("--task-key", help="lerobot: a sequence metadata key holding the task text.")
+@click.option(
+    "--align", type=click.Choice(["hold", "interpolate"]), default="hold", show_default=True,
+    help="lerobot: numeric topics at each frame: the last message, or interpolated.",
+)  # fmt: skip
+@click.option(
+    "--vcodec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True,
+    help="lerobot: the cameras' video codec.",
+)  # fmt: skip
+@click.option("--robot-type", help="lerobot: info.json's robot_type.")
 @connection_options
 def export(
+    sequences: tuple[str, ...],
+    out: Path,
+    fmt: str | None,
+    topics: tuple[str, ...],
+    compression: str | None,
+    fps: int | None,
+    streams: tuple[str, ...],
+    task: str | None,
+    task_key: str | None,
+    align: str,
+    vcodec: str,
+    robot_type: str | None,
+    platform: PlatformTarget,
+) -> None:
+    """Write a stored sequence back to a ROS recording, with its recorded QoS and
+    compression; or sequences (one episode each) to a LeRobot dataset (--format lerobot)."""
+    from mosaico.cli.lerobot_cmd import LeRobotOptions, export_lerobot
+
+    options = LeRobotOptions(fps, streams, task, task_key, align, vcodec, robot_type)
+    if fmt == "lerobot":
+        if topics or compression:
+            raise click.UsageError("--topics and --compression are for ROS formats, not lerobot")
+        export_lerobot(sequences, out, options, platform)
+        return
+    if options.given():
+        raise click.UsageError(f"{', '.join(options.given())}: only for --format lerobot")
+    if len(sequences) != 1:
+        raise click.UsageError(
+            f"ROS formats export one sequence, got {len(sequences)}: {', '.join(sequences)}"
+        )
+    _export_ros(sequences[0], out, fmt, topics, compression, platform)
+
+
+def _export_ros(
     sequence: str,
     out: Path,
     fmt: str | None,
@@ -147,8 +200,7 @@ def export(
     compression: str | None,
     platform: PlatformTarget,
 ) -> None:
-    """Write a stored sequence back to a ROS recording, with its recorded QoS and
-    compression."""
+    """Write one stored sequence to a ROS recording."""
     from mosaico.bridges.ros import ROS_KEY, RosBridgeError, TopicFilter
     from mosaico.bridges.ros import export as run_export
     from mosaico.bridges.ros.client_sink import stored_topics
@@ -156,7 +208,9 @@ def export(
 
     fmt = fmt or out.suffix.lstrip(".")
     if fmt not in _FORMATS:
-        raise click.UsageError("give --format (mcap, bag or db3) or an OUT ending in one of them")
+        raise click.UsageError(
+            "give --format (mcap, bag, db3 or lerobot) or an OUT ending in .mcap, .bag or .db3"
+        )
     try:
         with connected(platform) as client:
             stored = stored_topics(client, sequence)

@@ -5,6 +5,8 @@
 - `synchronize` / `iter_synchronized` / `Synchronizer`: streams aligned on a grid
   (`RateGrid`, `ReferenceGrid`) with the policies `Hold`, `AsOf`, `Drop`, `Interpolate`.
 - `mosaico.ml.datasets` (needs the `ml` extra): `WindowDataset`, `StreamDataset`.
+- `mosaico.ml.lerobot` (cameras need the `lerobot` extra): `export_lerobot`, sequences as a
+  LeRobot v3.0 dataset on an fps grid.
 
 Data comes from `TopicSource`s (`TableSource` in memory; adapters for the client). The
 Arrow-level work (flat form, timestamp merge, wide layout) is `mosaico.tabular`'s, shared
