@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from bench_ml import imu_table
 from timing import best_time
 
 from mosaico.client import MosaicoClient
@@ -56,31 +57,6 @@ def camera_table(seconds: float, hz: float = 30.0) -> pa.Table:
         pa.array([WIDTH * 3] * rows, pa.int32()),
         pa.array(["rgb8"] * rows),
         pa.nulls(rows, pa.bool_()),
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def imu_table(seconds: float, hz: float = 400.0) -> pa.Table:
-    """IMU rows with random vectors and unit quaternions, no header (record time only)."""
-    ts = _stamps(seconds, hz, offset_ns=1_234_567)
-    rows = len(ts)
-    rng = np.random.default_rng(1)
-    schema = IMU.ARROW_SCHEMA
-
-    def struct(name: str, values: np.ndarray) -> pa.StructArray:
-        t = schema.field(name).type
-        lead = t.num_fields - len(values)  # header, covariance, covariance_type: null
-        kids = [pa.nulls(rows, t.field(i).type) for i in range(lead)]
-        return pa.StructArray.from_arrays(kids + [pa.array(v) for v in values], fields=list(t))
-
-    q = rng.normal(size=(4, rows))
-    q /= np.linalg.norm(q, axis=0)
-    columns = [
-        pa.array(ts),
-        pa.nulls(rows, schema.field("header").type),
-        struct("acceleration", rng.normal(size=(3, rows))),
-        struct("angular_velocity", rng.normal(size=(3, rows))),
-        struct("orientation", q),
     ]
     return pa.Table.from_arrays(columns, schema=schema)
 
@@ -127,7 +103,7 @@ def server_read_bytes(pid: int) -> int:
 
 def record(store: str, seconds: float) -> tuple[int, int]:
     """Write the sequence; returns (camera rows, IMU rows)."""
-    camera, imu = camera_table(seconds), imu_table(seconds)
+    camera, imu = camera_table(seconds), imu_table(int(seconds * 400), 400.0)
     with MosaicoClient.local(store) as client, client.sequence_create("drive", {}) as seq:
         seq.topic_create("/camera", {}, Image).push_batch(camera)
         seq.topic_create("/imu", {}, IMU).push_batch(imu)

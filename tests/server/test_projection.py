@@ -17,17 +17,7 @@ import pytest
 from mosaico.protocol.projection import project, project_table
 from mosaico.server import EmbeddedServer
 from tests.backends import Backend
-from tests.server.server_helpers import SCHEMA, Raw, make_batch, raw_server
-
-
-def _upload(raw: Raw, locator: str, batches: list[list[int]], schema: pa.Schema = SCHEMA) -> None:
-    sequence = locator.split("/")[0]
-    try:
-        session = raw.new_sequence(sequence)
-    except pa.ArrowInvalid:
-        session = raw.action("session_create", {"locator": sequence})
-    uuid = raw.new_topic(session, locator)
-    raw.put(locator, uuid, [make_batch(b, schema) for b in batches], schema)
+from tests.server.server_helpers import SCHEMA, Raw, raw_server
 
 
 def _info(raw: Raw, command: dict[str, Any] | bytes) -> flight.FlightInfo:
@@ -63,7 +53,7 @@ def _check_projected(raw: Raw, locator: str, fields: list[str], **window: int) -
 
 
 def test_leaves_and_whole_fields_keep_nesting_and_stored_order(raw: Raw) -> None:
-    _upload(raw, "seq/a", [[30, 10, 20, 10], [50, 40, 21, 7, 14]])
+    raw.upload("seq/a", [[30, 10, 20, 10], [50, 40, 21, 7, 14]])
     leaf = _check_projected(raw, "seq/a", ["header.seq"])
     assert leaf.schema.names == ["timestamp_ns", "header"]
     assert leaf.schema.field("header").type == pa.struct([pa.field("seq", pa.uint32())])
@@ -77,7 +67,7 @@ def test_leaves_and_whole_fields_keep_nesting_and_stored_order(raw: Raw) -> None
 
 
 def test_timestamps_only(raw: Raw) -> None:
-    _upload(raw, "seq/a", [[5, 1, 9, 3, 7]])
+    raw.upload("seq/a", [[5, 1, 9, 3, 7]])
     table = _check_projected(raw, "seq/a", [])
     assert table.schema.names == ["timestamp_ns"]
     assert table.schema.field(0).metadata == {b"description": b"t"}
@@ -86,7 +76,7 @@ def test_timestamps_only(raw: Raw) -> None:
 
 def test_windowed_and_projected_over_many_chunks(small_chunks: Raw) -> None:
     batches = [list(range(i * 100, i * 100 + 100)) for i in range(12)]
-    _upload(small_chunks, "seq/a", batches)
+    small_chunks.upload("seq/a", batches)
     for window in [{}, {"timestamp_ns_start": 555, "timestamp_ns_end": 1034},
                    {"timestamp_ns_start": 1190}, {"timestamp_ns_end": 1}]:  # fmt: skip
         for fields in (["label"], ["header.frame_id", "covariance"], []):
@@ -98,7 +88,7 @@ def test_windowed_and_projected_over_many_chunks(small_chunks: Raw) -> None:
 def test_unsorted_overlapping_chunks_take_the_merge_path(small_chunks: Raw) -> None:
     rng = random.Random(11)
     batches = [[rng.randrange(0, 300) for _ in range(50)] for _ in range(20)]
-    _upload(small_chunks, "seq/a", batches)
+    small_chunks.upload("seq/a", batches)
     info = json.loads(_info(small_chunks, {"resource_locator": "seq/a"}).endpoints[0].app_metadata)
     assert info["data_info"]["total_chunks_count"] > 5
     stamps = sorted(t for b in batches for t in b)
@@ -110,8 +100,8 @@ def test_unsorted_overlapping_chunks_take_the_merge_path(small_chunks: Raw) -> N
 
 
 def test_tickets_carry_fields_only_when_asked(raw: Raw) -> None:
-    _upload(raw, "seq/a", [[1, 2]])
-    _upload(raw, "seq/b", [[3]])
+    raw.upload("seq/a", [[1, 2]])
+    raw.upload("seq/b", [[3]])
     plain = _info(raw, {"resource_locator": "seq/a"})
     assert plain.endpoints[0].ticket.ticket == b'{"locator":"seq/a","start_ns":null,"end_ns":null}'
     assert plain.schema.equals(SCHEMA)
@@ -137,7 +127,7 @@ def _refused(raw: Raw, command: dict[str, Any] | bytes, *needles: str) -> None:
 
 
 def test_unknown_fields_are_invalid_argument_naming_them(raw: Raw) -> None:
-    _upload(raw, "seq/a", [[1, 2]])
+    raw.upload("seq/a", [[1, 2]])
     top = "value, label, covariance, header, positions"
     _refused(raw, {"resource_locator": "seq/a", "fields": ["nope"]},
              "'nope'", "'seq/a'", f"fields at top level: {top}")  # fmt: skip
@@ -164,7 +154,7 @@ def test_unknown_fields_are_invalid_argument_naming_them(raw: Raw) -> None:
     ],
 )
 def test_hostile_fields_in_a_topic_command(raw: Raw, fields: Any, needle: str) -> None:
-    _upload(raw, "seq/a", [[1]])
+    raw.upload("seq/a", [[1]])
     _refused(raw, {"resource_locator": "seq/a", "fields": fields}, needle)
 
 
@@ -180,12 +170,12 @@ def test_hostile_fields_in_a_topic_command(raw: Raw, fields: Any, needle: str) -
     ],
 )
 def test_hostile_fields_in_a_sequence_command(raw: Raw, fields: Any, needle: str) -> None:
-    _upload(raw, "seq/a", [[1]])
+    raw.upload("seq/a", [[1]])
     _refused(raw, {"resource_locator": "seq", "fields": fields}, needle)
 
 
 def test_hostile_tickets(raw: Raw) -> None:
-    _upload(raw, "seq/a", [[1, 2]])
+    raw.upload("seq/a", [[1, 2]])
     base = b'{"locator":"seq/a","start_ns":null,"end_ns":null,'
     for tail, needle in [
         (b'"fields":"value"}', "'fields' must be a JSON array"),
