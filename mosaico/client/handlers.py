@@ -322,7 +322,8 @@ class SequenceHandler:
             start_timestamp_ns: first ``timestamp_ns`` kept (inclusive); None: unbounded.
             end_timestamp_ns: end of the window (exclusive); None: unbounded.
             fields: the fields to read (see `TopicHandler.get_data_streamer`): one list for
-                every selected topic (each must have them all), or a list per topic name
+                every selected topic with rows (each must have them all), or a list per topic
+                name
                 (``{"/imu": ["acceleration.x"], "/camera": []}``; topics not named are read
                 whole).
 
@@ -367,8 +368,11 @@ class SequenceHandler:
         if isinstance(fields, Mapping):
             named = {"/" + normalize_topic_path(t): f for t, f in fields.items()}
             self._known(set(named))
-        else:
-            named = dict.fromkeys(topics, fields)
+        else:  # topics without rows are left out of the stream: nothing to project
+            named = dict.fromkeys(
+                (t for t in topics if t in self._topic_meta and _interval(self._topic_meta[t])),
+                fields,
+            )
         out: dict[str, Fields] = {}
         for name, paths in named.items():
             wanted = _fields(paths, f"topic {name!r}")

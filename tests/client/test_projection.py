@@ -22,11 +22,13 @@ def _record(client: MosaicoClient) -> None:
             topic = writer.topic_create(name, {}, kind)
             for k in reversed(range(count)):
                 topic.push(Message(T0 + 7 * MS * k // (count // 30), make(k)))
+        writer.topic_create("empty", {}, GPS)  # no rows: left out, whatever the fields
 
 
 def test_a_topic_read_projected(client: MosaicoClient) -> None:
     _record(client)
     handler = client.topic_handler("run", "imu")
+    assert handler is not None
     full = handler.get_data_streamer().read_all()
     stream = handler.get_data_streamer(fields=["acceleration.x", "header.frame_id"])
     assert stream.projected
@@ -47,6 +49,7 @@ def test_a_topic_read_projected(client: MosaicoClient) -> None:
 def test_iterating_a_projected_stream_gives_partial_unmodeled_rows(client: MosaicoClient) -> None:
     _record(client)
     handler = client.topic_handler("run", "gps")
+    assert handler is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asked for: no UnmodeledTypeWarning
         messages = list(handler.get_data_streamer(fields=["position.z", "status.satellites"]))
@@ -72,6 +75,8 @@ def test_a_sequence_read_projected(client: MosaicoClient) -> None:
     kept += [c for c in full.columns if c.startswith("/gps.")]
     assert list(wide.columns) == kept
     assert wide.equals(full[kept])
+    imu_only = handler.get_data_streamer(["imu", "empty"], fields=["acceleration.y"])
+    assert imu_only.topics == ["/imu"] and imu_only.streams[0].projected
     same = handler.get_data_streamer(["imu", "cam"], T0 + 35 * MS, None, fields=[])
     merged = same.read_all()
     assert same.topics == ["/imu", "/cam"]

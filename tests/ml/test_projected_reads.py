@@ -130,7 +130,8 @@ def test_a_source_without_fields_is_projected_in_memory() -> None:
     base = _sources(list(range(0, 900, 7)), list(range(0, 900, 40)), list(range(3, 900, 60)))
     legacy = {name: Legacy(s) for name, s in base.items()}
     for fields in IMU_FIELDS:
-        got = synchronize(legacy, [Stream("/imu", Hold(), fields=fields)], reference="/cam")
+        # a source of before projection does not match today's protocol: hence the ignore
+        got = synchronize(legacy, [Stream("/imu", Hold(), fields=fields)], reference="/cam")  # type: ignore[arg-type]
         want = synchronize(base, [Stream("/imu", Hold(), fields=fields)], reference="/cam")
         assert got.equals(want)
 
@@ -169,9 +170,11 @@ def test_projected_sync_through_the_server(
     served: tuple[MosaicoClient, dict[str, TableSource]], fields: list[str] | None, policy: Any
 ) -> None:
     client, local = served
-    remote = sequence_sources(client.sequence_handler("run"))
+    handler = client.sequence_handler("run")
+    assert handler is not None
+    remote = sequence_sources(handler)
     _compare(remote, fields, policy, start_ns=2000, end_ns=25_000)
-    streams = [Stream("/imu", policy, fields=fields), "/baro"]
+    streams: list[Stream | str] = [Stream("/imu", policy, fields=fields), "/baro"]
     assert synchronize(remote, streams, reference="/cam").equals(
         synchronize(local, streams, reference="/cam")
     )
