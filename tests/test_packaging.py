@@ -18,7 +18,8 @@ def _declared() -> set[str]:
 
 def test_every_source_package_is_in_the_wheel() -> None:
     found = {
-        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "mosaico").rglob("__init__.py")
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "mosaico").rglob("__init__.py")
     }
     assert found <= _declared(), f"add to [tool.setuptools] packages: {sorted(found - _declared())}"
 

@@ -294,7 +294,9 @@ def test_validate_false_stores_batches_as_given(client: MosaicoClient) -> None:
 
 def test_enum_fields_read_back_as_members(client: MosaicoClient) -> None:
     """A streamed ``Message.data`` holds the generated Enum member, not the stored string."""
-    frames = [CompressedImage(data=b"\xff\xd8", format=fmt) for fmt in ("jpeg", ImageFormat.PNG)]
+    frames = [
+        CompressedImage(data=b"\xff\xd8", format=fmt) for fmt in ("jpeg", ImageFormat.PNG)
+    ]
     with client.sequence_create("camera", {}) as writer:
         topic = writer.topic_create("front", {}, CompressedImage)
         for k, frame in enumerate(frames):

@@ -59,9 +59,7 @@ class Served:
         """A new raw Flight client (no key: pass ``options(role)`` to each call)."""
         return flight.FlightClient(self.location)
 
-    def options(
-        self, role: str | None = "admin", timeout: float | None = 30.0
-    ) -> flight.FlightCallOptions:
+    def options(self, role: str | None = "admin", timeout: float | None = 30.0) -> flight.FlightCallOptions:
         """Call options carrying the key of ``role`` (``None`` role: no key header)."""
         headers = [] if role is None else [(API_KEY_HEADER.encode(), self.keys[role].encode())]
         return flight.FlightCallOptions(headers=headers, timeout=timeout)

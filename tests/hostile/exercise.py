@@ -79,9 +79,7 @@ def canary_intact(fz: Fuzz) -> None:
     ctx = Context(b"", served.store)
     for outcome in (
         attempt("ListFlights", lambda: list(wire.client.list_flights(b"", served.options()))),
-        attempt(
-            "DoAction query", lambda: wire.action("query", b"{}"), lambda b: action_docs("query", b)
-        ),
+        attempt("DoAction query", lambda: wire.action("query", b"{}"), lambda b: action_docs("query", b)),
     ):
         check_status(Seen(outcome, ctx, "readback", "the fuzzing"))
     for name, recorded in fz.shared.before.items():
@@ -138,17 +136,13 @@ def exercise_descriptor(fz: Fuzz, spec: rq.Descriptor, rpc: str, role: str) -> l
         outcome = attempt(rpc, lambda: client.get_flight_info(descriptor, options), info_docs,
                           detail=repr(sent[:300]))  # fmt: skip
     else:
-        outcome = attempt(
-            rpc, lambda: client.get_schema(descriptor, options), detail=repr(sent[:300])
-        )
+        outcome = attempt(rpc, lambda: client.get_schema(descriptor, options), detail=repr(sent[:300]))
     ctx = fz.ctx(sent)
     seen = [Seen(outcome, ctx)]
     if rpc == "GetFlightInfo" and outcome.ok:
         for endpoint in outcome.value.endpoints:
             ticket = endpoint.ticket.ticket
-            read = attempt(
-                "DoGet", lambda t=ticket: fz.wire.read(t, role), detail=repr(ticket[:200])
-            )
+            read = attempt("DoGet", lambda t=ticket: fz.wire.read(t, role), detail=repr(ticket[:200]))
             seen.append(Seen(read, fz.ctx(sent + ticket)))
     return seen + scene.aftermath(ctx, rpc, wrote=False)
 
@@ -202,9 +196,7 @@ def upload(wire: Wire, descriptor: flight.FlightDescriptor, schema: pa.Schema,
 def served_back(wire: Wire, topic: str) -> tuple[pa.Schema, pa.Table]:
     """What a reader gets of ``topic``: its GetSchema schema and its DoGet rows."""
     cmd = json.dumps({"resource_locator": topic}).encode()
-    info = wire.client.get_flight_info(
-        flight.FlightDescriptor.for_command(cmd), wire.served.options()
-    )
+    info = wire.client.get_flight_info(flight.FlightDescriptor.for_command(cmd), wire.served.options())
     stored = wire.client.get_schema(flight.FlightDescriptor.for_command(cmd), wire.served.options())
     return stored.schema, wire.read(info.endpoints[0].ticket.ticket)
 
@@ -233,9 +225,7 @@ def exercise_upload(fz: Fuzz, spec: rq.UploadSpec) -> UploadSeen:
     back = None
     if spec.descriptor == "own":
         topic = scene.tokens[rq.TOPIC]
-        back = attempt(
-            "DoGet", lambda: served_back(fz.wire, topic), detail=f"served back {topic!r}"
-        )
+        back = attempt("DoGet", lambda: served_back(fz.wire, topic), detail=f"served back {topic!r}")
     seen = [Seen(outcome, ctx), *([Seen(back, ctx, "readback", "DoPut")] if back else [])]
     return UploadSeen(seen + scene.aftermath(ctx, "DoPut", wrote=True), outcome, back)
 
@@ -284,9 +274,7 @@ def _keyed_run(fz: Fuzz, call: str, sent: bytes, malformed: bool,
     return runs.get(call) or (lambda: fz.wire.action(call, sent, options=options))
 
 
-def exercise_key(
-    fz: Fuzz, key: rq.KeySpec, call: str, malformed: bool
-) -> tuple[list[Seen], Outcome] | None:
+def exercise_key(fz: Fuzz, key: rq.KeySpec, call: str, malformed: bool) -> tuple[list[Seen], Outcome] | None:
     """``call`` (valid, or with a malformed body) with the headers of ``key``; None when
     gRPC's client refuses to send such a header (nothing reached the server)."""
     scene = fz.scene()

@@ -207,19 +207,12 @@ def check_status(seen: Seen) -> None:
     require(status != "INTERNAL", "INTERNAL", where, shown)
     require(status != "UNKNOWN", "UNKNOWN", where, shown)
     require(status != "TIMEOUT", "no reply before the client's deadline", where, shown)
-    require(
-        status in REFUSALS | {"OK", "RESOURCE_EXHAUSTED"}, "status outside spec §12", where, shown
-    )
+    require(status in REFUSALS | {"OK", "RESOURCE_EXHAUSTED"}, "status outside spec §12", where, shown)
     crashed = status == "UNAVAILABLE" and not outcome.message.startswith("unavailable: ")
     require(not crashed, "server unreachable (crashed?)", where, shown)
     for doc in outcome.replies:
         why = strict_json_error(doc)
-        require(
-            why is None,
-            "reply is not strict JSON",
-            where,
-            f"{why}: {outcome.kind} {outcome.detail[:300]}",
-        )
+        require(why is None, "reply is not strict JSON", where, f"{why}: {outcome.kind} {outcome.detail[:300]}")
 
 
 _CLIENT_CONTEXT = ". gRPC client debug context:"
@@ -236,18 +229,14 @@ def check_message(seen: Seen) -> None:
     outcome, ctx = seen.outcome, seen.ctx
     where, shown = outcome.kind.split(" ")[0], repr(outcome)
     exhausted = outcome.status == "RESOURCE_EXHAUSTED" and not ctx.big_headers
-    require(
-        not exhausted, "error reply too large for the client (RESOURCE_EXHAUSTED)", where, shown
-    )
+    require(not exhausted, "error reply too large for the client (RESOURCE_EXHAUSTED)", where, shown)
     size = len(server_message(outcome.message).encode("utf-8", "surrogatepass"))
     require(size < MAX_MESSAGE_BYTES, "error message over 1 KiB", where, f"{size} bytes: {shown}")
     leaks = leaked_paths(outcome.message, ctx.sent, ctx.store)
     require(not leaks, "error message shows server paths", where, f"{leaks}: {shown}")
 
 
-def served_differs(
-    back: Outcome, schema: pa.Schema, batches: list[pa.RecordBatch]
-) -> tuple[str, str] | None:
+def served_differs(back: Outcome, schema: pa.Schema, batches: list[pa.RecordBatch]) -> tuple[str, str] | None:
     """How an accepted upload's read back differs from what was sent: (what, detail)."""
     if not back.ok:
         return "cannot be read", repr(back)
@@ -257,11 +246,7 @@ def served_differs(
     column = schema.get_field_index("timestamp_ns")
     sent = sorted(t for b in batches for t in b.column(column).to_pylist())
     got = table.column("timestamp_ns").to_pylist()
-    return (
-        None
-        if got == sent
-        else ("rows", f"{len(got)} rows served, {len(sent)} sent (or out of order)")
-    )
+    return None if got == sent else ("rows", f"{len(got)} rows served, {len(sent)} sent (or out of order)")
 
 
 def check_served_back(outcome: Outcome, back: Outcome | None, schema: pa.Schema,

@@ -84,9 +84,7 @@ class Raw:
     text: str
 
     def __repr__(self) -> str:
-        shown = (
-            self.text if len(self.text) <= 60 else f"{self.text[:40]}...<{len(self.text)} chars>"
-        )
+        shown = self.text if len(self.text) <= 60 else f"{self.text[:40]}...<{len(self.text)} chars>"
         return f"Raw({shown!r})"
 
 
@@ -169,17 +167,8 @@ def huge_numbers() -> st.SearchStrategy[Any]:
         digits.map(lambda d: Raw("-" + d)),
         st.sampled_from([2**63, -(2**63) - 1, 2**64, 2**63 - 1, -(2**63), 10**30]),
         st.integers(3, 6000).map(lambda n: Raw("1e" + "9" * n)),
-        st.sampled_from(
-            [
-                Raw("1e999"),
-                Raw("-1e999"),
-                Raw("1e-999"),
-                Raw("-0"),
-                Raw("1.0"),
-                Raw("0." + "0" * 400 + "1"),
-                Raw("1" + "0" * 400 + ".5"),
-            ]
-        ),  # fmt: skip
+        st.sampled_from([Raw("1e999"), Raw("-1e999"), Raw("1e-999"), Raw("-0"), Raw("1.0"),
+                         Raw("0." + "0" * 400 + "1"), Raw("1" + "0" * 400 + ".5")]),  # fmt: skip
     )
 
 
@@ -225,9 +214,7 @@ LONG_UNITS = ("a", "x/", "é", "日本", "../", "\x00", "%", "🚀", "ab-")
 
 def long_text() -> st.SearchStrategy[str]:
     """A repeated unit, 500 characters to ~100 KB."""
-    return st.builds(
-        lambda unit, n: unit * n, st.sampled_from(LONG_UNITS), st.integers(500, 40_000)
-    )
+    return st.builds(lambda unit, n: unit * n, st.sampled_from(LONG_UNITS), st.integers(500, 40_000))
 
 
 FAMILIES: dict[str, st.SearchStrategy[Any]] = {
@@ -241,12 +228,9 @@ ANY_HOSTILE = st.one_of(*FAMILIES.values())
 
 # -- valid-looking templates -------------------------------------------------------------
 
-
 def metadata() -> st.SearchStrategy[Any]:
     """User metadata: a plain object, or one holding a hostile value (by family)."""
-    plain = st.dictionaries(
-        safe_text, st.one_of(safe_text, st.integers(), st.booleans()), max_size=3
-    )
+    plain = st.dictionaries(safe_text, st.one_of(safe_text, st.integers(), st.booleans()), max_size=3)
     return st.one_of(plain, st.builds(lambda k, v: {k: v}, safe_text, ANY_HOSTILE))
 
 
@@ -280,26 +264,21 @@ BAD_OPERATORS = ("$regex", "$where", "$EQ", "eq", "", "$", "$and", "$or", "$not"
 def glob_pattern() -> st.SearchStrategy[str]:
     """`$match` patterns with few '*' (see the module docstring), and long or odd ones."""
     short = st.text(st.sampled_from("a?#[]!^-/\\.b_é"), max_size=16)
-    starred = st.lists(st.sampled_from(["*", "a", "?", "[a-z]", "#", "b"]), max_size=8).map("".join)
+    starred = st.lists(st.sampled_from(["*", "a", "?", "[a-z]", "#", "b"]), max_size=8).map(
+        "".join
+    )
     return st.one_of(
         short,
         starred.filter(lambda p: p.count("*") <= 3),
-        st.sampled_from(
-            [f"{SEQ}*", f"*{SEQ}", "[z-a]", "[", "]", "[!]", "[^", "\\", "[a-]", "\x00"]
-        ),
-        st.builds(
-            lambda u, n: u * n,
-            st.sampled_from(["a", "?", "#", "[a]", "é"]),
-            st.integers(100, 20_000),
-        ),  # fmt: skip
+        st.sampled_from([f"{SEQ}*", f"*{SEQ}", "[z-a]", "[", "]", "[!]", "[^", "\\", "[a-]", "\x00"]),
+        st.builds(lambda u, n: u * n, st.sampled_from(["a", "?", "#", "[a]", "é"]),
+                  st.integers(100, 20_000)),  # fmt: skip
     )
 
 
 def operand(op: str) -> st.SearchStrategy[Any]:
     """An operand that fits ``op`` (roughly), or a hostile one."""
-    scalar = st.one_of(
-        st.integers(-10, 10**19), st.floats(allow_nan=False), safe_text, st.booleans()
-    )
+    scalar = st.one_of(st.integers(-10, 10**19), st.floats(allow_nan=False), safe_text, st.booleans())
     fitting = {
         "$between": st.lists(scalar, min_size=2, max_size=2),
         "$outside": st.lists(scalar, min_size=2, max_size=2),
@@ -320,20 +299,7 @@ def condition() -> st.SearchStrategy[Any]:
     return st.one_of(good, good, bad, two, ANY_HOSTILE)
 
 
-METADATA_PATHS = (
-    "k",
-    "s",
-    "a.b",
-    "a.b.c",
-    "",
-    ".",
-    "..",
-    "a..b",
-    "x" * 2000,
-    "é.日本",
-    "a[0]",
-    "\x00",
-)
+METADATA_PATHS = ("k", "s", "a.b", "a.b.c", "", ".", "..", "a..b", "x" * 2000, "é.日本", "a[0]", "\x00")
 
 
 def metadata_filter() -> st.SearchStrategy[Any]:
@@ -384,9 +350,7 @@ def query_body() -> st.SearchStrategy[Any]:
 def window() -> st.SearchStrategy[Any]:
     """A ``timestamp_range``: valid, empty, unbounded, hostile or null."""
     bound = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), ANY_HOSTILE)
-    return st.one_of(
-        st.none(), st.fixed_dictionaries({"start_ns": bound, "end_ns": bound}), ANY_HOSTILE
-    )
+    return st.one_of(st.none(), st.fixed_dictionaries({"start_ns": bound, "end_ns": bound}), ANY_HOSTILE)
 
 
 def clusterize_item(with_range: bool) -> st.SearchStrategy[dict[str, Any]]:
@@ -412,63 +376,38 @@ def _template(action: str) -> st.SearchStrategy[dict[str, Any]]:
     templates: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         "info": st.just({}),
         "sequence_create": st.fixed_dictionaries(
-            {
-                "locator": st.one_of(st.just(NEWSEQ), st.just(CANARY), weird_name()),
-                "user_metadata": metadata(),
-            }
-        ),  # fmt: skip
+            {"locator": st.one_of(st.just(NEWSEQ), st.just(CANARY), weird_name()),
+             "user_metadata": metadata()}),  # fmt: skip
         # Not the canary: a new session on it is a legitimate write that changes it.
         "session_create": st.fixed_dictionaries({"locator": seq_locator(False)}),
-        "topic_create": st.fixed_dictionaries(
-            {
-                "session_uuid": session_uuid(),
-                "locator": st.one_of(
-                    st.sampled_from([f"{SEQ}/new", f"{SEQ}/a/b/c", f"{CANARY}/new", TOPIC]),
-                    topic_loc,
-                ),
-                "serialization_format": fmt,
-                "ontology_tag": st.one_of(st.just("IMU"), safe_text),
-                "user_metadata": metadata(),
-            }
-        ),  # fmt: skip
+        "topic_create": st.fixed_dictionaries({
+            "session_uuid": session_uuid(),
+            "locator": st.one_of(st.sampled_from([f"{SEQ}/new", f"{SEQ}/a/b/c", f"{CANARY}/new",
+                                                  TOPIC]), topic_loc),
+            "serialization_format": fmt, "ontology_tag": st.one_of(st.just("IMU"), safe_text),
+            "user_metadata": metadata()}),  # fmt: skip
         "session_finalize": st.fixed_dictionaries({"session_uuid": session_uuid()}),
         "session_delete": st.fixed_dictionaries(
-            {
-                "locator": st.one_of(
-                    st.just(SESSION_LOC), st.just(f"{SEQ}:{SESSION_UUID}"), weird_name()
-                )
-            }
-        ),  # fmt: skip
+            {"locator": st.one_of(st.just(SESSION_LOC), st.just(f"{SEQ}:{SESSION_UUID}"),
+                                  weird_name())}),  # fmt: skip
         "sequence_delete": st.fixed_dictionaries({"locator": seq_loc}),
         "topic_delete": st.fixed_dictionaries({"locator": topic_loc}),
         "sequence_notification_create": st.fixed_dictionaries(
-            {
-                "locator": st.one_of(st.just(SEQ), weird_name()),
-                "notification_type": kind,
-                "msg": msg,
-            }
-        ),  # fmt: skip
+            {"locator": st.one_of(st.just(SEQ), weird_name()), "notification_type": kind,
+             "msg": msg}),  # fmt: skip
         "topic_notification_create": st.fixed_dictionaries(
-            {
-                "locator": st.one_of(st.just(TOPIC), weird_name()),
-                "notification_type": kind,
-                "msg": msg,
-            }
-        ),  # fmt: skip
+            {"locator": st.one_of(st.just(TOPIC), weird_name()), "notification_type": kind,
+             "msg": msg}),  # fmt: skip
         "sequence_notification_list": st.fixed_dictionaries({"locator": seq_loc}),
         "topic_notification_list": st.fixed_dictionaries({"locator": topic_loc}),
         "sequence_notification_purge": st.fixed_dictionaries({"locator": seq_loc}),
         "topic_notification_purge": st.fixed_dictionaries({"locator": topic_loc}),
         "query": query_body(),
         "topic_filter_clusterize": clusterize_item(with_range=True),
-        "topic_filter_intersect": st.fixed_dictionaries(
-            {
-                "topics": st.one_of(
-                    st.lists(clusterize_item(with_range=False), max_size=3), ANY_HOSTILE
-                ),
-                "intersect_dt_ns": st.one_of(st.integers(-(2**63), 2**64), ANY_HOSTILE),
-            }
-        ),  # fmt: skip
+        "topic_filter_intersect": st.fixed_dictionaries({
+            "topics": st.one_of(st.lists(clusterize_item(with_range=False), max_size=3),
+                                ANY_HOSTILE),
+            "intersect_dt_ns": st.one_of(st.integers(-(2**63), 2**64), ANY_HOSTILE)}),  # fmt: skip
     }
     return templates[action]
 
@@ -533,9 +472,7 @@ STORED_LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "surrogate": surrogate_text(),
     "huge_number": huge_numbers(),
     # Nesting just under the decoder's limit: accepted, then too deep for the reads.
-    "near_limit_nesting": st.builds(
-        nested, st.sampled_from(["array", "object"]), st.integers(982, 992)
-    ),
+    "near_limit_nesting": st.builds(nested, st.sampled_from(["array", "object"]), st.integers(982, 992)),
     "long_text": long_text(),
 }
 
@@ -600,13 +537,10 @@ def action_name() -> st.SearchStrategy[str]:
 def action_requests(family: str) -> st.SearchStrategy[ActionRequest]:
     """Requests of every action whose bodies are templates mutated with ``family`` values;
     ``"plain"``: the templates as drawn (hostile only where the templates already are)."""
-
     def build(name: str) -> st.SearchStrategy[ActionRequest]:
         template = _template(name if name in ACTIONS else "query")
-        body = (
-            template
-            if family == "plain"
-            else template.flatmap(lambda t: mutated(t, FAMILIES[family]))
+        body = template if family == "plain" else template.flatmap(
+            lambda t: mutated(t, FAMILIES[family])
         )
         return body.map(lambda b: ActionRequest(name, b))
 
@@ -617,30 +551,10 @@ def raw_bytes_body() -> st.SearchStrategy[bytes]:
     """Bodies that are not a JSON object: garbage, non-UTF-8, truncated, BOMs, empty."""
     return st.one_of(
         st.binary(max_size=64),
-        st.sampled_from(
-            [
-                b"",
-                b" ",
-                b"\x00",
-                b"\xff\xfe",
-                b"\xef\xbb\xbf{}",
-                b"{",
-                b"}",
-                b"[]",
-                b"null",
-                b"1",
-                b'"x"',
-                b'{"a":}',
-                b"{'a': 1}",
-                b'{"a":1,}',
-                b"\xc3",
-                b'{"locator": "\xff"}',
-                b'{"locator": "a"} trailing',
-                b"{}{}",
-                b'{"a":1}\x00',
-                b"\xed\xa0\x80",
-            ]
-        ),  # fmt: skip
+        st.sampled_from([b"", b" ", b"\x00", b"\xff\xfe", b"\xef\xbb\xbf{}", b"{", b"}", b"[]",
+                         b"null", b"1", b'"x"', b'{"a":}', b"{'a': 1}", b'{"a":1,}', b"\xc3",
+                         b'{"locator": "\xff"}', b'{"locator": "a"} trailing', b"{}{}",
+                         b'{"a":1}\x00', b"\xed\xa0\x80"]),  # fmt: skip
         st.integers(1000, 200_000).map(lambda n: b" " * n + b"{}"),
         st.integers(1000, 50_000).map(lambda n: b'{"locator": "' + b"\xff" * n + b'"}'),
     )
@@ -721,9 +635,7 @@ def tickets() -> st.SearchStrategy[TicketSpec]:
         st.builds(TicketSpec, st.just("append"), raw_bytes_body()),
         st.builds(TicketSpec, st.just("raw"), raw_bytes_body()),
         st.builds(TicketSpec, st.just("json"), ticket_json),
-        st.builds(
-            TicketSpec, st.just("json"), ticket_json.flatmap(lambda t: mutated(t, ANY_HOSTILE))
-        ),
+        st.builds(TicketSpec, st.just("json"), ticket_json.flatmap(lambda t: mutated(t, ANY_HOSTILE))),
     )
 
 
@@ -795,10 +707,8 @@ COLUMNS: dict[str, Any] = {
     "list_view": lambda n: pa.array([[1] * (i % 3) for i in range(n)], pa.list_view(pa.int8())),
     "fixed_list": lambda n: pa.array([[0.0, 1.0, 2.0]] * n, pa.list_(pa.float64(), 3)),
     "map": lambda n: pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())),
-    "struct": lambda n: pa.array(
-        [{"x": float(i), "y": None} for i in range(n)],
-        pa.struct([("x", pa.float64()), ("y", pa.string())]),
-    ),  # fmt: skip
+    "struct": lambda n: pa.array([{"x": float(i), "y": None} for i in range(n)],
+                                 pa.struct([("x", pa.float64()), ("y", pa.string())])),  # fmt: skip
     "empty_struct": lambda n: pa.array([{}] * n, pa.struct([])),
     "deep_struct": lambda n: _nested_struct(60, n),
     "sparse_union": lambda n: _union(n, "sparse"),
@@ -877,10 +787,7 @@ class UploadSpec:
         schema: pa.Schema | None = None
         batches = []
         for n in self.batches or (0,):
-            pairs = [
-                (pa.field(name, COLUMNS[kind](n).type), COLUMNS[kind](n))
-                for name, kind in self.columns
-            ]
+            pairs = [(pa.field(name, COLUMNS[kind](n).type), COLUMNS[kind](n)) for name, kind in self.columns]
             stamp = self._timestamp_column(n)
             if stamp is not None:
                 pairs.insert(1 if self.timestamp == "second" and pairs else 0, stamp)
@@ -912,10 +819,8 @@ def upload_specs(kind: str) -> st.SearchStrategy[UploadSpec]:
         descriptor=st.one_of(st.just("own"), st.just("own"), st.sampled_from(others)),
         timestamp=st.one_of(st.just("int64"), st.just("int64"), st.sampled_from(TIMESTAMP_KINDS)),
         columns=columns,
-        batches=st.one_of(
-            st.lists(st.integers(1, 40), min_size=1, max_size=3),
-            st.lists(st.integers(0, 3), max_size=2),
-        ).map(tuple),  # fmt: skip
+        batches=st.one_of(st.lists(st.integers(1, 40), min_size=1, max_size=3),
+                          st.lists(st.integers(0, 3), max_size=2)).map(tuple),  # fmt: skip
         order=st.sampled_from(["sorted", "reversed", "duplicates", "extremes"]),
         schema_metadata=st.sampled_from([0, 0, 100, 100_000]),
     )
@@ -941,12 +846,8 @@ def keys() -> st.SearchStrategy[KeySpec]:
     """Keys of every role, missing, unknown, empty, huge (up to 20 KB), non-ASCII, repeated."""
     return st.one_of(
         st.builds(KeySpec, st.sampled_from(["admin", "reader", "writer", "deleter", "none"])),
-        st.builds(
-            KeySpec,
-            st.sampled_from(
-                ["missing", "unknown", "empty", "non_ascii", "duplicate", "prefix", "padded"]
-            ),
-        ),  # fmt: skip
+        st.builds(KeySpec, st.sampled_from(["missing", "unknown", "empty", "non_ascii",
+                                            "duplicate", "prefix", "padded"])),  # fmt: skip
         st.builds(KeySpec, st.just("huge"), st.integers(100, 20_000)),
     )
 

@@ -186,9 +186,7 @@ def snapshot(wire: Wire, sequence: str) -> dict[str, bytes]:
         got[f"{locator} endpoint"] = bytes(endpoint.app_metadata) + b"|" + endpoint.ticket.ticket
         topic_info = wire.info({"resource_locator": locator})
         got[f"{locator} info"] = b"".join(info_docs(topic_info))
-        schema = wire.client.get_schema(
-            command({"resource_locator": locator}), wire.served.options()
-        )
+        schema = wire.client.get_schema(command({"resource_locator": locator}), wire.served.options())
         got[f"{locator} schema"] = schema.schema.serialize().to_pybytes()
         got[f"{locator} rows"] = ipc_bytes(wire.read(endpoint.ticket.ticket))
         got[f"{locator} notifications"] = b"".join(
@@ -221,10 +219,7 @@ class Scene:
             return
         self.wire.ok("sequence_create", {"locator": self.seq, "user_metadata": {"k": 1}})
         session = self.wire.ok("session_create", {"locator": self.seq})
-        self.tokens[rq.SESSION_UUID], self.tokens[rq.SESSION_LOC] = (
-            session["uuid"],
-            session["locator"],
-        )
+        self.tokens[rq.SESSION_UUID], self.tokens[rq.SESSION_LOC] = session["uuid"], session["locator"]
         self.has_seq = True
 
     def _ensure_topic(self) -> None:
@@ -256,9 +251,7 @@ class Scene:
     def touches_protected(self, sent: bytes) -> bool:
         """Whether ``sent`` names a protected sequence (a destructive request must not)."""
         return any(
-            re.search(
-                rb"(?<![A-Za-z0-9_-])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_-])", sent
-            )
+            re.search(rb"(?<![A-Za-z0-9_-])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_-])", sent)
             for name in self.shared.protected
         )
 
@@ -293,17 +286,8 @@ class Scene:
         outcomes = [described]
         for name, body in (
             ("sequence_notification_list", {"locator": sequence}),
-            (
-                "query",
-                {"sequence": {"name": {"$eq": sequence}, "user_metadata": {"k": {"$nex": None}}}},
-            ),
-            (
-                "query",
-                {
-                    "sequence": {"name": {"$eq": sequence}},
-                    "topic": {"user_metadata": {"k": {"$nex": None}}},
-                },
-            ),
+            ("query", {"sequence": {"name": {"$eq": sequence}, "user_metadata": {"k": {"$nex": None}}}}),
+            ("query", {"sequence": {"name": {"$eq": sequence}}, "topic": {"user_metadata": {"k": {"$nex": None}}}}),
         ):
             data = json.dumps(body).encode()
             outcomes.append(attempt(f"DoAction {name}", lambda n=name, d=data: wire.action(n, d),
@@ -322,9 +306,7 @@ class Scene:
         except (ValueError, KeyError, TypeError):
             return outcomes  # the endpoint's metadata itself is checked as strict JSON
         cmd = {"resource_locator": locator}
-        outcomes.append(
-            attempt("GetFlightInfo", lambda: wire.info(cmd), info_docs, detail=repr(locator))
-        )
+        outcomes.append(attempt("GetFlightInfo", lambda: wire.info(cmd), info_docs, detail=repr(locator)))
         outcomes.append(attempt("GetSchema", lambda: wire.client.get_schema(command(cmd), wire.served.options()),
                                 detail=repr(locator)))  # fmt: skip
         body = json.dumps({"locator": locator}).encode()
@@ -337,13 +319,9 @@ class Scene:
     def cleanup(self) -> list[Outcome]:
         """Delete every own sequence (each must go, or be gone already)."""
         return [
-            attempt(
-                "DoAction sequence_delete",
-                lambda n=name: self.wire.action(
-                    "sequence_delete", json.dumps({"locator": n}).encode()
-                ),
-                detail=repr(name),
-            )  # fmt: skip
+            attempt("DoAction sequence_delete",
+                    lambda n=name: self.wire.action("sequence_delete", json.dumps({"locator": n}).encode()),
+                    detail=repr(name))  # fmt: skip
             for name in self._sequences()
         ]
 

@@ -65,11 +65,8 @@ SURVEYS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Fuzz, Any], list[Seen
     **{f"stored {leaf}": (rq.stored_writes(leaf), exercise_action) for leaf in rq.STORED_LEAVES},
     "raw bodies": (rq.raw_action_requests(), exercise_action),
     "descriptors": (
-        st.tuples(
-            rq.descriptors(),
-            st.sampled_from(["GetFlightInfo", "GetSchema"]),
-            st.sampled_from(["admin", "reader"]),
-        ),
+        st.tuples(rq.descriptors(), st.sampled_from(["GetFlightInfo", "GetSchema"]),
+                  st.sampled_from(["admin", "reader"])),
         lambda fz, r: exercise_descriptor(fz, *r),
     ),  # fmt: skip
     "tickets": (rq.tickets(), exercise_ticket),
@@ -113,15 +110,11 @@ def survey(folder: Path, examples: int, tally: Tally) -> None:
             try:
                 canary_intact(fz)
             except AssertionError as exc:
-                tally.add(
-                    violation("canary or store broken", "after the fuzzing"), f"[{kind}]", str(exc)
-                )
+                tally.add(violation("canary or store broken", "after the fuzzing"), f"[{kind}]", str(exc))
         print(f"surveyed {kind}: {len(tally.found)} distinct violations so far", file=sys.stderr)
 
 
-def _probe(
-    fz: Fuzz, kind: str, run: Callable[[Fuzz, Any], list[Seen]], tally: Tally
-) -> Callable[[Any], None]:
+def _probe(fz: Fuzz, kind: str, run: Callable[[Fuzz, Any], list[Seen]], tally: Tally) -> Callable[[Any], None]:
     """The test body for one kind: run the request, tally what it breaks, never fail."""
 
     def probe(request: Any) -> None:

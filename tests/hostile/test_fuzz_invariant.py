@@ -208,9 +208,7 @@ def any_request() -> st.SearchStrategy[tuple[str, Any]]:
         rq.tickets().map(lambda t: ("ticket", t)),
         rq.criteria().map(lambda c: ("criteria", c)),
         st.sampled_from(rq.UPLOAD_KINDS).flatmap(rq.upload_specs).map(lambda u: ("upload", u)),
-        st.tuples(rq.keys(), st.sampled_from(rq.KEYED_CALLS), st.booleans()).map(
-            lambda k: ("key", k)
-        ),
+        st.tuples(rq.keys(), st.sampled_from(rq.KEYED_CALLS), st.booleans()).map(lambda k: ("key", k)),
     )
 
 
@@ -317,10 +315,7 @@ def test_glob_does_not_freeze(fz: Fuzz, shape: str, data: st.DataObject) -> None
     try:
         thread.start()
         time.sleep(0.05)
-        probe = attempt(
-            "DoAction info",
-            lambda: probe_wire.action("info", b"{}", options=served.options(timeout=60)),
-        )
+        probe = attempt("DoAction info", lambda: probe_wire.action("info", b"{}", options=served.options(timeout=60)))
     finally:
         thread.join()
         hostile.close()

@@ -102,9 +102,7 @@ def test_bad_globs_fail_when_built() -> None:
 
 def test_one_window_shape() -> None:
     assert TimeWindow.checked(1, 2, "w") == TimeWindow(1, 2)
-    with pytest.raises(
-        InvalidArgument, match="w: empty time window, start_ns 2 must be < end_ns 2"
-    ):
+    with pytest.raises(InvalidArgument, match="w: empty time window, start_ns 2 must be < end_ns 2"):
         TimeWindow.checked(2, 2, "w")
     assert TimeWindow.from_json({"start_ns": 1, "end_ns": None}, "w") == TimeWindow(1, None)
     with pytest.raises(InvalidArgument, match="'end_ns' must be an integer"):

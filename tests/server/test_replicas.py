@@ -70,12 +70,7 @@ def test_clients_through_haproxy_use_every_replica(deployment: Deployment) -> No
                 topic.push(_imu(i))
     with MosaicoClient.connect("127.0.0.1", deployment.port, timeout=10) as client:
         assert sorted(client.list_sequences()) == sorted(f"run-{n}" for n in range(3 * REPLICAS))
-        frame = (
-            client.sequence_handler("run-4")
-            .get_topic_handler("/imu")
-            .get_data_streamer()
-            .to_pandas()
-        )
+        frame = client.sequence_handler("run-4").get_topic_handler("/imu").get_data_streamer().to_pandas()
         assert len(frame) == 500
     served = [deployment.log(i).count("sequence.create ") for i in range(1, REPLICAS + 1)]
     assert served == [REPLICAS] * REPLICAS, served

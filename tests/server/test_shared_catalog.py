@@ -220,3 +220,4 @@ def test_a_fast_server_shares_the_catalog_of_durable_ones(backend: Backend, tmp_
     finally:
         fast.close()
         safe.close()
+

@@ -118,7 +118,9 @@ def _arrow_field(tag: str, name: str):
 
 def test_registry_holds_exactly_the_standard_tags() -> None:
     registry = _registry()
-    standard = {tag for tag, cls in registry.items() if cls.__module__.startswith("mosaico.types.")}
+    standard = {
+        tag for tag, cls in registry.items() if cls.__module__.startswith("mosaico.types.")
+    }
     assert standard == set(TAGS)
 
 

@@ -14,9 +14,7 @@ from mosaico.server.launch import serve_process
 from tests.scale.replicas import replicas
 
 
-@pytest.fixture(
-    scope="session", params=["server", pytest.param("replicas", marks=pytest.mark.scale)]
-)
+@pytest.fixture(scope="session", params=["server", pytest.param("replicas", marks=pytest.mark.scale)])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:

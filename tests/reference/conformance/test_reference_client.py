@@ -108,7 +108,9 @@ def test_connect_reports_server_info(client: MosaicoClient) -> None:
     assert info.config.grpc_max_decode_message_size == 52428800
 
 
-def test_finalized_sequence_is_listed_and_exists(client: MosaicoClient, recording: str) -> None:
+def test_finalized_sequence_is_listed_and_exists(
+    client: MosaicoClient, recording: str
+) -> None:
     assert recording in client.list_sequences()
     assert client.sequence_exists(recording) and client.sequence_exists("/conf-main/")
     assert not client.sequence_exists("conf-missing")

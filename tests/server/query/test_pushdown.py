@@ -62,19 +62,8 @@ BOUNDS: dict[str, list[Any]] = {
 }
 NUMBERS: list[Any] = [-BIG - 1, -BIG, -1e19, -2.5, -1, 0, 0.5, 1, 2, 2.5, 5, 2**53, 2**53 + 1,
                       BIG - 1, BIG, 1e19, 1e300]  # fmt: skip
-TEXTS = [
-    *BOUNDS["text"],
-    "a_b",
-    "cam/front",
-    "/cam/front",
-    "imu",
-    "/Imu",
-    "T",
-    "t",
-    "image",
-    "t/0",
-    "/u/1",
-]
+TEXTS = [*BOUNDS["text"], "a_b", "cam/front", "/cam/front", "imu", "/Imu", "T", "t", "image",
+         "t/0", "/u/1"]
 PATTERNS = ["*", "a*", "A*", "*b", "a?", "[aA]*", "[!a]*", "#*", "a-*", "a_*", "*-*", "%*", "!*",
             "cam/*", "/cam*", "/*", "?", "*/front", "i*", "run-*", "*/0", "[rR]un*"]  # fmt: skip
 STRING_OPS = ["$eq", "$neq", "$lt", "$leq", "$gt", "$geq", "$between", "$outside", "$in", "$match"]
@@ -319,9 +308,7 @@ def test_numeric_conditions_are_pruned_in_sql_alone(store: Store, data: st.DataO
                            st.builds(lambda op, v: {op: v}, st.sampled_from(["$eq", "$neq", "$in"]),
                                      st.booleans()).map(lambda c: {k: [v] if k == "$in" else v
                                                                    for k, v in c.items()}))  # fmt: skip
-    plan = plan_query(
-        QueryRequest.from_json({"ontology": {k: data.draw(conditions) for k in keys}})
-    )
+    plan = plan_query(QueryRequest.from_json({"ontology": {k: data.draw(conditions) for k in keys}}))
     _assert_same_chunks(store, store.catalog.get_topic("s", "imu").id, plan.ontology["T"],
                         data.draw(windows()))  # fmt: skip
 
@@ -362,10 +349,7 @@ def test_integers_no_double_equals_are_left_to_python(store: Store,
                                                       condition: dict[str, Any]) -> None:  # fmt: skip
     """Against a real leaf bounded at 2**53, an integer operand a double cannot hold is
     compared by Python, exactly, never rounded to the double next to it in SQL."""
-    bounds = [
-        ColumnStats(TIMESTAMP, "int", 0, 0, 10),
-        ColumnStats("b", "real", 0, 2.0**53, 2.0**53),
-    ]
+    bounds = [ColumnStats(TIMESTAMP, "int", 0, 0, 10), ColumnStats("b", "real", 0, 2.0**53, 2.0**53)]
     _fill(store, [("s", {}, [("imu", "T", "default", {}, [(0, 10, bounds)])])])
     plan = plan_query(QueryRequest.from_json({"ontology": {"T.b": condition}}))
     _assert_same_chunks(store, store.catalog.get_topic("s", "imu").id, plan.ontology["T"],
@@ -437,9 +421,7 @@ def _upload(store: Store, name: str, metadata: dict[str, Any], tags: list[str], 
     session = store.create_session(act.SessionCreate(name)).uuid
     for index, tag in enumerate(tags):
         locator = TopicLocator(name, f"{tag.lower()}/{index}")
-        created = store.create_topic(
-            act.TopicCreate(session, locator, "default", tag, {"i": index})
-        )
+        created = store.create_topic(act.TopicCreate(session, locator, "default", tag, {"i": index}))
         upload = store.begin_upload(UploadCommand(locator, created.uuid), SCHEMA)
         for part in range(4):  # several chunks, of differing ranges
             upload.add(_rows(seed + part * 3 + index, 40))
@@ -649,9 +631,7 @@ def test_a_selective_query_asks_the_catalog_a_few_indexed_queries(
     assert len(service.candidates(plan)) == 3  # the rows the catalog returned
     candidates = next(s for s in statements if "ORDER BY q.created_at_ns" in s)
     with many.catalog.database.transaction() as cur:
-        steps = " ".join(
-            str(r[-1]) for r in cur.execute(f"EXPLAIN QUERY PLAN {candidates}").fetchall()
-        )
+        steps = " ".join(str(r[-1]) for r in cur.execute(f"EXPLAIN QUERY PLAN {candidates}").fetchall())
     assert index in steps and "SCAN" not in steps, steps
 
 
@@ -662,9 +642,7 @@ def test_a_created_time_range_is_answered_by_its_index(many: Store) -> None:
     assert [item["sequence"] for item in reply["items"]] == ["calib-0", "calib-1", "calib-2"]
     assert len(statements) == 1, statements
     with many.catalog.database.transaction() as cur:
-        steps = " ".join(
-            str(r[-1]) for r in cur.execute(f"EXPLAIN QUERY PLAN {statements[0]}").fetchall()
-        )
+        steps = " ".join(str(r[-1]) for r in cur.execute(f"EXPLAIN QUERY PLAN {statements[0]}").fetchall())
     assert "sequences_by_created" in steps, steps
 
 
@@ -678,9 +656,7 @@ def test_postgres_finds_name_patterns_through_the_like_index(
         try:
             for i in range(50):
                 store.catalog.create_sequence(f"drive-{i:03d}", {})
-            plan = plan_query(
-                QueryRequest.from_json({"sequence": {"name": {"$match": "drive-01*"}}})
-            )
+            plan = plan_query(QueryRequest.from_json({"sequence": {"name": {"$match": "drive-01*"}}}))
             where = candidate_filter(plan)
             with store.catalog.database.transaction() as cur:
                 cur.execute("SET LOCAL enable_seqscan = off")

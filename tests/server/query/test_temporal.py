@@ -19,7 +19,9 @@ def test_examples() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(-50, 50), max_size=15), max_size=5), st.integers(0, 12))
-def test_merging_batches_in_any_order_equals_one_walk(batches: list[list[int]], dt: int) -> None:
+def test_merging_batches_in_any_order_equals_one_walk(
+    batches: list[list[int]], dt: int
+) -> None:
     pieces = [batch_clusters(np.sort(np.array(b, dtype=np.int64)), dt) for b in batches]
     everything = [t for b in batches for t in b]
     assert list(merge_clusters(pieces, dt)) == walk_clusters(everything, dt)
