@@ -58,18 +58,23 @@ def resolve_type(tag: str, schema: pa.Schema) -> type | None:
     return None
 
 
-def decoder_for(tag: str, schema: pa.Schema, topic: str) -> Decoder:
-    """A batch -> objects function for one topic stream (warns when it falls back)."""
-    cls = resolve_type(tag, schema)
-    if cls is not None:
-        return cls.from_batch  # type: ignore[attr-defined,no-any-return]
+def decoder_for(tag: str, schema: pa.Schema, topic: str, *, projected: bool = False) -> Decoder:
+    """A batch -> objects function for one topic stream (warns when it falls back).
+
+    A ``projected`` stream (some fields only) cannot build its type's objects: its rows
+    decode to ``Unmodeled`` holding the fields read, without a warning (they were asked for).
+    """
     fp = schema_fingerprint(schema)
-    reason = "is not registered" if tag not in registry else f"has drifted (fingerprint {fp})"
-    warnings.warn(
-        f"topic {topic!r}: ontology tag {tag!r} {reason}; rows decode to Unmodeled",
-        UnmodeledTypeWarning,
-        stacklevel=3,
-    )
+    if not projected:
+        cls = resolve_type(tag, schema)
+        if cls is not None:
+            return cls.from_batch  # type: ignore[attr-defined,no-any-return]
+        reason = "is not registered" if tag not in registry else f"has drifted (fingerprint {fp})"
+        warnings.warn(
+            f"topic {topic!r}: ontology tag {tag!r} {reason}; rows decode to Unmodeled",
+            UnmodeledTypeWarning,
+            stacklevel=3,
+        )
     names = [n for n in schema.names if n != TIMESTAMP]
 
     def decode(batch: pa.RecordBatch) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import pyarrow as pa
@@ -14,7 +14,7 @@ from mosaico.client.fallback import resolve_type
 from mosaico.client.streams import SequenceDataStreamer, TopicDataStreamer
 from mosaico.errors import InputError, UnknownNameError
 from mosaico.protocol.appmeta import Interval, SequenceMetadata, SessionMetadata, TopicMetadata
-from mosaico.protocol.commands import ResourceCommand, TimeWindow
+from mosaico.protocol.commands import Fields, ResourceCommand, TimeWindow
 from mosaico.protocol.errors import InvalidArgument, NotFound, ProtocolError
 from mosaico.protocol.names import TopicLocator, normalize_sequence_name, normalize_topic_path
 from mosaico.protocol.topic_type import TIMESTAMP
@@ -48,11 +48,24 @@ def _window(start: int | None, end: int | None) -> TimeWindow:
         raise InputError(err.detail) from err
 
 
+def _fields(fields: Sequence[str] | None, what: str) -> Fields | None:
+    """A user's field list as sent: None (every field) or a tuple of dotted paths."""
+    if fields is None:
+        return None
+    if isinstance(fields, str) or not all(isinstance(f, str) and f for f in fields):
+        raise InputError(
+            f"{what}: fields must be a list of dotted field paths (['acceleration.x']), "
+            f"got {fields!r}"
+        )
+    return tuple(fields)
+
+
 def _endpoint(
-    connection: Connection, topic: TopicLocator, window: TimeWindow
+    connection: Connection, topic: TopicLocator, window: TimeWindow, fields: Fields | None = None
 ) -> tuple[TopicMetadata, bytes]:
-    """The catalogue entry and ticket of ``topic``, read in ``window``."""
-    info = connection.flight_info(ResourceCommand(topic.sequence, topic, window))
+    """The catalogue entry and ticket of ``topic``, read in ``window`` (and projected to
+    ``fields``)."""
+    info = connection.flight_info(ResourceCommand(topic.sequence, topic, window, fields))
     for meta, ticket in _endpoints(info):
         if meta.topic == topic:
             return meta, ticket
@@ -162,20 +175,30 @@ class TopicHandler:
         return resolve_type(self.ontology_tag, self.schema)
 
     def get_data_streamer(
-        self, start_timestamp_ns: int | None = None, end_timestamp_ns: int | None = None
+        self,
+        start_timestamp_ns: int | None = None,
+        end_timestamp_ns: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> TopicDataStreamer:
         """The topic's rows with ``start <= timestamp_ns < end`` (bounds optional).
 
         The stream opens now (one ``GetFlightInfo``, one ``DoGet``); an empty window gives
-        an empty stream.
+        an empty stream. With ``fields`` (dotted paths: ``"acceleration.x"``, a whole struct
+        ``"orientation"``; ``[]`` for timestamps only) the server reads and sends only
+        ``timestamp_ns`` and those fields, nesting kept (``acceleration: struct<x>``); the
+        stream is then ``projected`` (see `TopicDataStreamer`).
 
         Raises:
-            InputError: ``start >= end`` (the window would be empty).
+            InputError: ``start >= end`` (the window would be empty), or ``fields`` is not
+                a list of non-empty strings.
+            InvalidArgument: a field the topic lacks (the message names it).
             NotFound: the topic was deleted since the handler was fetched.
         """
         window = _window(start_timestamp_ns, end_timestamp_ns)
-        meta, ticket = _endpoint(self._conn, self.metadata.topic, window)
-        return TopicDataStreamer(self.name, meta.ontology_tag, self._conn.do_get(ticket))
+        wanted = _fields(fields, f"topic {self.locator!r}")
+        meta, ticket = _endpoint(self._conn, self.metadata.topic, window, wanted)
+        reader = self._conn.do_get(ticket)
+        return TopicDataStreamer(self.name, meta.ontology_tag, reader, projected=wanted is not None)
 
 
 class SequenceHandler:
@@ -287,6 +310,7 @@ class SequenceHandler:
         topics: list[str] | None = None,
         start_timestamp_ns: int | None = None,
         end_timestamp_ns: int | None = None,
+        fields: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> SequenceDataStreamer:
         """Selected (default: all) topics merged on timestamp inside ``[start, end)``.
 
@@ -297,26 +321,64 @@ class SequenceHandler:
             topics: topic names (``imu`` or ``/imu``); None or empty: every topic.
             start_timestamp_ns: first ``timestamp_ns`` kept (inclusive); None: unbounded.
             end_timestamp_ns: end of the window (exclusive); None: unbounded.
+            fields: the fields to read (see `TopicHandler.get_data_streamer`): one list for
+                every selected topic with rows (each must have them all), or a list per topic
+                name
+                (``{"/imu": ["acceleration.x"], "/camera": []}``; topics not named are read
+                whole).
 
         Raises:
-            UnknownNameError: a name in ``topics`` is not a topic of this sequence.
-            InputError: ``start >= end`` (the window would be empty).
+            UnknownNameError: a name in ``topics`` or in ``fields`` is not a topic of this
+                sequence.
+            InputError: ``start >= end`` (the window would be empty), or malformed ``fields``.
+            InvalidArgument: a field a topic lacks (the message names both).
         """
         window = _window(start_timestamp_ns, end_timestamp_ns)
         wanted: set[str] | None = None
         if topics:
-            wanted = {"/" + normalize_topic_path(t) for t in topics}
-            unknown = wanted - set(self.topics)
-            if unknown:
-                raise UnknownNameError(f"sequence {self.name!r} has no topic(s) {sorted(unknown)}")
-        info = self._conn.flight_info(ResourceCommand(self.name, None, window))
+            wanted = self._known({"/" + normalize_topic_path(t) for t in topics})
+        per_topic = self._per_topic(fields, sorted(wanted or self.topics))
+        command = ResourceCommand(
+            self.name, None, window, None if per_topic is None else dict(per_topic)
+        )
         streams = []
-        for meta, ticket in _endpoints(info):
+        for meta, ticket in _endpoints(self._conn.flight_info(command)):
             if _interval(meta) is None or (wanted is not None and meta.topic.name not in wanted):
                 continue
             reader = self._conn.do_get(ticket)
-            streams.append(TopicDataStreamer(meta.topic.name, meta.ontology_tag, reader))
+            projected = per_topic is not None and meta.topic.path in per_topic
+            streams.append(
+                TopicDataStreamer(meta.topic.name, meta.ontology_tag, reader, projected=projected)
+            )
         return SequenceDataStreamer(streams)
+
+    def _known(self, names: set[str]) -> set[str]:
+        """``names`` (``/path``), checked to be topics of this sequence."""
+        unknown = names - set(self.topics)
+        if unknown:
+            raise UnknownNameError(f"sequence {self.name!r} has no topic(s) {sorted(unknown)}")
+        return names
+
+    def _per_topic(
+        self, fields: Sequence[str] | Mapping[str, Sequence[str]] | None, topics: list[str]
+    ) -> dict[str, Fields] | None:
+        """``fields`` as the command sends it: a projection per topic path (no ``/``)."""
+        if fields is None:
+            return None
+        if isinstance(fields, Mapping):
+            named = {"/" + normalize_topic_path(t): f for t, f in fields.items()}
+            self._known(set(named))
+        else:  # topics without rows are left out of the stream: nothing to project
+            named = dict.fromkeys(
+                (t for t in topics if t in self._topic_meta and _interval(self._topic_meta[t])),
+                fields,
+            )
+        out: dict[str, Fields] = {}
+        for name, paths in named.items():
+            wanted = _fields(paths, f"topic {name!r}")
+            if wanted is not None:
+                out[name[1:]] = wanted
+        return out
 
     def update(self, **kwargs: Any) -> SequenceUpdater:
         """A writer for a new session of this sequence (see ``MosaicoClient.sequence_update``).

@@ -44,14 +44,22 @@ class TopicDataStreamer:
     ``schema`` is the ``DoGet`` stream's; ``decode`` turns one batch into objects (the
     type's ``from_batch``, or `Unmodeled` rows when the type is unknown or has drifted).
 
+    A ``projected`` stream (``get_data_streamer(fields=...)``) holds some fields only: its
+    schema is the pruned one, and its messages carry `Unmodeled` data with just those fields
+    (``msg.data.data["acceleration"]["x"]``); the columnar forms are the way to read it.
+
     >>> stream = client.topic_handler("run-1", "sensors/imu").get_data_streamer()
     >>> for msg in stream:
     ...     msg.timestamp_ns, msg.data.acceleration.z
     """
 
-    def __init__(self, name: str, ontology_tag: str, reader: flight.FlightStreamReader) -> None:
+    def __init__(
+        self, name: str, ontology_tag: str, reader: flight.FlightStreamReader, *,
+        projected: bool = False,
+    ) -> None:  # fmt: skip
         self.name = name
         self.ontology_tag = ontology_tag
+        self.projected = projected
         self._reader = reader
         with translated():
             self.schema: pa.Schema = reader.schema
@@ -62,7 +70,7 @@ class TopicDataStreamer:
         """Batch -> objects for this stream, chosen on first use: columnar readers
         (``batches``, ``to_pandas``) never decode, so an unknown type warns only when
         objects are asked for."""
-        return decoder_for(self.ontology_tag, self.schema, self.name)
+        return decoder_for(self.ontology_tag, self.schema, self.name, projected=self.projected)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The topic's record batches as the server sends them (never empty)."""

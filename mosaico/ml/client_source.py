@@ -8,7 +8,7 @@ processes).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -35,10 +35,17 @@ class HandlerSource:
         lo, hi = self._handler.timestamp_ns_min, self._handler.timestamp_ns_max
         return None if lo is None or hi is None else (lo, hi)
 
-    def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
-        """The topic's batches in `[start_ns, end_ns)`, one ``DoGet`` per call; the stream is
-        cancelled when the iterator is closed early."""
-        streamer = self._handler.get_data_streamer(start_ns, end_ns)
+    def batches(
+        self, start_ns: int | None, end_ns: int | None, fields: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The topic's batches in `[start_ns, end_ns)`, one ``DoGet`` per call, of `fields`
+        only when given (the server reads only those columns); the stream is cancelled when
+        the iterator is closed early.
+
+        Raises:
+            InvalidArgument: a field the topic lacks.
+        """
+        streamer = self._handler.get_data_streamer(start_ns, end_ns, fields)
         try:
             yield from streamer.batches()
         finally:

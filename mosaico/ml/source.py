@@ -2,7 +2,9 @@
 
 The ML module never talks to the client directly: anything that can hand out a topic's
 record batches (topic schema, sorted by `timestamp_ns`) for a `[start, end)` window is a
-`TopicSource`. Adapters from the client's handlers implement the same protocol.
+`TopicSource`. Adapters from the client's handlers implement the same protocol. A source
+can be asked for some fields only (``batches(..., fields=[...])``): the client's adapter has
+the server read only those columns, `TableSource` projects in memory.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import numpy as np
 import pyarrow as pa
 
 from mosaico.ml.errors import MLInputError
+from mosaico.protocol.errors import InvalidArgument
+from mosaico.protocol.projection import project, project_table
 from mosaico.protocol.topic_type import TIMESTAMP
 
-__all__ = ["TIMESTAMP", "TableSource", "TopicSource", "by_name", "select"]
+__all__ = ["TIMESTAMP", "TableSource", "TopicSource", "by_name", "project_schema", "select"]
 
 
 @runtime_checkable
@@ -42,9 +46,27 @@ class TopicSource(Protocol):
         """First and last record timestamp (both inclusive), or None for an empty topic."""
         ...
 
-    def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
-        """Record batches with `start_ns <= timestamp_ns < end_ns`, in timestamp order."""
+    def batches(
+        self, start_ns: int | None, end_ns: int | None, fields: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches with `start_ns <= timestamp_ns < end_ns`, in timestamp order.
+
+        With `fields` (dotted paths through structs, `[]` for timestamps only) the batches
+        hold `timestamp_ns` and those fields only, of the schema `project_schema` gives.
+        """
         ...
+
+
+def project_schema(source: TopicSource, fields: Sequence[str]) -> pa.Schema:
+    """The schema of `source`'s batches projected to `fields` (see `TopicSource.batches`).
+
+    Raises:
+        MLInputError: a field the source lacks (the message names it).
+    """
+    try:
+        return project(source.schema, fields, source.name).schema
+    except InvalidArgument as err:
+        raise MLInputError(err.detail) from err
 
 
 class TableSource:
@@ -136,12 +158,23 @@ class TableSource:
             return None
         return int(self._ts[0]), int(self._ts[-1])
 
-    def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[pa.RecordBatch]:
-        """Zero-copy slices of the rows in `[start_ns, end_ns)`, at most `batch_rows` each."""
+    def batches(
+        self, start_ns: int | None, end_ns: int | None, fields: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Zero-copy slices of the rows in `[start_ns, end_ns)`, at most `batch_rows` each;
+        with `fields`, projected in memory (the kept leaves are not copied either).
+
+        Raises:
+            MLInputError: a field the table lacks.
+        """
+        schema = None if fields is None else project_schema(self, fields)
         lo = 0 if start_ns is None else int(np.searchsorted(self._ts, start_ns, "left"))
         hi = len(self._ts) if end_ns is None else int(np.searchsorted(self._ts, end_ns, "left"))
         if hi > lo:
-            yield from self._table.slice(lo, hi - lo).to_batches(max_chunksize=self._batch_rows)
+            rows = self._table.slice(lo, hi - lo)
+            if schema is not None:
+                rows = project_table(rows, schema)
+            yield from rows.to_batches(max_chunksize=self._batch_rows)
 
 
 def by_name(sources: Iterable[TopicSource]) -> dict[str, TopicSource]:

@@ -5,7 +5,9 @@ window (what hold, as-of, drop and the left side of interpolation need) and read
 past it (the right side of interpolation), so chunked output equals the one-shot output.
 Output: one flat table, `timestamp_ns` (the ticks) then `<topic>.<field path>` columns.
 The grid (`mosaico.ml.grid`) says where the ticks are; `mosaico.ml.plan` which columns
-each stream keeps and how they align; `mosaico.ml.align` does the vectorised work.
+each stream keeps and how they align; `mosaico.ml.reads` which fields each topic reads (only
+those: a reference grid's own topic reads its timestamps alone); `mosaico.ml.align` does the
+vectorised work.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mosaico.ml.flatten import FixedLists, check_fixed_lists, flatten_table
 from mosaico.ml.grid import Grid, Numbering, RunStart, Ticks, make_grid
 from mosaico.ml.plan import Plan, plan
 from mosaico.ml.policy import Interpolate, Stream
+from mosaico.ml.reads import projected_sources
 from mosaico.ml.seek import first_key, last_key, records_from, seed
 from mosaico.ml.source import TopicSource
 from mosaico.ml.timekey import TimeKey, TimestampSource, check_timestamp_source
@@ -175,7 +178,8 @@ class Synchronizer:
             or a topic without the time field to align on.
 
     `schema` is the output schema: `timestamp_ns` (the ticks), then each stream's columns
-    as `<topic>.<field path>`, all nullable. No data is read until `run` or `table`.
+    as `<topic>.<field path>`, all nullable. No data is read until `run` or `table`; then
+    each topic reads only the fields it uses (`reads`: by topic, the sources as read).
 
     >>> sync = Synchronizer(
     ...     sources, [Stream("/imu", Interpolate()), Stream("/gps", AsOf(50_000_000))],
@@ -211,6 +215,9 @@ class Synchronizer:
         # Every topic a run reads: the streams, then the grid's own.
         self._topics = list(dict.fromkeys([s.topic for s in specs] + list(self.grid.reads)))
         self._streams = [s.topic for s in specs]
+        self.reads = projected_sources(
+            sources, self.plans, self._topics, self.time_keys, fixed_lists
+        )
 
     # --- what the grid asks about the data ------------------------------------------------
 
@@ -218,19 +225,19 @@ class Synchronizer:
         """First tick of a rate grid: `start_ns`, else the earliest first sample."""
         if start_ns is not None:
             return start_ns
-        firsts = [first_key(self.sources[t], self.time_keys[t]) for t in self._streams]
+        firsts = [first_key(self.reads[t], self.time_keys[t]) for t in self._streams]
         seen = [k for k in firsts if k is not None]
         return min(seen) if seen else None
 
     def last_key(self) -> int | None:
         """The latest last sample of the streams."""
-        lasts = [last_key(self.sources[t], self.time_keys[t]) for t in self._streams]
+        lasts = [last_key(self.reads[t], self.time_keys[t]) for t in self._streams]
         seen = [k for k in lasts if k is not None]
         return max(seen) if seen else None
 
     def keys(self, topic: str) -> np.ndarray:
         """Every key of a topic, in order (reads the topic)."""
-        source, key = self.sources[topic], self.time_keys[topic]
+        source, key = self.reads[topic], self.time_keys[topic]
         keys = [key.keys(b)[0] for b in source.batches(None, None)]
         return np.concatenate(keys) if keys else np.empty(0, np.int64)
 
@@ -275,7 +282,7 @@ class Synchronizer:
         read_from = start_ns if start_ns is not None else data_start
         seeds = self._seeds(start_ns, data_start)
         cursors = {
-            t: Cursor(self.sources[t], read_from, data_end, self.time_keys[t], records_from=r)
+            t: Cursor(self.reads[t], read_from, data_end, self.time_keys[t], records_from=r)
             for t, r in self._records_from(seeds, read_from).items()
         }
         ticks = self.grid.start(self, RunStart(read_from, origin_ns, self._seed_keys(seeds)))
@@ -315,7 +322,7 @@ class Synchronizer:
         none when the ticks start where the data does."""
         if start_ns is None or (floor is not None and start_ns <= floor):
             return {}
-        return {t: seed(self.sources[t], start_ns, floor, self.time_keys[t]) for t in self._topics}
+        return {t: seed(self.reads[t], start_ns, floor, self.time_keys[t]) for t in self._topics}
 
     def _records_from(
         self, seeds: Mapping[str, Seed], read_from: int | None
@@ -329,7 +336,7 @@ class Synchronizer:
             if t in seeds:
                 out[t] = seeds[t][1]
             elif read_from is not None and not key.is_record:
-                out[t] = records_from(self.sources[t], read_from, key)
+                out[t] = records_from(self.reads[t], read_from, key)
             else:
                 out[t] = None
         return out
@@ -341,7 +348,7 @@ class Synchronizer:
         return int(self.time_keys[topic].keys(row)[0][0])
 
     def _aligner(self, p: Plan, seed_row: pa.RecordBatch | None) -> _Aligner:
-        aligner = _Aligner(p, self.sources[p.stream.topic], self.fixed_lists)
+        aligner = _Aligner(p, self.reads[p.stream.topic], self.fixed_lists)
         if seed_row is not None:
             aligner.seed(seed_row, self._key(p.stream.topic, seed_row))
         return aligner

@@ -10,6 +10,7 @@ b'{"locator":"run-001/imu","start_ns":1,"end_ns":null}'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -20,8 +21,45 @@ from mosaico.protocol.names import (
     TopicLocator,
     is_topic_locator,
     normalize_sequence_name,
+    normalize_topic_path,
     parse_uuid,
 )
+
+MAX_FIELDS = 10_000
+"""Most field paths one command or ticket may name (as many as an upload has leaves)."""
+MAX_FIELD_CHARS = 1024
+"""Longest field path accepted, in characters."""
+
+Fields = tuple[str, ...]
+"""A checked projection: dotted field paths, ``()`` for timestamps only."""
+
+
+def parse_fields(value: Any, what: str, budget: int = MAX_FIELDS) -> Fields:
+    """A received ``fields`` array, checked: at most ``budget`` non-empty strings of at
+    most ``MAX_FIELD_CHARS`` characters each.
+
+    Raises:
+        InvalidArgument: naming the document (``what``) and what was wrong.
+    """
+    if not isinstance(value, list):
+        raise InvalidArgument(
+            f"{what}: 'fields' must be a JSON array of field paths, got {_kind(value)}"
+        )
+    if len(value) > budget:
+        raise InvalidArgument(f"{what}: 'fields' names {len(value)} paths, more than {budget}")
+    for index, path in enumerate(value):
+        if not isinstance(path, str) or not path:
+            got = "an empty string" if path == "" else _kind(path)
+            raise InvalidArgument(f"{what}: fields[{index}] must be a field path, got {got}")
+        if len(path) > MAX_FIELD_CHARS:
+            raise InvalidArgument(
+                f"{what}: fields[{index}] is {len(path)} characters, longer than {MAX_FIELD_CHARS}"
+            )
+    return tuple(value)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 @attrs.frozen
@@ -77,28 +115,39 @@ class TimeWindow:
         return not (self.end_ns is not None and max_ts >= self.end_ns)
 
 
+TopicFields = Mapping[str, Fields]
+"""A projection per topic path (no leading ``/``): what a sequence command may carry."""
+
+
 @attrs.frozen
 class ResourceCommand:
-    """GetFlightInfo / GetSchema command: a sequence name or a topic locator, plus a window.
+    """GetFlightInfo / GetSchema command: a sequence name or a topic locator, plus a window
+    and, optionally, the payload fields to read (our extension, see ``parse``).
 
     ``sequence`` is always set (for a topic, the topic's sequence); ``topic`` is None when
-    the command names a sequence.
+    the command names a sequence. ``fields`` is None (every field), one projection (for a
+    topic, or every topic of a sequence) or, for a sequence, a projection per topic path.
     """
 
     sequence: str
     topic: TopicLocator | None
     window: TimeWindow = TimeWindow()
+    fields: Fields | TopicFields | None = attrs.field(default=None, hash=False)
 
     @classmethod
     def parse(cls, data: bytes) -> ResourceCommand:
         """Parse a descriptor command: one segment names a sequence, more name a topic.
 
         The locator is normalised (§3.4); the optional ``timestamp_ns_start`` (inclusive) and
-        ``timestamp_ns_end`` (exclusive) become ``window``.
+        ``timestamp_ns_end`` (exclusive) become ``window``. The optional ``fields`` (an
+        extension the reference client never sends) is an array of dotted field paths, or,
+        in a sequence command, an object mapping topic paths to such arrays (topics it
+        does not name are read whole); each path is checked against the topic schemas when
+        the command is described.
 
         Raises:
             InvalidArgument: not a JSON object, no ``resource_locator``, a session locator
-                (with ``:``), a malformed name or an empty window.
+                (with ``:``), a malformed name, an empty window or malformed ``fields``.
         """
         what = "resource command"
         obj = jb.load_object(data, what)
@@ -109,26 +158,58 @@ class ResourceCommand:
         window = TimeWindow.checked(start, jb.opt_int(obj, "timestamp_ns_end", what), what)
         if is_topic_locator(raw):
             topic = TopicLocator.parse(raw)
-            return cls(topic.sequence, topic, window)
-        return cls(normalize_sequence_name(raw), None, window)
+            return cls(topic.sequence, topic, window, _fields(obj.get("fields"), what, False))
+        fields = _fields(obj.get("fields"), what, True)
+        return cls(normalize_sequence_name(raw), None, window, fields)
 
     @property
     def locator(self) -> str:
         """The wire locator: the sequence name, or ``<sequence>/<path>`` for a topic."""
         return self.sequence if self.topic is None else str(self.topic)
 
+    def fields_of(self, path: str) -> Fields | None:
+        """The projection of the topic at ``path`` (no leading ``/``); None: every field."""
+        if self.fields is None or isinstance(self.fields, tuple):
+            return self.fields
+        return self.fields.get(path)
+
     def to_json(self) -> dict[str, Any]:
-        """The command object; each window bound is sent only when it is set (§7.1)."""
+        """The command object; each window bound, and ``fields``, sent only when set (§7.1)."""
         obj: dict[str, Any] = {"resource_locator": self.locator}
         if self.window.start_ns is not None:
             obj["timestamp_ns_start"] = self.window.start_ns
         if self.window.end_ns is not None:
             obj["timestamp_ns_end"] = self.window.end_ns
+        if isinstance(self.fields, tuple):
+            obj["fields"] = list(self.fields)
+        elif self.fields is not None:
+            obj["fields"] = {path: list(f) for path, f in self.fields.items()}
         return obj
 
     def to_bytes(self) -> bytes:
         """The command as UTF-8 JSON, for ``FlightDescriptor.for_command``."""
         return jb.dump_object(self.to_json())
+
+
+def _fields(value: Any, what: str, per_topic: bool) -> Fields | TopicFields | None:
+    """A command's ``fields``: absent or null, an array, or (``per_topic``) an object of
+    arrays by topic path, at most ``MAX_FIELDS`` paths (and topics) in all."""
+    if value is None or isinstance(value, list):
+        return None if value is None else parse_fields(value, what)
+    if not per_topic or not isinstance(value, dict):
+        shape = "an array" + (" or an object of arrays by topic" if per_topic else "")
+        raise InvalidArgument(f"{what}: 'fields' must be {shape}, got {type(value).__name__}")
+    budget = MAX_FIELDS - len(value)
+    if budget < 0:
+        raise InvalidArgument(f"{what}: 'fields' names {len(value)} topics, more than {MAX_FIELDS}")
+    out: dict[str, Fields] = {}
+    for key, paths in value.items():
+        path = normalize_topic_path(key)
+        if path in out:
+            raise InvalidArgument(f"{what}: 'fields' names topic {path!r} twice")
+        out[path] = parse_fields(paths, f"{what}: topic {path!r}", budget)
+        budget -= len(out[path])
+    return out
 
 
 @attrs.frozen
@@ -158,13 +239,16 @@ class UploadCommand:
 
 @attrs.frozen
 class Ticket:
-    """DoGet ticket: the topic and the requested window, as JSON (§7.5).
+    """DoGet ticket: the topic and the requested window, as JSON (§7.5), and the fields to
+    read (our extension: ``fields``, sent only when set, so the tickets of the reference
+    client are as in the spec).
 
     The server issues one per topic endpoint; the client passes it back unchanged.
     """
 
     topic: TopicLocator
     window: TimeWindow = TimeWindow()
+    fields: Fields | None = None
 
     @classmethod
     def parse(cls, data: bytes) -> Ticket:
@@ -172,13 +256,19 @@ class Ticket:
 
         Raises:
             InvalidArgument: not a JSON object, no valid ``locator``, a bound that is not an
-                int64, or an empty window.
+                int64, an empty window, or malformed ``fields``.
         """
         what = "ticket"
         obj = jb.load_object(data, what)
         topic = TopicLocator.parse(jb.req_str(obj, "locator", what))
-        return cls(topic, TimeWindow.from_json(obj, what))
+        raw = obj.get("fields")
+        fields = None if raw is None else parse_fields(raw, what)
+        return cls(topic, TimeWindow.from_json(obj, what), fields)
 
     def to_bytes(self) -> bytes:
-        """``{"locator", "start_ns", "end_ns"}`` as UTF-8 JSON, for ``flight.Ticket``."""
-        return jb.dump_object({"locator": str(self.topic), **self.window.to_json()})
+        """``{"locator", "start_ns", "end_ns"}`` (and ``"fields"`` when set) as UTF-8
+        JSON, for ``flight.Ticket``."""
+        obj = {"locator": str(self.topic), **self.window.to_json()}
+        if self.fields is not None:
+            obj["fields"] = list(self.fields)
+        return jb.dump_object(obj)

@@ -161,16 +161,18 @@ class MosaicoFlightServer(flight.FlightServerBase):
     ) -> flight.FlightInfo:
         """``GetFlightInfo`` (spec §7.1-§7.4). For a topic command, one endpoint; for a
         sequence command, one endpoint per topic and the sequence metadata in the info's
-        ``app_metadata``. Each endpoint's ticket carries the command's window; the totals are
-        the rows and stored bytes of the topics, whatever the window.
+        ``app_metadata``. Each endpoint's ticket carries the command's window and, for a
+        projected topic, its ``fields`` (a projected topic command's schema is the projected
+        one); the totals are the rows and stored bytes of the topics, whatever the window.
 
         Raises:
-            flight.FlightError: ``INVALID_ARGUMENT`` for a path descriptor or a malformed
-                command, ``NOT_FOUND`` for an unknown sequence or topic.
+            flight.FlightError: ``INVALID_ARGUMENT`` for a path descriptor, a malformed
+                command or a field a topic lacks, ``NOT_FOUND`` for an unknown sequence or
+                topic.
         """
         cmd = ResourceCommand.parse(_command(descriptor, "GetFlightInfo"))
         if cmd.topic is not None:
-            view = self.store.describe_topic(cmd.topic, cmd.window)
+            view = self.store.describe_topic(cmd.topic, cmd.window, cmd.fields_of(cmd.topic.path))
             return flight.FlightInfo(
                 view.schema, descriptor, [_endpoint(view)],
                 view.metadata.data_info.total_row_count, view.metadata.data_info.total_bytes,
@@ -221,7 +223,8 @@ class MosaicoFlightServer(flight.FlightServerBase):
         self, context: flight.ServerCallContext, ticket: flight.Ticket
     ) -> flight.FlightDataStream:
         """``DoGet`` (spec §7.8): the ticket's topic rows inside its window, sorted by
-        ``timestamp_ns``, in the stored schema, in batches near the target message size.
+        ``timestamp_ns``, in the stored schema (projected to the ticket's ``fields``, if
+        any), in batches near the target message size.
         An error met while streaming (the topic deleted meanwhile, a storage fault) ends the
         stream with its status."""
         parsed = Ticket.parse(ticket.ticket)

@@ -13,6 +13,10 @@ The usual case needs no merge at all: a topic uploaded in time order has chunks 
 ranges do not overlap, so the sorted stream is just the chunks one after the other. That case
 streams each chunk's row groups in target-sized batches, with no buffering, sorting, take or
 concatenation (see ``_disjoint`` and ``_streamed_pieces``).
+
+Both paths can read some columns only (a projected ticket): ``columns`` are the dotted paths
+Parquet reads (``timestamp_ns`` among them), and ``schema`` is then the projected schema.
+Such a chunk is opened for ranged reads rather than fetched whole (``ChunkStore.open_chunk``).
 """
 
 from __future__ import annotations
@@ -57,14 +61,15 @@ class _Run:
 
     def __init__(
         self, pf: pq.ParquetFile, ordinal: int, schema: pa.Schema, window: TimeWindow,
-        read_rows: int,
+        read_rows: int, columns: list[str] | None,
     ) -> None:  # fmt: skip
         self.ordinal = ordinal
         self.schema = schema
         self.window = window
-        ts_index = schema.get_field_index(TIMESTAMP)
-        groups = _row_groups(pf, ts_index, window)
-        self._batches = pf.iter_batches(batch_size=read_rows, row_groups=groups, use_threads=False)
+        groups = _row_groups(pf, pf.schema_arrow.get_field_index(TIMESTAMP), window)
+        self._batches = pf.iter_batches(
+            batch_size=read_rows, row_groups=groups, columns=columns, use_threads=False
+        )
         self.table = schema.empty_table()
         self.ts = np.empty(0, dtype=np.int64)
         self.frontier = -_INF - 1  # largest timestamp loaded so far
@@ -120,7 +125,7 @@ def _disjoint(ordered: list[ChunkRow]) -> bool:
 
 def _streamed_pieces(
     store: ChunkStore, ordered: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
-    batch_rows: int,
+    batch_rows: int, columns: list[str] | None,
 ) -> Iterator[pa.Table]:  # fmt: skip
     """Rows of chunks that do not overlap in time, chunk after chunk: each chunk's in-window
     row groups are decoded ``batch_rows`` rows at a time (the only rows held in memory) and
@@ -130,26 +135,31 @@ def _streamed_pieces(
         # Only a chunk that reaches past an edge of the window needs its timestamps read.
         trim_start = start if start is not None and chunk.min_ts < start else None
         trim_end = end if end is not None and chunk.max_ts >= end else None
-        pf = store.open_chunk(chunk.path, whole=True)
-        yield from _chunk_pieces(pf, schema, window, trim_start, trim_end, batch_rows)
+        pf = store.open_chunk(chunk.path, whole=columns is None)
+        yield from _chunk_pieces(pf, schema, window, (trim_start, trim_end), batch_rows, columns)
 
 
 def _chunk_pieces(
-    pf: pq.ParquetFile, schema: pa.Schema, window: TimeWindow, trim_start: int | None,
-    trim_end: int | None, batch_rows: int,
+    pf: pq.ParquetFile, schema: pa.Schema, window: TimeWindow,
+    trim: tuple[int | None, int | None], batch_rows: int, columns: list[str] | None,
 ) -> Iterator[pa.Table]:  # fmt: skip
     """The in-window rows of one chunk, ``batch_rows`` at a time, cast to ``schema``; rows
-    are cut only at the given edges (None: the chunk lies inside the window on that side)."""
-    ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
-    groups = _row_groups(pf, ts_index, window)
+    are cut only at the edges ``trim`` gives (None: the chunk lies inside the window on
+    that side)."""
+    groups = _row_groups(pf, pf.schema_arrow.get_field_index(TIMESTAMP), window)
     if not groups:
         return
-    cast = not pf.schema_arrow.equals(schema, check_metadata=True)
+    trim_start, trim_end = trim
+    cast: bool | None = None  # decided on the first batch (a projection reads fewer columns)
     trims = trim_start is not None or trim_end is not None
-    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False):
+    for batch in pf.iter_batches(
+        batch_size=batch_rows, row_groups=groups, columns=columns, use_threads=False
+    ):
+        if cast is None:
+            cast = not batch.schema.equals(schema, check_metadata=True)
         lo, hi = 0, batch.num_rows
         if trims:
-            lo, hi = _inside(batch.column(ts_index).to_numpy(), trim_start, trim_end)
+            lo, hi = _inside(batch.column(TIMESTAMP).to_numpy(), trim_start, trim_end)
         if hi > lo:
             piece = batch if hi - lo == batch.num_rows else batch.slice(lo, hi - lo)
             yield pa.Table.from_batches([piece.cast(schema) if cast else piece])
@@ -175,7 +185,7 @@ def _stable_sorted(pieces: list[pa.Table]) -> pa.Table | None:
 
 def _merged_pieces(
     store: ChunkStore, ordered: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
-    read_rows: int,
+    read_rows: int, columns: list[str] | None,
 ) -> Iterator[pa.Table]:  # fmt: skip
     """Rows of chunks in time order (``_in_time_order``) that overlap in time, k-way merged
     (see the module docstring): each step emits what lies below ``_merge_bound``, then opens
@@ -190,8 +200,8 @@ def _merged_pieces(
         active = [r for r in active if not (r.done and len(r.ts) == 0)]
         if pending and pending[-1].min_ts <= bound:
             chunk = pending.pop()
-            pf = store.open_chunk(chunk.path, whole=True)
-            run = _Run(pf, chunk.ordinal, schema, window, read_rows)
+            pf = store.open_chunk(chunk.path, whole=columns is None)
+            run = _Run(pf, chunk.ordinal, schema, window, read_rows, columns)
             active.append(run)
             active.sort(key=lambda r: r.ordinal)
         for run in active:
@@ -201,19 +211,22 @@ def _merged_pieces(
 
 def read_sorted(
     store: ChunkStore, chunks: list[ChunkRow], schema: pa.Schema, window: TimeWindow,
-    batch_rows: int, read_rows: int,
+    batch_rows: int, read_rows: int, columns: list[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:  # fmt: skip
     """Rows of the chunks inside the window, sorted by timestamp (stable), in batches of
     ``batch_rows`` rows (the last may be smaller), never empty, cast to ``schema``.
+
+    With ``columns`` (dotted Parquet paths, ``timestamp_ns`` among them) only those are
+    read, and ``schema`` is the projected schema they make.
 
     Chunks that do not overlap in time are streamed one after the other, ``batch_rows`` rows
     at a time. Otherwise each open chunk is read ``read_rows`` rows at a time: that, times
     the number of chunks overlapping in time, bounds the memory of the merge."""
     ordered = _in_time_order(chunks, window)
     pieces = (
-        _streamed_pieces(store, ordered, schema, window, batch_rows)
+        _streamed_pieces(store, ordered, schema, window, batch_rows, columns)
         if _disjoint(ordered)
-        else _merged_pieces(store, ordered, schema, window, read_rows)
+        else _merged_pieces(store, ordered, schema, window, read_rows, columns)
     )
     # Pieces of at least a quarter of the target go out as they are (no copy); smaller ones
     # are coalesced first so that the stream does not degrade into many tiny messages.

@@ -32,14 +32,21 @@ from mosaico.protocol.appmeta import (
     TimeWindowInfo,
     TopicMetadata,
 )
-from mosaico.protocol.commands import ResourceCommand, Ticket, TimeWindow, UploadCommand
+from mosaico.protocol.commands import (
+    Fields,
+    ResourceCommand,
+    Ticket,
+    TimeWindow,
+    UploadCommand,
+)
 from mosaico.protocol.errors import InvalidArgument, NotFound, Unavailable
 from mosaico.protocol.info import Limits, ServerInfo
 from mosaico.protocol.jsonbody import dump_object
 from mosaico.protocol.names import SessionLocator, TopicLocator
 from mosaico.protocol.notifications import Notification, format_created_datetime
+from mosaico.protocol.projection import project
 from mosaico.protocol.responses import SessionCreated, TopicCreated
-from mosaico.server.catalog import Catalog, TopicRow, TopicTotals
+from mosaico.server.catalog import Catalog, ChunkRow, TopicRow, TopicTotals
 from mosaico.server.catalog_db import is_postgres
 from mosaico.server.disk_space import OutOfSpace, disk_full_reason
 from mosaico.server.durability import Durability, durability_for
@@ -47,7 +54,7 @@ from mosaico.server.folder_lock import FolderLock, StoreBusyError
 from mosaico.server.logs import kv
 from mosaico.server.read_ahead import read_ahead
 from mosaico.server.reader import read_sorted, window_counts
-from mosaico.server.sizing import read_sizes
+from mosaico.server.sizing import column_share, read_sizes
 from mosaico.server.storage import ChunkStore
 from mosaico.server.ulid import new_ulid
 from mosaico.server.upload import TopicUpload, claim_topic
@@ -489,13 +496,19 @@ class Store:
 
     # -- catalogue -----------------------------------------------------------------------
 
-    def _topic_view(self, topic: TopicRow, totals: TopicTotals, window: TimeWindow) -> TopicView:
+    def _topic_view(
+        self, topic: TopicRow, totals: TopicTotals, window: TimeWindow, fields: Fields | None
+    ) -> TopicView:
+        locator = TopicLocator(topic.sequence, topic.path)
+        schema = topic.schema()
+        if fields is not None:  # checked now, so that a bad path is refused before DoGet
+            schema = project(schema, fields, str(locator)).schema
         window_info = None
         if window.bounded:
             count, lo, hi = window_counts(self.chunks, self.catalog.chunks_of(topic.id), window)
             window_info = TimeWindowInfo(count, _interval(lo, hi))
         metadata = TopicMetadata(
-            topic=TopicLocator(topic.sequence, topic.path),
+            topic=locator,
             created_at_ns=topic.created_at_ns,
             completed_at_ns=topic.completed_at_ns,
             locked=topic.locked,
@@ -505,16 +518,19 @@ class Store:
             data_info=_data_info(totals),
             window=window_info,
         )
-        return TopicView(metadata, topic.schema(), Ticket(metadata.topic, window))
+        return TopicView(metadata, schema, Ticket(locator, window, fields))
 
     def describe_sequence(self, cmd: ResourceCommand) -> SequenceView:
         """``GetFlightInfo`` on a sequence (spec §7.2): its metadata with its sessions, and
         one view per topic in session, then topic, creation order. With a bounded window
         each view also tells the rows inside it (spec §7.7), reading the timestamp column of
-        the chunks the window cuts.
+        the chunks the window cuts. With ``cmd.fields`` each projected topic's ticket
+        carries its fields (see ``ResourceCommand``).
 
         Raises:
             NotFound: no such sequence.
+            InvalidArgument: ``cmd.fields`` names a topic the sequence lacks, or a field
+                a topic lacks.
         """
         seq = self.catalog.get_sequence(cmd.sequence)
         sessions = self.catalog.sessions_of(seq.id)
@@ -535,18 +551,31 @@ class Store:
                 for s in sessions
             ],
         )
-        views = [self._topic_view(t, totals.get(t.id, TopicTotals()), cmd.window) for t in topics]
+        if cmd.fields is not None and not isinstance(cmd.fields, tuple):
+            unknown = sorted(set(cmd.fields) - {t.path for t in topics})
+            if unknown:
+                raise InvalidArgument(
+                    f"'fields' of sequence {seq.name!r} names no topic of it: '{unknown[0]}'"
+                )
+        views = [
+            self._topic_view(t, totals.get(t.id, TopicTotals()), cmd.window, cmd.fields_of(t.path))
+            for t in topics
+        ]
         return SequenceView(metadata, views)
 
-    def describe_topic(self, topic: TopicLocator, window: TimeWindow) -> TopicView:
-        """``GetFlightInfo`` on one topic (spec §7.4), its view as in ``describe_sequence``.
+    def describe_topic(
+        self, topic: TopicLocator, window: TimeWindow, fields: Fields | None = None
+    ) -> TopicView:
+        """``GetFlightInfo`` on one topic (spec §7.4), its view as in ``describe_sequence``;
+        with ``fields``, the schema is the projected one and the ticket carries them.
 
         Raises:
             NotFound: no such topic.
+            InvalidArgument: a field the topic lacks.
         """
         row = self.catalog.get_topic(topic.sequence, topic.path)
         totals = self.catalog.totals([row.id]).get(row.id, TopicTotals())
-        return self._topic_view(row, totals, window)
+        return self._topic_view(row, totals, window, fields)
 
     def topic_schema(self, topic: TopicLocator) -> pa.Schema:
         """The stored upload schema of a topic; empty before its upload has started.
@@ -559,19 +588,31 @@ class Store:
     # -- data plane ----------------------------------------------------------------------
 
     def read(self, ticket: Ticket) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Schema and batches of a ticket; batches sized near the target message size."""
+        """Schema and batches of a ticket; batches sized near the target message size. A
+        projected ticket (``fields``) reads only those Parquet columns and ``timestamp_ns``.
+
+        Raises:
+            NotFound: no such topic.
+            InvalidArgument: the ticket names a field the topic lacks.
+        """
         row = self.catalog.get_topic(ticket.topic.sequence, ticket.topic.path)
         schema = row.schema()
+        columns = None
+        if ticket.fields is not None:
+            projection = project(schema, ticket.fields, str(ticket.topic))
+            schema, columns = projection.schema, projection.columns
         chunks = self.catalog.chunks_of(row.id)
         deleted = NotFound(f"topic '{ticket.topic}' was deleted while being read")
         if not self.catalog.has_topic(row.id):  # between the two reads above
             raise deleted
-        sizes = read_sizes(chunks, self.config.limits, self.config.row_group_bytes)
+        share = 1.0 if columns is None else self._column_share(chunks, columns)
+        sizes = read_sizes(chunks, self.config.limits, self.config.row_group_bytes, share)
 
         def batches() -> Iterator[pa.RecordBatch]:
             sorted_batches = read_sorted(
-                self.chunks, chunks, schema, ticket.window, sizes.batch_rows, sizes.read_rows
-            )
+                self.chunks, chunks, schema, ticket.window, sizes.batch_rows, sizes.read_rows,
+                columns,
+            )  # fmt: skip
             try:
                 for batch in read_ahead(sorted_batches):
                     if self.closing.is_set():
@@ -583,6 +624,17 @@ class Store:
                 raise deleted from None
 
         return schema, batches()
+
+    def _column_share(self, chunks: list[ChunkRow], columns: list[str]) -> float:
+        """The share of a topic's bytes in ``columns``, from the footer of its largest chunk
+        (1.0 when it has none or the file is gone: the read then fails or is empty)."""
+        if not chunks:
+            return 1.0
+        try:
+            pf = self.chunks.open_chunk(max(chunks, key=lambda c: c.row_count).path)
+        except FileNotFoundError:
+            return 1.0
+        return column_share(pf.metadata, columns)
 
     def begin_upload(self, cmd: UploadCommand, schema: pa.Schema) -> TopicUpload:
         """Claim the topic for this stream if spec §6.1 allows it (see ``claim_topic``); its

@@ -88,6 +88,17 @@ class Raw:
             writer.write_batch(batch)
         writer.close()
 
+    def upload(self, locator: str, stamps: list[list[int]], schema: pa.Schema = SCHEMA) -> None:
+        """A topic ``<sequence>/<path>`` (its sequence made if new) of ``make_batch`` rows,
+        one batch per list of timestamps."""
+        sequence = locator.split("/")[0]
+        try:
+            session = self.new_sequence(sequence)
+        except pa.ArrowInvalid:
+            session = self.action("session_create", {"locator": sequence})
+        uuid = self.new_topic(session, locator)
+        self.put(locator, uuid, [make_batch(b, schema) for b in stamps], schema)
+
     def info(self, locator: str, **window: int) -> flight.FlightInfo:
         cmd = {"resource_locator": locator, **window}
         return self.client.get_flight_info(flight.FlightDescriptor.for_command(json.dumps(cmd)))

@@ -30,16 +30,6 @@ def _expected(timestamps: list[int], start: int | None = None, end: int | None =
     return table.take(keep)
 
 
-def _upload(raw: Raw, locator: str, batches: list[list[int]]) -> None:
-    sequence = locator.split("/")[0]
-    try:
-        session = raw.new_sequence(sequence)
-    except pa.ArrowInvalid:
-        session = raw.action("session_create", {"locator": sequence})
-    uuid = raw.new_topic(session, locator)
-    raw.put(locator, uuid, [make_batch(b) for b in batches])
-
-
 def _check_read(raw: Raw, locator: str, timestamps: list[int], **window: int) -> None:
     schema, batches = raw.read(locator, **window)
     assert schema.equals(SCHEMA, check_metadata=True)
@@ -52,7 +42,7 @@ def _check_read(raw: Raw, locator: str, timestamps: list[int], **window: int) ->
 
 def test_roundtrip_sorted_and_typed(raw: Raw) -> None:
     stamps = [30, 10, 20, 10, 50, 40, 20]
-    _upload(raw, "seq/a", [stamps[:3], stamps[3:]])
+    raw.upload("seq/a", [stamps[:3], stamps[3:]])
     _check_read(raw, "seq/a", stamps)
     _check_read(raw, "seq/a", stamps, timestamp_ns_start=20, timestamp_ns_end=50)
     _check_read(raw, "seq/a", stamps, timestamp_ns_start=21)
@@ -63,7 +53,7 @@ def test_many_overlapping_chunks_merge_stably(small_chunks: Raw) -> None:
     rng = random.Random(7)
     batches = [[rng.randrange(0, 400) for _ in range(60)] for _ in range(25)]
     stamps = [t for b in batches for t in b]
-    _upload(small_chunks, "seq/a", batches)
+    small_chunks.upload("seq/a", batches)
     info = small_chunks.info("seq/a")
     data_info = json.loads(info.endpoints[0].app_metadata)["data_info"]
     assert data_info["total_chunks_count"] > 5
@@ -77,15 +67,15 @@ def test_many_overlapping_chunks_merge_stably(small_chunks: Raw) -> None:
 def test_increasing_upload_over_many_chunks(small_chunks: Raw) -> None:
     batches = [list(range(i * 100, i * 100 + 100)) for i in range(20)]
     stamps = [t for b in batches for t in b]
-    _upload(small_chunks, "seq/a", batches)
+    small_chunks.upload("seq/a", batches)
     _check_read(small_chunks, "seq/a", stamps)
     _check_read(small_chunks, "seq/a", stamps, timestamp_ns_start=555, timestamp_ns_end=1234)
 
 
 def test_window_metadata(raw: Raw) -> None:
     stamps = [5, 1, 9, 3, 7]
-    _upload(raw, "seq/a", [stamps])
-    _upload(raw, "seq/empty", [])
+    raw.upload("seq/a", [stamps])
+    raw.upload("seq/empty", [])
     info = raw.info("seq", timestamp_ns_start=2, timestamp_ns_end=8)
     meta = {json.loads(e.app_metadata)["resource_locator"]: json.loads(e.app_metadata)
             for e in info.endpoints}  # fmt: skip
@@ -114,10 +104,10 @@ def test_window_metadata(raw: Raw) -> None:
 
 
 def test_empty_topic_and_empty_window_stream_no_batches(raw: Raw) -> None:
-    _upload(raw, "seq/empty", [])
+    raw.upload("seq/empty", [])
     schema, batches = raw.read("seq/empty")
     assert schema.equals(SCHEMA) and batches == []
-    _upload(raw, "seq/a", [[1, 2, 3]])
+    raw.upload("seq/a", [[1, 2, 3]])
     schema, batches = raw.read("seq/a", timestamp_ns_start=10)
     assert schema.equals(SCHEMA) and batches == []
 
@@ -126,7 +116,7 @@ def test_batches_are_sized_from_the_target(backend: Backend, tmp_path: Path) -> 
     limits = Limits(grpc_target_encode_message_size=4000, grpc_max_encode_message_size=8000)
     with raw_server(backend.server(tmp_path, StoreConfig(limits=limits))) as raw:
         stamps = list(range(1000))
-        _upload(raw, "seq/a", [stamps])
+        raw.upload("seq/a", [stamps])
         _, batches = raw.read("seq/a")
         assert len(batches) > 10
         assert all(pa.ipc.get_record_batch_size(b) <= 8000 + 2000 for b in batches)
@@ -244,7 +234,7 @@ def test_many_concurrent_uploads_on_one_connection(raw: Raw) -> None:
 
 
 def test_concurrent_readers_while_writing(raw: Raw) -> None:
-    _upload(raw, "seq/a", [list(range(5000))])
+    raw.upload("seq/a", [list(range(5000))])
     errors: list[BaseException] = []
 
     def read() -> None:
@@ -257,7 +247,7 @@ def test_concurrent_readers_while_writing(raw: Raw) -> None:
     threads = [threading.Thread(target=read) for _ in range(8)]
     for t in threads:
         t.start()
-    _upload(raw, "seq/b", [list(range(100))])
+    raw.upload("seq/b", [list(range(100))])
     for t in threads:
         t.join()
     assert errors == []
