@@ -12,6 +12,7 @@ Requires the `ml` extra (torch).
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
@@ -29,7 +30,7 @@ except ModuleNotFoundError as exc:
 from mosaico.ml.errors import MLInputError, WindowIndexError
 from mosaico.ml.grid import Numbering
 from mosaico.ml.policy import Stream
-from mosaico.ml.sharding import Sharding, worker_blocks
+from mosaico.ml.sharding import Sharding, check_resume, worker_blocks
 from mosaico.ml.source import TopicSource
 from mosaico.ml.sync import Synchronizer
 from mosaico.ml.tensors import pick_columns, to_arrays
@@ -178,10 +179,10 @@ class StreamDataset(_Windows, Sharding, IterableDataset[Item]):
     from `(seed, epoch)` (`set_epoch`); windows keep their order within a unit. Each rank
     takes a contiguous stretch of that order (`mosaico.ml.sharding`: disjoint, together
     exactly the single-process epoch; `drop_last=True` trims every rank to the same count).
-    Within a rank, DataLoader workers take turns by `batch_size` windows; every read
-    synchronises one unit's part on its own, seeded with each stream's last sample before
-    it, so the union over ranks and workers is exactly `WindowDataset`'s windows, with no
-    overlap and no loss. Each worker opens and numbers every sequence before its first
+    Within a rank, DataLoader workers take turns by `batch_size` windows (without one: by
+    units); every read synchronises one unit's part on its own, seeded with each stream's
+    last sample before it, so the union over ranks and workers is exactly `WindowDataset`'s
+    windows, with no overlap and no loss. Each worker opens and numbers every sequence before its first
     window (a reference grid's topic timestamps are read once per sequence and worker).
 
     Windows are not shuffled within a unit: a read covers consecutive windows only, and with
@@ -267,15 +268,23 @@ class StreamDataset(_Windows, Sharding, IterableDataset[Item]):
         opened = [self._open(opener) for opener in self.openers]
         units = _Units([o.windows for o in opened], self.windows_per_unit, self.permutation)
         lo, hi = self.span(units.total)
-        if self._start and workers > 1 and self.batch_size is None:
-            raise MLInputError(
-                "resuming with several DataLoader workers needs the loader's batch_size "
-                "given to StreamDataset(batch_size=...)"
-            )
-        block = self.windows_per_unit if self.batch_size is None else self.batch_size
-        for positions in worker_blocks(lo, hi, block, worker, workers):
-            for seq, w_lo, w_hi in units.pieces(positions):
-                yield from opened[seq].windows_of(seq, w_lo, w_hi)
+        check_resume(self._start, workers, self.batch_size)
+        for seq, w_lo, w_hi in self._share(units, range(lo, hi), worker, workers):
+            yield from opened[seq].windows_of(seq, w_lo, w_hi)
+
+    def _share(
+        self, units: _Units, positions: range, worker: int, workers: int
+    ) -> Iterator[tuple[int, int, int]]:
+        """A worker's pieces of the rank's positions: every unit's part in turns, or with a
+        `batch_size` and several workers, blocks of `batch_size` in turns (the loader's
+        order)."""
+        if self.batch_size is None or workers == 1:
+            yield from itertools.islice(units.pieces(positions), worker, None, workers)
+            return
+        for block in worker_blocks(
+            positions.start, positions.stop, self.batch_size, worker, workers
+        ):
+            yield from units.pieces(block)
 
     def _open(self, opener: Opener) -> _Opened:
         sync = self._synchronizer(opener())

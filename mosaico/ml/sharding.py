@@ -99,6 +99,23 @@ def worker_blocks(lo: int, hi: int, block: int, worker: int, workers: int) -> It
         yield range(a, min(a + block, hi))
 
 
+def check_resume(consumed: int, workers: int, batch_size: int | None) -> None:
+    """Refuse to resume after `consumed` windows when the loader's order is not known.
+
+    Several workers interleave their batches, so which windows a count covers depends on
+    the loader's batch size; without it (`batch_size` None) a resume could repeat or lose
+    windows.
+
+    Raises:
+        MLInputError: `consumed` > 0 with several workers and no `batch_size`.
+    """
+    if consumed and workers > 1 and batch_size is None:
+        raise MLInputError(
+            f"resuming after {consumed} windows with {workers} DataLoader workers needs the "
+            "loader's batch_size given to StreamDataset(batch_size=...)"
+        )
+
+
 class Sharding:
     """The epoch state of a sharded, shuffled, resumable source of windows.
 
