@@ -6,6 +6,9 @@ a `reference` topic's timestamps; record time, header time or any time field), p
 sequence.
 `WindowDataset` (map-style) synchronises up front; `StreamDataset` (iterable) streams, each
 DataLoader worker opening its own sources and computing a disjoint share of the windows.
+For distributed training both split an epoch across `torch.distributed` ranks exactly,
+shuffle it by `(seed, epoch)` and resume mid-epoch (`mosaico.ml.sharding`): `StreamDataset`
+itself, `WindowDataset` through a `mosaico.ml.sharding.WindowSampler`.
 Requires the `ml` extra (torch).
 """
 
@@ -121,7 +124,9 @@ class WindowDataset(_Windows, Dataset[Item]):
     (`mosaico.ml.tensors.lossless_dtype`); `dtype=torch.float32` casts every column.
     Every sequence's synchronised columns are held in memory as numpy arrays; windows do
     not cross sequences. `columns` (after construction) lists the tensor keys besides
-    `sequence` and `timestamp_ns`.
+    `sequence` and `timestamp_ns`. Across ranks, with a shuffle per epoch and a resumable
+    position, give the DataLoader `sampler=WindowSampler(dataset, seed=...)`
+    (`mosaico.ml.sharding`).
 
     Args:
         sequences: one mapping of topic name -> `TopicSource` per sequence.
