@@ -10,6 +10,7 @@ with the single-process epoch: in memory (`TableSource`) and through a server
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import pickle
 import socket
@@ -60,6 +61,10 @@ def _stream(openers: Sequence[Callable[[], Any]], **kw: Any) -> StreamDataset:
 
 def _scenarios(openers: Sequence[Callable[[], Any]], context: str) -> Iterator[tuple[str, Any]]:
     """Each scenario's name and loader, built in a rank."""
+    mp_context = multiprocessing.get_context(context)
+    if context == "forkserver":
+        # Workers fork from a server that has imported the datasets once.
+        mp_context.set_forkserver_preload(["mosaico.ml.datasets", "mosaico.ml.client_source"])
     for workers in (0, 2):
         ds = _stream(openers)
         ds.set_epoch(1)
@@ -69,7 +74,7 @@ def _scenarios(openers: Sequence[Callable[[], Any]], context: str) -> Iterator[t
                 ds,
                 batch_size=B,
                 num_workers=workers,
-                multiprocessing_context=context if workers else None,
+                multiprocessing_context=mp_context if workers else None,
             ),
         )
     even = _stream(openers, drop_last=True)
@@ -80,6 +85,18 @@ def _scenarios(openers: Sequence[Callable[[], Any]], context: str) -> Iterator[t
     yield "window", DataLoader(mapped, batch_size=B, sampler=sampler)
 
 
+def _resumed(openers: Sequence[Callable[[], Any]]) -> list[Window]:
+    """Epoch 1 read for 3 batches, checkpointed, and finished by a new dataset."""
+    first = _stream(openers)
+    first.set_epoch(1)
+    head = unbatched(itertools.islice(DataLoader(first, batch_size=B), 3))
+    state = first.state_dict()  # counted in this process: the loader has no workers
+    second = _stream(openers)
+    second.load_state_dict(state)
+    second.set_epoch(1)
+    return head + unbatched(DataLoader(second, batch_size=B))
+
+
 def _rank(
     rank: int, port: int, openers: Sequence[Callable[[], Any]], context: str, out: str
 ) -> None:
@@ -88,6 +105,7 @@ def _rank(
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
         mine = {name: unbatched(loader) for name, loader in _scenarios(openers, context)}
+        mine["stream-resumed"] = _resumed(openers)
         gathered: list[dict[str, list[Window]] | None] = [None] * WORLD
         dist.all_gather_object(gathered, mine)
         if rank == 0:
@@ -122,6 +140,7 @@ def _check(gathered: Gathered, openers: Sequence[Callable[[], Any]]) -> None:
         ds.set_epoch(1)
         alone = [window(w) for w in ds]
         assert gathered["stream-0"][rank] == gathered["stream-2"][rank] == alone
+        assert gathered["stream-resumed"][rank] == alone
         sampler = WindowSampler(mapped, seed=SEED, rank=rank, world_size=WORLD)
         sampler.set_epoch(1)
         assert gathered["window"][rank] == [window(mapped[i]) for i in sampler]
@@ -152,6 +171,6 @@ def served(
 def test_two_ranks_split_sequences_read_from_a_server(
     served: list[SequenceOpener], tmp_path: Path
 ) -> None:
-    # gRPC does not survive fork: the ranks' loader workers start fresh.
-    gathered = _run_ranks(served, "spawn", tmp_path)
+    # gRPC does not survive fork: the ranks' loader workers come from a fresh process.
+    gathered = _run_ranks(served, "forkserver", tmp_path)
     _check(gathered, OPENERS)

@@ -129,6 +129,9 @@ def test_window_sampler_shuffles_and_splits(epoch: list[Window]) -> None:
     assert orders[0] != orders[1]
     again = WindowSampler(mapped, seed=9, rank=0, world_size=3)
     assert list(again) == orders[0][: len(again)]
+    even = [list(WindowSampler(mapped, rank=r, world_size=4, drop_last=True)) for r in range(4)]
+    assert {len(e) for e in even} == {len(mapped) // 4}
+    assert len(set(itertools.chain(*even))) == len(mapped) - len(mapped) % 4
     plain = WindowSampler(mapped, shuffle=False)
     assert [window(mapped[i]) for i in plain] == epoch
 
