@@ -4,7 +4,10 @@
   of topics (polars, like torch, comes with the `ml` extra).
 - `synchronize` / `iter_synchronized` / `Synchronizer`: streams aligned on a grid
   (`RateGrid`, `ReferenceGrid`) with the policies `Hold`, `AsOf`, `Drop`, `Interpolate`.
-- `mosaico.ml.datasets` (needs the `ml` extra): `WindowDataset`, `StreamDataset`.
+- `mosaico.ml.datasets` (needs the `ml` extra): `WindowDataset` (sampled by `WindowSampler`),
+  `StreamDataset`; both split an epoch across `torch.distributed` ranks and DataLoader
+  workers, shuffle it per `(seed, epoch)` and resume it from a `state_dict`
+  (`mosaico.ml.sharding`).
 - `mosaico.ml.lerobot` (cameras need the `lerobot` extra): `export_lerobot`, sequences as a
   LeRobot v3.0 dataset on an fps grid.
 

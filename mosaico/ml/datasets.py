@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
@@ -104,6 +104,30 @@ def _freeze_inherited_heap() -> None:
     if _frozen_in != os.getpid():
         gc.freeze()
         _frozen_in = os.getpid()
+
+
+READ_TICKS = 65536
+"""Units that follow each other in a worker's order (no shuffle) are synchronised in one
+read of up to this many ticks (or one unit, when a unit is longer): each read costs a
+request per topic and a seed lookup, which on a remote server outweighs a unit's rows."""
+
+
+def _coalesced(
+    pieces: Iterable[tuple[int, int, int]], limit: int
+) -> Iterator[tuple[int, int, int]]:
+    """Pieces `(sequence, first window, end window)` with each run of pieces that follow
+    each other in one sequence joined, up to `limit` windows per run; the order of the
+    windows is unchanged."""
+    run: tuple[int, int, int] | None = None
+    for seq, lo, hi in pieces:
+        if run is not None and run[0] == seq and run[2] == lo and hi - run[1] <= limit:
+            run = (seq, run[1], hi)
+            continue
+        if run is not None:
+            yield run
+        run = (seq, lo, hi)
+    if run is not None:
+        yield run
 
 
 def _item(seq: int, arrays: Mapping[str, np.ndarray], lo: int, length: int) -> Item:
@@ -274,7 +298,9 @@ class StreamDataset(_Windows, Sharding, IterableDataset[Item]):
         units = _Units([o.windows for o in opened], self.windows_per_unit, self.permutation)
         lo, hi = self.span(units.total)
         check_resume(self._start, workers, self.batch_size)
-        for seq, w_lo, w_hi in self._share(units, range(lo, hi), worker, workers):
+        pieces = self._share(units, range(lo, hi), worker, workers)
+        limit = max(self.windows_per_unit, READ_TICKS // self.stride)
+        for seq, w_lo, w_hi in _coalesced(pieces, limit):
             yield from opened[seq].windows_of(seq, w_lo, w_hi)
 
     def _share(

@@ -16,8 +16,10 @@ import pytest
 from mosaico.ml import MLInputError, TableSource
 from mosaico.ml.lerobot import LeRobotStream, export_lerobot
 from mosaico.ml.lerobot import paths as lr_paths
+from mosaico.types.geometry import Vector3d
 from mosaico.types.images import Image
 from mosaico.types.scalars import String
+from mosaico.types.sensors import IMU
 from tests.lerobot.recordings import (
     HEIGHT,
     WIDTH,
@@ -364,3 +366,19 @@ def test_topics_that_never_overlap_or_are_empty_are_refused(tmp_path: Path) -> N
     with pytest.raises(MLInputError, match="sequence 'run-1': topic '/cmd' has no message"):
         _export(tmp_path / "empty", [(name, empty)])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_named_struct_gives_its_numeric_leaves_without_the_mixins(tmp_path: Path) -> None:
+    # Vector3d carries a header and a covariance: naming "acceleration" means its x, y, z.
+    imus = [
+        IMU(acceleration=Vector3d(x=i, y=-i, z=9.8), angular_velocity=Vector3d(x=0, y=0, z=i))
+        for i in range(50)
+    ]
+    imu = TableSource.from_objects("/imu", imus, [10**10 + i * 10**7 for i in range(50)])
+    report = export_lerobot(
+        [("run", {"/imu": imu})], tmp_path / "out", fps=10, streams=["/imu=state:acceleration"]
+    )
+    info = json.loads((tmp_path / "out" / "meta" / "info.json").read_text())
+    names = info["features"]["observation.state"]["names"]
+    assert names == ["/imu.acceleration.x", "/imu.acceleration.y", "/imu.acceleration.z"]
+    assert report.features["observation.state"] == "float32[3]"

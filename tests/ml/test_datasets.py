@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mosaico.ml import Drop, Hold, Interpolate, MLInputError, Stream, TableSource, synchronize
-from mosaico.ml.datasets import StreamDataset, WindowDataset
+from mosaico.ml.datasets import StreamDataset, WindowDataset, _coalesced
 from mosaico.ml.tensors import PrecisionWarning, to_arrays
 from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
 
@@ -209,3 +209,39 @@ def test_int64_beyond_float64_precision_warns() -> None:
     source = TableSource("/t", "T", pa.table({"timestamp_ns": ts, "stamp_ns": stamps}))
     with pytest.warns(PrecisionWarning, match="'/t.stamp_ns': integers beyond 2\\*\\*53"):
         WindowDataset([{"/t": source}], ["/t"], rate_hz=1e9, length=4)
+
+
+class _CountingSource:
+    """A source that counts the reads made of it (one `batches` call each)."""
+
+    def __init__(self, inner: TableSource, reads: list[str]) -> None:
+        self._inner, self._reads = inner, reads
+        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
+
+    def bounds(self) -> tuple[int, int] | None:
+        return self._inner.bounds()
+
+    def batches(self, start_ns, end_ns, fields=None):  # type: ignore[no-untyped-def]
+        self._reads.append(self.name)
+        return self._inner.batches(start_ns, end_ns, fields)
+
+
+def test_units_that_follow_each_other_are_read_together() -> None:
+    # ~40 windows in 4-window units, far fewer ticks than READ_TICKS: one read per topic.
+    reads: list[str] = []
+    sources = {n: _CountingSource(s, reads) for n, s in open_sequence(1).items()}
+    streamed = StreamDataset([lambda: sources], STREAMS, rate_hz=RATE, length=8, stride=5,
+                             windows_per_unit=4, dtype=torch.float32)  # fmt: skip
+    mapped = WindowDataset([open_sequence(1)], STREAMS, rate_hz=RATE, length=8, stride=5,
+                           dtype=torch.float32)  # fmt: skip
+    got = list(streamed)
+    assert len(mapped) > 8 * 4
+    assert len(got) == len(mapped) and all(_same(a, mapped[i]) for i, a in enumerate(got))
+    assert sorted(reads) == ["/baro", "/imu"]  # the bounds need no read; seeds none at start
+
+
+def test_coalesced_pieces_keep_their_order_and_their_limit() -> None:
+    pieces = [(0, 0, 4), (0, 4, 8), (0, 8, 12), (1, 0, 4), (1, 8, 12), (1, 12, 13)]
+    assert list(_coalesced(pieces, 8)) == [(0, 0, 8), (0, 8, 12), (1, 0, 4), (1, 8, 13)]
+    assert list(_coalesced(pieces, 4)) == pieces
+    assert list(_coalesced([], 4)) == []

@@ -146,12 +146,17 @@ def _numeric(t: pa.DataType) -> bool:
     return tensor_able(t)
 
 
+def _is_mixin(column: str) -> bool:
+    """Whether a flat column lies under a standard mixin's field (header, covariance, ...)."""
+    return not _MIXIN_FIELDS.isdisjoint(column.split("."))
+
+
 def _default_columns(source: TopicSource) -> list[str]:
     """Every numeric leaf of a topic outside the standard mixins' fields."""
     return [
         f.name
         for f in flat_schema(source.schema)
-        if f.name != TIMESTAMP and _numeric(f.type) and _MIXIN_FIELDS.isdisjoint(f.name.split("."))
+        if f.name != TIMESTAMP and _numeric(f.type) and not _is_mixin(f.name)
     ]
 
 
@@ -166,10 +171,16 @@ def _chosen_columns(sources: Mapping[str, TopicSource], spec: LeRobotStream) -> 
     # The synchroniser resolves field names and struct prefixes (and names what is missing).
     resolved = Synchronizer(sources, [Stream(spec.topic, fields=spec.fields)], rate_hz=1.0)
     types = {f.name: f.type for f in flat_schema(source.schema)}
-    columns = resolved.plans[0].columns
-    for c in columns:
+    named = set(spec.fields)
+    columns = []
+    for c in resolved.plans[0].columns:
+        if c not in named and (not _numeric(types[c]) or _is_mixin(c)):
+            continue  # a leaf of a named struct: kept only as the default would keep it
         if not _numeric(types[c]):
             raise MLInputError(f"field {c!r} of topic {spec.topic!r} is {types[c]}, not numeric")
+        columns.append(c)
+    if not columns:
+        raise MLInputError(f"fields {spec.fields} of topic {spec.topic!r} hold no numeric value")
     return columns
 
 

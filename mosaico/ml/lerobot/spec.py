@@ -14,6 +14,8 @@ their values are concatenated in the order given. A camera takes exactly one ima
 FIELDS (numeric topics only) is a comma-separated list of flat field paths or struct
 prefixes (``/joints=state:positions,velocities``); without it a topic gives every numeric
 leaf except the fields of the standard mixins (measurement headers, covariances, variances).
+A struct prefix gives its leaves by the same rule (``/imu=state:acceleration`` is
+``acceleration.x``, ``.y``, ``.z``); a field named in full is always given.
 """
 
 from __future__ import annotations
