@@ -158,7 +158,7 @@ def report(rows: dict[str, dict[int, tuple[float, float, int]]]) -> None:
         for w, (wps, mbps, n) in by_workers.items():
             ratio = wps / peer[w][0]
             print(
-                f"  {label:34} workers={w}: {wps:9.0f} windows/s {mbps:7.1f} MB/s "
+                f"  {label:38} workers={w}: {wps:9.0f} windows/s {mbps:7.1f} MB/s "
                 f"({n:,} windows, {ratio:.2f}x peer)"
             )
 
