@@ -35,9 +35,19 @@ from mosaico.server.storage import ChunkStore
 _INF = np.iinfo(np.int64).max
 
 
-def _row_groups(pf: pq.ParquetFile, ts_index: int, window: TimeWindow) -> list[int]:
+def _timestamp_leaf(meta: pq.FileMetaData) -> int:
+    """The Parquet column index of ``timestamp_ns``: its leaf position, which differs from
+    its Arrow field index when a struct or list field comes before it."""
+    for i in range(meta.num_columns):
+        if meta.schema.column(i).path == TIMESTAMP:
+            return i
+    raise ValueError(f"chunk file has no {TIMESTAMP!r} column")  # never: uploads require it
+
+
+def _row_groups(pf: pq.ParquetFile, window: TimeWindow) -> list[int]:
     """Row groups whose timestamp statistics may hold rows inside the window."""
     meta = pf.metadata
+    ts_index = _timestamp_leaf(meta)
     keep = []
     for rg in range(meta.num_row_groups):
         stats = meta.row_group(rg).column(ts_index).statistics
@@ -66,7 +76,7 @@ class _Run:
         self.ordinal = ordinal
         self.schema = schema
         self.window = window
-        groups = _row_groups(pf, pf.schema_arrow.get_field_index(TIMESTAMP), window)
+        groups = _row_groups(pf, window)
         self._batches = pf.iter_batches(
             batch_size=read_rows, row_groups=groups, columns=columns, use_threads=False
         )
@@ -146,7 +156,7 @@ def _chunk_pieces(
     """The in-window rows of one chunk, ``batch_rows`` at a time, cast to ``schema``; rows
     are cut only at the edges ``trim`` gives (None: the chunk lies inside the window on
     that side)."""
-    groups = _row_groups(pf, pf.schema_arrow.get_field_index(TIMESTAMP), window)
+    groups = _row_groups(pf, window)
     if not groups:
         return
     trim_start, trim_end = trim
@@ -260,8 +270,7 @@ def window_counts(
             c_lo, c_hi = chunk.min_ts, chunk.max_ts
         else:
             pf = store.open_chunk(chunk.path)
-            ts_index = pf.schema_arrow.get_field_index(TIMESTAMP)
-            groups = _row_groups(pf, ts_index, window)
+            groups = _row_groups(pf, window)
             ts = pf.read_row_groups(groups, columns=[TIMESTAMP]).column(0).to_numpy()
             start, end = _inside(ts, window.start_ns, window.end_ns)
             if end <= start:

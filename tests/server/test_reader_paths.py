@@ -194,3 +194,37 @@ def test_matches_stable_sort(tmp_path_factory: pytest.TempPathFactory, layout: A
     rows = _write_chunks(root, chunks, row_group_rows)
     batches = _read(root, rows, window, batch_rows, read_rows)
     assert _pairs(batches) == _expected(chunks, window)
+
+
+NESTED_FIRST = pa.schema(
+    [
+        pa.field("payload", pa.struct([("a", pa.int64()), ("b", pa.int64())])),
+        pa.field("timestamp_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+@pytest.mark.parametrize("chunk_starts", [[0], [0, 5]], ids=["streamed", "merged"])
+def test_a_struct_before_the_timestamps_does_not_hide_rows(
+    tmp_path: Path, chunk_starts: list[int]
+) -> None:
+    # timestamp_ns is Arrow field 1 but Parquet leaf 2: row groups must be pruned by its own
+    # statistics, not those of payload.b (all negative, which would rule every group out).
+    rows = []
+    for ordinal, first in enumerate(chunk_starts):
+        ts = list(range(first, first + 10_000, 10))
+        payload = [{"a": ordinal, "b": -i} for i in range(len(ts))]
+        table = pa.table({"payload": payload, "timestamp_ns": ts}, schema=NESTED_FIRST)
+        pq.write_table(table, str(tmp_path / f"c{ordinal}.parquet"), row_group_size=100)
+        rows.append(ChunkRow(id=f"c{ordinal}", topic_id="t", ordinal=ordinal,
+                             path=f"c{ordinal}.parquet", row_count=len(ts), file_bytes=0,
+                             arrow_bytes=table.nbytes, min_ts=ts[0], max_ts=ts[-1]))  # fmt: skip
+    store = ChunkStore(pafs.LocalFileSystem(), str(tmp_path))
+    window = TimeWindow(5_000, 6_000)
+    got = pa.Table.from_batches(
+        list(read_sorted(store, rows, NESTED_FIRST, window, 10_000, 1_000)), schema=NESTED_FIRST
+    )
+    assert got.num_rows == 100 * len(chunk_starts)
+    stamps = got["timestamp_ns"].to_pylist()
+    assert stamps == sorted(stamps) and stamps[0] >= 5_000 and stamps[-1] < 6_000
+    assert reader.window_counts(store, rows, window) == (got.num_rows, stamps[0], stamps[-1])
