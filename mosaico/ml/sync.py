@@ -27,7 +27,7 @@ from mosaico.ml.grid import Grid, Numbering, RunStart, Ticks, make_grid
 from mosaico.ml.plan import Plan, plan
 from mosaico.ml.policy import Interpolate, Stream
 from mosaico.ml.reads import projected_sources
-from mosaico.ml.seek import first_key, last_key, records_from, seed
+from mosaico.ml.seek import first_key, last_before, last_key, records_from, seed
 from mosaico.ml.source import TopicSource
 from mosaico.ml.timekey import TimeKey, TimestampSource, check_timestamp_source
 from mosaico.protocol.topic_type import TIMESTAMP
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from typing import Unpack
 
 _FOREVER = np.iinfo(np.int64).max
+
+SEED_LOOKBACK_NS = 1_000_000_000
+"""How far before a run's start its topics keyed on record time are read, to find each
+one's last sample before the start in the same stream as its data."""
 
 Taken = tuple[list[pa.RecordBatch], np.ndarray]
 """The rows one topic hands to a window, and their keys."""
@@ -280,11 +284,12 @@ class Synchronizer:
             return
         data_start, data_end = (start_ns, end_ns) if data_ns is None else data_ns
         read_from = start_ns if start_ns is not None else data_start
-        seeds = self._seeds(start_ns, data_start)
-        cursors = {
-            t: Cursor(self.reads[t], read_from, data_end, self.time_keys[t], records_from=r)
-            for t, r in self._records_from(seeds, read_from).items()
-        }
+        seeds, cursors = self._open(start_ns, data_start, data_end)
+        for t, r in self._records_from(seeds, read_from).items():
+            if t not in cursors:
+                cursors[t] = Cursor(
+                    self.reads[t], read_from, data_end, self.time_keys[t], records_from=r
+                )
         ticks = self.grid.start(self, RunStart(read_from, origin_ns, self._seed_keys(seeds)))
         if ticks is None:
             return
@@ -317,12 +322,37 @@ class Synchronizer:
             raise RuntimeError(f"ticks {k0}..{k1 - 1}: {table.num_rows} ticks, want {k1 - k0}")
         return table
 
-    def _seeds(self, start_ns: int | None, floor: int | None) -> dict[str, Seed]:
-        """Per topic, its last row keyed before `start_ns` and where to read the rest from;
-        none when the ticks start where the data does."""
+    def _open(
+        self, start_ns: int | None, floor: int | None, data_end: int | None
+    ) -> tuple[dict[str, Seed], dict[str, Cursor]]:
+        """Per topic, its last row keyed before `start_ns` and where to read the rest from
+        (none when the ticks start where the data does); and the cursors already open.
+
+        A topic keyed on record time is read from `SEED_LOOKBACK_NS` before the start in
+        the one stream that goes on to the data, its seed taken from the rows before the
+        start: one request instead of two for each topic of a run. Only when that stretch
+        holds no row is the seed looked for further back (`seek.last_before`).
+        """
         if start_ns is None or (floor is not None and start_ns <= floor):
-            return {}
-        return {t: seed(self.reads[t], start_ns, floor, self.time_keys[t]) for t in self._topics}
+            return {}, {}
+        seeds: dict[str, Seed] = {}
+        cursors: dict[str, Cursor] = {}
+        for t in self._topics:
+            source, key = self.reads[t], self.time_keys[t]
+            if not key.is_record:
+                seeds[t] = seed(source, start_ns, floor, key)
+                continue
+            back = start_ns - SEED_LOOKBACK_NS
+            back = back if floor is None else max(back, floor)
+            cursor = cursors[t] = Cursor(source, back, data_end, key)
+            cursor.fill(start_ns)
+            before, _ = cursor.take(start_ns)
+            last = next((b for b in reversed(before) if len(b)), None)
+            row = last.slice(len(last) - 1, 1) if last is not None else None
+            if row is None and (floor is None or back > floor):
+                row = last_before(source, back, floor)
+            seeds[t] = (row, None)
+        return seeds, cursors
 
     def _records_from(
         self, seeds: Mapping[str, Seed], read_from: int | None

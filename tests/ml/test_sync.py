@@ -413,3 +413,52 @@ def _camera(offset: float) -> CameraInfo:
         rectification_parameters=[0.0] * 9,
         projection_parameters=[0.0] * 12,
     )
+
+
+class _Recorded:
+    """A source that records the record-time window of every read made of it."""
+
+    def __init__(self, inner: TableSource) -> None:
+        self._inner = inner
+        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
+        self.reads: list[tuple[int | None, int | None]] = []
+
+    def bounds(self) -> tuple[int, int] | None:
+        return self._inner.bounds()
+
+    def batches(self, start_ns, end_ns, fields=None):  # type: ignore[no-untyped-def]
+        self.reads.append((start_ns, end_ns))
+        return self._inner.batches(start_ns, end_ns, fields)
+
+
+@pytest.mark.parametrize(
+    "gap_s", [0.5, 3.0, 100.0], ids=["seed-near", "seed-4-lookbacks", "seed-far"]
+)
+def test_a_run_inside_the_data_is_seeded_from_its_own_stream(gap_s: float) -> None:
+    # /slow's last sample before the start lies gap_s back: within the 1 s lookback its
+    # seed comes from the data's own read; further back, from a search before it.
+    second = 1_000_000_000
+    start = 200 * second
+    fast = scalar_source("/fast", np.arange(0, 300 * second, second // 10), np.arange(3000.0))
+    slow_ts = [start - int(gap_s * second), start + 5 * second]
+    slow = scalar_source("/slow", slow_ts, [1.5, 2.5])
+    sources = {"/fast": _Recorded(fast), "/slow": _Recorded(slow)}
+    streams = [Stream("/fast", Hold()), Stream("/slow", Hold())]
+    end = start + 10 * second
+    run = Synchronizer(sources, streams, rate_hz=10.0).run(
+        start_ns=start, end_ns=end, data_ns=(None, None)
+    )
+    got = pa.concat_tables(list(run))
+    whole = synchronize({"/fast": fast, "/slow": slow}, streams, rate_hz=10.0)
+    want = whole.filter(pa.compute.and_(
+        pa.compute.greater_equal(whole["timestamp_ns"], start),
+        pa.compute.less(whole["timestamp_ns"], end),
+    ))  # fmt: skip
+    assert got.equals(want) and got.num_rows == 100
+    assert got["/slow.data"][0].as_py() == 1.5
+    assert sources["/fast"].reads == [(start - second, None)]  # one read, seed included
+    if gap_s < 1.0:
+        assert sources["/slow"].reads == [(start - second, None)]
+    else:
+        assert sources["/slow"].reads[0] == (start - second, None)
+        assert len(sources["/slow"].reads) > 1  # the search before the lookback
