@@ -11,8 +11,9 @@ topic, from a fresh connection:
 * ``pandas (column)``: the same with the read projected to the column
   (``get_data_streamer(fields=["acceleration.x"])``), the fairest peer.
 
-Printed: seconds (best of ``--repeat``), each row's ratio to ``viewer.plot``, and the Arrow
-bytes received against the raw column (8 bytes a row; 16 with its timestamps).
+Printed: seconds (best of ``--repeat``), each row's ratio to ``viewer.plot``, the Arrow
+bytes received against the raw column (8 bytes a row; 16 with its timestamps), and the peak
+resident memory of one run in a fresh process (imports included; Linux ``VmHWM``).
 
 Run: ``python bench/bench_plot.py`` (or ``--quick``).
 """
@@ -20,8 +21,10 @@ Run: ``python bench/bench_plot.py`` (or ``--quick``).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +90,10 @@ def pandas_plot(port: int, out: Path, fields: list[str] | None) -> None:
 
     with MosaicoClient.connect("127.0.0.1", port, timeout=60) as client:
         frame = _handler(client).get_data_streamer(fields=fields).to_pandas()
-        ax = Figure(figsize=(WIDTH / 100, 4), layout="constrained").add_subplot()
+        figure = Figure(figsize=(WIDTH / 100, 4), layout="constrained")
+        ax = figure.add_subplot()
         ax.plot((frame["timestamp_ns"] - frame["timestamp_ns"].iloc[0]) / 1e9, frame[FIELD])
-        ax.figure.savefig(out, dpi=100)
+        figure.savefig(out, dpi=100)
 
 
 def received(port: int, fields: list[str] | None) -> int:
@@ -102,6 +106,31 @@ def _handler(client: MosaicoClient) -> TopicHandler:
     handler = client.topic_handler("run", "/imu")
     assert handler is not None
     return handler
+
+
+def _child(name: str, port: int, out: Path, peaks: multiprocessing.Queue[int]) -> None:
+    ROWS[name](port, out)
+    # VmHWM: this process image's peak (ru_maxrss would carry the forking parent's over).
+    status = Path("/proc/self/status").read_text()
+    peaks.put(int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1]))
+
+
+def peak_rss_mb(name: str, port: int, out: Path) -> float:
+    """Peak resident memory (MB) of one run of row ``name`` in a fresh (spawned) process."""
+    context = multiprocessing.get_context("spawn")
+    peaks: multiprocessing.Queue[int] = context.Queue()
+    child = context.Process(target=_child, args=(name, port, out, peaks))
+    child.start()
+    peak = peaks.get(timeout=600)
+    child.join()
+    return peak * 1024 / 1e6
+
+
+ROWS: dict[str, Callable[[int, Path], object]] = {
+    "viewer.plot": viewer_plot,
+    "pandas (column)": lambda port, out: pandas_plot(port, out, [FIELD]),
+    "pandas (all)": lambda port, out: pandas_plot(port, out, None),
+}
 
 
 def main() -> None:
@@ -117,22 +146,21 @@ def main() -> None:
         with serve_process(root / "store") as (_, port):
             upload(port, rows)
             sent = {"viewer.plot": viewer_plot(port, root / "warm.png")}
-            runs: dict[str, Callable[[], object]] = {
-                "viewer.plot": lambda: viewer_plot(port, root / "viewer.png"),
-                "pandas (column)": lambda: pandas_plot(port, root / "column.png", [FIELD]),
-                "pandas (all)": lambda: pandas_plot(port, root / "all.png", None),
-            }
-            seconds = {name: best_time(fn, args.repeat) for name, fn in runs.items()}
+            seconds = {name: best_time(partial(fn, port, root / "run.png"), args.repeat)
+                       for name, fn in ROWS.items()}  # fmt: skip
             sent["pandas (column)"] = received(port, [FIELD])
             sent["pandas (all)"] = received(port, None)
+            peaks = {name: peak_rss_mb(name, port, root / "peak.png") for name in ROWS}
     raw = rows * 8
     print(f"{rows:,} IMU rows, plot of {FIELD} at {WIDTH} px; raw column {raw / 1e6:.1f} MB "
           f"({2 * raw / 1e6:.1f} MB with timestamps)")  # fmt: skip
-    print(f"{'':<16}{'seconds':>9}{'x viewer':>10}{'MB received':>13}{'x raw column':>14}")
+    print(f"{'':<16}{'seconds':>9}{'x viewer':>10}{'MB received':>13}{'x raw column':>14}"
+          f"{'peak RSS MB':>13}")  # fmt: skip
     for name, s in seconds.items():
         ratio = s / seconds["viewer.plot"]
         mb = sent[name] / 1e6
-        print(f"{name:<16}{s:>9.2f}{ratio:>10.1f}{mb:>13.1f}{sent[name] / raw:>14.2f}")
+        print(f"{name:<16}{s:>9.2f}{ratio:>10.1f}{mb:>13.1f}{sent[name] / raw:>14.2f}"
+              f"{peaks[name]:>13.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":
