@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mosaico.ml import TableSource
 from mosaico.ml.client_source import HandlerSource
 from mosaico.types.sensors import IMU
-from mosaico.viewer import ViewerError, downsample, numeric_fields
+from mosaico.viewer import Series, ViewerError, downsample, numeric_fields
 from tests.backends import Backend
 from tests.ml.ml_helpers import imu_source, scalar_source
 
@@ -59,9 +59,14 @@ def test_every_bucket_keeps_first_min_max_last_of_the_full_data(case) -> None:  
     assert np.all(np.diff(s.timestamps_ns) >= 0)
     assert s.values.size <= 4 * buckets
     assert not np.isnan(s.values).any()
-    full = _bucket_of(t_all, lo, s.bucket_ns)
-    kept = _bucket_of(s.timestamps_ns, lo, s.bucket_ns)
     assert s.bucket_ns * buckets >= hi - lo
+    _check_buckets(s, t_all, v_all)
+
+
+def _check_buckets(s: Series, t_all: np.ndarray, v_all: np.ndarray) -> None:
+    """Each bucket of the full data has 1-4 points: its first, min, max and last."""
+    full = _bucket_of(t_all, s.start_ns, s.bucket_ns)
+    kept = _bucket_of(s.timestamps_ns, s.start_ns, s.bucket_ns)
     assert set(kept.tolist()) == set(full.tolist())
     for b in np.unique(full):
         data_t, data_v = t_all[full == b], v_all[full == b]
