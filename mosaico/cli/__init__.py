@@ -8,6 +8,7 @@ errors reach the user as one-line messages (``click.ClickException``), not trace
     mosaico ingest run.mcap -s run-1 --store ./store
     mosaico ls --host robot-lab
     mosaico cat run-1/sensors/imu --host robot-lab --limit 10 --format jsonl
+    mosaico plot run-1/sensors/imu acceleration.x acceleration.y -o imu.svg --store ./store
     mosaico query --host robot-lab --where 'IMU.acceleration.x > 4' --meta 'vehicle.id = alpha'
     mosaico codegen --ontology ./my_types --out ./my_types_pkg
 """
@@ -47,6 +48,10 @@ def _register_commands() -> None:
 
     main.add_command(ros_cmd.ingest)
     main.add_command(ros_cmd.export)
+
+    from mosaico.cli import plot_cmd
+
+    main.add_command(plot_cmd.plot)
 
 
 _register_commands()

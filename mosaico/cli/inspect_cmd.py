@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from mosaico.cli.connection import with_client
 from mosaico.cli.rows import csv_chunks, jsonable, jsonl_lines, text_cells
-from mosaico.cli.times import TIME, TimeArg
+from mosaico.cli.times import TIME, TimeArg, window
 from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
 
 # -- formatting ---------------------------------------------------------------------------
@@ -138,7 +138,8 @@ def ls(client: MosaicoClient, fmt: str) -> None:
 # -- info -------------------------------------------------------------------------------
 
 
-def _split(target: str) -> tuple[str, str | None]:
+def split_target(target: str) -> tuple[str, str | None]:
+    """``SEQUENCE/TOPIC`` (or ``SEQUENCE``) as the sequence and the topic (None if none)."""
     sequence, _, topic = target.strip("/").partition("/")
     return sequence, topic or None
 
@@ -168,7 +169,7 @@ def _topic_summary(handler: TopicHandler) -> dict[str, Any]:
 @with_client
 def info(client: MosaicoClient, target: str, fmt: str) -> None:
     """Describe SEQUENCE (metadata, sessions, topics) or SEQUENCE/TOPIC (plus its schema)."""
-    sequence, topic = _split(target)
+    sequence, topic = split_target(target)
     if topic is not None:
         _topic_info(client, sequence, topic, fmt)
     else:
@@ -298,39 +299,25 @@ def cat(
     1714564800500000000ns), or +OFFSET from the first timestamp of TARGET (+2.5s, +500ms).
     A bare number too large to be seconds (after the year 3000) is refused, not guessed.
     """
-    sequence, topic = _split(target)
+    sequence, topic = split_target(target)
     if topic is not None:
         handler = client.topic_handler(sequence, topic)
         if handler is None:
             raise click.ClickException(f"no topic {target!r}")
-        lo, hi = _window(start, end, handler.timestamp_ns_min)
+        lo, hi = window(start, end, handler.timestamp_ns_min)
         stream: Any = handler.get_data_streamer(lo, hi)
         batches, schema = stream.batches(), stream.schema
     else:
         seq = client.sequence_handler(sequence)
         if seq is None:
             raise click.ClickException(f"no sequence {sequence!r}")
-        lo, hi = _window(start, end, seq.timestamp_ns_min)
+        lo, hi = window(start, end, seq.timestamp_ns_min)
         stream = seq.get_data_streamer(start_timestamp_ns=lo, end_timestamp_ns=hi)
         batches, schema = stream.wide_batches(), stream.wide_schema
     try:
         _print(_limited(batches, limit), schema, fmt, merged=topic is None)
     finally:
         stream.close()
-
-
-def _window(
-    start: TimeArg | None, end: TimeArg | None, origin_ns: int | None
-) -> tuple[int | None, int | None]:
-    """``--start``/``--end`` in nanoseconds, offsets taken from ``origin_ns``."""
-    lo = None if start is None else start.resolve(origin_ns)
-    hi = None if end is None else end.resolve(origin_ns)
-    if lo is not None and hi is not None and lo >= hi:
-        raise click.BadParameter(
-            f"the window is [--start, --end): --end ({hi} ns) must be after --start ({lo} ns)",
-            param_hint="--end",
-        )
-    return lo, hi
 
 
 def _print(batches: Iterator[pa.RecordBatch], schema: pa.Schema, fmt: str, merged: bool) -> None:

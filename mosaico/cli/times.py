@@ -138,6 +138,20 @@ def _checked(ns: int, text: str) -> int:
     return ns
 
 
+def window(
+    start: TimeArg | None, end: TimeArg | None, origin_ns: int | None
+) -> tuple[int | None, int | None]:
+    """``--start``/``--end`` in nanoseconds, offsets taken from ``origin_ns``."""
+    lo = None if start is None else start.resolve(origin_ns)
+    hi = None if end is None else end.resolve(origin_ns)
+    if lo is not None and hi is not None and lo >= hi:
+        raise click.BadParameter(
+            f"the window is [--start, --end): --end ({hi} ns) must be after --start ({lo} ns)",
+            param_hint="--end",
+        )
+    return lo, hi
+
+
 class TimeParamType(click.ParamType):
     """A click parameter type for `parse_time`; bad values name the option and the forms."""
 
