@@ -4,6 +4,8 @@
   batch with only the fields' columns; `numeric_fields` lists the fields one can plot.
 - `plot` (needs the ``plot`` extra, matplotlib): a figure of several fields overlaid, for
   notebooks and ``mosaico plot``.
+- `mosaico.viewer.app.create_app` (needs the ``ui`` extra, Starlette; not imported here):
+  the HTTP API of the coming ``mosaico ui``.
 
 >>> from mosaico.viewer import downsample, plot
 >>> handler = client.topic_handler("run-1", "/imu")
