@@ -7,7 +7,7 @@ timestamp keep the order of the topics given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pandas as pd
@@ -17,6 +17,7 @@ from mosaico.extras import require
 from mosaico.ml.cursor import ordered_batches
 from mosaico.ml.errors import MLInputError, check_ns
 from mosaico.ml.flatten import FixedLists, check_fixed_lists
+from mosaico.ml.reads import ProjectedSource
 from mosaico.ml.source import TopicSource, select
 from mosaico.tabular import FlatWide, TimestampMerge
 
@@ -34,18 +35,39 @@ def _topics(sources: Sources, topics: Iterable[str] | None) -> list[TopicSource]
     return select({sources.name: sources}, topics)
 
 
+def _projected(
+    picked: list[TopicSource], fields: Mapping[str, Sequence[str]] | None
+) -> list[TopicSource]:
+    """The picked topics, those named in `fields` reading only those fields.
+
+    Raises:
+        MLInputError: `fields` names a topic not read, or a field a topic lacks.
+    """
+    if not fields:
+        return picked
+    names = [s.name for s in picked]
+    unknown = sorted(set(fields) - set(names))
+    if unknown:
+        raise MLInputError(f"fields given for topics not read: {unknown} (read: {names})")
+    return [ProjectedSource(s, fields[s.name]) if s.name in fields else s for s in picked]
+
+
 class ReadOptions(TypedDict, total=False):
     """What to read: the keywords every `to_*` and `iter_*` function takes.
 
     - `topics`: the topic names to read (default: every source given).
     - `start_ns`, `end_ns`: the record-time window `[start_ns, end_ns)` (default: all).
     - `fixed_lists`: "columns" (default: one column per element) or "arrays".
+    - `fields`: per topic name, the dotted payload paths to read (`{"/imu":
+      ["acceleration.x"]}`; a struct path reads the whole struct; `[]` the timestamps only);
+      the server then reads only those columns. Topics not named are read whole.
     """
 
     topics: Iterable[str] | None
     start_ns: int | None
     end_ns: int | None
     fixed_lists: FixedLists
+    fields: Mapping[str, Sequence[str]] | None
 
 
 class _Reader:
@@ -59,11 +81,12 @@ class _Reader:
         start_ns: int | None = None,
         end_ns: int | None = None,
         fixed_lists: FixedLists = "columns",
+        fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         check_ns(start_ns=start_ns, end_ns=end_ns, window_ns=window_ns)
         if window_ns is not None and window_ns <= 0:
             raise MLInputError(f"window_ns must be > 0, got {window_ns}")
-        self.picked = _topics(sources, topics)
+        self.picked = _projected(_topics(sources, topics), fields)
         check_fixed_lists(fixed_lists)
         self.start_ns, self.end_ns, self.window_ns = start_ns, end_ns, window_ns
         self.layout = FlatWide(
@@ -93,7 +116,7 @@ class _Reader:
 def to_arrow(sources: Sources, **read: Unpack[ReadOptions]) -> pa.Table:
     """One flat table of the topics over `[start_ns, end_ns)` (typed and empty if no rows).
 
-    Keywords: `ReadOptions` (`topics`, `start_ns`, `end_ns`, `fixed_lists`).
+    Keywords: `ReadOptions` (`topics`, `start_ns`, `end_ns`, `fixed_lists`, `fields`).
 
     Raises:
         MLInputError: an unknown topic, a time that is not integer ns, a bad `fixed_lists`,

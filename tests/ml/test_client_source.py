@@ -102,3 +102,24 @@ def test_empty_window_through_the_client(server) -> None:  # type: ignore[no-unt
     assert empty.num_rows == 0
     assert empty.schema == to_arrow(local["run-2"], topics=["/baro"]).schema
     assert isinstance(empty, pa.Table)
+
+
+def test_flatten_reads_only_the_fields_asked_through_the_client(server) -> None:  # type: ignore[no-untyped-def]
+    client, local = server
+    remote = sequence_sources(client.sequence_handler("run-1"))
+    fields = {"/imu": ["angular_velocity.z"], "/baro": []}
+    got = to_arrow(remote, fields=fields)
+    assert got.equals(to_arrow(local["run-1"], fields=fields))
+    assert got.column_names == ["timestamp_ns", "/imu.angular_velocity.z"]
+    # Each topic's fields went to the server with its read (HandlerSource -> DoGet ticket).
+    asked: list[tuple[str, Any]] = []
+    for source in remote.values():
+        original = source.batches
+
+        def recording(start, end, fields=None, *, _s=source, _o=original):  # type: ignore[no-untyped-def]
+            asked.append((_s.name, None if fields is None else list(fields)))
+            return _o(start, end, fields=fields)
+
+        source.batches = recording  # type: ignore[method-assign]
+    to_arrow(remote, fields=fields)
+    assert sorted(asked) == [("/baro", []), ("/imu", ["angular_velocity.z"])]

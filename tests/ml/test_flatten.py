@@ -286,3 +286,28 @@ def test_merge_equals_a_stable_sort_of_the_rows(
     rows.sort(key=lambda r: r["timestamp_ns"])  # stable: /imu first on ties
     merged = to_arrow(srcs)
     assert merged.to_pylist() == [{c: r.get(c) for c in merged.column_names} for r in rows]
+
+
+def test_fields_read_only_those_leaves_of_a_topic() -> None:
+    sources = {
+        "/imu": imu_source("/imu", [10, 20, 30, 40]),
+        "/baro": scalar_source("/baro", [15, 35], [1.0, 2.0]),
+    }
+    full = to_pandas(sources)
+    picked = to_pandas(sources, fields={"/imu": ["acceleration.x", "orientation"]})
+    imu_cols = [c for c in picked.columns if c.startswith("/imu.")]
+    whole_struct = [c for c in full.columns if c.startswith("/imu.orientation.")]
+    assert imu_cols == ["/imu.acceleration.x", *whole_struct] and len(whole_struct) > 4
+    assert [c for c in picked.columns if c.startswith("/baro.")] == ["/baro.data"]
+    pd.testing.assert_frame_equal(picked, full[list(picked.columns)])
+    # Timestamps only: the topic's rows are kept, with no payload column.
+    stamps = to_arrow(sources, topics=["/imu"], fields={"/imu": []})
+    assert stamps.column_names == ["timestamp_ns"] and stamps.num_rows == 4
+
+
+def test_fields_of_unknown_topics_or_leaves_are_named() -> None:
+    sources = {"/imu": imu_source("/imu", [10, 20])}
+    with pytest.raises(MLInputError, match=r"topics not read: \['/gps'\]"):
+        to_pandas(sources, fields={"/gps": ["x"]})
+    with pytest.raises(MLInputError, match="torque"):
+        to_pandas(sources, fields={"/imu": ["torque"]})
