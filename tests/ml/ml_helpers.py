@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 import pyarrow as pa
 
-from mosaico.ml import TableSource
+from mosaico.ml import TableSource, TopicSource
 from mosaico.types.geometry import Quaternion, Vector3d
 from mosaico.types.header import Header
 from mosaico.types.sensors import IMU
@@ -85,3 +85,27 @@ def lagged_imu(
     return TableSource(
         name, "IMU", imu.set_column(0, "timestamp_ns", record), batch_rows=batch_rows
     )
+
+
+class RecordingSource:
+    """A `TopicSource` wrapper noting every read made of it: its window (`windows`), the
+    `fields` asked (`asked`, as given) and the schemas of the batches it returned."""
+
+    def __init__(self, inner: TopicSource) -> None:
+        self.inner = inner
+        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
+        self.windows: list[tuple[int | None, int | None]] = []
+        self.asked: list[Sequence[str] | None] = []
+        self.received: list[pa.Schema] = []
+
+    def bounds(self) -> tuple[int, int] | None:
+        return self.inner.bounds()
+
+    def batches(
+        self, start_ns: int | None, end_ns: int | None, fields: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        self.windows.append((start_ns, end_ns))
+        self.asked.append(fields)
+        for batch in self.inner.batches(start_ns, end_ns, fields):
+            self.received.append(batch.schema)
+            yield batch

@@ -20,7 +20,7 @@ from mosaico.ml.datasets import StreamDataset, WindowDataset
 from mosaico.types.scalars import Floating64
 from mosaico.types.sensors import IMU
 from tests.backends import Backend
-from tests.ml.ml_helpers import imu_source, scalar_source
+from tests.ml.ml_helpers import RecordingSource, imu_source, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
 
@@ -112,14 +112,7 @@ def test_flatten_reads_only_the_fields_asked_through_the_client(server) -> None:
     assert got.equals(to_arrow(local["run-1"], fields=fields))
     assert got.column_names == ["timestamp_ns", "/imu.angular_velocity.z"]
     # Each topic's fields went to the server with its read (HandlerSource -> DoGet ticket).
-    asked: list[tuple[str, Any]] = []
-    for source in remote.values():
-        original = source.batches
-
-        def recording(start, end, fields=None, *, _s=source, _o=original):  # type: ignore[no-untyped-def]
-            asked.append((_s.name, None if fields is None else list(fields)))
-            return _o(start, end, fields=fields)
-
-        source.batches = recording  # type: ignore[method-assign]
-    to_arrow(remote, fields=fields)
+    recorded = {name: RecordingSource(source) for name, source in remote.items()}
+    to_arrow(recorded, fields=fields)
+    asked = [(n, None if f is None else list(f)) for n, s in recorded.items() for f in s.asked]
     assert sorted(asked) == [("/baro", []), ("/imu", ["angular_velocity.z"])]

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from mosaico.ml import Drop, Hold, Interpolate, MLInputError, Stream, TableSource, synchronize
 from mosaico.ml.datasets import StreamDataset, WindowDataset, _coalesced
 from mosaico.ml.tensors import PrecisionWarning, to_arrays
-from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
+from tests.ml.ml_helpers import RecordingSource, imu_source, lagged_imu, scalar_source
 
 STREAMS = [Stream("/imu", Interpolate()), Stream("/baro", Hold())]
 RATE = 1e9 / 1_000  # a tick every microsecond
@@ -211,25 +211,9 @@ def test_int64_beyond_float64_precision_warns() -> None:
         WindowDataset([{"/t": source}], ["/t"], rate_hz=1e9, length=4)
 
 
-class _CountingSource:
-    """A source that counts the reads made of it (one `batches` call each)."""
-
-    def __init__(self, inner: TableSource, reads: list[str]) -> None:
-        self._inner, self._reads = inner, reads
-        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
-
-    def bounds(self) -> tuple[int, int] | None:
-        return self._inner.bounds()
-
-    def batches(self, start_ns, end_ns, fields=None):  # type: ignore[no-untyped-def]
-        self._reads.append(self.name)
-        return self._inner.batches(start_ns, end_ns, fields)
-
-
 def test_units_that_follow_each_other_are_read_together() -> None:
     # ~40 windows in 4-window units, far fewer ticks than READ_TICKS: one read per topic.
-    reads: list[str] = []
-    sources = {n: _CountingSource(s, reads) for n, s in open_sequence(1).items()}
+    sources = {n: RecordingSource(s) for n, s in open_sequence(1).items()}
     streamed = StreamDataset([lambda: sources], STREAMS, rate_hz=RATE, length=8, stride=5,
                              windows_per_unit=4, dtype=torch.float32)  # fmt: skip
     mapped = WindowDataset([open_sequence(1)], STREAMS, rate_hz=RATE, length=8, stride=5,
@@ -237,6 +221,7 @@ def test_units_that_follow_each_other_are_read_together() -> None:
     got = list(streamed)
     assert len(mapped) > 8 * 4
     assert len(got) == len(mapped) and all(_same(a, mapped[i]) for i, a in enumerate(got))
+    reads = [n for n, s in sources.items() for _ in s.windows]
     assert sorted(reads) == ["/baro", "/imu"]  # the bounds need no read; seeds none at start
 
 

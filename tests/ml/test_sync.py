@@ -26,7 +26,7 @@ from mosaico.ml import (
 from mosaico.ml.align import slerp
 from mosaico.types.geometry import Quaternion
 from mosaico.types.sensors import CameraInfo
-from tests.ml.ml_helpers import imu_source, lagged_imu, scalar_source
+from tests.ml.ml_helpers import RecordingSource, imu_source, lagged_imu, scalar_source
 
 # One stream, samples at 10, 20, 40; ticks every 10 ns from 5: 5, 15, 25, 35, 45.
 HAND = {"/a": scalar_source("/a", [10, 20, 40], [1.0, 2.0, 4.0])}
@@ -415,22 +415,6 @@ def _camera(offset: float) -> CameraInfo:
     )
 
 
-class _Recorded:
-    """A source that records the record-time window of every read made of it."""
-
-    def __init__(self, inner: TableSource) -> None:
-        self._inner = inner
-        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
-        self.reads: list[tuple[int | None, int | None]] = []
-
-    def bounds(self) -> tuple[int, int] | None:
-        return self._inner.bounds()
-
-    def batches(self, start_ns, end_ns, fields=None):  # type: ignore[no-untyped-def]
-        self.reads.append((start_ns, end_ns))
-        return self._inner.batches(start_ns, end_ns, fields)
-
-
 @pytest.mark.parametrize(
     "gap_s", [0.5, 3.0, 100.0], ids=["seed-near", "seed-4-lookbacks", "seed-far"]
 )
@@ -442,7 +426,7 @@ def test_a_run_inside_the_data_is_seeded_from_its_own_stream(gap_s: float) -> No
     fast = scalar_source("/fast", np.arange(0, 300 * second, second // 10), np.arange(3000.0))
     slow_ts = [start - int(gap_s * second), start + 5 * second]
     slow = scalar_source("/slow", slow_ts, [1.5, 2.5])
-    sources = {"/fast": _Recorded(fast), "/slow": _Recorded(slow)}
+    sources = {"/fast": RecordingSource(fast), "/slow": RecordingSource(slow)}
     streams = [Stream("/fast", Hold()), Stream("/slow", Hold())]
     end = start + 10 * second
     run = Synchronizer(sources, streams, rate_hz=10.0).run(
@@ -456,9 +440,9 @@ def test_a_run_inside_the_data_is_seeded_from_its_own_stream(gap_s: float) -> No
     ))  # fmt: skip
     assert got.equals(want) and got.num_rows == 100
     assert got["/slow.data"][0].as_py() == 1.5
-    assert sources["/fast"].reads == [(start - second, None)]  # one read, seed included
+    assert sources["/fast"].windows == [(start - second, None)]  # one read, seed included
     if gap_s < 1.0:
-        assert sources["/slow"].reads == [(start - second, None)]
+        assert sources["/slow"].windows == [(start - second, None)]
     else:
-        assert sources["/slow"].reads[0] == (start - second, None)
-        assert len(sources["/slow"].reads) > 1  # the search before the lookback
+        assert sources["/slow"].windows[0] == (start - second, None)
+        assert len(sources["/slow"].windows) > 1  # the search before the lookback

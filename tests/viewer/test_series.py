@@ -3,7 +3,6 @@ memory (TableSource) and through a real server with column projection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from mosaico.ml.client_source import HandlerSource
 from mosaico.types.sensors import IMU
 from mosaico.viewer import Series, ViewerError, downsample, numeric_fields
 from tests.backends import Backend
-from tests.ml.ml_helpers import imu_source, scalar_source
+from tests.ml.ml_helpers import RecordingSource, imu_source, scalar_source
 
 
 def _bucket_of(ts: np.ndarray, lo: int, width: int) -> np.ndarray:
@@ -163,27 +162,6 @@ def test_an_empty_topic_without_a_range() -> None:
     assert downsample(empty, ["data"], 0, 10)["data"].rows == 0
 
 
-class _Recording:
-    """A `TopicSource` wrapper noting the fields asked for and the schemas received."""
-
-    def __init__(self, inner: HandlerSource) -> None:
-        self.inner = inner
-        self.name, self.tag, self.schema = inner.name, inner.tag, inner.schema
-        self.asked: list[Sequence[str] | None] = []
-        self.received: list[pa.Schema] = []
-
-    def bounds(self) -> tuple[int, int] | None:
-        return self.inner.bounds()
-
-    def batches(
-        self, start_ns: int | None, end_ns: int | None, fields: Sequence[str] | None = None
-    ) -> Iterator[pa.RecordBatch]:
-        self.asked.append(fields)
-        for batch in self.inner.batches(start_ns, end_ns, fields):
-            self.received.append(batch.schema)
-            yield batch
-
-
 def test_through_a_server_reads_only_the_fields_columns(backend: Backend, tmp_path: Path) -> None:
     ts = list(range(0, 3_000_000, 1000))
     local = imu_source("/imu", ts, seed=3, batch_rows=4096)
@@ -192,7 +170,7 @@ def test_through_a_server_reads_only_the_fields_columns(backend: Backend, tmp_pa
             seq.topic_create("/imu", {}, IMU).push_batch(local.table)
         handler = client.topic_handler("run", "/imu")
         assert handler is not None
-        remote = _Recording(HandlerSource(handler))
+        remote = RecordingSource(HandlerSource(handler))
         fields = ["acceleration.x", "orientation.w"]
         got = downsample(remote, fields, 500_000, 2_500_000, buckets=300)
         assert remote.asked == [fields]
