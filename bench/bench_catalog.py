@@ -195,7 +195,7 @@ def report(sequences: int, results: dict[str, tuple[Rates, dict[str, float]]]) -
     print("\nquery seconds: the Python path (before) and the pushdown (after)")
     print(f"{'query':<42} {'SQLite before':>13} {'after':>8} {'x':>6} {'PG before':>10} "
           f"{'after':>8} {'x':>6}")  # fmt: skip
-    for name in (n[len("query: "):] for n in lite if n.startswith("query: ")):
+    for name in (n[len("query: ") :] for n in lite if n.startswith("query: ")):
         lb, la, pb, pa_ = lite[f"before: {name}"], lite[f"query: {name}"], pg[f"before: {name}"], \
             pg[f"query: {name}"]  # fmt: skip
         print(f"{name:<42} {lb:>13.4f} {la:>8.4f} {lb / la:>6.0f} {pb:>10.4f} {pa_:>8.4f} "
@@ -206,8 +206,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sequences", type=int)
     parser.add_argument("--quick", action="store_true", help="300 sequences")
-    parser.add_argument("--postgres", help="a server to make the database on (postgresql://"
-                        "user@host:port); by default one is started through deploy/")
+    parser.add_argument(
+        "--postgres",
+        help="a server to make the database on (postgresql://"
+        "user@host:port); by default one is started through deploy/",
+    )
     args = parser.parse_args()
     sequences = args.sequences or (300 if args.quick else 2000)
     repeat = 3 if args.quick else 6

@@ -48,7 +48,6 @@ SCHEMA = pa.schema(
 MB = 1e6
 
 
-
 def build(store: str, catalog: str, rows: int) -> None:
     """12 finalized sequences ``run-i``, one topic ``t`` of ``rows`` rows each."""
     rng = np.random.default_rng(3)

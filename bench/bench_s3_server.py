@@ -38,7 +38,6 @@ from mosaico.server.store import Store
 MB = 1e6
 
 
-
 def platform_round(store: str, catalog: str | None, table: pa.Table) -> tuple[float, float]:
     """(upload seconds, DoGet seconds) of ``table`` as one topic of a new sequence."""
     batches = batches_of(table, 4 * 1024 * 1024)
@@ -47,9 +46,17 @@ def platform_round(store: str, catalog: str | None, table: pa.Table) -> tuple[fl
         name = f"run-{uuid.uuid4().hex[:8]}"
         action(client, "sequence_create", {"locator": name, "user_metadata": {}})
         session = action(client, "session_create", {"locator": name})
-        topic = action(client, "topic_create", {
-            "session_uuid": session["uuid"], "locator": f"{name}/t",
-            "serialization_format": "default", "ontology_tag": "Thing", "user_metadata": {}})
+        topic = action(
+            client,
+            "topic_create",
+            {
+                "session_uuid": session["uuid"],
+                "locator": f"{name}/t",
+                "serialization_format": "default",
+                "ontology_tag": "Thing",
+                "user_metadata": {},
+            },
+        )
         command = {"resource_locator": f"{name}/t", "topic_uuid": topic["uuid"]}
         started = time.perf_counter()
         writer, _ = client.do_put(flight.FlightDescriptor.for_command(json.dumps(command)),

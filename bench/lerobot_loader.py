@@ -54,7 +54,9 @@ def main(root: str, length: int, stride: int, batch: int, workers: int) -> None:
         nbytes += tensor_bytes(item)
     dt = time.perf_counter() - started
     total = count + len(first["index"])
-    print(json.dumps({"windows_per_s": count / dt, "mb_per_s": nbytes / dt / 1e6, "windows": total}))
+    print(
+        json.dumps({"windows_per_s": count / dt, "mb_per_s": nbytes / dt / 1e6, "windows": total})
+    )
 
 
 if __name__ == "__main__":

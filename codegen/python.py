@@ -1,8 +1,8 @@
 """The Python renderer: Jinja filters that print Python source from the typed model.
 
 This is the only place where the model becomes Python: annotations, Arrow type expressions,
-attrs field definitions, constraint values, the straight-line checks of ``validate()`` and
-the hypothesis strategies. The templates loop over the model and call these filters.
+attrs field definitions, constraint values, the straight-line checks of ``validate()`` (cut
+into functions of bounded complexity, see `validate_chunks`) and the hypothesis strategies. The templates loop over the model and call these filters.
 """
 
 from __future__ import annotations
@@ -146,9 +146,9 @@ def _local(name: str) -> str:
 def object_checks(f: model.Field, t: model.Type) -> list[Check]:
     """The per-object checks of a field, the kind check first.
 
-    A required field's None fails that kind check too: its reason then says a value is
-    required (one test instead of two on the hot path). A nullable field's checks run
-    only on a value (the template guards them).
+    A required field's None fails that kind check too: its reason, chosen only then
+    (``validity.missing_or``), says a value is required (one test instead of two on the
+    hot path). A nullable field's checks run only on a value (the template guards them).
     """
     if isinstance(f.type, model.ListType):
         checks = _list_checks(f, t, f.type)
@@ -158,7 +158,7 @@ def object_checks(f: model.Field, t: model.Type) -> list[Check]:
     else:
         checks = _scalar_checks(f, t, f.type.scalar)
     if not f.nullable:
-        reason = f"{_lit(c.REQUIRED)} if {local(f)} is None else {checks[0].reason}"
+        reason = f"validity.missing_or({local(f)}, {checks[0].reason})"
         checks[0] = attrs.evolve(checks[0], reason=reason)
     return checks
 
@@ -254,6 +254,73 @@ def rule_checks(t: model.Type) -> list[RuleCheck]:
     return out
 
 
+VALIDATE_BUDGET = 9
+"""Most decision points (radon's cyclomatic complexity, less one) of one generated check
+function: ``validate()`` checks its fields in consecutive chunks within this budget, the
+first inline and the others in functions it calls, whatever the number of fields."""
+
+
+@attrs.frozen
+class Chunk:
+    """The checks one function of a ``validate()`` runs: consecutive fields and, in the last
+    chunk, the rules, which read again the fields of theirs checked by earlier chunks."""
+
+    fields: list[model.Field]
+    rules: bool = False
+    reread: list[model.Field] = attrs.field(factory=list)
+
+
+def validate_chunks(t: model.Type) -> list[Chunk]:
+    """The chunks of a type's ``validate()``, in field order (one for most types)."""
+    costs = [_field_decisions(f, t) for f in t.fields]
+    costs.append(sum(_decisions(r.condition) for r in rule_checks(t)))  # the rules come last
+    groups = [[t.fields[i] for i in group if i < len(t.fields)] for group in _pack(costs)]
+    named = {n for r in t.rules for n in r.names}
+    last = {f.name for f in groups[-1]}
+    reread = [f for f in t.fields if f.name in named and f.name not in last]
+    return [Chunk(g) for g in groups[:-1]] + [Chunk(groups[-1], rules=True, reread=reread)]
+
+
+def _pack(costs: list[int]) -> list[list[int]]:
+    """Consecutive positions of `costs`, grouped within `VALIDATE_BUDGET` (an item above
+    it alone in its group)."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, cost in enumerate(costs):
+        if groups[-1] and used + cost > VALIDATE_BUDGET:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += cost
+    return groups
+
+
+def chunk_name(t: model.Type, index: int) -> str:
+    """The module function running chunk `index` (from 1) of a ``validate()``."""
+    return f"_validate_{t.name}_{index}"
+
+
+def chunk_title(t: model.Type, chunk: Chunk) -> str:
+    """The comment heading a chunk's function: which fields (and rules) it checks."""
+    parts = [f.name for f in chunk.fields[:1]]
+    if len(chunk.fields) > 1:
+        parts = [f"{chunk.fields[0].name} to {chunk.fields[-1].name}"]
+    if chunk.rules and t.rules:
+        parts.append("the rules")
+    return f"{t.name}.validate(), continued: {', then '.join(parts)}."
+
+
+def _field_decisions(f: model.Field, t: model.Type) -> int:
+    """The decision points of a field's checks: an ``if`` each, their conditions'
+    operators, and the guard skipping them on None when the field is nullable."""
+    return int(f.nullable) + sum(_decisions(c.condition) for c in object_checks(f, t))
+
+
+def _decisions(condition: str) -> int:
+    """One ``if`` on `condition`, plus its boolean operators and comprehension loops."""
+    return 1 + sum(condition.count(op) for op in (" and ", " or ", " for "))
+
+
 # --- hypothesis strategies ---------------------------------------------------------------------
 
 
@@ -316,6 +383,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
         annotation,
         arrow_field,
         attrs_field,
+        chunk_name,
+        chunk_title,
         constraints_value,
         converter_name,
         enum_base,
@@ -327,6 +396,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
         rule_fields,
         rule_value,
         strategy,
+        validate_chunks,
     )
 }
 TESTS: dict[str, Callable[..., Any]] = {"ordered_field": ordered_field}

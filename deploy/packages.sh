@@ -12,12 +12,14 @@
 #   front of several servers. The tests needing them fail, naming the missing package.
 # - ffmpeg brings the FFmpeg libraries torchcodec loads to decode videos in LeRobot's test
 #   environment (tests/lerobot/environment.py).
+# - chromium is the browser Playwright drives through the web viewer's pages
+#   (tests/viewer/test_browser.py); `playwright install` cannot download one here.
 set -euo pipefail
 
 packages=()
 command -v strace >/dev/null || packages+=(strace)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
-for tool in ceph-mon ceph-osd radosgw haproxy curl ffmpeg; do
+for tool in ceph-mon ceph-osd radosgw haproxy curl ffmpeg chromium; do
     command -v "$tool" >/dev/null || packages+=("$tool")
 done
 command -v radosgw-admin >/dev/null || packages+=(ceph-common)

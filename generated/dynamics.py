@@ -123,19 +123,9 @@ class ForceTorque(base.OntologyType):
         v_force = self.force
         if not isinstance(v_force, Vector3d):
             validity.fail(
-                "ForceTorque",
-                "force",
-                v_force,
-                "a value is required" if v_force is None else "expected Vector3d",
+                "ForceTorque", "force", v_force, validity.missing_or(v_force, "expected Vector3d")
             )
-        v_torque = self.torque
-        if not isinstance(v_torque, Vector3d):
-            validity.fail(
-                "ForceTorque",
-                "torque",
-                v_torque,
-                "a value is required" if v_torque is None else "expected Vector3d",
-            )
+        _validate_ForceTorque_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[ForceTorque]:
@@ -151,6 +141,15 @@ class ForceTorque(base.OntologyType):
             o.torque = f4
             out.append(o)
         return out
+
+
+def _validate_ForceTorque_1(self: ForceTorque) -> None:
+    # ForceTorque.validate(), continued: torque.
+    v_torque = self.torque
+    if not isinstance(v_torque, Vector3d):
+        validity.fail(
+            "ForceTorque", "torque", v_torque, validity.missing_or(v_torque, "expected Vector3d")
+        )
 
 
 tags.register(ForceTorque)
@@ -231,10 +230,7 @@ class Inertia(base.OntologyType):
         v_mass = self.mass
         if not isinstance(v_mass, kinds.FLOAT):
             validity.fail(
-                "Inertia",
-                "mass",
-                v_mass,
-                "a value is required" if v_mass is None else "expected float (float64)",
+                "Inertia", "mass", v_mass, validity.missing_or(v_mass, "expected float (float64)")
             )
         v_center_of_mass = self.center_of_mass
         if not isinstance(v_center_of_mass, Vector3d):
@@ -242,15 +238,12 @@ class Inertia(base.OntologyType):
                 "Inertia",
                 "center_of_mass",
                 v_center_of_mass,
-                "a value is required" if v_center_of_mass is None else "expected Vector3d",
+                validity.missing_or(v_center_of_mass, "expected Vector3d"),
             )
         v_inertia = self.inertia
         if not isinstance(v_inertia, kinds.LIST):
             validity.fail(
-                "Inertia",
-                "inertia",
-                v_inertia,
-                "a value is required" if v_inertia is None else "expected a list",
+                "Inertia", "inertia", v_inertia, validity.missing_or(v_inertia, "expected a list")
             )
         if len(v_inertia) != 6:
             validity.fail("Inertia", "inertia", v_inertia, "needs exactly 6 elements")

@@ -201,49 +201,21 @@ class Lidar(base.OntologyType):
             validity.fail("Lidar", "header", v_header, "expected Header")
         v_x = self.x
         if not isinstance(v_x, kinds.LIST):
-            validity.fail(
-                "Lidar", "x", v_x, "a value is required" if v_x is None else "expected a list"
-            )
+            validity.fail("Lidar", "x", v_x, validity.missing_or(v_x, "expected a list"))
         v_y = self.y
         if not isinstance(v_y, kinds.LIST):
-            validity.fail(
-                "Lidar", "y", v_y, "a value is required" if v_y is None else "expected a list"
-            )
+            validity.fail("Lidar", "y", v_y, validity.missing_or(v_y, "expected a list"))
         v_z = self.z
         if not isinstance(v_z, kinds.LIST):
-            validity.fail(
-                "Lidar", "z", v_z, "a value is required" if v_z is None else "expected a list"
-            )
+            validity.fail("Lidar", "z", v_z, validity.missing_or(v_z, "expected a list"))
         v_intensity = self.intensity
         if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
             validity.fail("Lidar", "intensity", v_intensity, "expected a list")
         v_reflectivity = self.reflectivity
         if v_reflectivity is not None and not isinstance(v_reflectivity, kinds.LIST):
             validity.fail("Lidar", "reflectivity", v_reflectivity, "expected a list")
-        v_beam_id = self.beam_id
-        if v_beam_id is not None and not isinstance(v_beam_id, kinds.LIST):
-            validity.fail("Lidar", "beam_id", v_beam_id, "expected a list")
-        v_range = self.range
-        if v_range is not None and not isinstance(v_range, kinds.LIST):
-            validity.fail("Lidar", "range", v_range, "expected a list")
-        v_near_ir = self.near_ir
-        if v_near_ir is not None and not isinstance(v_near_ir, kinds.LIST):
-            validity.fail("Lidar", "near_ir", v_near_ir, "expected a list")
-        v_azimuth = self.azimuth
-        if v_azimuth is not None and not isinstance(v_azimuth, kinds.LIST):
-            validity.fail("Lidar", "azimuth", v_azimuth, "expected a list")
-        v_elevation = self.elevation
-        if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
-            validity.fail("Lidar", "elevation", v_elevation, "expected a list")
-        v_confidence = self.confidence
-        if v_confidence is not None and not isinstance(v_confidence, kinds.LIST):
-            validity.fail("Lidar", "confidence", v_confidence, "expected a list")
-        v_return_type = self.return_type
-        if v_return_type is not None and not isinstance(v_return_type, kinds.LIST):
-            validity.fail("Lidar", "return_type", v_return_type, "expected a list")
-        v_point_timestamp = self.point_timestamp
-        if v_point_timestamp is not None and not isinstance(v_point_timestamp, kinds.LIST):
-            validity.fail("Lidar", "point_timestamp", v_point_timestamp, "expected a list")
+        _validate_Lidar_1(self)
+        _validate_Lidar_2(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Lidar]:
@@ -268,6 +240,38 @@ class Lidar(base.OntologyType):
             o.point_timestamp = f13
             out.append(o)
         return out
+
+
+def _validate_Lidar_1(self: Lidar) -> None:
+    # Lidar.validate(), continued: beam_id to azimuth.
+    v_beam_id = self.beam_id
+    if v_beam_id is not None and not isinstance(v_beam_id, kinds.LIST):
+        validity.fail("Lidar", "beam_id", v_beam_id, "expected a list")
+    v_range = self.range
+    if v_range is not None and not isinstance(v_range, kinds.LIST):
+        validity.fail("Lidar", "range", v_range, "expected a list")
+    v_near_ir = self.near_ir
+    if v_near_ir is not None and not isinstance(v_near_ir, kinds.LIST):
+        validity.fail("Lidar", "near_ir", v_near_ir, "expected a list")
+    v_azimuth = self.azimuth
+    if v_azimuth is not None and not isinstance(v_azimuth, kinds.LIST):
+        validity.fail("Lidar", "azimuth", v_azimuth, "expected a list")
+
+
+def _validate_Lidar_2(self: Lidar) -> None:
+    # Lidar.validate(), continued: elevation to point_timestamp.
+    v_elevation = self.elevation
+    if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
+        validity.fail("Lidar", "elevation", v_elevation, "expected a list")
+    v_confidence = self.confidence
+    if v_confidence is not None and not isinstance(v_confidence, kinds.LIST):
+        validity.fail("Lidar", "confidence", v_confidence, "expected a list")
+    v_return_type = self.return_type
+    if v_return_type is not None and not isinstance(v_return_type, kinds.LIST):
+        validity.fail("Lidar", "return_type", v_return_type, "expected a list")
+    v_point_timestamp = self.point_timestamp
+    if v_point_timestamp is not None and not isinstance(v_point_timestamp, kinds.LIST):
+        validity.fail("Lidar", "point_timestamp", v_point_timestamp, "expected a list")
 
 
 tags.register(Lidar)
@@ -512,58 +516,22 @@ class Radar(base.OntologyType):
             validity.fail("Radar", "header", v_header, "expected Header")
         v_x = self.x
         if not isinstance(v_x, kinds.LIST):
-            validity.fail(
-                "Radar", "x", v_x, "a value is required" if v_x is None else "expected a list"
-            )
+            validity.fail("Radar", "x", v_x, validity.missing_or(v_x, "expected a list"))
         v_y = self.y
         if not isinstance(v_y, kinds.LIST):
-            validity.fail(
-                "Radar", "y", v_y, "a value is required" if v_y is None else "expected a list"
-            )
+            validity.fail("Radar", "y", v_y, validity.missing_or(v_y, "expected a list"))
         v_z = self.z
         if not isinstance(v_z, kinds.LIST):
-            validity.fail(
-                "Radar", "z", v_z, "a value is required" if v_z is None else "expected a list"
-            )
+            validity.fail("Radar", "z", v_z, validity.missing_or(v_z, "expected a list"))
         v_range = self.range
         if v_range is not None and not isinstance(v_range, kinds.LIST):
             validity.fail("Radar", "range", v_range, "expected a list")
         v_azimuth = self.azimuth
         if v_azimuth is not None and not isinstance(v_azimuth, kinds.LIST):
             validity.fail("Radar", "azimuth", v_azimuth, "expected a list")
-        v_elevation = self.elevation
-        if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
-            validity.fail("Radar", "elevation", v_elevation, "expected a list")
-        v_rcs = self.rcs
-        if v_rcs is not None and not isinstance(v_rcs, kinds.LIST):
-            validity.fail("Radar", "rcs", v_rcs, "expected a list")
-        v_snr = self.snr
-        if v_snr is not None and not isinstance(v_snr, kinds.LIST):
-            validity.fail("Radar", "snr", v_snr, "expected a list")
-        v_doppler_velocity = self.doppler_velocity
-        if v_doppler_velocity is not None and not isinstance(v_doppler_velocity, kinds.LIST):
-            validity.fail("Radar", "doppler_velocity", v_doppler_velocity, "expected a list")
-        v_vx = self.vx
-        if v_vx is not None and not isinstance(v_vx, kinds.LIST):
-            validity.fail("Radar", "vx", v_vx, "expected a list")
-        v_vy = self.vy
-        if v_vy is not None and not isinstance(v_vy, kinds.LIST):
-            validity.fail("Radar", "vy", v_vy, "expected a list")
-        v_vx_comp = self.vx_comp
-        if v_vx_comp is not None and not isinstance(v_vx_comp, kinds.LIST):
-            validity.fail("Radar", "vx_comp", v_vx_comp, "expected a list")
-        v_vy_comp = self.vy_comp
-        if v_vy_comp is not None and not isinstance(v_vy_comp, kinds.LIST):
-            validity.fail("Radar", "vy_comp", v_vy_comp, "expected a list")
-        v_ax = self.ax
-        if v_ax is not None and not isinstance(v_ax, kinds.LIST):
-            validity.fail("Radar", "ax", v_ax, "expected a list")
-        v_ay = self.ay
-        if v_ay is not None and not isinstance(v_ay, kinds.LIST):
-            validity.fail("Radar", "ay", v_ay, "expected a list")
-        v_radial_speed = self.radial_speed
-        if v_radial_speed is not None and not isinstance(v_radial_speed, kinds.LIST):
-            validity.fail("Radar", "radial_speed", v_radial_speed, "expected a list")
+        _validate_Radar_1(self)
+        _validate_Radar_2(self)
+        _validate_Radar_3(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Radar]:
@@ -591,6 +559,51 @@ class Radar(base.OntologyType):
             o.radial_speed = f16
             out.append(o)
         return out
+
+
+def _validate_Radar_1(self: Radar) -> None:
+    # Radar.validate(), continued: elevation to doppler_velocity.
+    v_elevation = self.elevation
+    if v_elevation is not None and not isinstance(v_elevation, kinds.LIST):
+        validity.fail("Radar", "elevation", v_elevation, "expected a list")
+    v_rcs = self.rcs
+    if v_rcs is not None and not isinstance(v_rcs, kinds.LIST):
+        validity.fail("Radar", "rcs", v_rcs, "expected a list")
+    v_snr = self.snr
+    if v_snr is not None and not isinstance(v_snr, kinds.LIST):
+        validity.fail("Radar", "snr", v_snr, "expected a list")
+    v_doppler_velocity = self.doppler_velocity
+    if v_doppler_velocity is not None and not isinstance(v_doppler_velocity, kinds.LIST):
+        validity.fail("Radar", "doppler_velocity", v_doppler_velocity, "expected a list")
+
+
+def _validate_Radar_2(self: Radar) -> None:
+    # Radar.validate(), continued: vx to vy_comp.
+    v_vx = self.vx
+    if v_vx is not None and not isinstance(v_vx, kinds.LIST):
+        validity.fail("Radar", "vx", v_vx, "expected a list")
+    v_vy = self.vy
+    if v_vy is not None and not isinstance(v_vy, kinds.LIST):
+        validity.fail("Radar", "vy", v_vy, "expected a list")
+    v_vx_comp = self.vx_comp
+    if v_vx_comp is not None and not isinstance(v_vx_comp, kinds.LIST):
+        validity.fail("Radar", "vx_comp", v_vx_comp, "expected a list")
+    v_vy_comp = self.vy_comp
+    if v_vy_comp is not None and not isinstance(v_vy_comp, kinds.LIST):
+        validity.fail("Radar", "vy_comp", v_vy_comp, "expected a list")
+
+
+def _validate_Radar_3(self: Radar) -> None:
+    # Radar.validate(), continued: ax to radial_speed.
+    v_ax = self.ax
+    if v_ax is not None and not isinstance(v_ax, kinds.LIST):
+        validity.fail("Radar", "ax", v_ax, "expected a list")
+    v_ay = self.ay
+    if v_ay is not None and not isinstance(v_ay, kinds.LIST):
+        validity.fail("Radar", "ay", v_ay, "expected a list")
+    v_radial_speed = self.radial_speed
+    if v_radial_speed is not None and not isinstance(v_radial_speed, kinds.LIST):
+        validity.fail("Radar", "radial_speed", v_radial_speed, "expected a list")
 
 
 tags.register(Radar)
@@ -696,19 +709,13 @@ class RGBDCamera(base.OntologyType):
             validity.fail("RGBDCamera", "header", v_header, "expected Header")
         v_x = self.x
         if not isinstance(v_x, kinds.LIST):
-            validity.fail(
-                "RGBDCamera", "x", v_x, "a value is required" if v_x is None else "expected a list"
-            )
+            validity.fail("RGBDCamera", "x", v_x, validity.missing_or(v_x, "expected a list"))
         v_y = self.y
         if not isinstance(v_y, kinds.LIST):
-            validity.fail(
-                "RGBDCamera", "y", v_y, "a value is required" if v_y is None else "expected a list"
-            )
+            validity.fail("RGBDCamera", "y", v_y, validity.missing_or(v_y, "expected a list"))
         v_z = self.z
         if not isinstance(v_z, kinds.LIST):
-            validity.fail(
-                "RGBDCamera", "z", v_z, "a value is required" if v_z is None else "expected a list"
-            )
+            validity.fail("RGBDCamera", "z", v_z, validity.missing_or(v_z, "expected a list"))
         v_rgb = self.rgb
         if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
             validity.fail("RGBDCamera", "rgb", v_rgb, "expected a list")
@@ -856,31 +863,20 @@ class ToFCamera(base.OntologyType):
             validity.fail("ToFCamera", "header", v_header, "expected Header")
         v_x = self.x
         if not isinstance(v_x, kinds.LIST):
-            validity.fail(
-                "ToFCamera", "x", v_x, "a value is required" if v_x is None else "expected a list"
-            )
+            validity.fail("ToFCamera", "x", v_x, validity.missing_or(v_x, "expected a list"))
         v_y = self.y
         if not isinstance(v_y, kinds.LIST):
-            validity.fail(
-                "ToFCamera", "y", v_y, "a value is required" if v_y is None else "expected a list"
-            )
+            validity.fail("ToFCamera", "y", v_y, validity.missing_or(v_y, "expected a list"))
         v_z = self.z
         if not isinstance(v_z, kinds.LIST):
-            validity.fail(
-                "ToFCamera", "z", v_z, "a value is required" if v_z is None else "expected a list"
-            )
+            validity.fail("ToFCamera", "z", v_z, validity.missing_or(v_z, "expected a list"))
         v_rgb = self.rgb
         if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
             validity.fail("ToFCamera", "rgb", v_rgb, "expected a list")
         v_intensity = self.intensity
         if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
             validity.fail("ToFCamera", "intensity", v_intensity, "expected a list")
-        v_noise = self.noise
-        if v_noise is not None and not isinstance(v_noise, kinds.LIST):
-            validity.fail("ToFCamera", "noise", v_noise, "expected a list")
-        v_grayscale = self.grayscale
-        if v_grayscale is not None and not isinstance(v_grayscale, kinds.LIST):
-            validity.fail("ToFCamera", "grayscale", v_grayscale, "expected a list")
+        _validate_ToFCamera_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[ToFCamera]:
@@ -899,6 +895,16 @@ class ToFCamera(base.OntologyType):
             o.grayscale = f7
             out.append(o)
         return out
+
+
+def _validate_ToFCamera_1(self: ToFCamera) -> None:
+    # ToFCamera.validate(), continued: noise to grayscale.
+    v_noise = self.noise
+    if v_noise is not None and not isinstance(v_noise, kinds.LIST):
+        validity.fail("ToFCamera", "noise", v_noise, "expected a list")
+    v_grayscale = self.grayscale
+    if v_grayscale is not None and not isinstance(v_grayscale, kinds.LIST):
+        validity.fail("ToFCamera", "grayscale", v_grayscale, "expected a list")
 
 
 tags.register(ToFCamera)
@@ -1024,40 +1030,20 @@ class StereoCamera(base.OntologyType):
             validity.fail("StereoCamera", "header", v_header, "expected Header")
         v_x = self.x
         if not isinstance(v_x, kinds.LIST):
-            validity.fail(
-                "StereoCamera",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected a list",
-            )
+            validity.fail("StereoCamera", "x", v_x, validity.missing_or(v_x, "expected a list"))
         v_y = self.y
         if not isinstance(v_y, kinds.LIST):
-            validity.fail(
-                "StereoCamera",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected a list",
-            )
+            validity.fail("StereoCamera", "y", v_y, validity.missing_or(v_y, "expected a list"))
         v_z = self.z
         if not isinstance(v_z, kinds.LIST):
-            validity.fail(
-                "StereoCamera",
-                "z",
-                v_z,
-                "a value is required" if v_z is None else "expected a list",
-            )
+            validity.fail("StereoCamera", "z", v_z, validity.missing_or(v_z, "expected a list"))
         v_rgb = self.rgb
         if v_rgb is not None and not isinstance(v_rgb, kinds.LIST):
             validity.fail("StereoCamera", "rgb", v_rgb, "expected a list")
         v_intensity = self.intensity
         if v_intensity is not None and not isinstance(v_intensity, kinds.LIST):
             validity.fail("StereoCamera", "intensity", v_intensity, "expected a list")
-        v_luma = self.luma
-        if v_luma is not None and not isinstance(v_luma, kinds.LIST):
-            validity.fail("StereoCamera", "luma", v_luma, "expected a list")
-        v_cost = self.cost
-        if v_cost is not None and not isinstance(v_cost, kinds.LIST):
-            validity.fail("StereoCamera", "cost", v_cost, "expected a list")
+        _validate_StereoCamera_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[StereoCamera]:
@@ -1076,6 +1062,16 @@ class StereoCamera(base.OntologyType):
             o.cost = f7
             out.append(o)
         return out
+
+
+def _validate_StereoCamera_1(self: StereoCamera) -> None:
+    # StereoCamera.validate(), continued: luma to cost.
+    v_luma = self.luma
+    if v_luma is not None and not isinstance(v_luma, kinds.LIST):
+        validity.fail("StereoCamera", "luma", v_luma, "expected a list")
+    v_cost = self.cost
+    if v_cost is not None and not isinstance(v_cost, kinds.LIST):
+        validity.fail("StereoCamera", "cost", v_cost, "expected a list")
 
 
 tags.register(StereoCamera)
@@ -1220,7 +1216,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "angle_min",
                 v_angle_min,
-                "a value is required" if v_angle_min is None else "expected float (float32)",
+                validity.missing_or(v_angle_min, "expected float (float32)"),
             )
         v_angle_max = self.angle_max
         if not isinstance(v_angle_max, kinds.FLOAT):
@@ -1228,7 +1224,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "angle_max",
                 v_angle_max,
-                "a value is required" if v_angle_max is None else "expected float (float32)",
+                validity.missing_or(v_angle_max, "expected float (float32)"),
             )
         v_angle_increment = self.angle_increment
         if not isinstance(v_angle_increment, kinds.FLOAT):
@@ -1236,7 +1232,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "angle_increment",
                 v_angle_increment,
-                "a value is required" if v_angle_increment is None else "expected float (float32)",
+                validity.missing_or(v_angle_increment, "expected float (float32)"),
             )
         v_time_increment = self.time_increment
         if not isinstance(v_time_increment, kinds.FLOAT):
@@ -1244,7 +1240,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "time_increment",
                 v_time_increment,
-                "a value is required" if v_time_increment is None else "expected float (float32)",
+                validity.missing_or(v_time_increment, "expected float (float32)"),
             )
         v_scan_time = self.scan_time
         if not isinstance(v_scan_time, kinds.FLOAT):
@@ -1252,7 +1248,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "scan_time",
                 v_scan_time,
-                "a value is required" if v_scan_time is None else "expected float (float32)",
+                validity.missing_or(v_scan_time, "expected float (float32)"),
             )
         v_range_min = self.range_min
         if not isinstance(v_range_min, kinds.FLOAT):
@@ -1260,7 +1256,7 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "range_min",
                 v_range_min,
-                "a value is required" if v_range_min is None else "expected float (float32)",
+                validity.missing_or(v_range_min, "expected float (float32)"),
             )
         v_range_max = self.range_max
         if not isinstance(v_range_max, kinds.FLOAT):
@@ -1268,19 +1264,9 @@ class LaserScan(base.OntologyType):
                 "LaserScan",
                 "range_max",
                 v_range_max,
-                "a value is required" if v_range_max is None else "expected float (float32)",
+                validity.missing_or(v_range_max, "expected float (float32)"),
             )
-        v_ranges = self.ranges
-        if not isinstance(v_ranges, kinds.LIST):
-            validity.fail(
-                "LaserScan",
-                "ranges",
-                v_ranges,
-                "a value is required" if v_ranges is None else "expected a list",
-            )
-        v_intensities = self.intensities
-        if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
-            validity.fail("LaserScan", "intensities", v_intensities, "expected a list")
+        _validate_LaserScan_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[LaserScan]:
@@ -1301,6 +1287,18 @@ class LaserScan(base.OntologyType):
             o.intensities = f9
             out.append(o)
         return out
+
+
+def _validate_LaserScan_1(self: LaserScan) -> None:
+    # LaserScan.validate(), continued: ranges to intensities.
+    v_ranges = self.ranges
+    if not isinstance(v_ranges, kinds.LIST):
+        validity.fail(
+            "LaserScan", "ranges", v_ranges, validity.missing_or(v_ranges, "expected a list")
+        )
+    v_intensities = self.intensities
+    if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
+        validity.fail("LaserScan", "intensities", v_intensities, "expected a list")
 
 
 tags.register(LaserScan)
@@ -1448,7 +1446,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "angle_min",
                 v_angle_min,
-                "a value is required" if v_angle_min is None else "expected float (float32)",
+                validity.missing_or(v_angle_min, "expected float (float32)"),
             )
         v_angle_max = self.angle_max
         if not isinstance(v_angle_max, kinds.FLOAT):
@@ -1456,7 +1454,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "angle_max",
                 v_angle_max,
-                "a value is required" if v_angle_max is None else "expected float (float32)",
+                validity.missing_or(v_angle_max, "expected float (float32)"),
             )
         v_angle_increment = self.angle_increment
         if not isinstance(v_angle_increment, kinds.FLOAT):
@@ -1464,7 +1462,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "angle_increment",
                 v_angle_increment,
-                "a value is required" if v_angle_increment is None else "expected float (float32)",
+                validity.missing_or(v_angle_increment, "expected float (float32)"),
             )
         v_time_increment = self.time_increment
         if not isinstance(v_time_increment, kinds.FLOAT):
@@ -1472,7 +1470,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "time_increment",
                 v_time_increment,
-                "a value is required" if v_time_increment is None else "expected float (float32)",
+                validity.missing_or(v_time_increment, "expected float (float32)"),
             )
         v_scan_time = self.scan_time
         if not isinstance(v_scan_time, kinds.FLOAT):
@@ -1480,7 +1478,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "scan_time",
                 v_scan_time,
-                "a value is required" if v_scan_time is None else "expected float (float32)",
+                validity.missing_or(v_scan_time, "expected float (float32)"),
             )
         v_range_min = self.range_min
         if not isinstance(v_range_min, kinds.FLOAT):
@@ -1488,7 +1486,7 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "range_min",
                 v_range_min,
-                "a value is required" if v_range_min is None else "expected float (float32)",
+                validity.missing_or(v_range_min, "expected float (float32)"),
             )
         v_range_max = self.range_max
         if not isinstance(v_range_max, kinds.FLOAT):
@@ -1496,19 +1494,9 @@ class MultiEchoLaserScan(base.OntologyType):
                 "MultiEchoLaserScan",
                 "range_max",
                 v_range_max,
-                "a value is required" if v_range_max is None else "expected float (float32)",
+                validity.missing_or(v_range_max, "expected float (float32)"),
             )
-        v_ranges = self.ranges
-        if not isinstance(v_ranges, kinds.LIST):
-            validity.fail(
-                "MultiEchoLaserScan",
-                "ranges",
-                v_ranges,
-                "a value is required" if v_ranges is None else "expected a list",
-            )
-        v_intensities = self.intensities
-        if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
-            validity.fail("MultiEchoLaserScan", "intensities", v_intensities, "expected a list")
+        _validate_MultiEchoLaserScan_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[MultiEchoLaserScan]:
@@ -1529,6 +1517,21 @@ class MultiEchoLaserScan(base.OntologyType):
             o.intensities = f9
             out.append(o)
         return out
+
+
+def _validate_MultiEchoLaserScan_1(self: MultiEchoLaserScan) -> None:
+    # MultiEchoLaserScan.validate(), continued: ranges to intensities.
+    v_ranges = self.ranges
+    if not isinstance(v_ranges, kinds.LIST):
+        validity.fail(
+            "MultiEchoLaserScan",
+            "ranges",
+            v_ranges,
+            validity.missing_or(v_ranges, "expected a list"),
+        )
+    v_intensities = self.intensities
+    if v_intensities is not None and not isinstance(v_intensities, kinds.LIST):
+        validity.fail("MultiEchoLaserScan", "intensities", v_intensities, "expected a list")
 
 
 tags.register(MultiEchoLaserScan)
@@ -1608,7 +1611,7 @@ class GridCells(base.OntologyType):
                 "GridCells",
                 "cell_width",
                 v_cell_width,
-                "a value is required" if v_cell_width is None else "expected float (float32)",
+                validity.missing_or(v_cell_width, "expected float (float32)"),
             )
         v_cell_height = self.cell_height
         if not isinstance(v_cell_height, kinds.FLOAT):
@@ -1616,15 +1619,12 @@ class GridCells(base.OntologyType):
                 "GridCells",
                 "cell_height",
                 v_cell_height,
-                "a value is required" if v_cell_height is None else "expected float (float32)",
+                validity.missing_or(v_cell_height, "expected float (float32)"),
             )
         v_cells = self.cells
         if not isinstance(v_cells, kinds.LIST):
             validity.fail(
-                "GridCells",
-                "cells",
-                v_cells,
-                "a value is required" if v_cells is None else "expected a list",
+                "GridCells", "cells", v_cells, validity.missing_or(v_cells, "expected a list")
             )
         if any(not isinstance(x, Point3d) for x in v_cells):
             validity.fail("GridCells", "cells", v_cells, "expected Point3d elements")
@@ -1724,7 +1724,7 @@ class MapMetadata(base.OntologyType):
                 "MapMetadata",
                 "map_load_time",
                 v_map_load_time,
-                "a value is required" if v_map_load_time is None else "expected Time",
+                validity.missing_or(v_map_load_time, "expected Time"),
             )
         v_resolution = self.resolution
         if not isinstance(v_resolution, kinds.FLOAT):
@@ -1732,7 +1732,7 @@ class MapMetadata(base.OntologyType):
                 "MapMetadata",
                 "resolution",
                 v_resolution,
-                "a value is required" if v_resolution is None else "expected float (float32)",
+                validity.missing_or(v_resolution, "expected float (float32)"),
             )
         v_width = self.width
         if not isinstance(v_width, kinds.INT):
@@ -1740,7 +1740,7 @@ class MapMetadata(base.OntologyType):
                 "MapMetadata",
                 "width",
                 v_width,
-                "a value is required" if v_width is None else "expected int (uint32)",
+                validity.missing_or(v_width, "expected int (uint32)"),
             )
         if v_width < 0 or v_width > 4294967295:
             validity.fail("MapMetadata", "width", v_width, "must be within [0, 4294967295]")
@@ -1750,17 +1750,14 @@ class MapMetadata(base.OntologyType):
                 "MapMetadata",
                 "height",
                 v_height,
-                "a value is required" if v_height is None else "expected int (uint32)",
+                validity.missing_or(v_height, "expected int (uint32)"),
             )
         if v_height < 0 or v_height > 4294967295:
             validity.fail("MapMetadata", "height", v_height, "must be within [0, 4294967295]")
         v_origin = self.origin
         if not isinstance(v_origin, Pose):
             validity.fail(
-                "MapMetadata",
-                "origin",
-                v_origin,
-                "a value is required" if v_origin is None else "expected Pose",
+                "MapMetadata", "origin", v_origin, validity.missing_or(v_origin, "expected Pose")
             )
 
     @classmethod
@@ -1845,18 +1842,12 @@ class OccupancyGrid(base.OntologyType):
         v_info = self.info
         if not isinstance(v_info, MapMetadata):
             validity.fail(
-                "OccupancyGrid",
-                "info",
-                v_info,
-                "a value is required" if v_info is None else "expected MapMetadata",
+                "OccupancyGrid", "info", v_info, validity.missing_or(v_info, "expected MapMetadata")
             )
         v_data = self.data
         if not isinstance(v_data, kinds.LIST):
             validity.fail(
-                "OccupancyGrid",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected a list",
+                "OccupancyGrid", "data", v_data, validity.missing_or(v_data, "expected a list")
             )
 
     @classmethod

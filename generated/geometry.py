@@ -125,19 +125,9 @@ class Vector2d(base.OntologyType):
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
             validity.fail(
-                "Vector2d",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
+                "Vector2d", "x", v_x, validity.missing_or(v_x, "expected float (float64)")
             )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Vector2d",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
+        _validate_Vector2d_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Vector2d]:
@@ -153,6 +143,13 @@ class Vector2d(base.OntologyType):
             o.y = f4
             out.append(o)
         return out
+
+
+def _validate_Vector2d_1(self: Vector2d) -> None:
+    # Vector2d.validate(), continued: y.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Vector2d", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
 
 
 tags.register(Vector2d)
@@ -257,27 +254,9 @@ class Vector3d(base.OntologyType):
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
             validity.fail(
-                "Vector3d",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
+                "Vector3d", "x", v_x, validity.missing_or(v_x, "expected float (float64)")
             )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Vector3d",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
-        v_z = self.z
-        if not isinstance(v_z, kinds.FLOAT):
-            validity.fail(
-                "Vector3d",
-                "z",
-                v_z,
-                "a value is required" if v_z is None else "expected float (float64)",
-            )
+        _validate_Vector3d_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Vector3d]:
@@ -294,6 +273,16 @@ class Vector3d(base.OntologyType):
             o.z = f5
             out.append(o)
         return out
+
+
+def _validate_Vector3d_1(self: Vector3d) -> None:
+    # Vector3d.validate(), continued: y to z.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Vector3d", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
+    v_z = self.z
+    if not isinstance(v_z, kinds.FLOAT):
+        validity.fail("Vector3d", "z", v_z, validity.missing_or(v_z, "expected float (float64)"))
 
 
 tags.register(Vector3d)
@@ -410,35 +399,9 @@ class Vector4d(base.OntologyType):
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
             validity.fail(
-                "Vector4d",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
+                "Vector4d", "x", v_x, validity.missing_or(v_x, "expected float (float64)")
             )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Vector4d",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
-        v_z = self.z
-        if not isinstance(v_z, kinds.FLOAT):
-            validity.fail(
-                "Vector4d",
-                "z",
-                v_z,
-                "a value is required" if v_z is None else "expected float (float64)",
-            )
-        v_w = self.w
-        if not isinstance(v_w, kinds.FLOAT):
-            validity.fail(
-                "Vector4d",
-                "w",
-                v_w,
-                "a value is required" if v_w is None else "expected float (float64)",
-            )
+        _validate_Vector4d_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Vector4d]:
@@ -456,6 +419,19 @@ class Vector4d(base.OntologyType):
             o.w = f6
             out.append(o)
         return out
+
+
+def _validate_Vector4d_1(self: Vector4d) -> None:
+    # Vector4d.validate(), continued: y to w.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Vector4d", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
+    v_z = self.z
+    if not isinstance(v_z, kinds.FLOAT):
+        validity.fail("Vector4d", "z", v_z, validity.missing_or(v_z, "expected float (float64)"))
+    v_w = self.w
+    if not isinstance(v_w, kinds.FLOAT):
+        validity.fail("Vector4d", "w", v_w, validity.missing_or(v_w, "expected float (float64)"))
 
 
 tags.register(Vector4d)
@@ -555,20 +531,8 @@ class Point2d(base.OntologyType):
                 )
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
-            validity.fail(
-                "Point2d",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
-            )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Point2d",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
+            validity.fail("Point2d", "x", v_x, validity.missing_or(v_x, "expected float (float64)"))
+        _validate_Point2d_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Point2d]:
@@ -584,6 +548,13 @@ class Point2d(base.OntologyType):
             o.y = f4
             out.append(o)
         return out
+
+
+def _validate_Point2d_1(self: Point2d) -> None:
+    # Point2d.validate(), continued: y.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Point2d", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
 
 
 tags.register(Point2d)
@@ -687,28 +658,8 @@ class Point3d(base.OntologyType):
                 )
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
-            validity.fail(
-                "Point3d",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
-            )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Point3d",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
-        v_z = self.z
-        if not isinstance(v_z, kinds.FLOAT):
-            validity.fail(
-                "Point3d",
-                "z",
-                v_z,
-                "a value is required" if v_z is None else "expected float (float64)",
-            )
+            validity.fail("Point3d", "x", v_x, validity.missing_or(v_x, "expected float (float64)"))
+        _validate_Point3d_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Point3d]:
@@ -725,6 +676,16 @@ class Point3d(base.OntologyType):
             o.z = f5
             out.append(o)
         return out
+
+
+def _validate_Point3d_1(self: Point3d) -> None:
+    # Point3d.validate(), continued: y to z.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Point3d", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
+    v_z = self.z
+    if not isinstance(v_z, kinds.FLOAT):
+        validity.fail("Point3d", "z", v_z, validity.missing_or(v_z, "expected float (float64)"))
 
 
 tags.register(Point3d)
@@ -854,35 +815,9 @@ class Quaternion(base.OntologyType):
         v_x = self.x
         if not isinstance(v_x, kinds.FLOAT):
             validity.fail(
-                "Quaternion",
-                "x",
-                v_x,
-                "a value is required" if v_x is None else "expected float (float64)",
+                "Quaternion", "x", v_x, validity.missing_or(v_x, "expected float (float64)")
             )
-        v_y = self.y
-        if not isinstance(v_y, kinds.FLOAT):
-            validity.fail(
-                "Quaternion",
-                "y",
-                v_y,
-                "a value is required" if v_y is None else "expected float (float64)",
-            )
-        v_z = self.z
-        if not isinstance(v_z, kinds.FLOAT):
-            validity.fail(
-                "Quaternion",
-                "z",
-                v_z,
-                "a value is required" if v_z is None else "expected float (float64)",
-            )
-        v_w = self.w
-        if not isinstance(v_w, kinds.FLOAT):
-            validity.fail(
-                "Quaternion",
-                "w",
-                v_w,
-                "a value is required" if v_w is None else "expected float (float64)",
-            )
+        _validate_Quaternion_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Quaternion]:
@@ -900,6 +835,19 @@ class Quaternion(base.OntologyType):
             o.w = f6
             out.append(o)
         return out
+
+
+def _validate_Quaternion_1(self: Quaternion) -> None:
+    # Quaternion.validate(), continued: y to w.
+    v_y = self.y
+    if not isinstance(v_y, kinds.FLOAT):
+        validity.fail("Quaternion", "y", v_y, validity.missing_or(v_y, "expected float (float64)"))
+    v_z = self.z
+    if not isinstance(v_z, kinds.FLOAT):
+        validity.fail("Quaternion", "z", v_z, validity.missing_or(v_z, "expected float (float64)"))
+    v_w = self.w
+    if not isinstance(v_w, kinds.FLOAT):
+        validity.fail("Quaternion", "w", v_w, validity.missing_or(v_w, "expected float (float64)"))
 
 
 tags.register(Quaternion)
@@ -1035,21 +983,9 @@ class Transform(base.OntologyType):
                 "Transform",
                 "translation",
                 v_translation,
-                "a value is required" if v_translation is None else "expected Vector3d",
+                validity.missing_or(v_translation, "expected Vector3d"),
             )
-        v_rotation = self.rotation
-        if not isinstance(v_rotation, Quaternion):
-            validity.fail(
-                "Transform",
-                "rotation",
-                v_rotation,
-                "a value is required" if v_rotation is None else "expected Quaternion",
-            )
-        v_target_frame_id = self.target_frame_id
-        if v_target_frame_id is not None and not isinstance(v_target_frame_id, kinds.STR):
-            validity.fail(
-                "Transform", "target_frame_id", v_target_frame_id, "expected str (string)"
-            )
+        _validate_Transform_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Transform]:
@@ -1066,6 +1002,21 @@ class Transform(base.OntologyType):
             o.target_frame_id = f5
             out.append(o)
         return out
+
+
+def _validate_Transform_1(self: Transform) -> None:
+    # Transform.validate(), continued: rotation to target_frame_id.
+    v_rotation = self.rotation
+    if not isinstance(v_rotation, Quaternion):
+        validity.fail(
+            "Transform",
+            "rotation",
+            v_rotation,
+            validity.missing_or(v_rotation, "expected Quaternion"),
+        )
+    v_target_frame_id = self.target_frame_id
+    if v_target_frame_id is not None and not isinstance(v_target_frame_id, kinds.STR):
+        validity.fail("Transform", "target_frame_id", v_target_frame_id, "expected str (string)")
 
 
 tags.register(Transform)
@@ -1172,19 +1123,9 @@ class Pose(base.OntologyType):
         v_position = self.position
         if not isinstance(v_position, Point3d):
             validity.fail(
-                "Pose",
-                "position",
-                v_position,
-                "a value is required" if v_position is None else "expected Point3d",
+                "Pose", "position", v_position, validity.missing_or(v_position, "expected Point3d")
             )
-        v_orientation = self.orientation
-        if not isinstance(v_orientation, Quaternion):
-            validity.fail(
-                "Pose",
-                "orientation",
-                v_orientation,
-                "a value is required" if v_orientation is None else "expected Quaternion",
-            )
+        _validate_Pose_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Pose]:
@@ -1200,6 +1141,18 @@ class Pose(base.OntologyType):
             o.orientation = f4
             out.append(o)
         return out
+
+
+def _validate_Pose_1(self: Pose) -> None:
+    # Pose.validate(), continued: orientation.
+    v_orientation = self.orientation
+    if not isinstance(v_orientation, Quaternion):
+        validity.fail(
+            "Pose",
+            "orientation",
+            v_orientation,
+            validity.missing_or(v_orientation, "expected Quaternion"),
+        )
 
 
 tags.register(Pose)
@@ -1254,10 +1207,7 @@ class RobotPath(base.OntologyType):
         v_poses = self.poses
         if not isinstance(v_poses, kinds.LIST):
             validity.fail(
-                "RobotPath",
-                "poses",
-                v_poses,
-                "a value is required" if v_poses is None else "expected a list",
+                "RobotPath", "poses", v_poses, validity.missing_or(v_poses, "expected a list")
             )
         if any(not isinstance(x, Pose) for x in v_poses):
             validity.fail("RobotPath", "poses", v_poses, "expected Pose elements")
@@ -1329,10 +1279,7 @@ class Polygon(base.OntologyType):
         v_points = self.points
         if not isinstance(v_points, kinds.LIST):
             validity.fail(
-                "Polygon",
-                "points",
-                v_points,
-                "a value is required" if v_points is None else "expected a list",
+                "Polygon", "points", v_points, validity.missing_or(v_points, "expected a list")
             )
         if any(not isinstance(x, Point3d) for x in v_points):
             validity.fail("Polygon", "points", v_points, "expected Point3d elements")

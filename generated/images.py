@@ -165,18 +165,12 @@ class Image(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.BYTES):
             validity.fail(
-                "Image",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected bytes (binary)",
+                "Image", "data", v_data, validity.missing_or(v_data, "expected bytes (binary)")
             )
         v_format = self.format
         if not isinstance(v_format, kinds.STR):
             validity.fail(
-                "Image",
-                "format",
-                v_format,
-                "a value is required" if v_format is None else "expected str (string)",
+                "Image", "format", v_format, validity.missing_or(v_format, "expected str (string)")
             )
         if v_format not in _ALLOWED_Image_format:
             validity.fail(
@@ -188,44 +182,11 @@ class Image(base.OntologyType):
         v_width = self.width
         if not isinstance(v_width, kinds.INT):
             validity.fail(
-                "Image",
-                "width",
-                v_width,
-                "a value is required" if v_width is None else "expected int (int32)",
+                "Image", "width", v_width, validity.missing_or(v_width, "expected int (int32)")
             )
         if v_width < -2147483648 or v_width > 2147483647:
             validity.fail("Image", "width", v_width, "must be within [-2147483648, 2147483647]")
-        v_height = self.height
-        if not isinstance(v_height, kinds.INT):
-            validity.fail(
-                "Image",
-                "height",
-                v_height,
-                "a value is required" if v_height is None else "expected int (int32)",
-            )
-        if v_height < -2147483648 or v_height > 2147483647:
-            validity.fail("Image", "height", v_height, "must be within [-2147483648, 2147483647]")
-        v_stride = self.stride
-        if not isinstance(v_stride, kinds.INT):
-            validity.fail(
-                "Image",
-                "stride",
-                v_stride,
-                "a value is required" if v_stride is None else "expected int (int32)",
-            )
-        if v_stride < -2147483648 or v_stride > 2147483647:
-            validity.fail("Image", "stride", v_stride, "must be within [-2147483648, 2147483647]")
-        v_encoding = self.encoding
-        if not isinstance(v_encoding, kinds.STR):
-            validity.fail(
-                "Image",
-                "encoding",
-                v_encoding,
-                "a value is required" if v_encoding is None else "expected str (string)",
-            )
-        v_is_bigendian = self.is_bigendian
-        if v_is_bigendian is not None and not isinstance(v_is_bigendian, kinds.BOOL):
-            validity.fail("Image", "is_bigendian", v_is_bigendian, "expected bool (bool)")
+        _validate_Image_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Image]:
@@ -244,6 +205,35 @@ class Image(base.OntologyType):
             o.is_bigendian = f7
             out.append(o)
         return out
+
+
+def _validate_Image_1(self: Image) -> None:
+    # Image.validate(), continued: height to is_bigendian.
+    v_height = self.height
+    if not isinstance(v_height, kinds.INT):
+        validity.fail(
+            "Image", "height", v_height, validity.missing_or(v_height, "expected int (int32)")
+        )
+    if v_height < -2147483648 or v_height > 2147483647:
+        validity.fail("Image", "height", v_height, "must be within [-2147483648, 2147483647]")
+    v_stride = self.stride
+    if not isinstance(v_stride, kinds.INT):
+        validity.fail(
+            "Image", "stride", v_stride, validity.missing_or(v_stride, "expected int (int32)")
+        )
+    if v_stride < -2147483648 or v_stride > 2147483647:
+        validity.fail("Image", "stride", v_stride, "must be within [-2147483648, 2147483647]")
+    v_encoding = self.encoding
+    if not isinstance(v_encoding, kinds.STR):
+        validity.fail(
+            "Image",
+            "encoding",
+            v_encoding,
+            validity.missing_or(v_encoding, "expected str (string)"),
+        )
+    v_is_bigendian = self.is_bigendian
+    if v_is_bigendian is not None and not isinstance(v_is_bigendian, kinds.BOOL):
+        validity.fail("Image", "is_bigendian", v_is_bigendian, "expected bool (bool)")
 
 
 tags.register(Image)
@@ -320,7 +310,7 @@ class CompressedImage(base.OntologyType):
                 "CompressedImage",
                 "data",
                 v_data,
-                "a value is required" if v_data is None else "expected bytes (binary)",
+                validity.missing_or(v_data, "expected bytes (binary)"),
             )
         v_format = self.format
         if not isinstance(v_format, kinds.STR):
@@ -328,7 +318,7 @@ class CompressedImage(base.OntologyType):
                 "CompressedImage",
                 "format",
                 v_format,
-                "a value is required" if v_format is None else "expected str (string)",
+                validity.missing_or(v_format, "expected str (string)"),
             )
         if v_format not in _ALLOWED_CompressedImage_format:
             validity.fail(

@@ -134,14 +134,7 @@ class Velocity(base.OntologyType):
                     v_covariance_type,
                     "must be within [-32768, 32767]",
                 )
-        v_linear = self.linear
-        if v_linear is not None and not isinstance(v_linear, Vector3d):
-            validity.fail("Velocity", "linear", v_linear, "expected Vector3d")
-        v_angular = self.angular
-        if v_angular is not None and not isinstance(v_angular, Vector3d):
-            validity.fail("Velocity", "angular", v_angular, "expected Vector3d")
-        if v_linear is None and v_angular is None:
-            validity.fail("Velocity", "linear/angular", None, "at least one must be set")
+        _validate_Velocity_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Velocity]:
@@ -157,6 +150,18 @@ class Velocity(base.OntologyType):
             o.angular = f4
             out.append(o)
         return out
+
+
+def _validate_Velocity_1(self: Velocity) -> None:
+    # Velocity.validate(), continued: linear to angular, then the rules.
+    v_linear = self.linear
+    if v_linear is not None and not isinstance(v_linear, Vector3d):
+        validity.fail("Velocity", "linear", v_linear, "expected Vector3d")
+    v_angular = self.angular
+    if v_angular is not None and not isinstance(v_angular, Vector3d):
+        validity.fail("Velocity", "angular", v_angular, "expected Vector3d")
+    if v_linear is None and v_angular is None:
+        validity.fail("Velocity", "linear/angular", None, "at least one must be set")
 
 
 tags.register(Velocity)
@@ -276,14 +281,7 @@ class Acceleration(base.OntologyType):
                     v_covariance_type,
                     "must be within [-32768, 32767]",
                 )
-        v_linear = self.linear
-        if v_linear is not None and not isinstance(v_linear, Vector3d):
-            validity.fail("Acceleration", "linear", v_linear, "expected Vector3d")
-        v_angular = self.angular
-        if v_angular is not None and not isinstance(v_angular, Vector3d):
-            validity.fail("Acceleration", "angular", v_angular, "expected Vector3d")
-        if v_linear is None and v_angular is None:
-            validity.fail("Acceleration", "linear/angular", None, "at least one must be set")
+        _validate_Acceleration_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Acceleration]:
@@ -299,6 +297,18 @@ class Acceleration(base.OntologyType):
             o.angular = f4
             out.append(o)
         return out
+
+
+def _validate_Acceleration_1(self: Acceleration) -> None:
+    # Acceleration.validate(), continued: linear to angular, then the rules.
+    v_linear = self.linear
+    if v_linear is not None and not isinstance(v_linear, Vector3d):
+        validity.fail("Acceleration", "linear", v_linear, "expected Vector3d")
+    v_angular = self.angular
+    if v_angular is not None and not isinstance(v_angular, Vector3d):
+        validity.fail("Acceleration", "angular", v_angular, "expected Vector3d")
+    if v_linear is None and v_angular is None:
+        validity.fail("Acceleration", "linear/angular", None, "at least one must be set")
 
 
 tags.register(Acceleration)
@@ -430,30 +440,9 @@ class MotionState(base.OntologyType):
         v_pose = self.pose
         if not isinstance(v_pose, Pose):
             validity.fail(
-                "MotionState",
-                "pose",
-                v_pose,
-                "a value is required" if v_pose is None else "expected Pose",
+                "MotionState", "pose", v_pose, validity.missing_or(v_pose, "expected Pose")
             )
-        v_velocity = self.velocity
-        if not isinstance(v_velocity, Velocity):
-            validity.fail(
-                "MotionState",
-                "velocity",
-                v_velocity,
-                "a value is required" if v_velocity is None else "expected Velocity",
-            )
-        v_target_frame_id = self.target_frame_id
-        if not isinstance(v_target_frame_id, kinds.STR):
-            validity.fail(
-                "MotionState",
-                "target_frame_id",
-                v_target_frame_id,
-                "a value is required" if v_target_frame_id is None else "expected str (string)",
-            )
-        v_acceleration = self.acceleration
-        if v_acceleration is not None and not isinstance(v_acceleration, Acceleration):
-            validity.fail("MotionState", "acceleration", v_acceleration, "expected Acceleration")
+        _validate_MotionState_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[MotionState]:
@@ -471,6 +460,29 @@ class MotionState(base.OntologyType):
             o.acceleration = f6
             out.append(o)
         return out
+
+
+def _validate_MotionState_1(self: MotionState) -> None:
+    # MotionState.validate(), continued: velocity to acceleration.
+    v_velocity = self.velocity
+    if not isinstance(v_velocity, Velocity):
+        validity.fail(
+            "MotionState",
+            "velocity",
+            v_velocity,
+            validity.missing_or(v_velocity, "expected Velocity"),
+        )
+    v_target_frame_id = self.target_frame_id
+    if not isinstance(v_target_frame_id, kinds.STR):
+        validity.fail(
+            "MotionState",
+            "target_frame_id",
+            v_target_frame_id,
+            validity.missing_or(v_target_frame_id, "expected str (string)"),
+        )
+    v_acceleration = self.acceleration
+    if v_acceleration is not None and not isinstance(v_acceleration, Acceleration):
+        validity.fail("MotionState", "acceleration", v_acceleration, "expected Acceleration")
 
 
 tags.register(MotionState)

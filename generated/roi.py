@@ -89,28 +89,19 @@ class ROI(base.OntologyType):
         v_offset = self.offset
         if not isinstance(v_offset, Vector2d):
             validity.fail(
-                "ROI",
-                "offset",
-                v_offset,
-                "a value is required" if v_offset is None else "expected Vector2d",
+                "ROI", "offset", v_offset, validity.missing_or(v_offset, "expected Vector2d")
             )
         v_height = self.height
         if not isinstance(v_height, kinds.INT):
             validity.fail(
-                "ROI",
-                "height",
-                v_height,
-                "a value is required" if v_height is None else "expected int (uint32)",
+                "ROI", "height", v_height, validity.missing_or(v_height, "expected int (uint32)")
             )
         if v_height < 0 or v_height > 4294967295:
             validity.fail("ROI", "height", v_height, "must be within [0, 4294967295]")
         v_width = self.width
         if not isinstance(v_width, kinds.INT):
             validity.fail(
-                "ROI",
-                "width",
-                v_width,
-                "a value is required" if v_width is None else "expected int (uint32)",
+                "ROI", "width", v_width, validity.missing_or(v_width, "expected int (uint32)")
             )
         if v_width < 0 or v_width > 4294967295:
             validity.fail("ROI", "width", v_width, "must be within [0, 4294967295]")

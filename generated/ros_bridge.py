@@ -231,7 +231,7 @@ class BatteryState(base.OntologyType):
                 "BatteryState",
                 "voltage",
                 v_voltage,
-                "a value is required" if v_voltage is None else "expected float (float32)",
+                validity.missing_or(v_voltage, "expected float (float32)"),
             )
         v_temperature = self.temperature
         if v_temperature is not None and not isinstance(v_temperature, kinds.FLOAT):
@@ -242,99 +242,9 @@ class BatteryState(base.OntologyType):
         v_charge = self.charge
         if v_charge is not None and not isinstance(v_charge, kinds.FLOAT):
             validity.fail("BatteryState", "charge", v_charge, "expected float (float32)")
-        v_capacity = self.capacity
-        if v_capacity is not None and not isinstance(v_capacity, kinds.FLOAT):
-            validity.fail("BatteryState", "capacity", v_capacity, "expected float (float32)")
-        v_design_capacity = self.design_capacity
-        if v_design_capacity is not None and not isinstance(v_design_capacity, kinds.FLOAT):
-            validity.fail(
-                "BatteryState", "design_capacity", v_design_capacity, "expected float (float32)"
-            )
-        v_percentage = self.percentage
-        if not isinstance(v_percentage, kinds.FLOAT):
-            validity.fail(
-                "BatteryState",
-                "percentage",
-                v_percentage,
-                "a value is required" if v_percentage is None else "expected float (float32)",
-            )
-        v_power_supply_status = self.power_supply_status
-        if not isinstance(v_power_supply_status, kinds.INT):
-            validity.fail(
-                "BatteryState",
-                "power_supply_status",
-                v_power_supply_status,
-                "a value is required" if v_power_supply_status is None else "expected int (uint8)",
-            )
-        if v_power_supply_status < 0 or v_power_supply_status > 255:
-            validity.fail(
-                "BatteryState",
-                "power_supply_status",
-                v_power_supply_status,
-                "must be within [0, 255]",
-            )
-        v_power_supply_health = self.power_supply_health
-        if not isinstance(v_power_supply_health, kinds.INT):
-            validity.fail(
-                "BatteryState",
-                "power_supply_health",
-                v_power_supply_health,
-                "a value is required" if v_power_supply_health is None else "expected int (uint8)",
-            )
-        if v_power_supply_health < 0 or v_power_supply_health > 255:
-            validity.fail(
-                "BatteryState",
-                "power_supply_health",
-                v_power_supply_health,
-                "must be within [0, 255]",
-            )
-        v_power_supply_technology = self.power_supply_technology
-        if not isinstance(v_power_supply_technology, kinds.INT):
-            validity.fail(
-                "BatteryState",
-                "power_supply_technology",
-                v_power_supply_technology,
-                "a value is required"
-                if v_power_supply_technology is None
-                else "expected int (uint8)",
-            )
-        if v_power_supply_technology < 0 or v_power_supply_technology > 255:
-            validity.fail(
-                "BatteryState",
-                "power_supply_technology",
-                v_power_supply_technology,
-                "must be within [0, 255]",
-            )
-        v_present = self.present
-        if not isinstance(v_present, kinds.BOOL):
-            validity.fail(
-                "BatteryState",
-                "present",
-                v_present,
-                "a value is required" if v_present is None else "expected bool (bool)",
-            )
-        v_location = self.location
-        if not isinstance(v_location, kinds.STR):
-            validity.fail(
-                "BatteryState",
-                "location",
-                v_location,
-                "a value is required" if v_location is None else "expected str (string)",
-            )
-        v_serial_number = self.serial_number
-        if not isinstance(v_serial_number, kinds.STR):
-            validity.fail(
-                "BatteryState",
-                "serial_number",
-                v_serial_number,
-                "a value is required" if v_serial_number is None else "expected str (string)",
-            )
-        v_cell_voltage = self.cell_voltage
-        if v_cell_voltage is not None and not isinstance(v_cell_voltage, kinds.LIST):
-            validity.fail("BatteryState", "cell_voltage", v_cell_voltage, "expected a list")
-        v_cell_temperature = self.cell_temperature
-        if v_cell_temperature is not None and not isinstance(v_cell_temperature, kinds.LIST):
-            validity.fail("BatteryState", "cell_temperature", v_cell_temperature, "expected a list")
+        _validate_BatteryState_1(self)
+        _validate_BatteryState_2(self)
+        _validate_BatteryState_3(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[BatteryState]:
@@ -361,6 +271,103 @@ class BatteryState(base.OntologyType):
             o.cell_temperature = f15
             out.append(o)
         return out
+
+
+def _validate_BatteryState_1(self: BatteryState) -> None:
+    # BatteryState.validate(), continued: capacity to power_supply_status.
+    v_capacity = self.capacity
+    if v_capacity is not None and not isinstance(v_capacity, kinds.FLOAT):
+        validity.fail("BatteryState", "capacity", v_capacity, "expected float (float32)")
+    v_design_capacity = self.design_capacity
+    if v_design_capacity is not None and not isinstance(v_design_capacity, kinds.FLOAT):
+        validity.fail(
+            "BatteryState", "design_capacity", v_design_capacity, "expected float (float32)"
+        )
+    v_percentage = self.percentage
+    if not isinstance(v_percentage, kinds.FLOAT):
+        validity.fail(
+            "BatteryState",
+            "percentage",
+            v_percentage,
+            validity.missing_or(v_percentage, "expected float (float32)"),
+        )
+    v_power_supply_status = self.power_supply_status
+    if not isinstance(v_power_supply_status, kinds.INT):
+        validity.fail(
+            "BatteryState",
+            "power_supply_status",
+            v_power_supply_status,
+            validity.missing_or(v_power_supply_status, "expected int (uint8)"),
+        )
+    if v_power_supply_status < 0 or v_power_supply_status > 255:
+        validity.fail(
+            "BatteryState", "power_supply_status", v_power_supply_status, "must be within [0, 255]"
+        )
+
+
+def _validate_BatteryState_2(self: BatteryState) -> None:
+    # BatteryState.validate(), continued: power_supply_health to serial_number.
+    v_power_supply_health = self.power_supply_health
+    if not isinstance(v_power_supply_health, kinds.INT):
+        validity.fail(
+            "BatteryState",
+            "power_supply_health",
+            v_power_supply_health,
+            validity.missing_or(v_power_supply_health, "expected int (uint8)"),
+        )
+    if v_power_supply_health < 0 or v_power_supply_health > 255:
+        validity.fail(
+            "BatteryState", "power_supply_health", v_power_supply_health, "must be within [0, 255]"
+        )
+    v_power_supply_technology = self.power_supply_technology
+    if not isinstance(v_power_supply_technology, kinds.INT):
+        validity.fail(
+            "BatteryState",
+            "power_supply_technology",
+            v_power_supply_technology,
+            validity.missing_or(v_power_supply_technology, "expected int (uint8)"),
+        )
+    if v_power_supply_technology < 0 or v_power_supply_technology > 255:
+        validity.fail(
+            "BatteryState",
+            "power_supply_technology",
+            v_power_supply_technology,
+            "must be within [0, 255]",
+        )
+    v_present = self.present
+    if not isinstance(v_present, kinds.BOOL):
+        validity.fail(
+            "BatteryState",
+            "present",
+            v_present,
+            validity.missing_or(v_present, "expected bool (bool)"),
+        )
+    v_location = self.location
+    if not isinstance(v_location, kinds.STR):
+        validity.fail(
+            "BatteryState",
+            "location",
+            v_location,
+            validity.missing_or(v_location, "expected str (string)"),
+        )
+    v_serial_number = self.serial_number
+    if not isinstance(v_serial_number, kinds.STR):
+        validity.fail(
+            "BatteryState",
+            "serial_number",
+            v_serial_number,
+            validity.missing_or(v_serial_number, "expected str (string)"),
+        )
+
+
+def _validate_BatteryState_3(self: BatteryState) -> None:
+    # BatteryState.validate(), continued: cell_voltage to cell_temperature.
+    v_cell_voltage = self.cell_voltage
+    if v_cell_voltage is not None and not isinstance(v_cell_voltage, kinds.LIST):
+        validity.fail("BatteryState", "cell_voltage", v_cell_voltage, "expected a list")
+    v_cell_temperature = self.cell_temperature
+    if v_cell_temperature is not None and not isinstance(v_cell_temperature, kinds.LIST):
+        validity.fail("BatteryState", "cell_temperature", v_cell_temperature, "expected a list")
 
 
 tags.register(BatteryState)
@@ -406,7 +413,7 @@ class FrameTransform(base.OntologyType):
                 "FrameTransform",
                 "transforms",
                 v_transforms,
-                "a value is required" if v_transforms is None else "expected a list",
+                validity.missing_or(v_transforms, "expected a list"),
             )
         if any(not isinstance(x, Transform) for x in v_transforms):
             validity.fail(
@@ -499,10 +506,7 @@ class PointField(base.OntologyType):
         v_name = self.name
         if not isinstance(v_name, kinds.STR):
             validity.fail(
-                "PointField",
-                "name",
-                v_name,
-                "a value is required" if v_name is None else "expected str (string)",
+                "PointField", "name", v_name, validity.missing_or(v_name, "expected str (string)")
             )
         v_offset = self.offset
         if not isinstance(v_offset, kinds.INT):
@@ -510,7 +514,7 @@ class PointField(base.OntologyType):
                 "PointField",
                 "offset",
                 v_offset,
-                "a value is required" if v_offset is None else "expected int (uint32)",
+                validity.missing_or(v_offset, "expected int (uint32)"),
             )
         if v_offset < 0 or v_offset > 4294967295:
             validity.fail("PointField", "offset", v_offset, "must be within [0, 4294967295]")
@@ -520,7 +524,7 @@ class PointField(base.OntologyType):
                 "PointField",
                 "datatype",
                 v_datatype,
-                "a value is required" if v_datatype is None else "expected int (int64)",
+                validity.missing_or(v_datatype, "expected int (int64)"),
             )
         if v_datatype < -9223372036854775808 or v_datatype > 9223372036854775807:
             validity.fail(
@@ -533,16 +537,7 @@ class PointField(base.OntologyType):
             validity.fail(
                 "PointField", "datatype", v_datatype, "must be one of [1, 2, 3, 4, 5, 6, 7, 8]"
             )
-        v_count = self.count
-        if not isinstance(v_count, kinds.INT):
-            validity.fail(
-                "PointField",
-                "count",
-                v_count,
-                "a value is required" if v_count is None else "expected int (uint32)",
-            )
-        if v_count < 0 or v_count > 4294967295:
-            validity.fail("PointField", "count", v_count, "must be within [0, 4294967295]")
+        _validate_PointField_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[PointField]:
@@ -557,6 +552,17 @@ class PointField(base.OntologyType):
             o.count = f3
             out.append(o)
         return out
+
+
+def _validate_PointField_1(self: PointField) -> None:
+    # PointField.validate(), continued: count.
+    v_count = self.count
+    if not isinstance(v_count, kinds.INT):
+        validity.fail(
+            "PointField", "count", v_count, validity.missing_or(v_count, "expected int (uint32)")
+        )
+    if v_count < 0 or v_count > 4294967295:
+        validity.fail("PointField", "count", v_count, "must be within [0, 4294967295]")
 
 
 tags.register(PointField)
@@ -672,7 +678,7 @@ class PointCloud2(base.OntologyType):
                 "PointCloud2",
                 "height",
                 v_height,
-                "a value is required" if v_height is None else "expected int (uint32)",
+                validity.missing_or(v_height, "expected int (uint32)"),
             )
         if v_height < 0 or v_height > 4294967295:
             validity.fail("PointCloud2", "height", v_height, "must be within [0, 4294967295]")
@@ -682,66 +688,12 @@ class PointCloud2(base.OntologyType):
                 "PointCloud2",
                 "width",
                 v_width,
-                "a value is required" if v_width is None else "expected int (uint32)",
+                validity.missing_or(v_width, "expected int (uint32)"),
             )
         if v_width < 0 or v_width > 4294967295:
             validity.fail("PointCloud2", "width", v_width, "must be within [0, 4294967295]")
-        v_fields = self.fields
-        if not isinstance(v_fields, kinds.LIST):
-            validity.fail(
-                "PointCloud2",
-                "fields",
-                v_fields,
-                "a value is required" if v_fields is None else "expected a list",
-            )
-        if any(not isinstance(x, PointField) for x in v_fields):
-            validity.fail("PointCloud2", "fields", v_fields, "expected PointField elements")
-        v_is_bigendian = self.is_bigendian
-        if not isinstance(v_is_bigendian, kinds.BOOL):
-            validity.fail(
-                "PointCloud2",
-                "is_bigendian",
-                v_is_bigendian,
-                "a value is required" if v_is_bigendian is None else "expected bool (bool)",
-            )
-        v_point_step = self.point_step
-        if not isinstance(v_point_step, kinds.INT):
-            validity.fail(
-                "PointCloud2",
-                "point_step",
-                v_point_step,
-                "a value is required" if v_point_step is None else "expected int (uint32)",
-            )
-        if v_point_step < 0 or v_point_step > 4294967295:
-            validity.fail(
-                "PointCloud2", "point_step", v_point_step, "must be within [0, 4294967295]"
-            )
-        v_row_step = self.row_step
-        if not isinstance(v_row_step, kinds.INT):
-            validity.fail(
-                "PointCloud2",
-                "row_step",
-                v_row_step,
-                "a value is required" if v_row_step is None else "expected int (uint32)",
-            )
-        if v_row_step < 0 or v_row_step > 4294967295:
-            validity.fail("PointCloud2", "row_step", v_row_step, "must be within [0, 4294967295]")
-        v_data = self.data
-        if not isinstance(v_data, kinds.BYTES):
-            validity.fail(
-                "PointCloud2",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected bytes (binary)",
-            )
-        v_is_dense = self.is_dense
-        if not isinstance(v_is_dense, kinds.BOOL):
-            validity.fail(
-                "PointCloud2",
-                "is_dense",
-                v_is_dense,
-                "a value is required" if v_is_dense is None else "expected bool (bool)",
-            )
+        _validate_PointCloud2_1(self)
+        _validate_PointCloud2_2(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[PointCloud2]:
@@ -761,6 +713,62 @@ class PointCloud2(base.OntologyType):
             o.is_dense = f8
             out.append(o)
         return out
+
+
+def _validate_PointCloud2_1(self: PointCloud2) -> None:
+    # PointCloud2.validate(), continued: fields to point_step.
+    v_fields = self.fields
+    if not isinstance(v_fields, kinds.LIST):
+        validity.fail(
+            "PointCloud2", "fields", v_fields, validity.missing_or(v_fields, "expected a list")
+        )
+    if any(not isinstance(x, PointField) for x in v_fields):
+        validity.fail("PointCloud2", "fields", v_fields, "expected PointField elements")
+    v_is_bigendian = self.is_bigendian
+    if not isinstance(v_is_bigendian, kinds.BOOL):
+        validity.fail(
+            "PointCloud2",
+            "is_bigendian",
+            v_is_bigendian,
+            validity.missing_or(v_is_bigendian, "expected bool (bool)"),
+        )
+    v_point_step = self.point_step
+    if not isinstance(v_point_step, kinds.INT):
+        validity.fail(
+            "PointCloud2",
+            "point_step",
+            v_point_step,
+            validity.missing_or(v_point_step, "expected int (uint32)"),
+        )
+    if v_point_step < 0 or v_point_step > 4294967295:
+        validity.fail("PointCloud2", "point_step", v_point_step, "must be within [0, 4294967295]")
+
+
+def _validate_PointCloud2_2(self: PointCloud2) -> None:
+    # PointCloud2.validate(), continued: row_step to is_dense.
+    v_row_step = self.row_step
+    if not isinstance(v_row_step, kinds.INT):
+        validity.fail(
+            "PointCloud2",
+            "row_step",
+            v_row_step,
+            validity.missing_or(v_row_step, "expected int (uint32)"),
+        )
+    if v_row_step < 0 or v_row_step > 4294967295:
+        validity.fail("PointCloud2", "row_step", v_row_step, "must be within [0, 4294967295]")
+    v_data = self.data
+    if not isinstance(v_data, kinds.BYTES):
+        validity.fail(
+            "PointCloud2", "data", v_data, validity.missing_or(v_data, "expected bytes (binary)")
+        )
+    v_is_dense = self.is_dense
+    if not isinstance(v_is_dense, kinds.BOOL):
+        validity.fail(
+            "PointCloud2",
+            "is_dense",
+            v_is_dense,
+            validity.missing_or(v_is_dense, "expected bool (bool)"),
+        )
 
 
 tags.register(PointCloud2)

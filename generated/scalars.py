@@ -58,10 +58,7 @@ class Integer8(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Integer8",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (int8)",
+                "Integer8", "data", v_data, validity.missing_or(v_data, "expected int (int8)")
             )
         if v_data < -128 or v_data > 127:
             validity.fail("Integer8", "data", v_data, "must be within [-128, 127]")
@@ -111,10 +108,7 @@ class Integer16(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Integer16",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (int16)",
+                "Integer16", "data", v_data, validity.missing_or(v_data, "expected int (int16)")
             )
         if v_data < -32768 or v_data > 32767:
             validity.fail("Integer16", "data", v_data, "must be within [-32768, 32767]")
@@ -164,10 +158,7 @@ class Integer32(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Integer32",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (int32)",
+                "Integer32", "data", v_data, validity.missing_or(v_data, "expected int (int32)")
             )
         if v_data < -2147483648 or v_data > 2147483647:
             validity.fail("Integer32", "data", v_data, "must be within [-2147483648, 2147483647]")
@@ -217,10 +208,7 @@ class Integer64(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Integer64",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (int64)",
+                "Integer64", "data", v_data, validity.missing_or(v_data, "expected int (int64)")
             )
         if v_data < -9223372036854775808 or v_data > 9223372036854775807:
             validity.fail(
@@ -275,10 +263,7 @@ class Unsigned8(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Unsigned8",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (uint8)",
+                "Unsigned8", "data", v_data, validity.missing_or(v_data, "expected int (uint8)")
             )
         if v_data < 0 or v_data > 255:
             validity.fail("Unsigned8", "data", v_data, "must be within [0, 255]")
@@ -328,10 +313,7 @@ class Unsigned16(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Unsigned16",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (uint16)",
+                "Unsigned16", "data", v_data, validity.missing_or(v_data, "expected int (uint16)")
             )
         if v_data < 0 or v_data > 65535:
             validity.fail("Unsigned16", "data", v_data, "must be within [0, 65535]")
@@ -381,10 +363,7 @@ class Unsigned32(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Unsigned32",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (uint32)",
+                "Unsigned32", "data", v_data, validity.missing_or(v_data, "expected int (uint32)")
             )
         if v_data < 0 or v_data > 4294967295:
             validity.fail("Unsigned32", "data", v_data, "must be within [0, 4294967295]")
@@ -434,10 +413,7 @@ class Unsigned64(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.INT):
             validity.fail(
-                "Unsigned64",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected int (uint64)",
+                "Unsigned64", "data", v_data, validity.missing_or(v_data, "expected int (uint64)")
             )
         if v_data < 0 or v_data > 18446744073709551615:
             validity.fail("Unsigned64", "data", v_data, "must be within [0, 18446744073709551615]")
@@ -490,7 +466,7 @@ class Floating16(base.OntologyType):
                 "Floating16",
                 "data",
                 v_data,
-                "a value is required" if v_data is None else "expected float (float16)",
+                validity.missing_or(v_data, "expected float (float16)"),
             )
 
     @classmethod
@@ -541,7 +517,7 @@ class Floating32(base.OntologyType):
                 "Floating32",
                 "data",
                 v_data,
-                "a value is required" if v_data is None else "expected float (float32)",
+                validity.missing_or(v_data, "expected float (float32)"),
             )
 
     @classmethod
@@ -592,7 +568,7 @@ class Floating64(base.OntologyType):
                 "Floating64",
                 "data",
                 v_data,
-                "a value is required" if v_data is None else "expected float (float64)",
+                validity.missing_or(v_data, "expected float (float64)"),
             )
 
     @classmethod
@@ -640,10 +616,7 @@ class Boolean(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.BOOL):
             validity.fail(
-                "Boolean",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected bool (bool)",
+                "Boolean", "data", v_data, validity.missing_or(v_data, "expected bool (bool)")
             )
 
     @classmethod
@@ -691,10 +664,7 @@ class String(base.OntologyType):
         v_data = self.data
         if not isinstance(v_data, kinds.STR):
             validity.fail(
-                "String",
-                "data",
-                v_data,
-                "a value is required" if v_data is None else "expected str (string)",
+                "String", "data", v_data, validity.missing_or(v_data, "expected str (string)")
             )
 
     @classmethod

@@ -105,7 +105,7 @@ class IMU(base.OntologyType):
                 "IMU",
                 "acceleration",
                 v_acceleration,
-                "a value is required" if v_acceleration is None else "expected Vector3d",
+                validity.missing_or(v_acceleration, "expected Vector3d"),
             )
         v_angular_velocity = self.angular_velocity
         if not isinstance(v_angular_velocity, Vector3d):
@@ -113,7 +113,7 @@ class IMU(base.OntologyType):
                 "IMU",
                 "angular_velocity",
                 v_angular_velocity,
-                "a value is required" if v_angular_velocity is None else "expected Vector3d",
+                validity.missing_or(v_angular_velocity, "expected Vector3d"),
             )
         v_orientation = self.orientation
         if v_orientation is not None and not isinstance(v_orientation, Quaternion):
@@ -213,7 +213,7 @@ class GPSStatus(base.OntologyType):
                 "GPSStatus",
                 "status",
                 v_status,
-                "a value is required" if v_status is None else "expected int (int8)",
+                validity.missing_or(v_status, "expected int (int8)"),
             )
         if v_status < -128 or v_status > 127:
             validity.fail("GPSStatus", "status", v_status, "must be within [-128, 127]")
@@ -223,22 +223,11 @@ class GPSStatus(base.OntologyType):
                 "GPSStatus",
                 "service",
                 v_service,
-                "a value is required" if v_service is None else "expected int (uint16)",
+                validity.missing_or(v_service, "expected int (uint16)"),
             )
         if v_service < 0 or v_service > 65535:
             validity.fail("GPSStatus", "service", v_service, "must be within [0, 65535]")
-        v_satellites = self.satellites
-        if v_satellites is not None:
-            if not isinstance(v_satellites, kinds.INT):
-                validity.fail("GPSStatus", "satellites", v_satellites, "expected int (int8)")
-            if v_satellites < -128 or v_satellites > 127:
-                validity.fail("GPSStatus", "satellites", v_satellites, "must be within [-128, 127]")
-        v_hdop = self.hdop
-        if v_hdop is not None and not isinstance(v_hdop, kinds.FLOAT):
-            validity.fail("GPSStatus", "hdop", v_hdop, "expected float (float64)")
-        v_vdop = self.vdop
-        if v_vdop is not None and not isinstance(v_vdop, kinds.FLOAT):
-            validity.fail("GPSStatus", "vdop", v_vdop, "expected float (float64)")
+        _validate_GPSStatus_1(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[GPSStatus]:
@@ -254,6 +243,22 @@ class GPSStatus(base.OntologyType):
             o.vdop = f4
             out.append(o)
         return out
+
+
+def _validate_GPSStatus_1(self: GPSStatus) -> None:
+    # GPSStatus.validate(), continued: satellites to vdop.
+    v_satellites = self.satellites
+    if v_satellites is not None:
+        if not isinstance(v_satellites, kinds.INT):
+            validity.fail("GPSStatus", "satellites", v_satellites, "expected int (int8)")
+        if v_satellites < -128 or v_satellites > 127:
+            validity.fail("GPSStatus", "satellites", v_satellites, "must be within [-128, 127]")
+    v_hdop = self.hdop
+    if v_hdop is not None and not isinstance(v_hdop, kinds.FLOAT):
+        validity.fail("GPSStatus", "hdop", v_hdop, "expected float (float64)")
+    v_vdop = self.vdop
+    if v_vdop is not None and not isinstance(v_vdop, kinds.FLOAT):
+        validity.fail("GPSStatus", "vdop", v_vdop, "expected float (float64)")
 
 
 tags.register(GPSStatus)
@@ -339,10 +344,7 @@ class GPS(base.OntologyType):
         v_position = self.position
         if not isinstance(v_position, Point3d):
             validity.fail(
-                "GPS",
-                "position",
-                v_position,
-                "a value is required" if v_position is None else "expected Point3d",
+                "GPS", "position", v_position, validity.missing_or(v_position, "expected Point3d")
             )
         v_velocity = self.velocity
         if v_velocity is not None and not isinstance(v_velocity, Vector3d):
@@ -420,7 +422,7 @@ class NMEASentence(base.OntologyType):
                 "NMEASentence",
                 "sentence",
                 v_sentence,
-                "a value is required" if v_sentence is None else "expected str (string)",
+                validity.missing_or(v_sentence, "expected str (string)"),
             )
 
     @classmethod
@@ -493,7 +495,7 @@ class Magnetometer(base.OntologyType):
                 "Magnetometer",
                 "magnetic_field",
                 v_magnetic_field,
-                "a value is required" if v_magnetic_field is None else "expected Vector3d",
+                validity.missing_or(v_magnetic_field, "expected Vector3d"),
             )
 
     @classmethod
@@ -569,19 +571,11 @@ class Joy(base.OntologyType):
             validity.fail("Joy", "header", v_header, "expected Header")
         v_axes = self.axes
         if not isinstance(v_axes, kinds.LIST):
-            validity.fail(
-                "Joy",
-                "axes",
-                v_axes,
-                "a value is required" if v_axes is None else "expected a list",
-            )
+            validity.fail("Joy", "axes", v_axes, validity.missing_or(v_axes, "expected a list"))
         v_buttons = self.buttons
         if not isinstance(v_buttons, kinds.LIST):
             validity.fail(
-                "Joy",
-                "buttons",
-                v_buttons,
-                "a value is required" if v_buttons is None else "expected a list",
+                "Joy", "buttons", v_buttons, validity.missing_or(v_buttons, "expected a list")
             )
 
     @classmethod
@@ -686,7 +680,7 @@ class Pressure(base.OntologyType):
                 "Pressure",
                 "value",
                 v_value,
-                "a value is required" if v_value is None else "expected float (float64)",
+                validity.missing_or(v_value, "expected float (float64)"),
             )
 
     @classmethod
@@ -797,7 +791,7 @@ class Temperature(base.OntologyType):
                 "Temperature",
                 "value",
                 v_value,
-                "a value is required" if v_value is None else "expected float (float64)",
+                validity.missing_or(v_value, "expected float (float64)"),
             )
 
     @classmethod
@@ -955,60 +949,8 @@ class Range(base.OntologyType):
         v_header = self.header
         if v_header is not None and not isinstance(v_header, Header):
             validity.fail("Range", "header", v_header, "expected Header")
-        v_radiation_type = self.radiation_type
-        if not isinstance(v_radiation_type, kinds.INT):
-            validity.fail(
-                "Range",
-                "radiation_type",
-                v_radiation_type,
-                "a value is required" if v_radiation_type is None else "expected int (uint8)",
-            )
-        if v_radiation_type < 0 or v_radiation_type > 255:
-            validity.fail("Range", "radiation_type", v_radiation_type, "must be within [0, 255]")
-        v_field_of_view = self.field_of_view
-        if not isinstance(v_field_of_view, kinds.FLOAT):
-            validity.fail(
-                "Range",
-                "field_of_view",
-                v_field_of_view,
-                "a value is required" if v_field_of_view is None else "expected float (float32)",
-            )
-        v_min_range = self.min_range
-        if not isinstance(v_min_range, kinds.FLOAT):
-            validity.fail(
-                "Range",
-                "min_range",
-                v_min_range,
-                "a value is required" if v_min_range is None else "expected float (float32)",
-            )
-        v_max_range = self.max_range
-        if not isinstance(v_max_range, kinds.FLOAT):
-            validity.fail(
-                "Range",
-                "max_range",
-                v_max_range,
-                "a value is required" if v_max_range is None else "expected float (float32)",
-            )
-        v_range = self.range
-        if not isinstance(v_range, kinds.FLOAT):
-            validity.fail(
-                "Range",
-                "range",
-                v_range,
-                "a value is required" if v_range is None else "expected float (float32)",
-            )
-        if (
-            v_min_range is not None
-            and v_range is not None
-            and v_max_range is not None
-            and not (v_min_range <= v_range <= v_max_range)
-        ):
-            validity.fail(
-                "Range",
-                "min_range/range/max_range",
-                (v_min_range, v_range, v_max_range),
-                "must satisfy min_range <= range <= max_range",
-            )
+        _validate_Range_1(self)
+        _validate_Range_2(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Range]:
@@ -1027,6 +969,68 @@ class Range(base.OntologyType):
             o.range = f7
             out.append(o)
         return out
+
+
+def _validate_Range_1(self: Range) -> None:
+    # Range.validate(), continued: radiation_type to range.
+    v_radiation_type = self.radiation_type
+    if not isinstance(v_radiation_type, kinds.INT):
+        validity.fail(
+            "Range",
+            "radiation_type",
+            v_radiation_type,
+            validity.missing_or(v_radiation_type, "expected int (uint8)"),
+        )
+    if v_radiation_type < 0 or v_radiation_type > 255:
+        validity.fail("Range", "radiation_type", v_radiation_type, "must be within [0, 255]")
+    v_field_of_view = self.field_of_view
+    if not isinstance(v_field_of_view, kinds.FLOAT):
+        validity.fail(
+            "Range",
+            "field_of_view",
+            v_field_of_view,
+            validity.missing_or(v_field_of_view, "expected float (float32)"),
+        )
+    v_min_range = self.min_range
+    if not isinstance(v_min_range, kinds.FLOAT):
+        validity.fail(
+            "Range",
+            "min_range",
+            v_min_range,
+            validity.missing_or(v_min_range, "expected float (float32)"),
+        )
+    v_max_range = self.max_range
+    if not isinstance(v_max_range, kinds.FLOAT):
+        validity.fail(
+            "Range",
+            "max_range",
+            v_max_range,
+            validity.missing_or(v_max_range, "expected float (float32)"),
+        )
+    v_range = self.range
+    if not isinstance(v_range, kinds.FLOAT):
+        validity.fail(
+            "Range", "range", v_range, validity.missing_or(v_range, "expected float (float32)")
+        )
+
+
+def _validate_Range_2(self: Range) -> None:
+    # Range.validate(), continued: the rules.
+    v_min_range = self.min_range
+    v_max_range = self.max_range
+    v_range = self.range
+    if (
+        v_min_range is not None
+        and v_range is not None
+        and v_max_range is not None
+        and not (v_min_range <= v_range <= v_max_range)
+    ):
+        validity.fail(
+            "Range",
+            "min_range/range/max_range",
+            (v_min_range, v_range, v_max_range),
+            "must satisfy min_range <= range <= max_range",
+        )
 
 
 tags.register(Range)
@@ -1112,10 +1116,7 @@ class RobotJoint(base.OntologyType):
         v_names = self.names
         if not isinstance(v_names, kinds.LIST):
             validity.fail(
-                "RobotJoint",
-                "names",
-                v_names,
-                "a value is required" if v_names is None else "expected a list",
+                "RobotJoint", "names", v_names, validity.missing_or(v_names, "expected a list")
             )
         v_positions = self.positions
         if not isinstance(v_positions, kinds.LIST):
@@ -1123,7 +1124,7 @@ class RobotJoint(base.OntologyType):
                 "RobotJoint",
                 "positions",
                 v_positions,
-                "a value is required" if v_positions is None else "expected a list",
+                validity.missing_or(v_positions, "expected a list"),
             )
         v_velocities = self.velocities
         if not isinstance(v_velocities, kinds.LIST):
@@ -1131,7 +1132,7 @@ class RobotJoint(base.OntologyType):
                 "RobotJoint",
                 "velocities",
                 v_velocities,
-                "a value is required" if v_velocities is None else "expected a list",
+                validity.missing_or(v_velocities, "expected a list"),
             )
         v_efforts = self.efforts
         if not isinstance(v_efforts, kinds.LIST):
@@ -1139,7 +1140,7 @@ class RobotJoint(base.OntologyType):
                 "RobotJoint",
                 "efforts",
                 v_efforts,
-                "a value is required" if v_efforts is None else "expected a list",
+                validity.missing_or(v_efforts, "expected a list"),
             )
 
     @classmethod
@@ -1306,7 +1307,7 @@ class CameraInfo(base.OntologyType):
                 "CameraInfo",
                 "height",
                 v_height,
-                "a value is required" if v_height is None else "expected int (uint32)",
+                validity.missing_or(v_height, "expected int (uint32)"),
             )
         if v_height < 0 or v_height > 4294967295:
             validity.fail("CameraInfo", "height", v_height, "must be within [0, 4294967295]")
@@ -1316,7 +1317,7 @@ class CameraInfo(base.OntologyType):
                 "CameraInfo",
                 "width",
                 v_width,
-                "a value is required" if v_width is None else "expected int (uint32)",
+                validity.missing_or(v_width, "expected int (uint32)"),
             )
         if v_width < 0 or v_width > 4294967295:
             validity.fail("CameraInfo", "width", v_width, "must be within [0, 4294967295]")
@@ -1326,67 +1327,10 @@ class CameraInfo(base.OntologyType):
                 "CameraInfo",
                 "distortion_model",
                 v_distortion_model,
-                "a value is required" if v_distortion_model is None else "expected str (string)",
+                validity.missing_or(v_distortion_model, "expected str (string)"),
             )
-        v_distortion_parameters = self.distortion_parameters
-        if not isinstance(v_distortion_parameters, kinds.LIST):
-            validity.fail(
-                "CameraInfo",
-                "distortion_parameters",
-                v_distortion_parameters,
-                "a value is required" if v_distortion_parameters is None else "expected a list",
-            )
-        v_intrinsic_parameters = self.intrinsic_parameters
-        if not isinstance(v_intrinsic_parameters, kinds.LIST):
-            validity.fail(
-                "CameraInfo",
-                "intrinsic_parameters",
-                v_intrinsic_parameters,
-                "a value is required" if v_intrinsic_parameters is None else "expected a list",
-            )
-        if len(v_intrinsic_parameters) != 9:
-            validity.fail(
-                "CameraInfo",
-                "intrinsic_parameters",
-                v_intrinsic_parameters,
-                "needs exactly 9 elements",
-            )
-        v_rectification_parameters = self.rectification_parameters
-        if not isinstance(v_rectification_parameters, kinds.LIST):
-            validity.fail(
-                "CameraInfo",
-                "rectification_parameters",
-                v_rectification_parameters,
-                "a value is required" if v_rectification_parameters is None else "expected a list",
-            )
-        if len(v_rectification_parameters) != 9:
-            validity.fail(
-                "CameraInfo",
-                "rectification_parameters",
-                v_rectification_parameters,
-                "needs exactly 9 elements",
-            )
-        v_projection_parameters = self.projection_parameters
-        if not isinstance(v_projection_parameters, kinds.LIST):
-            validity.fail(
-                "CameraInfo",
-                "projection_parameters",
-                v_projection_parameters,
-                "a value is required" if v_projection_parameters is None else "expected a list",
-            )
-        if len(v_projection_parameters) != 12:
-            validity.fail(
-                "CameraInfo",
-                "projection_parameters",
-                v_projection_parameters,
-                "needs exactly 12 elements",
-            )
-        v_binning = self.binning
-        if v_binning is not None and not isinstance(v_binning, Vector2d):
-            validity.fail("CameraInfo", "binning", v_binning, "expected Vector2d")
-        v_roi = self.roi
-        if v_roi is not None and not isinstance(v_roi, ROI):
-            validity.fail("CameraInfo", "roi", v_roi, "expected ROI")
+        _validate_CameraInfo_1(self)
+        _validate_CameraInfo_2(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[CameraInfo]:
@@ -1407,6 +1351,70 @@ class CameraInfo(base.OntologyType):
             o.roi = f9
             out.append(o)
         return out
+
+
+def _validate_CameraInfo_1(self: CameraInfo) -> None:
+    # CameraInfo.validate(), continued: distortion_parameters to binning.
+    v_distortion_parameters = self.distortion_parameters
+    if not isinstance(v_distortion_parameters, kinds.LIST):
+        validity.fail(
+            "CameraInfo",
+            "distortion_parameters",
+            v_distortion_parameters,
+            validity.missing_or(v_distortion_parameters, "expected a list"),
+        )
+    v_intrinsic_parameters = self.intrinsic_parameters
+    if not isinstance(v_intrinsic_parameters, kinds.LIST):
+        validity.fail(
+            "CameraInfo",
+            "intrinsic_parameters",
+            v_intrinsic_parameters,
+            validity.missing_or(v_intrinsic_parameters, "expected a list"),
+        )
+    if len(v_intrinsic_parameters) != 9:
+        validity.fail(
+            "CameraInfo", "intrinsic_parameters", v_intrinsic_parameters, "needs exactly 9 elements"
+        )
+    v_rectification_parameters = self.rectification_parameters
+    if not isinstance(v_rectification_parameters, kinds.LIST):
+        validity.fail(
+            "CameraInfo",
+            "rectification_parameters",
+            v_rectification_parameters,
+            validity.missing_or(v_rectification_parameters, "expected a list"),
+        )
+    if len(v_rectification_parameters) != 9:
+        validity.fail(
+            "CameraInfo",
+            "rectification_parameters",
+            v_rectification_parameters,
+            "needs exactly 9 elements",
+        )
+    v_projection_parameters = self.projection_parameters
+    if not isinstance(v_projection_parameters, kinds.LIST):
+        validity.fail(
+            "CameraInfo",
+            "projection_parameters",
+            v_projection_parameters,
+            validity.missing_or(v_projection_parameters, "expected a list"),
+        )
+    if len(v_projection_parameters) != 12:
+        validity.fail(
+            "CameraInfo",
+            "projection_parameters",
+            v_projection_parameters,
+            "needs exactly 12 elements",
+        )
+    v_binning = self.binning
+    if v_binning is not None and not isinstance(v_binning, Vector2d):
+        validity.fail("CameraInfo", "binning", v_binning, "expected Vector2d")
+
+
+def _validate_CameraInfo_2(self: CameraInfo) -> None:
+    # CameraInfo.validate(), continued: roi.
+    v_roi = self.roi
+    if v_roi is not None and not isinstance(v_roi, ROI):
+        validity.fail("CameraInfo", "roi", v_roi, "expected ROI")
 
 
 tags.register(CameraInfo)

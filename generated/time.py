@@ -70,10 +70,7 @@ class Time(base.OntologyType):
         v_seconds = self.seconds
         if not isinstance(v_seconds, kinds.INT):
             validity.fail(
-                "Time",
-                "seconds",
-                v_seconds,
-                "a value is required" if v_seconds is None else "expected int (int32)",
+                "Time", "seconds", v_seconds, validity.missing_or(v_seconds, "expected int (int32)")
             )
         if v_seconds < -2147483648 or v_seconds > 2147483647:
             validity.fail("Time", "seconds", v_seconds, "must be within [-2147483648, 2147483647]")
@@ -83,7 +80,7 @@ class Time(base.OntologyType):
                 "Time",
                 "nanoseconds",
                 v_nanoseconds,
-                "a value is required" if v_nanoseconds is None else "expected int (uint32)",
+                validity.missing_or(v_nanoseconds, "expected int (uint32)"),
             )
         if v_nanoseconds < 0 or v_nanoseconds > 999999999:
             validity.fail("Time", "nanoseconds", v_nanoseconds, "must be within [0, 999999999]")
@@ -156,7 +153,7 @@ class Duration(base.OntologyType):
                 "Duration",
                 "seconds",
                 v_seconds,
-                "a value is required" if v_seconds is None else "expected int (int32)",
+                validity.missing_or(v_seconds, "expected int (int32)"),
             )
         if v_seconds < -2147483648 or v_seconds > 2147483647:
             validity.fail(
@@ -168,7 +165,7 @@ class Duration(base.OntologyType):
                 "Duration",
                 "nanoseconds",
                 v_nanoseconds,
-                "a value is required" if v_nanoseconds is None else "expected int (uint32)",
+                validity.missing_or(v_nanoseconds, "expected int (uint32)"),
             )
         if v_nanoseconds < 0 or v_nanoseconds > 999999999:
             validity.fail("Duration", "nanoseconds", v_nanoseconds, "must be within [0, 999999999]")

@@ -10,7 +10,7 @@ import importlib
 from mosaico.errors import MissingExtraError
 
 # Import name -> distribution name, where the two differ.
-_DISTRIBUTIONS = {"yaml": "pyyaml"}
+_DISTRIBUTIONS = {"yaml": "pyyaml", "PIL": "pillow"}
 
 
 def missing_extra(extra: str, *modules: str) -> MissingExtraError:

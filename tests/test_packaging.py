@@ -105,3 +105,22 @@ def test_no_installed_package_replaces_our_command() -> None:
         and dist.metadata["Name"] != "mosaico-sdk"
     }  # fmt: skip
     assert not clashes, f"these packages install our command names: {sorted(clashes)}"
+
+
+def test_the_wheel_ships_the_viewer_pages_and_their_licences(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("mosaico_sdk-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = ROOT / "mosaico" / "viewer" / "static"
+    shipped = {f"mosaico/viewer/{p.relative_to(static.parent).as_posix()}" for p in static.rglob("*") if p.is_file()}
+    assert shipped <= names, f"not in the wheel: {sorted(shipped - names)}"
+    manifest = json.loads((static / "vendor" / "manifest.json").read_text())
+    for package in manifest:  # every bundled npm package has its licence beside it
+        assert any(n.startswith(f"mosaico/viewer/static/vendor/licenses/{package}-") for n in names)

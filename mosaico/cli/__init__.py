@@ -9,6 +9,7 @@ errors reach the user as one-line messages (``click.ClickException``), not trace
     mosaico ls --host robot-lab
     mosaico cat run-1/sensors/imu --host robot-lab --limit 10 --format jsonl
     mosaico plot run-1/sensors/imu acceleration.x acceleration.y -o imu.svg --store ./store
+    mosaico ui --store ./store --open                # browse, plot and query in a browser
     mosaico query --host robot-lab --where 'IMU.acceleration.x > 4' --meta 'vehicle.id = alpha'
     mosaico codegen --ontology ./my_types --out ./my_types_pkg
 """
@@ -52,6 +53,10 @@ def _register_commands() -> None:
     from mosaico.cli import plot_cmd
 
     main.add_command(plot_cmd.plot)
+
+    from mosaico.cli import ui_cmd
+
+    main.add_command(ui_cmd.ui)
 
 
 _register_commands()

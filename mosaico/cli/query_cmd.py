@@ -13,26 +13,16 @@ ranges where its conditions hold, split at gaps longer than DT::
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from mosaico.cli.connection import with_client
 from mosaico.cli.inspect_cmd import emit_json, fmt_measure, fmt_time, span_s, table
 from mosaico.client import MosaicoClient
-from mosaico.query import (
-    QueryBuildError,
-    QueryOntologyCatalog,
-    QueryResponse,
-    QuerySequence,
-    QueryTopic,
-)
-from mosaico.query.text import content_expression, metadata_condition
+from mosaico.query.search import Search, SearchInputError, run_search
 
-_B = TypeVar("_B", QuerySequence, QueryTopic)
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "min": 60_000_000_000}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|ms|s|min)?\s*")
 
@@ -53,70 +43,16 @@ def duration_ns(text: str) -> int:
     return round(float(found[1]) * _UNITS[found[2] or "s"])
 
 
-def _checked(option: str, text: str, build: Callable[[str], Any]) -> Any:
-    """``build(text)``, a bad condition reported against its option."""
+_OPTIONS = {"where": "--where", "meta": "--meta", "topic_meta": "--topic-meta",
+            "name": "--name", "topic": "--topic", "tag": "--tag"}  # fmt: skip
+
+
+def _matches(client: MosaicoClient, search: Search, ranges_ns: int | None) -> list[dict[str, Any]]:
+    """`run_search`, a bad condition reported against its option."""
     try:
-        return build(text)
-    except QueryBuildError as err:
-        message = str(err) if text.strip() in str(err) else f"{text.strip()!r}: {err}"
-        raise click.BadParameter(message, param_hint=option) from None
-
-
-def _with_metadata(builder: _B, text: str) -> _B:
-    path, keyword = metadata_condition(text)
-    return builder.with_user_metadata(path, **keyword)
-
-
-def _catalog(builder: _B, option: str, name: str | None, metas: Iterable[str]) -> _B | None:
-    """A sequence or topic builder with a name glob and metadata conditions; None if empty."""
-    used = False
-    if name is not None:
-        _checked("--name" if isinstance(builder, QuerySequence) else "--topic", name,
-                 builder.with_name_match)  # fmt: skip
-        used = True
-    for text in metas:
-        _checked(option, text, functools.partial(_with_metadata, builder))
-        used = True
-    return builder if used else None
-
-
-def _builders(
-    where: tuple[str, ...], meta: tuple[str, ...], topic_meta: tuple[str, ...],
-    name: str | None, topic: str | None, tag: str | None,
-) -> list[QuerySequence | QueryTopic | QueryOntologyCatalog]:  # fmt: skip
-    """The query's builders from the command's options (sections left out when unused)."""
-    sequence = _catalog(QuerySequence(), "--meta", name, meta)
-    if topic is not None and not topic.startswith("/"):
-        topic = f"/{topic}"
-    topics = _catalog(QueryTopic(), "--topic-meta", topic, topic_meta)
-    if tag is not None:
-        topics = topics or QueryTopic()
-        _checked("--tag", tag, topics.with_ontology_tag)
-    content = QueryOntologyCatalog()
-    for text in where:
-        _checked("--where", text, lambda t: content.with_expression(content_expression(t)))
-    found = [sequence, topics, content if where else None]
-    return [b for b in found if b is not None]
-
-
-def _matches(
-    client: MosaicoClient, response: QueryResponse | None, ranges_ns: int | None
-) -> list[dict[str, Any]]:
-    """The reply as JSON-able rows: one per sequence, its topics, optionally their ranges."""
-    out = []
-    for item in response.items if response is not None else ():
-        topics = []
-        for t in item.topics:
-            row: dict[str, Any] = {"topic": t.name, "locator": t.locator,
-                                   "ontology_tag": t.ontology_tag}  # fmt: skip
-            if ranges_ns is not None:
-                row["ranges"] = [
-                    {"start_ns": c.start_ns, "end_ns": c.end_ns}
-                    for c in client.clusterize(t, clustering_dt_ns=ranges_ns)
-                ]
-            topics.append(row)
-        out.append({"sequence": item.sequence, "topics": topics})
-    return out
+        return run_search(client, search, ranges_ns)
+    except SearchInputError as err:
+        raise click.BadParameter(str(err), param_hint=_OPTIONS[err.part]) from None
 
 
 def _rows(matches: list[dict[str, Any]], ranges: bool) -> list[list[Any]]:
@@ -158,9 +94,9 @@ def query(
     ranges: str | None, fmt: str,
 ) -> None:  # fmt: skip
     """List the sequences and topics that match every filter and condition given."""
-    builders = _builders(where, meta, topic_meta, name, topic, tag)
+    search = Search(where, meta, topic_meta, name, topic, tag)
     ranges_ns = None if ranges is None else duration_ns(ranges)
-    matches = _matches(client, client.query(*builders), ranges_ns)
+    matches = _matches(client, search, ranges_ns)
     if fmt == "json":
         emit_json(matches)
         return

@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rosbags.typesys import Stores
 
 from mosaico.cli.connection import PlatformTarget, connected, connection_options
+from mosaico.cli.ingest_many import skipped_lines
 
 _FORMATS = ("mcap", "bag", "db3")
+# rosbags' stores (as mosaico.bridges.ros.definitions.TYPESTORES, without importing the
+# bridge for --help).
+TYPESTORE_NAMES = [s.value for s in Stores if s is not Stores.EMPTY]
 _COMPRESSIONS = ("none", "zstd", "lz4", "bz2")  # mosaico.bridges.ros.compression.CHOICES
 
 
@@ -49,15 +54,54 @@ def _adapters(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("ingest")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--sequence", "-s", "sequence", required=True, help="Name of the new sequence.")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--sequence", "-s", "sequence",
+    help="Name of the new sequence: FILES are one recording (several ROS 1 .bag files: "
+    "one split recording).",
+)  # fmt: skip
+@click.option(
+    "--sequence-template", "template", metavar="TEMPLATE",
+    help="Each recording its own sequence, named by TEMPLATE: {stem}, {name}, {parent}, "
+    "{ext}, {path} (e.g. '{parent}-{stem}'); with --watch default '{path}'.",
+)  # fmt: skip
+@click.option(
+    "--watch", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+    help="Ingest each recording that lands in DIR once complete, until Ctrl-C/SIGTERM.",
+)  # fmt: skip
+@click.option("--once", is_flag=True, help="--watch: ingest what is complete now, then exit.")
+@click.option(
+    "--interval", type=float, metavar="SECONDS",
+    help="--watch: seconds between scans (default 5).",
+)  # fmt: skip
+@click.option(
+    "--state", type=click.Path(dir_okay=False, path_type=Path),
+    help="--watch: the state file (default DIR/.mosaico-watch.jsonl).",
+)  # fmt: skip
+@click.option(
+    "--jobs", "-j", type=int,
+    help="Recordings ingested at once (--sequence-template, --watch; default 2).",
+)  # fmt: skip
 @click.option(
     "--topics", "-t", multiple=True,
     help="ROS topic globs to ingest ('!glob' excludes); repeatable, comma separated.",
 )  # fmt: skip
 @click.option(
     "--adapter", "adapters", multiple=True, metavar="TOPIC_GLOB=ADAPTER",
-    help="Per-topic adapter: 'generic' or a ROS type with a standard adapter; repeatable.",
+    help="Per-topic adapter: 'generic', a ROS type with a standard adapter, or for MCAP "
+    "protobuf/JSON topics a Foxglove schema (foxglove.LocationFix...); repeatable.",
+)  # fmt: skip
+@click.option(
+    "--msg", "msg", multiple=True, type=click.Path(exists=True, path_type=Path),
+    help="Definitions of types the recording lacks: a .msg or .idl file, or a folder of "
+    "PKG/msg/NAME.msg files; repeatable. The recording's own definitions win.",
+)  # fmt: skip
+@click.option(
+    "--typestore", "typestores", multiple=True, type=click.Choice(TYPESTORE_NAMES),
+    metavar="NAME",
+    help="rosbags' store for standard types the recording lacks: "
+    f"{', '.join(TYPESTORE_NAMES)} (default ros1_noetic / ros2_humble); one per ROS "
+    "generation.",
 )  # fmt: skip
 @click.option("--metadata", help="Sequence metadata: a JSON object or a JSON file.")
 @click.option(
@@ -69,59 +113,39 @@ def _adapters(values: tuple[str, ...]) -> dict[str, str]:
 @connection_options
 def ingest(
     files: tuple[Path, ...],
-    sequence: str,
+    sequence: str | None,
+    template: str | None,
+    watch: Path | None,
+    once: bool,
+    interval: float | None,
+    state: Path | None,
+    jobs: int | None,
     topics: tuple[str, ...],
     adapters: tuple[str, ...],
+    msg: tuple[Path, ...],
+    typestores: tuple[str, ...],
     metadata: str | None,
     on_error: str,
     validate: bool,
     dry_run: bool,
     platform: PlatformTarget,
 ) -> None:
-    """Ingest one ROS recording (.bag files, a .db3/.mcap file or a rosbag2 folder) as a
-    sequence."""
-    from mosaico.bridges.ros import RosBridgeError, RosSource, plan
-    from mosaico.bridges.ros import ingest as run_ingest
-    from mosaico.bridges.ros.client_sink import ClientSequence
+    """Ingest ROS recordings (.bag files, .db3/.mcap files, rosbag2 folders) as sequences;
+    an MCAP file may also carry protobuf and JSON channels (the mcap extra).
+
+    One recording with --sequence NAME; each its own sequence with --sequence-template;
+    or every recording that lands in a folder with --watch DIR.
+    """
+    from mosaico.bridges.ros.many import IngestOptions
+    from mosaico.cli.ingest_many import Mode, run
     from mosaico.client.policies import SessionLevelErrorPolicy
-    from mosaico.protocol.errors import ProtocolError
 
-    meta, overrides, patterns = _metadata(metadata), _adapters(adapters), _patterns(topics)
-    try:
-        if dry_run:
-            with RosSource(files) as source:
-                plans, skipped = plan(source, patterns, overrides)
-            for p in plans:
-                tag = p.adapter.topic_type.tag
-                click.echo(f"{p.topic.name} -> {p.name}  [{p.topic.msgtype} as {tag}, "
-                           f"{p.topic.count} msgs]")  # fmt: skip
-            _report_skipped(skipped)
-            return
-        with connected(platform, create=True) as client:
-            if client.sequence_exists(sequence):
-                raise click.ClickException(f"sequence {sequence!r} already exists")
-            sink = ClientSequence(
-                client, sequence, meta, SessionLevelErrorPolicy(on_error), validate
-            )
-            report = run_ingest(files, sink, topics=patterns, adapters=overrides, progress=True)
-    except (RosBridgeError, ProtocolError) as exc:
-        raise click.ClickException(str(exc)) from None
-    _report_skipped(report.skipped)
-    seconds = max(report.seconds, 1e-9)
-    # A topic failed midway is listed as skipped above; its kept messages count here.
-    complete = sum(t not in report.skipped for t in report.written)
-    failed = len(report.written) - complete
-    click.echo(
-        f"ingested {report.messages:,} messages ({report.nbytes / 1e6:.1f} MB) from "
-        f"{complete} topics{f' (+{failed} failed midway)' if failed else ''} into "
-        f"{sequence!r} in {report.seconds:.2f} s "
-        f"({report.messages / seconds:,.0f} msg/s, {report.nbytes / 1e6 / seconds:.1f} MB/s)"
-    )
-
-
-def _report_skipped(skipped: dict[str, str]) -> None:
-    for topic, reason in skipped.items():
-        click.echo(f"skipped {topic}: {reason}", err=True)
+    mode = Mode(files, sequence, template, watch, once, interval, state, jobs)
+    options = IngestOptions(
+        tuple(_patterns(topics)), _adapters(adapters), msg, typestores, _metadata(metadata),
+        SessionLevelErrorPolicy(on_error), validate,
+    )  # fmt: skip
+    run(mode, options, platform, dry_run)
 
 
 @click.command("export")
@@ -225,7 +249,8 @@ def _export_ros(
             report = run_export(chosen, out, fmt, compression=compression, progress=True)
     except (RosBridgeError, ProtocolError, LookupError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
-    _report_skipped(report.skipped)
+    for line in skipped_lines(report.skipped):
+        click.echo(line, err=True)
     total = sum(report.written.values())
     click.echo(
         f"exported {total:,} messages of {len(report.written)} topics to {out} "

@@ -20,8 +20,9 @@ from mosaico.protocol.actions import (
     SessionDelete,
     TopicTarget,
 )
-from mosaico.protocol.errors import NotFound, ProtocolError
+from mosaico.protocol.errors import NotFound, ProtocolError, Unimplemented
 from mosaico.protocol.info import DEFAULT_PORT, ServerInfo
+from mosaico.protocol.listing import TOTALS_CRITERIA
 from mosaico.protocol.names import (
     SessionLocator,
     TopicLocator,
@@ -266,6 +267,24 @@ class MosaicoClient:
             if path:
                 names.extend(p.decode("utf-8") if isinstance(p, bytes) else p for p in path)
         return names
+
+    def list_sequence_totals(self) -> dict[str, tuple[int, int]]:
+        """Every sequence's ``(rows, size in bytes)``, by name, in server order: the totals
+        its handler gives, for all sequences in one ``ListFlights`` (our extension,
+        `mosaico.protocol.listing`).
+
+        Raises:
+            Unimplemented: the server does not give the totals (it ignores the extension).
+            InvalidArgument: the server refuses the extension's criteria.
+        """
+        totals: dict[str, tuple[int, int]] = {}
+        for info in self._conn.list_flights(TOTALS_CRITERIA):
+            if info.total_records < 0 or info.total_bytes < 0:
+                raise Unimplemented("the server does not give sequence totals in ListFlights")
+            for p in info.descriptor.path or ():
+                name = p.decode("utf-8") if isinstance(p, bytes) else p
+                totals[name] = (info.total_records, info.total_bytes)
+        return totals
 
     def sequence_handler(self, sequence_name: str) -> SequenceHandler | None:
         """The sequence's handler, or None if it does not exist.

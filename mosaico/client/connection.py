@@ -151,10 +151,11 @@ class Connection:
         with translated():
             return self._flight.get_schema(descriptor, self.options).schema
 
-    def list_flights(self) -> list[flight.FlightInfo]:
-        """``ListFlights``: one entry per sequence (spec §7.9)."""
+    def list_flights(self, criteria: bytes = b"") -> list[flight.FlightInfo]:
+        """``ListFlights``: one entry per sequence (spec §7.9); ``criteria`` as in
+        `mosaico.protocol.listing`."""
         with translated():
-            return list(self._flight.list_flights(b"", self.options))
+            return list(self._flight.list_flights(criteria, self.options))
 
     # -- data plane ----------------------------------------------------------------------
 

@@ -305,6 +305,21 @@ class SequenceHandler:
         topic = TopicLocator(self.name, normalize_topic_path(topic_name))
         return TopicHandler.fetch(self._conn, topic)
 
+    def topic_handlers(self) -> dict[str, TopicHandler]:
+        """Every topic's handler by name, from this handler's catalogue entry plus one
+        ``GetSchema`` per topic: half the calls of `get_topic_handler` on each, for pages
+        and tools that show every topic of a big sequence.
+
+        Raises:
+            NotFound: a topic was deleted since this handler was fetched (``reload``).
+        """
+        return {
+            name: TopicHandler(
+                self._conn, meta, self._conn.schema(ResourceCommand(self.name, meta.topic))
+            )
+            for name, meta in self._topic_meta.items()
+        }
+
     def get_data_streamer(
         self,
         topics: list[str] | None = None,

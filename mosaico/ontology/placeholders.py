@@ -40,11 +40,21 @@ def null_struct(struct_type: pa.StructType, n: int) -> pa.Array:
 def _filler(t: pa.DataType, nullable: bool, n: int) -> pa.Array:
     if pa.types.is_struct(t):
         kids = [_filler(f.type, f.nullable, n) for f in t]
-        mask = pa.array(np.ones(n, dtype=bool)) if nullable else None
+        mask = _bits(np.ones(n, dtype=bool)) if nullable else None
         return pa.StructArray.from_arrays(kids, fields=list(t), mask=mask)
     if nullable:
         return pa.nulls(n, t)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t):
+        zeros = pa.py_buffer(np.zeros(n * (t.bit_width // 8), np.uint8))
+        return pa.Array.from_buffers(t, n, [None, zeros])
     return pa.repeat(placeholder(t), n)
+
+
+def _bits(values: np.ndarray) -> pa.Array:
+    """A boolean array from numpy, without ``pa.array`` (whose first call imports pandas:
+    a second of start-up for a command that writes null structs)."""
+    packed = pa.py_buffer(np.packbits(values, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, packed])
 
 
 def fill_required(arr: pa.Array, nullable: bool, where: np.ndarray | None = None) -> pa.Array:

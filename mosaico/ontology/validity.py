@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from mosaico.errors import InputError
+from mosaico.ontology.constraints import REQUIRED
 
-__all__ = ["ValidationError", "fail", "set_validation", "validation", "validation_enabled"]
+__all__ = [
+    "ValidationError",
+    "fail",
+    "missing_or",
+    "set_validation",
+    "validation",
+    "validation_enabled",
+]
 
 # Read by every generated __attrs_post_init__; a plain module global is the cheapest check.
 VALIDATE = True
@@ -36,6 +44,12 @@ class ValidationError(InputError):
 def fail(type_name: str, field: str, value: Any, reason: str) -> NoReturn:
     """Raise the ValidationError of a failed check (called by generated ``validate()``)."""
     raise ValidationError(type_name, field, value, reason)
+
+
+def missing_or(value: Any, reason: str) -> str:
+    """The reason a required field's `value` failed its kind check: no value at all, or
+    `reason` (called by generated ``validate()`` once a check has failed)."""
+    return REQUIRED if value is None else reason
 
 
 def set_validation(enabled: bool) -> None:

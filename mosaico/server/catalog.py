@@ -853,6 +853,16 @@ class Catalog:
             ).fetchall()
         return _chunk_candidates(topic_ids, rows, dict(totals))
 
+    def sequence_totals(self) -> dict[str, tuple[int, int]]:
+        """Sequence name -> (rows, file bytes) summed over the chunks of its topics, in one
+        query; a sequence without chunks is absent."""
+        rows = self._select(
+            "SELECT s.name, CAST(SUM(c.row_count) AS BIGINT), CAST(SUM(c.file_bytes) AS BIGINT) "
+            "FROM chunks c JOIN topics t ON c.topic_id = t.id "
+            "JOIN sequences s ON t.sequence_id = s.id GROUP BY s.name"
+        )
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
     def totals(self, topic_ids: list[str]) -> dict[str, TopicTotals]:
         """Topic UUID -> its chunk sums, in one query; a topic without chunks is absent
         (callers use ``TopicTotals()`` for it)."""

@@ -17,6 +17,7 @@ from mosaico.protocol import actions as act
 from mosaico.protocol.commands import ResourceCommand, Ticket, UploadCommand
 from mosaico.protocol.envelope import encode_envelope
 from mosaico.protocol.errors import InvalidArgument, Unimplemented
+from mosaico.protocol.listing import wants_totals
 from mosaico.protocol.notifications import notifications_payload
 from mosaico.protocol.permissions import ACTION_PERMISSION
 from mosaico.server.access import MIDDLEWARE_KEY, ApiKeyMiddlewareFactory, ApiKeys, require
@@ -205,15 +206,17 @@ class MosaicoFlightServer(flight.FlightServerBase):
         self, context: flight.ServerCallContext, criteria: bytes
     ) -> Iterator[flight.FlightInfo]:
         """``ListFlights`` (spec §7.9): one info per sequence, in creation order, whose path
-        descriptor is the sequence name. Criteria other than ``b""`` and ``b"/"`` (both mean
-        "all") are refused with ``INVALID_ARGUMENT``."""
-        if criteria not in (b"", b"/"):
-            raise InvalidArgument(f"ListFlights criteria {criteria!r} unsupported; use b'' or b'/'")
+        descriptor is the sequence name; with the criteria ``{"totals": true}`` (our
+        extension, `mosaico.protocol.listing`) each info's ``total_records`` and
+        ``total_bytes`` are the sequence's, from one catalog query. Other criteria than
+        those and ``b""``/``b"/"`` are refused with ``INVALID_ARGUMENT``."""
+        totals = self.store.sequence_totals() if wants_totals(criteria) else None
         infos = []
         for name in self.store.sequence_names():
             descriptor = flight.FlightDescriptor.for_path(name)
             endpoint = flight.FlightEndpoint(name.encode(), [])
-            infos.append(flight.FlightInfo(pa.schema([]), descriptor, [endpoint], -1, -1))
+            rows, size = (-1, -1) if totals is None else totals.get(name, (0, 0))
+            infos.append(flight.FlightInfo(pa.schema([]), descriptor, [endpoint], rows, size))
         return iter(infos)
 
     # -- data plane ----------------------------------------------------------------------

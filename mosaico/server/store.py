@@ -494,6 +494,11 @@ class Store:
         """Every sequence name, in creation order (what ``ListFlights`` lists)."""
         return [row.name for row in self.catalog.list_sequences()]
 
+    def sequence_totals(self) -> dict[str, tuple[int, int]]:
+        """Sequence name -> (rows, stored bytes) over its topics' chunks, as its
+        ``GetFlightInfo`` sums them; sequences without data are absent."""
+        return self.catalog.sequence_totals()
+
     # -- catalogue -----------------------------------------------------------------------
 
     def _topic_view(

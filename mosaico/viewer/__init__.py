@@ -5,7 +5,7 @@
 - `plot` (needs the ``plot`` extra, matplotlib): a figure of several fields overlaid, for
   notebooks and ``mosaico plot``.
 - `mosaico.viewer.app.create_app` (needs the ``ui`` extra, Starlette; not imported here):
-  the HTTP API of the coming ``mosaico ui``.
+  the web viewer ``mosaico ui`` (its pages and the HTTP API they read).
 
 >>> from mosaico.viewer import downsample, plot
 >>> handler = client.topic_handler("run-1", "/imu")

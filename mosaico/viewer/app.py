@@ -1,31 +1,35 @@
-"""The viewer's HTTP API: the Python side of the coming ``mosaico ui`` web app (the ``ui``
+"""The viewer's web app: the pages of ``mosaico ui`` and the HTTP API they read (the ``ui``
 extra: Starlette, served by uvicorn).
 
 `create_app` builds a Starlette app that talks to the platform only through a
-`MosaicoClient`, like any user program:
+`MosaicoClient`, like any user program. ``/`` is the single-page app
+(``mosaico/viewer/static``: our own scripts, and uPlot and apache-arrow from npm, shipped in
+the wheel); the API:
 
-- ``GET /api/sequences?glob=&offset=&limit=&sort=name|created|size&order=asc|desc``:
-  ``{total, items: [{name, metadata, size_bytes, rows, start_ns, end_ns, topics,
-  created_ns}]}``, ``topics`` the topic count. The names come from one ``ListFlights``
-  (creation order), filtered by the glob (``fnmatch``, case-sensitive) and sorted; then
-  only the page's sequences are fetched (one ``GetFlightInfo`` each), so a page of 100 of
-  10,000 sequences costs 101 calls. ``sort=size`` has no cheaper source: it fetches every
-  sequence the glob keeps.
-- ``GET /api/sequences/{name}``: the sequence, its sessions, and its topics (``name, tag,
-  rows, size_bytes, metadata, start_ns, end_ns, fields``: the numeric leaves one can plot,
-  with units); one ``GetFlightInfo`` and one ``GetSchema`` per topic.
+- ``GET /api/sequences``: the paged catalog (`catalog.list_sequences`).
+- ``GET /api/sequences/{name}``: the sequence, its sessions and topics
+  (`catalog.describe_sequence`): per topic its tag, ``kind`` (``image``, ``gps`` or null),
+  rate, rows, size, metadata, plottable ``fields`` with units, and ``states`` (string, enum
+  and bool fields).
 - ``GET /api/series?sequence=S&topic=T&field=F&field=G&start=&end=&buckets=``: the fields'
-  M4-downsampled points (`downsample`) as an Arrow IPC stream (`ARROW_STREAM`). Its schema
-  is ``field: dictionary<int32, string>, timestamp_ns: int64, value: float64``; there is
-  one record batch per field, in the order asked (empty when the range has no sample),
-  every batch with the same dictionary (the field names). The schema's metadata key
-  ``mosaico.series`` holds JSON ``{start_ns, end_ns, bucket_ns, fields: [{name, unit,
-  rows, points}]}``. At most 4 points per bucket per field; ``buckets`` in
-  1..`MAX_API_BUCKETS` (default `DEFAULT_BUCKETS`).
+  M4-downsampled points (`downsample`) as an Arrow IPC stream (`ARROW_STREAM`) of
+  ``field: dictionary<int32, string>, timestamp_ns: int64, value: float64``, one record
+  batch per field in the order asked; the schema's metadata ``mosaico.series`` holds JSON
+  ``{start_ns, end_ns, bucket_ns, fields: [{name, unit, rows, points}]}``.
+- ``GET /api/frames?sequence=&topic=&start=&end=``: an image topic's frame times
+  (``timestamp_ns: int64``, Arrow IPC); ``GET /api/frame?sequence=&topic=&t=NS``: the frame
+  recorded at ``t`` as PNG (raw pixels, encoded here) or JPEG/PNG (passed through).
+- ``GET /api/track?sequence=&topic=&start=&end=&points=``: a GPS topic's thinned track
+  (``timestamp_ns, latitude, longitude``, Arrow IPC).
+- ``GET /api/states?sequence=&topic=&field=&start=&end=&buckets=``: a string, enum or bool
+  field's runs (``start_ns, end_ns: int64, value: string``, null for a mixed run).
+- ``GET /api/query?where=&meta=&topic_meta=&name=&topic=&tag=&ranges_ns=``: the matching
+  sequences and topics with the time ranges where the conditions hold (`run_search`).
 
-Errors are JSON ``{"error": "..."}``: 400 for bad parameters (numbers, paging, sort, an
-unknown or non-numeric field, an empty range), 404 for an unknown sequence or topic, 503
-when the platform does not answer; never a traceback. Anything unexpected is logged and
+Times are int64 nanoseconds; JSON replies carry them as numbers (a browser reads them to
+about a microsecond), Arrow replies exactly. Errors are JSON ``{"error": "..."}``: 400 for
+bad parameters, 404 for an unknown sequence or topic (or an unknown API path), 503 when
+the platform does not answer; never a traceback. Anything unexpected is logged and
 answered 500 with a fixed message.
 
 >>> app = create_app(MosaicoClient.connect("localhost"))
@@ -36,19 +40,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from mosaico.client import MosaicoClient, SequenceHandler, TopicHandler
+from mosaico.client import MosaicoClient, TopicHandler
 from mosaico.errors import MosaicoError
 from mosaico.extras import require
+from mosaico.ml.client_source import HandlerSource
 from mosaico.protocol.errors import ProtocolError
-from mosaico.protocol.names import TopicLocator
-from mosaico.viewer.series import DEFAULT_BUCKETS, Series, downsample, numeric_fields
+from mosaico.query.search import Search, SearchInputError, run_search
+from mosaico.viewer.catalog import describe_sequence, list_sequences, sequence_of
+from mosaico.viewer.frames import frame_at, frame_times
+from mosaico.viewer.params import ApiError, int_param, optional_int, required_param
+from mosaico.viewer.series import DEFAULT_BUCKETS, Series, downsample
+from mosaico.viewer.states import state_runs
+from mosaico.viewer.track import gps_track
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -56,17 +66,23 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["ARROW_STREAM", "MAX_API_BUCKETS", "MAX_LIMIT", "SERIES_METADATA", "create_app"]
+__all__ = [
+    "ARROW_STREAM",
+    "INTERNAL",
+    "MAX_API_BUCKETS",
+    "SERIES_METADATA",
+    "STATIC",
+    "UNAVAILABLE",
+    "create_app",
+    "error_reply",
+]
 
 log = logging.getLogger("mosaico.viewer")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 SERIES_METADATA = b"mosaico.series"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+STATIC = Path(__file__).parent / "static"
 MAX_API_BUCKETS = 10_000
-SORTS = ("created", "name", "size")
-ORDERS = ("asc", "desc")
 SERIES_SCHEMA = pa.schema(
     [
         ("field", pa.dictionary(pa.int32(), pa.string())),
@@ -89,136 +105,31 @@ _STATUS = {
 _MAX_MESSAGE = 500
 
 
-class ApiError(Exception):
-    """A request the API refuses: the HTTP status and the message sent as ``error``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# -- parameters ----------------------------------------------------------------------------
+def _ipc(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> bytes:
+    """``batches`` as one Arrow IPC stream."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return bytes(sink.getvalue())
 
 
-def _int(
-    params: Mapping[str, str],
-    name: str,
-    default: int | None,
-    lo: int | None = None,
-    hi: int | None = None,
-) -> int | None:
-    """The integer query parameter ``name`` (``default`` when absent or empty), in lo..hi."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer, got {raw[:40]!r}") from None
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ApiError(400, f"{name} must be in {bounds}, got {value}")
-    return value
+def _table_ipc(columns: dict[str, Any], types: dict[str, pa.DataType]) -> bytes:
+    table = pa.table({k: pa.array(v, types[k]) for k, v in columns.items()})
+    return _ipc(table.to_batches(), table.schema)
 
 
-def _choice(params: Mapping[str, str], name: str, choices: Sequence[str]) -> str:
-    value = params.get(name) or choices[0]
-    if value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}, got {value[:40]!r}")
-    return value
+def _topic_handler(client: MosaicoClient, params: QueryParams) -> TopicHandler:
+    sequence, topic = required_param(params, "sequence"), required_param(params, "topic")
+    handler = client.topic_handler(sequence, topic)
+    if handler is None:
+        sequence_of(client, sequence)
+        raise ApiError(404, f"sequence {sequence!r} has no topic {topic!r}")
+    return handler
 
 
-def _required(params: Mapping[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value:
-        raise ApiError(400, f"the {name} parameter is required")
-    return value
-
-
-# -- catalog -------------------------------------------------------------------------------
-
-
-def _summary(seq: SequenceHandler) -> dict[str, Any]:
-    return {
-        "name": seq.name,
-        "metadata": seq.user_metadata,
-        "size_bytes": seq.total_size_bytes,
-        "rows": seq.total_row_count,
-        "start_ns": seq.timestamp_ns_min,
-        "end_ns": seq.timestamp_ns_max,
-        "topics": len(seq.topics),
-        "created_ns": seq.created_timestamp,
-    }
-
-
-def _handlers(client: MosaicoClient, names: Sequence[str]) -> list[SequenceHandler]:
-    """The handlers of ``names``; sequences deleted since they were listed are left out."""
-    return [h for n in names if (h := client.sequence_handler(n)) is not None]
-
-
-def _size_key(seq: SequenceHandler) -> tuple[int, str]:
-    return seq.total_size_bytes, seq.name
-
-
-def list_sequences(client: MosaicoClient, params: Mapping[str, str]) -> dict[str, Any]:
-    """The ``/api/sequences`` reply to query ``params`` (see the module docstring)."""
-    glob = params.get("glob") or "*"
-    offset = _int(params, "offset", 0, 0)
-    limit = _int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    sort = _choice(params, "sort", SORTS)
-    desc = _choice(params, "order", ORDERS) == "desc"
-    assert offset is not None and limit is not None
-    names = [n for n in client.list_sequences() if fnmatchcase(n, glob)]
-    if sort == "size":
-        every = sorted(_handlers(client, names), key=_size_key, reverse=desc)
-        page = every[offset : offset + limit]
-    else:
-        if sort == "name":
-            names.sort()
-        if desc:
-            names.reverse()
-        page = _handlers(client, names[offset : offset + limit])
-    return {"total": len(names), "items": [_summary(h) for h in page]}
-
-
-def _sequence(client: MosaicoClient, name: str) -> SequenceHandler:
-    seq = client.sequence_handler(name)
-    if seq is None:
-        raise ApiError(404, f"no sequence {name!r}")
-    return seq
-
-
-def _topic(topic: TopicHandler) -> dict[str, Any]:
-    return {
-        "name": topic.name,
-        "tag": topic.ontology_tag,
-        "rows": topic.row_count,
-        "size_bytes": topic.total_size_bytes,
-        "metadata": topic.user_metadata,
-        "start_ns": topic.timestamp_ns_min,
-        "end_ns": topic.timestamp_ns_max,
-        "fields": [
-            {"name": f.name, "unit": f.unit, "type": str(f.type)} for f in numeric_fields(topic)
-        ],
-    }
-
-
-def describe_sequence(client: MosaicoClient, name: str) -> dict[str, Any]:
-    """The ``/api/sequences/{name}`` reply: the summary, ``sessions`` and ``topics``."""
-    seq = _sequence(client, name)
-    sessions = [
-        {
-            "locator": s.locator,
-            "created_ns": s.created_at_ns,
-            "completed_ns": s.completed_at_ns,
-            "locked": s.locked,
-            "topics": [TopicLocator.parse(t).name for t in s.topics],
-        }
-        for s in seq.sessions
-    ]
-    topics = [_topic(seq.get_topic_handler(t)) for t in seq.topic_metadata]
-    return {**_summary(seq), "sessions": sessions, "topics": topics}
+def _range(params: QueryParams) -> tuple[int | None, int | None]:
+    return optional_int(params, "start"), optional_int(params, "end")
 
 
 # -- series --------------------------------------------------------------------------------
@@ -252,31 +163,91 @@ def series_batches(series: Sequence[Series]) -> list[pa.RecordBatch]:
     ]
 
 
-def _topic_handler(client: MosaicoClient, sequence: str, topic: str) -> TopicHandler:
-    handler = client.topic_handler(sequence, topic)
-    if handler is None:
-        _sequence(client, sequence)
-        raise ApiError(404, f"sequence {sequence!r} has no topic {topic!r}")
-    return handler
-
-
 def series_stream(client: MosaicoClient, params: QueryParams) -> bytes:
     """The ``/api/series`` reply (an Arrow IPC stream) to query ``params`` (a multi-dict:
     ``field`` repeats)."""
-    sequence, topic = _required(params, "sequence"), _required(params, "topic")
+    handler = _topic_handler(client, params)
     fields = params.getlist("field")
     if not fields:
         raise ApiError(400, "name at least one field (field=acceleration.x&field=...)")
-    start, end = _int(params, "start", None), _int(params, "end", None)
-    buckets = _int(params, "buckets", DEFAULT_BUCKETS, 1, MAX_API_BUCKETS)
-    assert buckets is not None
-    handler = _topic_handler(client, sequence, topic)
+    start, end = _range(params)
+    buckets = int_param(params, "buckets", DEFAULT_BUCKETS, 1, MAX_API_BUCKETS)
     batches = series_batches(list(downsample(handler, fields, start, end, buckets).values()))
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batches[0].schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-    return bytes(sink.getvalue())
+    return _ipc(batches, batches[0].schema)
+
+
+# -- frames, tracks, states ----------------------------------------------------------------
+
+
+def frames_stream(client: MosaicoClient, params: QueryParams) -> bytes:
+    """The ``/api/frames`` reply: the frame times of an image topic."""
+    times = frame_times(HandlerSource(_topic_handler(client, params)), *_range(params))
+    return _table_ipc({"timestamp_ns": times}, {"timestamp_ns": pa.int64()})
+
+
+def frame_reply(client: MosaicoClient, params: QueryParams) -> tuple[bytes, str]:
+    """The ``/api/frame`` reply: the frame's bytes and media type."""
+    t = optional_int(params, "t")
+    if t is None:
+        raise ApiError(400, "the t parameter (a frame's record time, ns) is required")
+    frame = frame_at(HandlerSource(_topic_handler(client, params)), t)
+    return frame.data, frame.media_type
+
+
+def _rows_in(handler: TopicHandler, start: int | None, end: int | None) -> int:
+    """The catalogue's estimate of the topic's rows in ``[start, end)``, by time share."""
+    lo, hi, rows = handler.timestamp_ns_min, handler.timestamp_ns_max, handler.row_count
+    if lo is None or hi is None or hi <= lo:
+        return rows
+    a, b = max(lo, start if start is not None else lo), min(hi, end if end is not None else hi)
+    return rows if b <= a else max(1, round(rows * (b - a) / (hi - lo)))
+
+
+def track_stream(client: MosaicoClient, params: QueryParams) -> bytes:
+    """The ``/api/track`` reply: a GPS topic's thinned track."""
+    handler = _topic_handler(client, params)
+    start, end = _range(params)
+    points = int_param(params, "points", 2000, 1, 100_000)
+    track = gps_track(HandlerSource(handler), start, end, points, _rows_in(handler, start, end))
+    return _table_ipc(
+        {"timestamp_ns": track.timestamps_ns, "latitude": track.latitude,
+         "longitude": track.longitude},
+        {"timestamp_ns": pa.int64(), "latitude": pa.float64(), "longitude": pa.float64()},
+    )  # fmt: skip
+
+
+def states_stream(client: MosaicoClient, params: QueryParams) -> bytes:
+    """The ``/api/states`` reply: the runs of a string, enum or bool field."""
+    handler = _topic_handler(client, params)
+    field = required_param(params, "field")
+    buckets = int_param(params, "buckets", DEFAULT_BUCKETS, 1, MAX_API_BUCKETS)
+    runs = state_runs(HandlerSource(handler), field, *_range(params), buckets=buckets)
+    return _table_ipc(
+        {"start_ns": runs.starts_ns, "end_ns": runs.ends_ns, "value": runs.values},
+        {"start_ns": pa.int64(), "end_ns": pa.int64(), "value": pa.string()},
+    )
+
+
+# -- query ---------------------------------------------------------------------------------
+
+
+def query_reply(client: MosaicoClient, params: QueryParams) -> dict[str, Any]:
+    """The ``/api/query`` reply: ``{matches}`` as `run_search` gives them."""
+    search = Search(
+        where=params.getlist("where"), meta=params.getlist("meta"),
+        topic_meta=params.getlist("topic_meta"), name=params.get("name") or None,
+        topic=params.get("topic") or None, tag=params.get("tag") or None,
+    )  # fmt: skip
+    ranges_ns = optional_int(params, "ranges_ns")
+    if ranges_ns is not None and ranges_ns < 0:
+        raise ApiError(400, f"ranges_ns must be >= 0, got {ranges_ns}")
+    if not any([search.where, search.meta, search.topic_meta, search.name, search.topic,
+                search.tag]):  # fmt: skip
+        raise ApiError(400, "give at least one condition (where, meta, name, topic or tag)")
+    try:
+        return {"matches": run_search(client, search, ranges_ns)}
+    except SearchInputError as err:
+        raise ApiError(400, f"{err.part}: {err}") from None
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -301,17 +272,18 @@ def error_reply(exc: Exception) -> tuple[int, str]:
 
 
 def create_app(client: MosaicoClient) -> Starlette:
-    """The viewer's HTTP API over ``client`` (see the module docstring), a Starlette app to
-    serve with uvicorn. Requests run in Starlette's thread pool, sharing the client.
+    """The viewer over ``client`` (see the module docstring), a Starlette app to serve with
+    uvicorn. Requests run in Starlette's thread pool, sharing the client.
 
     Raises:
-        MissingExtraError: Starlette is not installed (the ``ui`` extra).
+        MissingExtraError: Starlette or Pillow is not installed (the ``ui`` extra).
     """
-    require("ui", "starlette")
+    require("ui", "starlette", "PIL")
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
 
     def guarded(answer: Callable[[Request], Response]) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
@@ -323,22 +295,36 @@ def create_app(client: MosaicoClient) -> Starlette:
 
         return endpoint
 
-    def sequences(request: Request) -> Response:
-        return JSONResponse(list_sequences(client, request.query_params))
+    def arrow(build: Callable[[MosaicoClient, QueryParams], bytes]) -> Callable[..., Response]:
+        return guarded(lambda r: Response(build(client, r.query_params), media_type=ARROW_STREAM))
 
-    def sequence(request: Request) -> Response:
-        return JSONResponse(describe_sequence(client, request.path_params["name"]))
-
-    def series(request: Request) -> Response:
-        return Response(series_stream(client, request.query_params), media_type=ARROW_STREAM)
+    def frame(request: Request) -> Response:
+        data, media_type = frame_reply(client, request.query_params)
+        return Response(data, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return JSONResponse({"error": f"{exc.detail}: {request.url.path}"}, exc.status_code)
 
+    def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
     routes = [
-        Route("/api/sequences", guarded(sequences)),
-        Route("/api/sequences/{name:path}", guarded(sequence)),
-        Route("/api/series", guarded(series)),
+        Route("/", page),
+        Route(
+            "/api/sequences",
+            guarded(lambda r: JSONResponse(list_sequences(client, r.query_params))),
+        ),
+        Route(
+            "/api/sequences/{name:path}",
+            guarded(lambda r: JSONResponse(describe_sequence(client, r.path_params["name"]))),
+        ),
+        Route("/api/series", arrow(series_stream)),
+        Route("/api/frames", arrow(frames_stream)),
+        Route("/api/frame", guarded(frame)),
+        Route("/api/track", arrow(track_stream)),
+        Route("/api/states", arrow(states_stream)),
+        Route("/api/query", guarded(lambda r: JSONResponse(query_reply(client, r.query_params)))),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

@@ -40,6 +40,7 @@ __all__ = [
     "Series",
     "downsample",
     "numeric_fields",
+    "time_range",
 ]
 
 DEFAULT_BUCKETS = 2000
@@ -158,7 +159,15 @@ def _unknown(source: TopicSource, name: str, known: dict[str, NumericField]) -> 
     return f"topic {source.name!r} has no field {name!r} (numeric fields: {shown or 'none'})"
 
 
-def _window(source: TopicSource, start_ns: int | None, end_ns: int | None) -> tuple[int, int]:
+def time_range(
+    source: TopicSource, start_ns: int | None, end_ns: int | None
+) -> tuple[int, int]:
+    """``[start_ns, end_ns)`` with a missing bound taken from the topic's first record or just
+    after its last.
+
+    Raises:
+        ViewerError: the range is empty, or a bound is missing and the topic has no data.
+    """
     if start_ns is None or end_ns is None:
         bounds = source.bounds()
         if bounds is None:
@@ -261,7 +270,7 @@ def downsample(
         raise ViewerError(f"buckets must be an integer in 1..{MAX_BUCKETS}, got {buckets!r}")
     source = _source(topic)
     picked = _resolve(source, fields)
-    lo, hi = _window(source, start_ns, end_ns)
+    lo, hi = time_range(source, start_ns, end_ns)
     width = -(-(hi - lo) // buckets)
     acc = {f.name: _Buckets(-(-(hi - lo) // width)) for f in picked}
     paths = list(dict.fromkeys(f.path for f in picked))

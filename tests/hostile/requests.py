@@ -641,7 +641,8 @@ def tickets() -> st.SearchStrategy[TicketSpec]:
 
 def criteria() -> st.SearchStrategy[bytes]:
     """ListFlights criteria: the two that mean "all", and anything else."""
-    return st.one_of(st.sampled_from([b"", b"/", b"//", b"*", b"canary"]), raw_bytes_body())
+    extension = [b'{"totals": true}', b'{"totals": false}', b'{"totals": 1}', b'{"totals": true, "x": 0}']
+    return st.one_of(st.sampled_from([b"", b"/", b"//", b"*", b"canary", *extension]), raw_bytes_body())
 
 
 # -- uploads -------------------------------------------------------------------------------

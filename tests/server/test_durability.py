@@ -271,6 +271,24 @@ def _catalog_syncs(calls: list[Syscall], wal: str) -> list[int]:
     ]
 
 
+def _assert_chunk_committed_before_the_next(
+    calls: list[Syscall], commits: list[int], store: Path, at: int, following: int
+) -> None:
+    """The chunk renamed by ``calls[at]``: its file synced before the rename, its folder
+    synced after it, then a catalog commit before the next chunk's file (the next chunk's
+    rename is ``calls[following]``) is written."""
+    source, target = calls[at].paths
+    assert any(c.paths == (source,) for c in calls[:at]), f"{source} renamed unsynced"
+    folder = os.path.dirname(target)
+    dir_sync = next((i for i, c in enumerate(calls) if i > at and c.paths == (folder,)), None)
+    assert dir_sync is not None, f"{folder} not synced after the rename of {target}"
+    next_file = next(
+        (i for i in range(dir_sync, following) if calls[i].paths[0].startswith(f"{store}/tmp/")),
+        following,
+    )
+    assert any(dir_sync < i < next_file for i in commits), f"{target}: no commit after"
+
+
 def test_serve_fsyncs_each_chunk_before_its_commit_and_the_reply(
     strace: str, tmp_path: Path
 ) -> None:
@@ -283,20 +301,7 @@ def test_serve_fsyncs_each_chunk_before_its_commit_and_the_reply(
     # Chunks of one upload land one after the other: each one's commit comes before the
     # next one's file is synced.
     for at, following in zip(chunk_renames, [*chunk_renames[1:], len(calls)], strict=True):
-        source, target = calls[at].paths
-        assert any(c.paths == (source,) for c in calls[:at]), f"{source} renamed unsynced"
-        folder = os.path.dirname(target)
-        dir_sync = next((i for i, c in enumerate(calls) if i > at and c.paths == (folder,)), None)
-        assert dir_sync is not None, f"{folder} not synced after the rename of {target}"
-        next_file = next(
-            (
-                i
-                for i in range(dir_sync, following)
-                if calls[i].paths[0].startswith(f"{store}/tmp/")
-            ),
-            following,
-        )
-        assert any(dir_sync < i < next_file for i in commits), f"{target}: no commit after"
+        _assert_chunk_committed_before_the_next(calls, commits, store, at, following)
     # The new topic folder: chunks/ synced before the first rename into it.
     assert any(c.paths == (f"{store}/chunks",) for c in calls[: chunk_renames[0]])
     # After the last chunk: its commit, the upload's end, the finalize; then the reply.

@@ -7,21 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
-import uvicorn
 
 from mosaico.client import MosaicoClient
 from mosaico.errors import MissingExtraError
@@ -38,60 +30,9 @@ from mosaico.viewer.app import (
 )
 from tests.backends import Backend
 from tests.ml.ml_helpers import imu_source, scalar_source
+from tests.viewer.serving import free_port, get, get_json, served
 
-PORTS = range(18400, 18500)
 IMU_TS = list(range(1_000, 3_001_000, 1000))  # 3000 rows, 1 µs apart
-
-
-def _bind() -> socket.socket:
-    """A loopback socket bound to a free port of the helper's range."""
-    for port in PORTS:
-        sock = socket.socket()
-        try:
-            sock.bind(("127.0.0.1", port))
-            return sock
-        except OSError:
-            sock.close()
-    raise RuntimeError(f"no free port in {PORTS}")
-
-
-def _free_port() -> int:
-    with _bind() as sock:
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _served(client: MosaicoClient) -> Iterator[str]:
-    """The API over ``client`` served by uvicorn in a thread; yields its base URL."""
-    sock = _bind()
-    server = uvicorn.Server(uvicorn.Config(create_app(client), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def _get(url: str) -> tuple[int, str, bytes]:
-    """Status, content type and body of a GET (error statuses included)."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as reply:
-            return reply.status, reply.headers["content-type"], reply.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers["content-type"], err.read()
-
-
-def _json(url: str) -> Any:
-    status, kind, body = _get(url)
-    assert (status, kind) == (200, "application/json"), body
-    return json.loads(body)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +42,7 @@ def store(
     """30 small sequences ``seq-NN`` created in shuffled order (``seq-NN`` has NN+1 rows
     in metadata ``{"i": NN}``), and ``run`` with a 3000-row ``/imu``; with the API served."""
     path = tmp_path_factory.mktemp("app") / "store"
-    with backend.client(path, port=_free_port()) as client:
+    with backend.client(path, port=free_port()) as client:
         order = list(range(30))
         random.Random(4).shuffle(order)
         for i in order:
@@ -113,7 +54,7 @@ def store(
             seq.topic_create("/imu", {"rate": 1000}, IMU).push_batch(
                 imu_source("/imu", IMU_TS).table
             )
-        with _served(client) as url:
+        with served(client) as url:
             yield client, url
 
 
@@ -121,7 +62,7 @@ def test_paging_glob_and_sort(store: tuple[MosaicoClient, str]) -> None:
     client, url = store
     created = [n for n in client.list_sequences() if n.startswith("seq-")]
     by_size = sorted(created, key=lambda n: (client.sequence_handler(n).total_size_bytes, n))  # type: ignore[union-attr]
-    every = _json(f"{url}/api/sequences?glob=seq-*&limit=1000")
+    every = get_json(f"{url}/api/sequences?glob=seq-*&limit=1000")
     assert every["total"] == 30 and [i["name"] for i in every["items"]] == created
     assert created != sorted(created)  # the order of creation is not the names'
     for sort, order, want in [
@@ -131,17 +72,17 @@ def test_paging_glob_and_sort(store: tuple[MosaicoClient, str]) -> None:
         ("size", "desc", by_size[::-1]),
         ("created", "desc", created[::-1]),
     ]:
-        page = _json(f"{url}/api/sequences?glob=seq-*&sort={sort}&order={order}&offset=10&limit=7")
+        page = get_json(f"{url}/api/sequences?glob=seq-*&sort={sort}&order={order}&offset=10&limit=7")
         assert page["total"] == 30
         assert [i["name"] for i in page["items"]] == want[10:17], (sort, order)
-    assert _json(f"{url}/api/sequences?glob=seq-2?&sort=name")["total"] == 10
-    assert _json(f"{url}/api/sequences?offset=100")["items"] == []
-    assert _json(f"{url}/api/sequences")["total"] == 31
+    assert get_json(f"{url}/api/sequences?glob=seq-2?&sort=name")["total"] == 10
+    assert get_json(f"{url}/api/sequences?offset=100")["items"] == []
+    assert get_json(f"{url}/api/sequences")["total"] == 31
 
 
 def test_a_sequence_summary_is_its_handler(store: tuple[MosaicoClient, str]) -> None:
     client, url = store
-    (item,) = _json(f"{url}/api/sequences?glob=seq-07")["items"]
+    (item,) = get_json(f"{url}/api/sequences?glob=seq-07")["items"]
     seq = client.sequence_handler("seq-07")
     assert seq is not None
     assert item == {
@@ -153,13 +94,14 @@ def test_a_sequence_summary_is_its_handler(store: tuple[MosaicoClient, str]) -> 
         "end_ns": 70,
         "topics": 1,
         "created_ns": seq.created_timestamp,
+        "notifications": [],
     }
     assert item["size_bytes"] > 0
 
 
 def test_a_sequence_with_its_sessions_and_topics(store: tuple[MosaicoClient, str]) -> None:
     _, url = store
-    run = _json(f"{url}/api/sequences/run")
+    run = get_json(f"{url}/api/sequences/run")
     # The summary's fields, ``topics`` the list of topics rather than their count.
     assert (run["name"], run["metadata"], run["rows"]) == ("run", {"robot": "r2"}, 3000)
     (session,) = run["sessions"]
@@ -172,6 +114,9 @@ def test_a_sequence_with_its_sessions_and_topics(store: tuple[MosaicoClient, str
         {"rate": 1000},
     )
     assert (imu["start_ns"], imu["end_ns"]) == (IMU_TS[0], IMU_TS[-1])
+    assert imu["kind"] is None and imu["states"][0] == "header.frame_id"
+    assert all(s.endswith("header.frame_id") for s in imu["states"])  # the only text leaves
+    assert imu["rate_hz"] == pytest.approx(2999 * 1e9 / (IMU_TS[-1] - IMU_TS[0]))
     fields = {f["name"]: f for f in imu["fields"]}
     assert fields["acceleration.x"] == {"name": "acceleration.x", "unit": "m/s²", "type": "double"}
     assert "header.frame_id" not in fields and "timestamp_ns" not in fields
@@ -179,7 +124,7 @@ def test_a_sequence_with_its_sessions_and_topics(store: tuple[MosaicoClient, str
 
 def _series(url: str, query: str) -> tuple[pa.Schema, list[pa.RecordBatch]]:
     """The schema and the record batches (empty ones too) of a series reply."""
-    status, kind, body = _get(f"{url}/api/series?{query}")
+    status, kind, body = get(f"{url}/api/series?{query}")
     assert (status, kind) == (200, ARROW_STREAM), body
     reader = pa.ipc.open_stream(body)
     return reader.schema, list(reader)
@@ -245,14 +190,14 @@ def test_bad_requests_are_named(
     store: tuple[MosaicoClient, str], path: str, status: int, message: str
 ) -> None:
     _, url = store
-    got, kind, body = _get(url + path)
+    got, kind, body = get(url + path)
     assert (got, kind) == (status, "application/json")
     error = json.loads(body)["error"]
     assert message in error and "Traceback" not in error
 
 
 def test_a_platform_that_goes_away_is_503(backend: Backend, tmp_path: Path) -> None:
-    server = backend.server(tmp_path / "store", port=_free_port())
+    server = backend.server(tmp_path / "store", port=free_port())
     host, port = server.start()
     try:
         with MosaicoClient.connect(host, port, timeout=1.0) as client:
@@ -260,15 +205,15 @@ def test_a_platform_that_goes_away_is_503(backend: Backend, tmp_path: Path) -> N
                 seq.topic_create("/s", {}, Floating64).push_batch(
                     scalar_source("/s", [1, 2], [1.0, 2.0]).table
                 )
-            with _served(client) as url:
-                assert _json(f"{url}/api/sequences")["total"] == 1
+            with served(client) as url:
+                assert get_json(f"{url}/api/sequences")["total"] == 1
                 server.stop()
                 for path in [
                     "/api/sequences",
                     "/api/sequences/a",
                     "/api/series?sequence=a&topic=/s&field=data",
                 ]:
-                    status, kind, body = _get(url + path)
+                    status, kind, body = get(url + path)
                     assert (status, kind, json.loads(body)) == (
                         503,
                         "application/json",

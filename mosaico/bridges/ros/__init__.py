@@ -7,6 +7,7 @@ The `mosaico ingest` and `mosaico export` commands are built on `ingest` and `ex
 """
 
 from mosaico.bridges.ros.adapter import ADAPTERS, Adapter, TopicAdapter
+from mosaico.bridges.ros.definitions import Definitions, MissingDefinitionsError
 from mosaico.bridges.ros.errors import RosBridgeError, TopicFailure
 from mosaico.bridges.ros.export import ExportReport, ExportTopic, default_ros_type, export
 from mosaico.bridges.ros.generic import GENERIC, GenericAdapter
@@ -23,12 +24,14 @@ __all__ = [
     "GENERIC",
     "ROS_KEY",
     "Adapter",
+    "Definitions",
     "ExportReport",
     "ExportTopic",
     "GenericAdapter",
     "IngestReport",
     "MemorySequence",
     "MemoryTopic",
+    "MissingDefinitionsError",
     "Progress",
     "RosBridgeError",
     "RosSource",

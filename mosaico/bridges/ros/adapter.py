@@ -36,8 +36,20 @@ class TopicAdapter(Protocol):
         """Values of a topic's first message that its mosaico type holds only lossily,
         recorded in the topic's `_ros_` metadata so export restores them."""
 
-    def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
-        """Many decoded messages → one record batch (`timestamp_ns` = log times)."""
+    @property
+    def ros_layout(self) -> bool:
+        """Whether `to_batch` takes the messages as one struct array of the generic Arrow
+        layout of their ROS type (the ROS adapters: ingest then decodes whole batches with
+        `cdr.BatchDecoder`), rather than as the source's `deserialize` returns them."""
+
+    def to_batch(self, msgs: Any, log_times: Sequence[int]) -> pa.RecordBatch:
+        """Many messages → one record batch (`timestamp_ns` = log times).
+
+        With `ros_layout`, `msgs` holds the messages in the generic Arrow layout of their
+        ROS type (one struct per message, field names kept; see `generic`), as decoded from
+        the raw bytes by `cdr.BatchDecoder` or gathered from rosbags' message objects by
+        `generic.ros_rows`; otherwise the decoded messages (protobuf, JSON).
+        """
 
     def to_ros(self, row: Row, originals: Row) -> Row:
         """One payload row → the ROS field dict of the message (see `RosFactory.build`)."""
@@ -47,17 +59,23 @@ class TopicAdapter(Protocol):
 class Adapter:
     """A standard adapter: a ROS type onto a generated ontology type.
 
-    Built by `register` from per-field column builders (`columns`) and the reverse row
-    function (`row_to_ros`); `keep` / `restore` carry the values the ontology type holds only
-    lossily (see `TopicAdapter.originals`).
+    Built by `register` from the column builder (`columns`: the messages as a struct array
+    of the generic layout → the payload columns) and the reverse row function
+    (`row_to_ros`); `keep` / `restore` carry the values the ontology type holds only lossily
+    (see `TopicAdapter.originals`).
     """
 
     ros_type: str
     ontology: type[OntologyType]
-    columns: Callable[[Sequence[Any]], dict[str, pa.Array]]
+    columns: Callable[[pa.StructArray], dict[str, pa.Array]]
     row_to_ros: Callable[[Row], Row]
     keep: Callable[[Any], Row] | None = None
     restore: Callable[[Row, Row], None] | None = None  # (ROS field dict, originals)
+
+    @property
+    def ros_layout(self) -> bool:
+        """True: `to_batch` takes a struct array of the generic layout."""
+        return True
 
     @property
     def keeps_originals(self) -> bool:
@@ -78,15 +96,15 @@ class Adapter:
         """The generated class's `TopicType`, its codec included."""
         return self.ontology.topic_type()
 
-    def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
-        """The `columns` of `msgs` under the class's `ARROW_SCHEMA`; fields the builders
+    def to_batch(self, rows: pa.StructArray, log_times: Sequence[int]) -> pa.RecordBatch:
+        """The `columns` of `rows` under the class's `ARROW_SCHEMA`; fields the builders
         leave out must be nullable and are all null.
 
         Raises:
             UnknownNameError: a builder names a field the schema lacks, or leaves out a
                 required one.
         """
-        return batch(self.ontology.ARROW_SCHEMA, log_times, self.columns(msgs))
+        return batch(self.ontology.ARROW_SCHEMA, log_times, self.columns(rows))
 
     def to_ros(self, row: Row, originals: Row) -> Row:
         """`row_to_ros(row)`, then `restore` puts back the recorded `originals`, if any."""
@@ -103,7 +121,7 @@ ADAPTERS: dict[str, Adapter] = {}
 def register(
     ros_type: str,
     ontology: type[OntologyType],
-    columns: Callable[[Sequence[Any]], dict[str, pa.Array]],
+    columns: Callable[[pa.StructArray], dict[str, pa.Array]],
     row_to_ros: Callable[[Row], Row],
     keep: Callable[[Any], Row] | None = None,
     restore: Callable[[Row, Row], None] | None = None,
@@ -115,7 +133,8 @@ def register(
     Args:
         ros_type: the full ROS type name the adapter reads and exports to.
         ontology: the generated class whose schema the batches have.
-        columns: decoded messages → payload columns by field name (see `parts`).
+        columns: the messages as a struct array of the generic layout → payload columns
+            by field name (see `parts`, `arrow.field`); Arrow-only, no per-row work.
         row_to_ros: one payload row (`to_pylist` form) → the ROS field dict.
         keep: first message → the values the ontology type would lose (see
             `TopicAdapter.originals`); None when nothing is lost.
@@ -129,7 +148,7 @@ def register(
     >>> register(
     ...     "my_msgs/msg/Level",
     ...     Floating64,
-    ...     lambda msgs: {"data": pa.array([m.level for m in msgs], pa.float64())},
+    ...     lambda rows: {"data": rows.field("level").cast(pa.float64())},
     ...     lambda row: {"level": row["data"]},
     ... )
     """

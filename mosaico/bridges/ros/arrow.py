@@ -1,16 +1,20 @@
 """Columnar builders: many decoded messages in, one Arrow array per field out.
 
-No per-row Python objects are built: values are gathered per field and handed to Arrow in
-one call, and numeric arrays (numpy views from rosbags) are concatenated once.
+Two kinds: the builders of the generic layout gather fields of rosbags' message objects
+(values handed to Arrow in one call per field, numpy arrays concatenated once); the column
+helpers (`field`, `as_list`, `relist`) reshape struct arrays of that layout into the
+columns of a mosaico type, in Arrow, without touching rows.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.errors import UnknownNameError
@@ -32,14 +36,38 @@ def _children(t: pa.StructType | pa.Schema, n: int, cols: Mapping[str, pa.Array]
         if arr is None:
             if not field.nullable:
                 raise UnknownNameError(f"required field {field.name!r} missing")
-            # Null structs keep placeholder values in their required children (Parquet).
-            arr = (
-                null_struct(field.type, n)
-                if pa.types.is_struct(field.type)
-                else pa.nulls(n, field.type)
-            )
+            arr = _nulls(field.type, n)
         arrays.append(arr)
     return arrays
+
+
+@functools.lru_cache(maxsize=256)
+def _nulls(t: pa.DataType, n: int) -> pa.Array:
+    """n nulls of `t`, made once per batch size (arrays are immutable): null structs keep
+    placeholder values in their required children (Parquet)."""
+    return null_struct(t, n) if pa.types.is_struct(t) else pa.nulls(n, t)
+
+
+def from_numpy(values: np.ndarray[Any, Any], t: pa.DataType) -> pa.Array:
+    """A 1-d numpy array of `t`'s width as an Arrow array of type `t` (no nulls): zero-copy
+    for numbers, bit-packed for booleans (nonzero is true).
+
+    Unlike `pa.array`, it never imports pandas (a second of start-up in a fresh process).
+    """
+    if pa.types.is_boolean(t):
+        data = np.packbits(np.asarray(values) != 0, bitorder="little")
+    else:
+        data = np.ascontiguousarray(values, dtype=t.to_pandas_dtype())
+    return pa.Array.from_buffers(t, len(values), [None, pa.py_buffer(data)])
+
+
+def repeat_string(value: str, n: int) -> pa.Array:
+    """`value` n times, as a string array (without `pa.array`, see `from_numpy`)."""
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+    )
 
 
 def batch(
@@ -47,14 +75,48 @@ def batch(
 ) -> pa.RecordBatch:
     """A topic record batch: `timestamp_ns` from the log times, then the payload columns."""
     n = len(log_times)
-    ts = pa.array(np.asarray(log_times, dtype=np.int64))
+    ts = from_numpy(np.asarray(log_times, dtype=np.int64), pa.int64())
     payload = _children(pa.schema(list(schema)[1:]), n, cols)
     return pa.RecordBatch.from_arrays([ts, *payload], schema=schema)
 
 
 def attr(objs: Sequence[Any], name: str, t: pa.DataType) -> pa.Array:
-    """One scalar field of every message."""
+    """One scalar field of every message object (protobuf, JSON views)."""
     return pa.array([getattr(o, name) for o in objs], type=t)
+
+
+def field(rows: pa.StructArray, name: str, t: pa.DataType | None = None) -> pa.Array:
+    """The field `name` of every message, cast to `t` when given.
+
+    Raises:
+        RosBridgeError: a value does not fit `t` (named with the field and the value).
+    """
+    arr = rows.field(name)
+    if t is None or arr.type == t:
+        return arr
+    try:
+        return arr.cast(t)
+    except pa.ArrowInvalid as exc:
+        sign = "negative or " if pa.types.is_unsigned_integer(t) else ""
+        raise RosBridgeError(
+            f"field {name!r}: a value is {sign}too large to fit {t} ({exc})"
+        ) from None
+
+
+def as_list(arr: pa.Array, item: pa.DataType) -> pa.ListArray:
+    """A list or fixed-size list array as `list<item>` (the items cast to `item`)."""
+    t = pa.list_(pa.field("item", item))
+    return arr if arr.type == t else arr.cast(t)
+
+
+def relist(lists: pa.Array, items: pa.Array) -> pa.ListArray:
+    """`items` (one per element of `lists`, flattened) in the lists of `lists`."""
+    lists = (
+        as_list(lists, lists.type.value_type) if pa.types.is_fixed_size_list(lists.type) else lists
+    )
+    start = lists.offsets[0].as_py() if len(lists) else 0
+    offsets = pc.subtract(lists.offsets, start) if start else lists.offsets
+    return pa.ListArray.from_arrays(offsets, items, type=pa.list_(pa.field("item", items.type)))
 
 
 def _offsets(lengths: Sequence[int]) -> pa.Array:

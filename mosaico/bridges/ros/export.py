@@ -30,7 +30,7 @@ from mosaico.bridges.ros.compression import Compression, choose, configure
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.bridges.ros.generic import GENERIC, GenericAdapter
 from mosaico.bridges.ros.messages import RosFactory
-from mosaico.bridges.ros.names import ROS_KEY
+from mosaico.bridges.ros.names import MCAP_KEY, ROS_KEY
 from mosaico.bridges.ros.progress import Progress
 from mosaico.bridges.ros.qos import ros1_header, ros2_profiles
 from mosaico.bridges.ros.source import STOCK, parse_definition
@@ -116,6 +116,18 @@ def _references(types: dict[str, Any]) -> set[str]:
     return refs
 
 
+def _no_ros_type(topic: ExportTopic) -> str:
+    """Why a topic without `_ros_` metadata and without a standard tag does not export."""
+    mcap = topic.metadata.get(MCAP_KEY)
+    if isinstance(mcap, dict):
+        return (
+            f"no ROS type known for tag {topic.tag!r}: it was ingested from an MCAP "
+            f"{mcap.get('message_encoding', '')} channel with the generic adapter, and export "
+            "writes ROS messages only (exporting protobuf or JSON channels is not supported)"
+        )
+    return f"no ROS type known for tag {topic.tag!r}"
+
+
 def _typestore(
     topics: Sequence[ExportTopic], version: int
 ) -> tuple[Typestore, dict[str, tuple[str, str]], dict[str, str]]:
@@ -142,7 +154,7 @@ def _typestore(
             else:
                 msgtype, ros_topic = default_ros_type(topic.tag) or "", "/" + topic.name.lstrip("/")
                 if not msgtype:
-                    raise RosBridgeError(f"no ROS type known for tag {topic.tag!r}")
+                    raise RosBridgeError(_no_ros_type(topic))
                 types = {}
             _complete(types, msgtype, stock)
             store.register({k: v for k, v in types.items() if k not in store.fielddefs})

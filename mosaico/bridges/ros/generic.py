@@ -48,6 +48,21 @@ def _is_bytes(desc: tuple[Any, Any]) -> bool:
     return node == Nodetype.BASE and detail[0] in BYTE_NAMES
 
 
+def ros_arrow_type(typestore: Typestore | None, desc: tuple[Any, Any]) -> pa.DataType:
+    """The generic Arrow type of a field descriptor (a primitive needs no typestore)."""
+    return _Builder(typestore).arrow_type(desc)  # type: ignore[arg-type]
+
+
+def ros_rows(typestore: Typestore, msgtype: str, msgs: Sequence[Any]) -> pa.StructArray:
+    """Decoded messages of `msgtype` as one struct array of their generic layout.
+
+    Raises:
+        RosBridgeError: a fixed-size array has the wrong length, or the batch's byte
+            arrays reach 2 GiB.
+    """
+    return _Builder(typestore).struct_array(msgtype, msgs)
+
+
 class _Builder:
     """Arrow types and columnar builders for one typestore, memoised per message type."""
 
@@ -116,7 +131,6 @@ class GenericAdapter:
 
     ros_type: str
     topic_type: TopicType
-    _builder: _Builder
 
     @classmethod
     def for_type(cls, typestore: Typestore, ros_type: str) -> GenericAdapter:
@@ -134,23 +148,23 @@ class GenericAdapter:
         # Lists dominate variable-length messages; the hint only tunes storage.
         has_lists = any(pa.types.is_list(f.type) or pa.types.is_binary(f.type) for f in payload)
         topic_type = TopicType(ros_type, schema, "ragged" if has_lists else "default")
-        return cls(ros_type, topic_type, builder)
+        return cls(ros_type, topic_type)
 
     @property
     def name(self) -> str:
         """Always `"generic"`: export rebuilds the adapter from the stored definition."""
         return GENERIC
 
-    def to_batch(self, msgs: Sequence[Any], log_times: Sequence[int]) -> pa.RecordBatch:
-        """One column per top-level field of the message, after `timestamp_ns`.
-
-        Raises:
-            RosBridgeError: a fixed-size array has the wrong length, or the batch's byte
-                arrays reach 2 GiB.
-        """
-        arr = self._builder.struct_array(self.ros_type, msgs)
-        cols = {name: arr.field(name) for name in arr.type.names}
+    def to_batch(self, rows: pa.StructArray, log_times: Sequence[int]) -> pa.RecordBatch:
+        """One column per top-level field of the message (`rows`' fields), after
+        `timestamp_ns`."""
+        cols = {name: rows.field(name) for name in rows.type.names}
         return batch(self.topic_type.schema, log_times, cols)
+
+    @property
+    def ros_layout(self) -> bool:
+        """True: `to_batch` takes a struct array of the generic layout."""
+        return True
 
     @property
     def keeps_originals(self) -> bool:

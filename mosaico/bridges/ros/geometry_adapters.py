@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -20,7 +19,7 @@ from mosaico.types import (
     Velocity,
 )
 
-Columns = Callable[[Sequence[Any]], dict[str, pa.Array]]
+Columns = Callable[[pa.StructArray], dict[str, pa.Array]]
 ToRos = Callable[[Row], Row]
 
 
@@ -33,11 +32,8 @@ def _family(
     """
     prefix = "geometry_msgs/msg/"
 
-    def members(msgs: Sequence[Any]) -> list[Any]:
-        return [getattr(m, member) for m in msgs]
-
-    def stamped(msgs: Sequence[Any]) -> dict[str, pa.Array]:
-        return {"header": parts.headers_of(msgs), **cols(members(msgs))}
+    def stamped(msgs: pa.StructArray) -> dict[str, pa.Array]:
+        return {"header": parts.headers_of(msgs), **cols(msgs.field(member))}
 
     register(prefix + base, ontology, cols, to_ros)
     register(
@@ -49,8 +45,11 @@ def _family(
     if not with_covariance:
         return
 
-    def with_cov(msgs: Sequence[Any]) -> dict[str, pa.Array]:
-        return {"covariance": parts.covariance([m.covariance for m in msgs]), **cols(members(msgs))}
+    def with_cov(msgs: pa.StructArray) -> dict[str, pa.Array]:
+        return {
+            "covariance": parts.covariance(msgs.field("covariance")),
+            **cols(msgs.field(member)),
+        }
 
     def with_cov_ros(r: Row) -> Row:
         return {member: to_ros(r), "covariance": r["covariance"]}
@@ -59,7 +58,7 @@ def _family(
     register(
         f"{prefix}{base}WithCovarianceStamped",
         ontology,
-        lambda ms: {"header": parts.headers_of(ms), **with_cov(members(ms))},
+        lambda ms: {"header": parts.headers_of(ms), **with_cov(ms.field(member))},
         lambda r: {"header": parts.header_ros(r["header"]), member: with_cov_ros(r)},
     )
 

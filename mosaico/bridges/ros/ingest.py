@@ -1,4 +1,10 @@
-"""ROS recording → one mosaico sequence: plan, decode in batches, write behind a queue."""
+"""ROS recording → one mosaico sequence: plan, then a pipeline of three threads.
+
+Reading (`reader.BatchReader`: raw messages buffered per topic), decoding and conversion
+(here, on the calling thread: numpy decoding of whole batches with `cdr.BatchDecoder`,
+rosbags for the rest, then the topic's adapter) and upload (`_Writer`) overlap, each
+handing on to the next through a bounded queue.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,21 @@ from typing import Any
 
 import attrs
 import pyarrow as pa
+from rosbags.typesys import Stores
 
 from mosaico.bridges.ros.adapter import TopicAdapter
+from mosaico.bridges.ros.cdr import BatchDecoder, Unsupported
+from mosaico.bridges.ros.definitions import MissingDefinitionsError
 from mosaico.bridges.ros.errors import RosBridgeError, TopicFailure
-from mosaico.bridges.ros.names import ROS_KEY, topic_metadata, topic_name
+from mosaico.bridges.ros.generic import ros_rows
+from mosaico.bridges.ros.names import ROS_KEY, topic_name
 from mosaico.bridges.ros.progress import Progress
-from mosaico.bridges.ros.registry import adapter_for
+from mosaico.bridges.ros.reader import Batch, BatchReader, Limits
 from mosaico.bridges.ros.sink import SequenceSink, TopicSink
-from mosaico.bridges.ros.source import RosSource, RosTopic
+from mosaico.bridges.ros.source import RosSource, RosTopic, open_source
 from mosaico.bridges.ros.topic_filter import TopicFilter
 
-BATCH_MESSAGES = 2048
+BATCH_MESSAGES = 8192  # small messages: the per-batch work of the fast path stays small
 BATCH_BYTES = 32 << 20
 
 
@@ -68,6 +78,8 @@ def plan(
     written: this is what `ingest` does first, and a dry run.
 
     Raises:
+        MissingDefinitionsError: selected topics of types that have no definition (in the
+            recording, the `msg` files or the typestore), all named at once.
         RosBridgeError: a topic pattern is empty or matches no topic, or no topic is left
             to ingest.
 
@@ -78,6 +90,7 @@ def plan(
     [('/camera/image_raw', 'camera/image_raw', 'Image')]
     """
     selected = TopicFilter(topics).select(source.topics)
+    _check_definitions([source.topics[name] for name in selected])
     plans: list[TopicPlan] = []
     skipped: dict[str, str] = {}
     used: dict[str, str] = {}
@@ -90,7 +103,7 @@ def plan(
             (a for pattern, a in (adapters or {}).items() if fnmatchcase(ros_name, pattern)), None
         )
         try:
-            adapter = adapter_for(source.typestore, topic.msgtype, override)
+            adapter = source.adapter_for(topic, override)
             name = topic_name(ros_name)
         except (ValueError, KeyError) as exc:
             skipped[ros_name] = str(exc)
@@ -99,7 +112,7 @@ def plan(
             skipped[ros_name] = f"its mosaico name {name!r} is already taken by {used[name]}"
             continue
         used[name] = ros_name
-        meta = topic_metadata(source, topic, adapter.name)
+        meta = source.topic_metadata(topic, adapter.name)
         plans.append(TopicPlan(topic, name, adapter, meta))
     if not plans:
         reasons = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "no topic selected"
@@ -107,19 +120,32 @@ def plan(
     return plans, skipped
 
 
+def _check_definitions(topics: Sequence[RosTopic]) -> None:
+    """Raise one error naming every missing type of `topics`, before anything is written."""
+    needed: dict[str, list[str]] = {}
+    nested_in: dict[str, str] = {}
+    for topic in topics:
+        for name, parent in topic.missing:
+            needed.setdefault(name, []).append(topic.name)
+            if parent is not None:
+                nested_in.setdefault(name, parent)
+    if needed:
+        raise MissingDefinitionsError(needed, nested_in)
+
+
 _Batch = tuple[pa.RecordBatch, int]  # a converted batch and the bytes of its ROS messages
 
 
 class _Writer:
-    """Moves sink writes to one background thread behind a bounded queue, so uploading
-    overlaps decoding while memory stays bounded.
+    """Ingest's last stage: sink writes on one background thread behind a bounded queue,
+    so uploading overlaps decoding while memory stays bounded.
 
     Items run in order: a batch is written, a reason string fails its topic. A `TopicFailure` from a
     write fails that topic only; any other error stops all writes and is re-raised on the
     decoding thread. The report's counts are of batches the sink accepted.
     """
 
-    def __init__(self, report: IngestReport, depth: int = 8) -> None:
+    def __init__(self, report: IngestReport, depth: int = 2) -> None:
         self._queue: queue.Queue[tuple[_Pending, _Batch | str] | None] = queue.Queue(depth)
         self._report = report
         self._error: BaseException | None = None
@@ -173,15 +199,13 @@ class _Writer:
             raise self._error
 
 
-@attrs.define
+@attrs.frozen
 class _Pending:
+    """A topic being ingested: its plan, sink and fast decoder (None: rosbags decodes)."""
+
     plan: TopicPlan
     sink: TopicSink
-    times: list[int] = attrs.Factory(list)
-    raws: list[bytes] = attrs.Factory(list)
-    nbytes: int = 0
-    seen: int = 0  # messages of the topic before the buffered ones
-    dead: bool = False  # failed: its remaining messages are dropped undecoded
+    decoder: BatchDecoder | None
 
 
 def ingest(
@@ -190,6 +214,8 @@ def ingest(
     *,
     topics: Sequence[str] = (),
     adapters: Mapping[str, str] | None = None,
+    msg: Sequence[str | Path] = (),
+    typestore: str | Stores | Sequence[str | Stores] | None = None,
     batch_messages: int = BATCH_MESSAGES,
     batch_bytes: int = BATCH_BYTES,
     progress: Progress | bool = False,
@@ -214,12 +240,17 @@ def ingest(
         topics: glob patterns on ROS topic names; `!pattern` excludes; none keeps all.
         adapters: ROS topic glob → adapter name, `"generic"` or a ROS type with a standard
             adapter (see `registry.adapter_for`).
+        msg: `.msg`/`.idl` files or folders (`PKG/msg/NAME.msg`) defining the types the
+            recording does not (see `RosSource`).
+        typestore: rosbags store names (`ros2_humble`, ...) for standard types the
+            recording does not define; default `ros1_noetic` / `ros2_humble`.
         batch_messages: a topic's buffered messages become one batch when they reach
-            this count (default 2048), or
+            this count (default 8192), or
         batch_bytes: when their raw size reaches this many bytes (default 32 MiB).
         progress: True draws a progress line on a terminal; or a `Progress` to update.
 
     Raises:
+        MissingDefinitionsError: selected topics whose types have no definition.
         RosBridgeError: bad files, a pattern that matches nothing, or nothing to ingest.
 
     >>> from mosaico.bridges.ros.client_sink import ClientSequence
@@ -229,7 +260,7 @@ def ingest(
     >>> report.written, report.skipped
     ({'/imu': 12000}, {})
     """
-    with RosSource(paths) as source:
+    with open_source(paths, msg=msg, typestore=typestore) as source:
         plans, skipped = plan(source, topics, adapters)
         report = IngestReport(written={p.topic.name: 0 for p in plans}, skipped=skipped)
         total = sum(p.topic.count for p in plans)
@@ -240,28 +271,8 @@ def ingest(
             pending = {}
             for p in plans:
                 topic = sink.topic(p.name, p.metadata, p.adapter.topic_type)
-                pending[p.topic.name] = _Pending(p, topic)
-            writer = _Writer(report)
-            try:
-                for ros_name, log_time, raw in source.messages([p.topic for p in plans]):
-                    buf = pending[ros_name]
-                    if buf.dead:
-                        bar.update(1, len(raw))
-                        continue
-                    buf.times.append(log_time)
-                    buf.raws.append(raw)
-                    buf.nbytes += len(raw)
-                    if len(buf.raws) >= batch_messages or buf.nbytes >= batch_bytes:
-                        _flush(source, buf, writer, bar)
-                for buf in pending.values():
-                    _flush(source, buf, writer, bar)
-            except BaseException:
-                writer.stop()
-                raise
-            finally:
-                bar.close()
-            writer.close()
-        report.skipped.update(writer.failed)
+                pending[p.topic.name] = _Pending(p, topic, _decoder(source, p))
+            _run(source, pending, report, Limits(batch_messages, batch_bytes), bar)
         report.seconds = time.monotonic() - start
         return report
 
@@ -275,34 +286,82 @@ def _record_originals(source: RosSource, plans: Sequence[TopicPlan]) -> None:
             p.metadata[ROS_KEY]["originals"] = originals
 
 
-def _flush(source: RosSource, buf: _Pending, writer: _Writer, bar: Progress) -> None:
-    if not buf.raws:
-        return
-    bar.update(len(buf.raws), buf.nbytes)
-    if buf.plan.topic.name in writer.failed:
-        buf.dead = True
-    else:
-        good, failure = _convert(source, buf)
-        if good is not None:
-            writer.put(buf, good)
-        if failure is not None:
-            writer.put(buf, failure)
-            buf.dead = True
-    buf.seen += len(buf.raws)
-    buf.times, buf.raws, buf.nbytes = [], [], 0
+def _decoder(source: RosSource, p: TopicPlan) -> BatchDecoder | None:
+    if not p.adapter.ros_layout:  # e.g. protobuf / JSON channels of an MCAP file
+        return None
+    try:
+        return BatchDecoder.for_type(source.typestore, p.topic.msgtype, source.ros_version)
+    except (Unsupported, KeyError):
+        return None
+
+
+def _run(
+    source: RosSource,
+    pending: Mapping[str, _Pending],
+    report: IngestReport,
+    limits: Limits,
+    bar: Progress,
+) -> None:
+    """The pipeline: read (`BatchReader`) → decode and convert (this thread) → write."""
+    dead: set[str] = set()  # failed topics: their remaining messages are dropped undecoded
+    writer = _Writer(report)
+    reader = BatchReader(
+        source,
+        [p.plan.topic for p in pending.values()],
+        limits,
+        bar,
+        dropped=lambda name: name in dead or name in writer.failed,
+    )
+    try:
+        for batch in reader:
+            buf = pending[batch.topic]
+            if batch.topic in dead or batch.topic in writer.failed:
+                dead.add(batch.topic)
+                continue
+            good, failure = _convert(source, buf, batch)
+            if good is not None:
+                writer.put(buf, good)
+            if failure is not None:
+                writer.put(buf, failure)
+                dead.add(batch.topic)
+    except BaseException:
+        writer.stop()
+        raise
+    finally:
+        reader.close()
+        bar.close()
+    writer.close()
+    report.skipped.update(writer.failed)
 
 
 def _to_batch(source: RosSource, p: TopicPlan, raws: list[bytes], times: list[int]) -> Any:
+    """The source's decoding (rosbags), one message at a time, then the adapter."""
     msgs = [source.deserialize(raw, p.topic.msgtype) for raw in raws]
+    if p.adapter.ros_layout:
+        return p.adapter.to_batch(ros_rows(source.typestore, p.topic.msgtype, msgs), times)
     return p.adapter.to_batch(msgs, times)
 
 
-def _convert(source: RosSource, buf: _Pending) -> tuple[_Batch | None, str | None]:
-    """The batch of the buffered messages and None; when they do not convert, the batch of
-    those before the first bad message (None if there are none) and the reason."""
-    p, raws, times = buf.plan, buf.raws, buf.times
+def _fast(buf: _Pending, batch: Batch) -> _Batch | None:
+    """The batch decoded with numpy and converted; None when it is left to rosbags."""
+    if buf.decoder is None:
+        return None
     try:
-        return (_to_batch(source, p, raws, times), buf.nbytes), None
+        rows = buf.decoder.decode(batch.raws)
+        return buf.plan.adapter.to_batch(rows, batch.times), batch.nbytes
+    except Exception:  # noqa: BLE001 - rosbags decides, and names the first bad message
+        return None
+
+
+def _convert(source: RosSource, buf: _Pending, batch: Batch) -> tuple[_Batch | None, str | None]:
+    """The converted batch and None; when its messages do not convert, the batch of those
+    before the first bad message (None if there are none) and the reason."""
+    fast = _fast(buf, batch)
+    if fast is not None:
+        return fast, None
+    p, raws, times = buf.plan, batch.raws, batch.times
+    try:
+        return (_to_batch(source, p, raws, times), batch.nbytes), None
     except Exception as exc:  # noqa: BLE001 - any decoding error is confined to the topic
         error = exc
     # Rare path: one message at a time, to find the first bad one and keep those before.
@@ -311,7 +370,7 @@ def _convert(source: RosSource, buf: _Pending) -> tuple[_Batch | None, str | Non
             _to_batch(source, p, raws[i : i + 1], times[i : i + 1])
         except Exception as exc:  # noqa: BLE001
             good = (_to_batch(source, p, raws[:i], times[:i]), sum(map(len, raws[:i])))
-            reason = f"message {buf.seen + i + 1} (log time {times[i]} ns) does not convert"
+            reason = f"message {batch.seen + i + 1} (log time {times[i]} ns) does not convert"
             return good if i else None, f"{reason}: {type(exc).__name__}: {exc}"
-    first, last = buf.seen + 1, buf.seen + len(raws)
+    first, last = batch.seen + 1, batch.seen + len(raws)
     return None, f"messages {first} to {last} do not convert together: {error}"

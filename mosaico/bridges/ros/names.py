@@ -11,6 +11,8 @@ from mosaico.bridges.ros.source import RosSource, RosTopic
 from mosaico.bridges.ros.typedefs import constants
 
 ROS_KEY = "_ros_"
+# The metadata of topics ingested from MCAP protobuf / JSON channels (mosaico.bridges.mcap).
+MCAP_KEY = "_mcap_"
 _BAD = re.compile(r"[^A-Za-z0-9_/-]")
 
 
@@ -47,6 +49,7 @@ def topic_metadata(source: RosSource, topic: RosTopic, adapter: str) -> dict[str
         "type": topic.msgtype,
         "definition": topic.definition,
         "definition_format": topic.definition_format,
+        "definition_sources": list(topic.definition_sources),
         "ros_version": source.ros_version,
         "adapter": adapter,
         "source": [p.name for p in source.paths],

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pyarrow as pa
 
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
-from mosaico.bridges.ros.arrow import attr, list_of_structs, struct
+from mosaico.bridges.ros.arrow import field, relist, struct
 from mosaico.types import FrameTransform, MotionState, RobotPath, Transform
 
 
-def _odometry(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    poses, twists = [m.pose for m in ms], [m.twist for m in ms]
+def _odometry(ms: pa.StructArray) -> dict[str, pa.Array]:
+    poses, twists = ms.field("pose"), ms.field("twist")
     return {
         "header": parts.headers_of(ms),
-        "pose": parts.pose([p.pose for p in poses], cov=[p.covariance for p in poses]),
-        "velocity": parts.velocity([t.twist for t in twists], cov=[t.covariance for t in twists]),
-        "target_frame_id": attr(ms, "child_frame_id", pa.string()),
+        "pose": parts.pose(poses.field("pose"), cov=poses.field("covariance")),
+        "velocity": parts.velocity(twists.field("twist"), cov=twists.field("covariance")),
+        "target_frame_id": field(ms, "child_frame_id", pa.string()),
     }
 
 
@@ -36,11 +33,11 @@ def _odometry_ros(r: Row) -> Row:
 register("nav_msgs/msg/Odometry", MotionState, _odometry, _odometry_ros)
 
 
-def _path(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    per_msg = [m.poses for m in ms]
-    flat = [p for ps in per_msg for p in ps]
-    poses = parts.pose([p.pose for p in flat], hdr=parts.headers_of(flat))
-    return {"header": parts.headers_of(ms), "poses": list_of_structs(per_msg, poses)}
+def _path(ms: pa.StructArray) -> dict[str, pa.Array]:
+    per_msg = ms.field("poses")
+    flat = per_msg.flatten()
+    poses = parts.pose(flat.field("pose"), hdr=parts.headers_of(flat))
+    return {"header": parts.headers_of(ms), "poses": relist(per_msg, poses)}
 
 
 def _path_ros(r: Row) -> Row:
@@ -55,11 +52,11 @@ def _path_ros(r: Row) -> Row:
 register("nav_msgs/msg/Path", RobotPath, _path, _path_ros)
 
 
-def _tf(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    per_msg = [m.transforms for m in ms]
-    flat = [t for ts in per_msg for t in ts]
+def _tf(ms: pa.StructArray) -> dict[str, pa.Array]:
+    per_msg = ms.field("transforms")
+    flat = per_msg.flatten()
     transforms = struct(Transform.ARROW_TYPE, len(flat), parts.stamped_transform_cols(flat))
-    return {"transforms": list_of_structs(per_msg, transforms)}
+    return {"transforms": relist(per_msg, transforms)}
 
 
 def _tf_ros(r: Row) -> Row:

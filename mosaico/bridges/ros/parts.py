@@ -1,18 +1,18 @@
 """Shared pieces of the standard adapters, both directions.
 
-`*_cols` / struct builders turn lists of decoded ROS sub-messages into Arrow columns;
+`*_cols` / struct builders turn struct arrays of ROS sub-messages (the generic layout,
+see `generic.ros_rows`) into Arrow columns of mosaico types;
 `*_ros` functions turn one Arrow row (a dict, as from `to_pylist`) back into the ROS
 field dict that `RosFactory.build` understands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from mosaico.bridges.ros.arrow import attr, list_of, struct
+from mosaico.bridges.ros.arrow import as_list, field, struct
 from mosaico.types import (
     Header,
     Point3d,
@@ -27,14 +27,14 @@ Row = dict[str, Any]
 F64 = pa.float64()
 
 
-def time(stamps: Sequence[Any]) -> pa.StructArray:
+def time(stamps: pa.StructArray) -> pa.StructArray:
     """ROS time (sec, nanosec) → Time; int32 seconds overflow fails loudly in Arrow."""
     return struct(
         Time.ARROW_TYPE,
         len(stamps),
         {
-            "seconds": attr(stamps, "sec", pa.int32()),
-            "nanoseconds": attr(stamps, "nanosec", pa.uint32()),
+            "seconds": field(stamps, "sec", pa.int32()),
+            "nanoseconds": field(stamps, "nanosec", pa.uint32()),
         },
     )
 
@@ -45,14 +45,14 @@ def time_ros(row: Row | None) -> Row:
     return {"sec": row.get("seconds", 0), "nanosec": row.get("nanoseconds", 0)}
 
 
-def header(headers: Sequence[Any]) -> pa.StructArray:
+def header(headers: pa.StructArray) -> pa.StructArray:
     """std_msgs/Header → Header; the ROS 1 `seq` becomes `sample_counter`."""
     cols = {
-        "timestamp": time([h.stamp for h in headers]),
-        "frame_id": attr(headers, "frame_id", pa.string()),
+        "timestamp": time(headers.field("stamp")),
+        "frame_id": field(headers, "frame_id", pa.string()),
     }
-    if headers and hasattr(headers[0], "seq"):
-        cols["sample_counter"] = attr(headers, "seq", pa.uint64())
+    if "seq" in headers.type.names:
+        cols["sample_counter"] = field(headers, "seq", pa.uint64())
     return struct(Header.ARROW_TYPE, len(headers), cols)
 
 
@@ -69,9 +69,9 @@ def header_ros(row: Row | None) -> Row:
     return out
 
 
-def headers_of(msgs: Sequence[Any]) -> pa.StructArray:
+def headers_of(msgs: pa.StructArray) -> pa.StructArray:
     """The Header column of stamped messages (their `header` field)."""
-    return header([m.header for m in msgs])
+    return header(msgs.field("header"))
 
 
 def stamped_ros(row: Row, *same: str, **renamed: str) -> Row:
@@ -83,20 +83,20 @@ def stamped_ros(row: Row, *same: str, **renamed: str) -> Row:
     return out
 
 
-def covariance(arrays: Sequence[Any]) -> pa.ListArray:
+def covariance(arrays: pa.Array) -> pa.ListArray:
     """Per-message covariance arrays (row-major, 9 or 36 values) → `list<float64>`."""
-    return list_of(arrays, F64)
+    return as_list(arrays, F64)
 
 
-def vec_cols(objs: Sequence[Any], comps: str = "xyz") -> dict[str, pa.Array]:
+def vec_cols(objs: pa.StructArray, comps: str = "xyz") -> dict[str, pa.Array]:
     """One float64 column per component in `comps` (`xyz`, `xyzw` for quaternions)."""
-    return {c: attr(objs, c, F64) for c in comps}
+    return {c: field(objs, c, F64) for c in comps}
 
 
 def vec(
-    objs: Sequence[Any],
+    objs: pa.StructArray,
     t: pa.StructType = Vector3d.ARROW_TYPE,
-    cov: Sequence[Any] | None = None,
+    cov: pa.Array | None = None,
     cov_type: pa.Array | None = None,
 ) -> pa.StructArray:
     """Vector3 / Point → Vector3d / Point3d; Quaternion → Quaternion (pass its type)."""
@@ -109,7 +109,7 @@ def vec(
     return struct(t, len(objs), cols)
 
 
-def quat(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+def quat(objs: pa.StructArray, cov: pa.Array | None = None) -> pa.StructArray:
     """geometry_msgs/Quaternion → Quaternion, with the covariance when given."""
     return vec(objs, Quaternion.ARROW_TYPE, cov)
 
@@ -124,16 +124,16 @@ def quat_ros(row: Row) -> Row:
     return vec_ros(row, "xyzw")
 
 
-def pose_cols(poses: Sequence[Any]) -> dict[str, pa.Array]:
+def pose_cols(poses: pa.StructArray) -> dict[str, pa.Array]:
     """geometry_msgs/Pose → the `position` and `orientation` columns of Pose."""
     return {
-        "position": vec([p.position for p in poses], Point3d.ARROW_TYPE),
-        "orientation": quat([p.orientation for p in poses]),
+        "position": vec(poses.field("position"), Point3d.ARROW_TYPE),
+        "orientation": quat(poses.field("orientation")),
     }
 
 
 def pose(
-    poses: Sequence[Any], hdr: pa.Array | None = None, cov: Sequence[Any] | None = None
+    poses: pa.StructArray, hdr: pa.Array | None = None, cov: pa.Array | None = None
 ) -> pa.StructArray:
     """geometry_msgs/Pose → Pose, with a Header column (`hdr`: the headers of a Path's
     PoseStamped items) and the 6x6 covariance when given."""
@@ -150,12 +150,9 @@ def pose_ros(row: Row) -> Row:
     return {"position": vec_ros(row["position"]), "orientation": quat_ros(row["orientation"])}
 
 
-def transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
+def transform_cols(tfs: pa.StructArray) -> dict[str, pa.Array]:
     """geometry_msgs/Transform → the `translation` and `rotation` columns of Transform."""
-    return {
-        "translation": vec([t.translation for t in tfs]),
-        "rotation": quat([t.rotation for t in tfs]),
-    }
+    return {"translation": vec(tfs.field("translation")), "rotation": quat(tfs.field("rotation"))}
 
 
 def transform_ros(row: Row) -> Row:
@@ -163,11 +160,11 @@ def transform_ros(row: Row) -> Row:
     return {"translation": vec_ros(row["translation"]), "rotation": quat_ros(row["rotation"])}
 
 
-def stamped_transform_cols(tfs: Sequence[Any]) -> dict[str, pa.Array]:
+def stamped_transform_cols(tfs: pa.StructArray) -> dict[str, pa.Array]:
     """geometry_msgs/TransformStamped → Transform columns, with header and child frame."""
-    cols = transform_cols([t.transform for t in tfs])
+    cols = transform_cols(tfs.field("transform"))
     cols["header"] = headers_of(tfs)
-    cols["target_frame_id"] = attr(tfs, "child_frame_id", pa.string())
+    cols["target_frame_id"] = field(tfs, "child_frame_id", pa.string())
     return cols
 
 
@@ -181,15 +178,12 @@ def stamped_transform_ros(row: Row) -> Row:
     }
 
 
-def pair_cols(objs: Sequence[Any], a: str, b: str, names: tuple[str, str]) -> dict[str, pa.Array]:
+def pair_cols(objs: pa.StructArray, a: str, b: str, names: tuple[str, str]) -> dict[str, pa.Array]:
     """Two Vector3 members (twist linear/angular, wrench force/torque) → two Vector3d."""
-    return {
-        names[0]: vec([getattr(o, a) for o in objs]),
-        names[1]: vec([getattr(o, b) for o in objs]),
-    }
+    return {names[0]: vec(objs.field(a)), names[1]: vec(objs.field(b))}
 
 
-def twist_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+def twist_cols(objs: pa.StructArray) -> dict[str, pa.Array]:
     """geometry_msgs/Twist or Accel → the `linear` and `angular` columns."""
     return pair_cols(objs, "linear", "angular", ("linear", "angular"))
 
@@ -199,7 +193,7 @@ def twist_ros(row: Row) -> Row:
     return {"linear": vec_ros(row["linear"]), "angular": vec_ros(row["angular"])}
 
 
-def wrench_cols(objs: Sequence[Any]) -> dict[str, pa.Array]:
+def wrench_cols(objs: pa.StructArray) -> dict[str, pa.Array]:
     """geometry_msgs/Wrench → the `force` and `torque` columns of ForceTorque."""
     return pair_cols(objs, "force", "torque", ("force", "torque"))
 
@@ -209,7 +203,7 @@ def wrench_ros(row: Row) -> Row:
     return {"force": vec_ros(row["force"]), "torque": vec_ros(row["torque"])}
 
 
-def velocity(objs: Sequence[Any], cov: Sequence[Any] | None = None) -> pa.StructArray:
+def velocity(objs: pa.StructArray, cov: pa.Array | None = None) -> pa.StructArray:
     """geometry_msgs/Twist → Velocity, with the 6x6 covariance when given."""
     cols = twist_cols(objs)
     if cov is not None:

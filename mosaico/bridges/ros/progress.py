@@ -13,6 +13,7 @@ class Progress:
     Drawn on `stream` (stderr by default) only when `enabled` and the stream is a terminal;
     the counts are kept either way. `ingest` and `export` make one for `progress=True`, or
     take one. With `total_messages` None (unknown) the line has no bar and no ETA.
+    `label` is drawn first (e.g. how many recordings are done, `many.ManyProgress`).
     """
 
     def __init__(
@@ -28,6 +29,7 @@ class Progress:
         self.interval = interval
         self.messages = 0
         self.nbytes = 0
+        self.label = ""
         self._start = time.monotonic()
         self._drawn = 0.0
 
@@ -52,7 +54,8 @@ class Progress:
             share = min(self.messages / self.total, 1.0) if self.total else 1.0
             bar = "#" * int(share * 20)
             line = f"[{bar:<20}] {self.messages:,}/{self.total:,} msgs {speed}  ETA {eta}"
-        self.stream.write("\r" + line)
+        # ESC[K clears what a longer earlier line left to the right.
+        self.stream.write("\r" + self.label + line + "\x1b[K")
         self.stream.flush()
 
     def close(self) -> None:

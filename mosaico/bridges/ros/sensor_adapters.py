@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
-from mosaico.bridges.ros.arrow import attr, binary, fixed_list, list_of, list_of_structs, struct
+from mosaico.bridges.ros.arrow import as_list, field, relist, repeat_string, struct
 from mosaico.bridges.ros.errors import RosBridgeError
 from mosaico.types import (
     GPS,
@@ -40,24 +40,20 @@ F32, F64, U8, U32, I32 = pa.float32(), pa.float64(), pa.uint8(), pa.uint32(), pa
 _NO_ORIENTATION = [-1.0] + [0.0] * 8
 
 
-def _named(objs: Sequence[Any], *names: str) -> list[Any]:
+def _named(rows: pa.StructArray, *names: str) -> pa.Array:
     """The first of `names` the messages have (ROS 1 `K` vs ROS 2 `k` and the like)."""
-    name = next(n for n in names if hasattr(objs[0], n)) if objs else names[0]
-    return [getattr(o, name) for o in objs]
+    return rows.field(next((n for n in names if n in rows.type.names), names[0]))
 
 
-def _imu(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _imu(ms: pa.StructArray) -> dict[str, pa.Array]:
+    f = ms.field
     return {
         "header": parts.headers_of(ms),
         "acceleration": parts.vec(
-            [m.linear_acceleration for m in ms], cov=[m.linear_acceleration_covariance for m in ms]
+            f("linear_acceleration"), cov=f("linear_acceleration_covariance")
         ),
-        "angular_velocity": parts.vec(
-            [m.angular_velocity for m in ms], cov=[m.angular_velocity_covariance for m in ms]
-        ),
-        "orientation": parts.quat(
-            [m.orientation for m in ms], cov=[m.orientation_covariance for m in ms]
-        ),
+        "angular_velocity": parts.vec(f("angular_velocity"), cov=f("angular_velocity_covariance")),
+        "orientation": parts.quat(f("orientation"), cov=f("orientation_covariance")),
     }
 
 
@@ -77,26 +73,26 @@ def _imu_ros(r: Row) -> Row:
 register(P + "Imu", IMU, _imu, _imu_ros)
 
 
-def _gps(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _gps(ms: pa.StructArray) -> dict[str, pa.Array]:
     n = len(ms)
     position = struct(
         Point3d.ARROW_TYPE,
         n,
         {
-            "x": attr(ms, "latitude", F64),
-            "y": attr(ms, "longitude", F64),
-            "z": attr(ms, "altitude", F64),
-            "covariance": parts.covariance([m.position_covariance for m in ms]),
-            "covariance_type": attr(ms, "position_covariance_type", pa.int16()),
+            "x": field(ms, "latitude", F64),
+            "y": field(ms, "longitude", F64),
+            "z": field(ms, "altitude", F64),
+            "covariance": parts.covariance(ms.field("position_covariance")),
+            "covariance_type": field(ms, "position_covariance_type", pa.int16()),
         },
     )
-    statuses = [m.status for m in ms]
+    statuses = ms.field("status")
     status = struct(
         GPSStatus.ARROW_TYPE,
         n,
         {
-            "status": attr(statuses, "status", pa.int8()),
-            "service": attr(statuses, "service", pa.uint16()),
+            "status": field(statuses, "status", pa.int8()),
+            "service": field(statuses, "service", pa.uint16()),
         },
     )
     return {"header": parts.headers_of(ms), "position": position, "status": status}
@@ -118,16 +114,16 @@ def _gps_ros(r: Row) -> Row:
 register(P + "NavSatFix", GPS, _gps, _gps_ros)
 
 
-def _image(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _image(ms: pa.StructArray) -> dict[str, pa.Array]:
     return {
         "header": parts.headers_of(ms),
-        "data": binary([m.data for m in ms]),
-        "format": pa.array(["raw"] * len(ms), pa.string()),
-        "width": attr(ms, "width", I32),
-        "height": attr(ms, "height", I32),
-        "stride": attr(ms, "step", I32),
-        "encoding": attr(ms, "encoding", pa.string()),
-        "is_bigendian": pa.array([bool(m.is_bigendian) for m in ms], pa.bool_()),
+        "data": field(ms, "data", pa.binary()),
+        "format": repeat_string("raw", len(ms)),
+        "width": field(ms, "width", I32),
+        "height": field(ms, "height", I32),
+        "stride": field(ms, "step", I32),
+        "encoding": field(ms, "encoding", pa.string()),
+        "is_bigendian": field(ms, "is_bigendian", pa.bool_()),
     }
 
 
@@ -179,11 +175,19 @@ def image_format(ros_format: str) -> str:
     raise RosBridgeError(f"compressed image format {ros_format!r} is not a mosaico ImageFormat")
 
 
-def _compressed(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _formats(ros_formats: pa.Array) -> pa.Array:
+    """`image_format` of every message, computed once per distinct format string."""
+    formats = ros_formats.cast(pa.string())
+    distinct = pc.unique(formats)
+    codecs = pa.array([image_format(f) for f in distinct.to_pylist()], pa.string())
+    return codecs.take(pc.index_in(formats, value_set=distinct))
+
+
+def _compressed(ms: pa.StructArray) -> dict[str, pa.Array]:
     return {
         "header": parts.headers_of(ms),
-        "data": binary([m.data for m in ms]),
-        "format": pa.array([image_format(m.format) for m in ms], pa.string()),
+        "data": field(ms, "data", pa.binary()),
+        "format": _formats(ms.field("format")),
     }
 
 
@@ -212,41 +216,39 @@ register(
 )  # fmt: skip
 
 
-def _camera_info(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _camera_info(ms: pa.StructArray) -> dict[str, pa.Array]:
     n = len(ms)
     t = CameraInfo.ARROW_TYPE
-    rois = [m.roi for m in ms]
+    rois = ms.field("roi")
     offset = struct(
-        Vector2d.ARROW_TYPE, n, {"x": attr(rois, "x_offset", F64), "y": attr(rois, "y_offset", F64)}
+        Vector2d.ARROW_TYPE,
+        n,
+        {"x": field(rois, "x_offset", F64), "y": field(rois, "y_offset", F64)},
     )
     roi = struct(
         ROI.ARROW_TYPE,
         n,
         {
             "offset": offset,
-            "height": attr(rois, "height", U32),
-            "width": attr(rois, "width", U32),
-            "do_rectify": attr(rois, "do_rectify", pa.bool_()),
+            "height": field(rois, "height", U32),
+            "width": field(rois, "width", U32),
+            "do_rectify": field(rois, "do_rectify", pa.bool_()),
         },
     )
     binning = struct(
-        Vector2d.ARROW_TYPE, n, {"x": attr(ms, "binning_x", F64), "y": attr(ms, "binning_y", F64)}
+        Vector2d.ARROW_TYPE, n, {"x": field(ms, "binning_x", F64), "y": field(ms, "binning_y", F64)}
     )
     return {
         "header": parts.headers_of(ms),
-        "height": attr(ms, "height", U32),
-        "width": attr(ms, "width", U32),
-        "distortion_model": attr(ms, "distortion_model", pa.string()),
-        "distortion_parameters": list_of(_named(ms, "d", "D"), F64),
-        "intrinsic_parameters": fixed_list(
-            _named(ms, "k", "K"), t.field("intrinsic_parameters").type
+        "height": field(ms, "height", U32),
+        "width": field(ms, "width", U32),
+        "distortion_model": field(ms, "distortion_model", pa.string()),
+        "distortion_parameters": as_list(_named(ms, "d", "D"), F64),
+        "intrinsic_parameters": _named(ms, "k", "K").cast(t.field("intrinsic_parameters").type),
+        "rectification_parameters": _named(ms, "r", "R").cast(
+            t.field("rectification_parameters").type
         ),
-        "rectification_parameters": fixed_list(
-            _named(ms, "r", "R"), t.field("rectification_parameters").type
-        ),
-        "projection_parameters": fixed_list(
-            _named(ms, "p", "P"), t.field("projection_parameters").type
-        ),
+        "projection_parameters": _named(ms, "p", "P").cast(t.field("projection_parameters").type),
         "binning": binning,
         "roi": roi,
     }
@@ -281,29 +283,29 @@ def _camera_info_ros(r: Row) -> Row:
 register(P + "CameraInfo", CameraInfo, _camera_info, _camera_info_ros)
 
 
-def _point_cloud(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    per_msg = [m.fields for m in ms]
-    flat = [f for fs in per_msg for f in fs]
+def _point_cloud(ms: pa.StructArray) -> dict[str, pa.Array]:
+    per_msg = ms.field("fields")
+    flat = per_msg.flatten()
     fields = struct(
         PointField.ARROW_TYPE,
         len(flat),
         {
-            "name": attr(flat, "name", pa.string()),
-            "offset": attr(flat, "offset", U32),
-            "datatype": attr(flat, "datatype", pa.int64()),
-            "count": attr(flat, "count", U32),
+            "name": field(flat, "name", pa.string()),
+            "offset": field(flat, "offset", U32),
+            "datatype": field(flat, "datatype", pa.int64()),
+            "count": field(flat, "count", U32),
         },
     )
     return {
         "header": parts.headers_of(ms),
-        "height": attr(ms, "height", U32),
-        "width": attr(ms, "width", U32),
-        "fields": list_of_structs(per_msg, fields),
-        "is_bigendian": pa.array([bool(m.is_bigendian) for m in ms], pa.bool_()),
-        "point_step": attr(ms, "point_step", U32),
-        "row_step": attr(ms, "row_step", U32),
-        "data": binary([m.data for m in ms]),
-        "is_dense": pa.array([bool(m.is_dense) for m in ms], pa.bool_()),
+        "height": field(ms, "height", U32),
+        "width": field(ms, "width", U32),
+        "fields": relist(per_msg, fields),
+        "is_bigendian": field(ms, "is_bigendian", pa.bool_()),
+        "point_step": field(ms, "point_step", U32),
+        "row_step": field(ms, "row_step", U32),
+        "data": field(ms, "data", pa.binary()),
+        "is_dense": field(ms, "is_dense", pa.bool_()),
     }
 
 
@@ -318,11 +320,11 @@ _SCAN_SCALARS = ("angle_min", "angle_max", "angle_increment", "time_increment", 
                  "range_min", "range_max")  # fmt: skip
 
 
-def _laser_scan(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    cols: dict[str, pa.Array] = {name: attr(ms, name, F32) for name in _SCAN_SCALARS}
+def _laser_scan(ms: pa.StructArray) -> dict[str, pa.Array]:
+    cols: dict[str, pa.Array] = {name: field(ms, name, F32) for name in _SCAN_SCALARS}
     cols["header"] = parts.headers_of(ms)
-    cols["ranges"] = list_of([m.ranges for m in ms], F32)
-    cols["intensities"] = list_of([m.intensities for m in ms], F32)
+    cols["ranges"] = as_list(ms.field("ranges"), F32)
+    cols["intensities"] = as_list(ms.field("intensities"), F32)
     return cols
 
 
@@ -336,13 +338,13 @@ def _laser_scan_ros(r: Row) -> Row:
 register(P + "LaserScan", LaserScan, _laser_scan, _laser_scan_ros)
 
 
-def _joints(ms: Sequence[Any]) -> dict[str, pa.Array]:
+def _joints(ms: pa.StructArray) -> dict[str, pa.Array]:
     return {
         "header": parts.headers_of(ms),
-        "names": list_of([m.name for m in ms], pa.string()),
-        "positions": list_of([m.position for m in ms], F64),
-        "velocities": list_of([m.velocity for m in ms], F64),
-        "efforts": list_of([m.effort for m in ms], F64),
+        "names": as_list(ms.field("name"), pa.string()),
+        "positions": as_list(ms.field("position"), F64),
+        "velocities": as_list(ms.field("velocity"), F64),
+        "efforts": as_list(ms.field("effort"), F64),
     }
 
 
@@ -361,7 +363,7 @@ register(
     lambda ms: {
         "header": parts.headers_of(ms),
         "magnetic_field": parts.vec(
-            [m.magnetic_field for m in ms], cov=[m.magnetic_field_covariance for m in ms]
+            ms.field("magnetic_field"), cov=ms.field("magnetic_field_covariance")
         ),
     },
     lambda r: {
@@ -379,8 +381,8 @@ def _scalar_register(ros_name: str, ontology: type, value: str) -> None:
         ontology,
         lambda ms: {
             "header": parts.headers_of(ms),
-            "value": attr(ms, value, F64),
-            "variance": attr(ms, "variance", F64),
+            "value": field(ms, value, F64),
+            "variance": field(ms, "variance", F64),
         },
         lambda r: {
             "header": parts.header_ros(r["header"]),
@@ -396,12 +398,12 @@ _scalar_register("FluidPressure", Pressure, "fluid_pressure")
 _RANGE_SCALARS = ("field_of_view", "min_range", "max_range", "range")
 
 
-def _range(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    cols: dict[str, pa.Array] = {name: attr(ms, name, F32) for name in _RANGE_SCALARS}
+def _range(ms: pa.StructArray) -> dict[str, pa.Array]:
+    cols: dict[str, pa.Array] = {name: field(ms, name, F32) for name in _RANGE_SCALARS}
     cols["header"] = parts.headers_of(ms)
-    cols["radiation_type"] = attr(ms, "radiation_type", U8)
-    if ms and hasattr(ms[0], "variance"):  # ROS 2 Iron and later
-        cols["variance"] = attr(ms, "variance", F64)
+    cols["radiation_type"] = field(ms, "radiation_type", U8)
+    if "variance" in ms.type.names:  # ROS 2 Iron and later
+        cols["variance"] = field(ms, "variance", F64)
     return cols
 
 
@@ -420,8 +422,8 @@ register(
     Joy,
     lambda ms: {
         "header": parts.headers_of(ms),
-        "axes": list_of([m.axes for m in ms], F32),
-        "buttons": list_of([m.buttons for m in ms], I32),
+        "axes": as_list(ms.field("axes"), F32),
+        "buttons": as_list(ms.field("buttons"), I32),
     },
     lambda r: parts.stamped_ros(r, "axes", "buttons"),
 )
@@ -431,19 +433,25 @@ _BATTERY_F32 = ("voltage", "temperature", "current", "charge", "capacity", "desi
 _BATTERY_U8 = ("power_supply_status", "power_supply_health", "power_supply_technology")
 
 
-def _battery(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    present = [n for n in _BATTERY_F32 if not ms or hasattr(ms[0], n)]
-    cols: dict[str, pa.Array] = {name: attr(ms, name, F32) for name in present}
-    cols.update({name: attr(ms, name, U8) for name in _BATTERY_U8})
+def _no_lists(n: int, item: pa.DataType) -> pa.ListArray:
+    """n empty lists."""
+    return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], item))
+
+
+def _battery(ms: pa.StructArray) -> dict[str, pa.Array]:
+    names = ms.type.names
+    cols: dict[str, pa.Array] = {n: field(ms, n, F32) for n in _BATTERY_F32 if n in names}
+    cols.update({name: field(ms, name, U8) for name in _BATTERY_U8})
+    temperatures = ms.field("cell_temperature") if "cell_temperature" in names else None
     cols.update(
         header=parts.headers_of(ms),
-        present=pa.array([bool(m.present) for m in ms], pa.bool_()),
-        location=attr(ms, "location", pa.string()),
-        serial_number=attr(ms, "serial_number", pa.string()),
-        cell_voltage=list_of([m.cell_voltage for m in ms], F32),
-        cell_temperature=list_of(
-            [getattr(m, "cell_temperature", np.zeros(0, np.float32)) for m in ms], F32
-        ),
+        present=field(ms, "present", pa.bool_()),
+        location=field(ms, "location", pa.string()),
+        serial_number=field(ms, "serial_number", pa.string()),
+        cell_voltage=as_list(ms.field("cell_voltage"), F32),
+        cell_temperature=_no_lists(len(ms), F32)
+        if temperatures is None
+        else as_list(temperatures, F32),
     )
     return cols
 

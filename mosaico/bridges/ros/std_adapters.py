@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -10,6 +9,7 @@ import pyarrow as pa
 import mosaico.types as onto
 from mosaico.bridges.ros import parts
 from mosaico.bridges.ros.adapter import Row, register
+from mosaico.bridges.ros.arrow import field
 from mosaico.ontology import OntologyType
 
 P = "std_msgs/msg/"
@@ -33,7 +33,7 @@ _SCALARS: dict[str, type[OntologyType]] = {
 
 
 def _data_column(t: pa.DataType) -> Any:
-    return lambda ms: {"data": pa.array([m.data for m in ms], type=t)}
+    return lambda ms: {"data": field(ms, "data", t)}
 
 
 def _data_ros(r: Row) -> Row:
@@ -44,11 +44,11 @@ for _name, _ontology in _SCALARS.items():
     register(P + _name, _ontology, _data_column(_ontology.ARROW_TYPE.field("data").type), _data_ros)
 
 
-def _time(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    stamps = [m.data for m in ms]
+def _time(ms: pa.StructArray) -> dict[str, pa.Array]:
+    stamps = ms.field("data")
     return {
-        "seconds": pa.array([s.sec for s in stamps], pa.int32()),
-        "nanoseconds": pa.array([s.nanosec for s in stamps], pa.uint32()),
+        "seconds": field(stamps, "sec", pa.int32()),
+        "nanoseconds": field(stamps, "nanosec", pa.uint32()),
     }
 
 
@@ -60,8 +60,8 @@ register(P + "Time", onto.Time, _time, _time_ros)
 register(P + "Duration", onto.Duration, _time, _time_ros)
 
 
-def _header(ms: Sequence[Any]) -> dict[str, pa.Array]:
-    hdr = parts.header(list(ms))
+def _header(ms: pa.StructArray) -> dict[str, pa.Array]:
+    hdr = parts.header(ms)
     return {name: hdr.field(name) for name in hdr.type.names}
 
 

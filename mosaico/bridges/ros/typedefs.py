@@ -18,6 +18,16 @@ def element(desc: tuple[Any, Any]) -> tuple[Any, Any]:
     return detail[0] if node in (Nodetype.ARRAY, Nodetype.SEQUENCE) else desc
 
 
+def nested(fielddef: tuple[Any, Any]) -> list[str]:
+    """The message types the fields of one definition (constants, fields) refer to."""
+    out = []
+    for _, desc in fielddef[1]:
+        node, detail = element(desc)
+        if node == Nodetype.NAME:
+            out.append(detail)
+    return out
+
+
 def closure(typestore: Typestore, msgtype: str) -> list[str]:
     """The type and every message type it nests, transitively, in discovery order."""
     seen: list[str] = []
@@ -27,10 +37,7 @@ def closure(typestore: Typestore, msgtype: str) -> list[str]:
         if name in seen:
             continue
         seen.append(name)
-        for _, desc in typestore.fielddefs[name][1]:
-            node, detail = element(desc)
-            if node == Nodetype.NAME:
-                todo.append(detail)
+        todo.extend(nested(typestore.fielddefs[name]))
     return seen
 
 

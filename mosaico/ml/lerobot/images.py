@@ -15,21 +15,10 @@ import pyarrow as pa
 
 from mosaico.ml.errors import MLInputError
 from mosaico.ml.flatten import column_name
+from mosaico.ml.pixels import CAMERA_TAGS, COMPRESSED, IMAGE, IMAGE_FIELDS, raw_rgb
 
-IMAGE, COMPRESSED = "Image", "CompressedImage"
-CAMERA_TAGS = (IMAGE, COMPRESSED)
-IMAGE_FIELDS: Mapping[str, tuple[str, ...]] = {
-    IMAGE: ("data", "format", "width", "height", "stride", "encoding"),
-    COMPRESSED: ("data", "format"),
-}
-# Raw encoding -> (bytes per pixel, the channels giving R, G, B).
-_RAW = {
-    "rgb8": (3, (0, 1, 2)),
-    "bgr8": (3, (2, 1, 0)),
-    "rgba8": (4, (0, 1, 2)),
-    "bgra8": (4, (2, 1, 0)),
-    "mono8": (1, (0, 0, 0)),
-}
+__all__ = ["CAMERA_TAGS", "COMPRESSED", "IMAGE", "IMAGE_FIELDS", "FrameDecoder", "decode"]
+
 _CODECS = {"png": "png", "jpeg": "mjpeg", "jpg": "mjpeg"}
 
 
@@ -53,24 +42,6 @@ def _decode_container(data: bytes, fmt: str, topic: str) -> np.ndarray:
     return rgb
 
 
-def _decode_raw(data: bytes, row: Mapping[str, Any], topic: str) -> np.ndarray:
-    """Raw pixels (`Image` with format raw) as RGB, honouring the row stride."""
-    encoding = row["encoding"]
-    if encoding not in _RAW:
-        known = ", ".join(_RAW)
-        raise MLInputError(f"topic {topic!r}: image encoding {encoding!r} is not taken ({known})")
-    size, channels = _RAW[encoding]
-    width, height, stride = row["width"], row["height"], row["stride"]
-    if width <= 0 or height <= 0 or stride < width * size or len(data) < stride * height:
-        raise MLInputError(
-            f"topic {topic!r}: {len(data)} bytes do not hold a {width}x{height} {encoding} "
-            f"image of stride {stride}"
-        )
-    rows = np.frombuffer(data, np.uint8, count=stride * height).reshape(height, stride)
-    pixels = rows[:, : width * size].reshape(height, width, size)
-    return np.ascontiguousarray(pixels[:, :, list(channels)])
-
-
 def decode(tag: str, row: Mapping[str, Any], topic: str) -> np.ndarray:
     """One message of an image topic (its `IMAGE_FIELDS`) as ``(height, width, 3)`` uint8.
 
@@ -79,7 +50,7 @@ def decode(tag: str, row: Mapping[str, Any], topic: str) -> np.ndarray:
     """
     fmt = str(row["format"]).lower()
     if tag == IMAGE and fmt == "raw":
-        return _decode_raw(row["data"], row, topic)
+        return raw_rgb(row["data"], row, topic)
     return _decode_container(row["data"], fmt, topic)
 
 

@@ -7,12 +7,15 @@ every field of every type carries a value.
 from __future__ import annotations
 
 import random
+import sqlite3
 import string
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
@@ -166,30 +169,66 @@ def write(
             edit(topic, i, msg)
         return msg
 
+    written = [(topic, ts, message(topic, i, msgtype), msgtype) for ts, _, i, topic, msgtype in events]
     if fmt == "bag":
-        w1 = Writer1(path)
-        if compression:
-            w1.set_compression(Writer1.CompressionFormat[compression.upper()])
-        with w1:
-            conns = {
-                t: w1.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
-                for t, m, _, _ in topics
-            }
-            for ts, _, i, topic, msgtype in events:
-                msg = message(topic, i, msgtype)
-                w1.write(conns[topic], ts, store.serialize_ros1(msg, msgtype))
-        return path, store
-    plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
-    w2 = Writer2(path, version=9, storage_plugin=plugin)
+        return _write_ros1(path, store, topics, written, compression, connections), store
+    return _write_rosbag2(path, fmt, store, topics, written, compression, mode, connections), store
+
+
+_Written = list[tuple[str, int, Any, str]]  # (topic, log time, message, msgtype) in time order
+
+
+def _write_ros1(
+    path: Path, store: Typestore, topics: Sequence[tuple[str, str, int, int]], written: _Written,
+    compression: str | None, connections: Mapping[str, dict[str, Any]] | None,
+) -> Path:  # fmt: skip
+    writer = Writer1(path)
     if compression:
-        w2.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
-    with w2:
+        writer.set_compression(Writer1.CompressionFormat[compression.upper()])
+    with writer:
         conns = {
-            t: w2.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
+            t: writer.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
             for t, m, _, _ in topics
         }
-        for ts, _, i, topic, msgtype in events:
-            w2.write(conns[topic], ts, store.serialize_cdr(message(topic, i, msgtype), msgtype))
+        for topic, ts, msg, msgtype in written:
+            writer.write(conns[topic], ts, store.serialize_ros1(msg, msgtype))
+    return path
+
+
+def _write_rosbag2(
+    path: Path, fmt: str, store: Typestore, topics: Sequence[tuple[str, str, int, int]],
+    written: _Written, compression: str | None, mode: str,
+    connections: Mapping[str, dict[str, Any]] | None,
+) -> Path:  # fmt: skip
+    plugin = StoragePlugin.MCAP if fmt == "mcap" else StoragePlugin.SQLITE3
+    writer = Writer2(path, version=9, storage_plugin=plugin)
+    if compression:
+        writer.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
+    with writer:
+        conns = {
+            t: writer.add_connection(t, m, typestore=store, **(connections or {}).get(t, {}))
+            for t, m, _, _ in topics
+        }
+        for topic, ts, msg, msgtype in written:
+            writer.write(conns[topic], ts, store.serialize_cdr(msg, msgtype))
     if fmt == "mcap" and (not compression or mode == "storage"):
-        return next(path.glob("*.mcap")), store
-    return path, store
+        return next(path.glob("*.mcap"))
+    return path
+
+
+def strip_definitions(folder: Path) -> Path:
+    """Make a rosbag2 sqlite3 bag look recorded before ROS 2 Iron: no `message_definitions`
+    table (database schema 2) and metadata version 5, without type hashes or distro."""
+    for db in folder.glob("*.db3"):
+        with closing(sqlite3.connect(db)) as con, con:
+            con.execute("DROP TABLE message_definitions")
+            con.execute("DROP TABLE schema")
+    meta_path = folder / "metadata.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["version"] = 5
+    info.pop("ros_distro", None)
+    for topic in info["topics_with_message_count"]:
+        topic["topic_metadata"].pop("type_description_hash", None)
+    meta_path.write_text(yaml.safe_dump(meta))
+    return folder

@@ -16,6 +16,7 @@ from mosaico.bridges.ros import (
     ROS_KEY,
     MemorySequence,
     MemoryTopic,
+    MissingDefinitionsError,
     Progress,
     RosBridgeError,
     adapter_for,
@@ -248,7 +249,7 @@ def test_mixing_ros1_and_ros2_is_refused(recordings: dict[str, Recording]) -> No
         ingest([recordings["bag"].path, recordings["mcap"].path], MemorySequence("run"))
 
 
-def test_topic_without_definition_is_skipped_and_reported(tmp_path: Path) -> None:
+def test_topic_without_definition_fails_up_front_unless_left_out(tmp_path: Path) -> None:
     store = typestore(2)
     gen = RandomMessages(store, 3)
     path = tmp_path / "nodef"
@@ -261,12 +262,14 @@ def test_topic_without_definition_is_skipped_and_reported(tmp_path: Path) -> Non
                 msg = gen.message(conn.msgtype)
                 writer.write(conn, START_NS + i, store.serialize_cdr(msg, conn.msgtype))
     seq = MemorySequence("run")
-    report = ingest([path], seq)
+    with pytest.raises(MissingDefinitionsError, match="--msg PATH") as info:
+        ingest([path], seq)
+    assert info.value.missing == {"my_robot/msg/WheelState": ["/wheels"]}
+    assert "--topics '!/wheels'" in str(info.value)
+    assert not seq.topics and seq.error is None  # nothing was written
+    report = ingest([path], seq, topics=["!/wheels"])
     assert report.written == {"/imu": 3}
-    assert "no definition" in report.skipped["/wheels"]
     assert list(seq.topics) == ["imu"]
-    with pytest.raises(RosBridgeError, match="nothing to ingest.*no definition"):
-        ingest([path], MemorySequence("run2"), topics=["/wheels"])
 
 
 def test_adapter_overrides(recordings: dict[str, Recording]) -> None:
@@ -324,6 +327,8 @@ def test_progress_is_drawn_on_a_terminal_only(recordings: dict[str, Recording]) 
     for stream in (terminal, pipe):
         ingest([rec.path], MemorySequence("run"), progress=Progress(1, stream, interval=0))
     assert "msgs" in terminal.getvalue() and "MB/s" in terminal.getvalue()
+    drawn = terminal.getvalue().removesuffix("\n").split("\r")[1:]
+    assert drawn and all(line.endswith("\x1b[K") for line in drawn)  # no leftovers shown
     assert pipe.getvalue() == ""
 
 

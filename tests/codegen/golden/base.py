@@ -68,20 +68,10 @@ class Point(base.OntologyType):
         """Check every field against the YAML constraints; raises ValidationError."""
         v_u = self.u
         if not isinstance(v_u, kinds.FLOAT):
-            validity.fail(
-                "Point",
-                "u",
-                v_u,
-                "a value is required" if v_u is None else "expected float (float32)",
-            )
+            validity.fail("Point", "u", v_u, validity.missing_or(v_u, "expected float (float32)"))
         v_v = self.v
         if not isinstance(v_v, kinds.FLOAT):
-            validity.fail(
-                "Point",
-                "v",
-                v_v,
-                "a value is required" if v_v is None else "expected float (float32)",
-            )
+            validity.fail("Point", "v", v_v, validity.missing_or(v_v, "expected float (float32)"))
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[Point]:

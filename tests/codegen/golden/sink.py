@@ -221,279 +221,24 @@ class KitchenSink(base.OntologyType):
         v_flag = self.flag
         if not isinstance(v_flag, kinds.BOOL):
             validity.fail(
-                "KitchenSink",
-                "flag",
-                v_flag,
-                "a value is required" if v_flag is None else "expected bool (bool)",
+                "KitchenSink", "flag", v_flag, validity.missing_or(v_flag, "expected bool (bool)")
             )
         v_i8 = self.i8
         if not isinstance(v_i8, kinds.INT):
             validity.fail(
-                "KitchenSink",
-                "i8",
-                v_i8,
-                "a value is required" if v_i8 is None else "expected int (int8)",
+                "KitchenSink", "i8", v_i8, validity.missing_or(v_i8, "expected int (int8)")
             )
         if v_i8 < -10 or v_i8 > 10:
             validity.fail("KitchenSink", "i8", v_i8, "must be within [-10, 10]")
-        v_i16 = self.i16
-        if not isinstance(v_i16, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "i16",
-                v_i16,
-                "a value is required" if v_i16 is None else "expected int (int16)",
-            )
-        if v_i16 < -32768 or v_i16 > 32767:
-            validity.fail("KitchenSink", "i16", v_i16, "must be within [-32768, 32767]")
-        v_i32 = self.i32
-        if not isinstance(v_i32, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "i32",
-                v_i32,
-                "a value is required" if v_i32 is None else "expected int (int32)",
-            )
-        if v_i32 < -2147483648 or v_i32 > 2147483647:
-            validity.fail("KitchenSink", "i32", v_i32, "must be within [-2147483648, 2147483647]")
-        v_i64 = self.i64
-        if not isinstance(v_i64, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "i64",
-                v_i64,
-                "a value is required" if v_i64 is None else "expected int (int64)",
-            )
-        if v_i64 < -9223372036854775808 or v_i64 > 9223372036854775807:
-            validity.fail(
-                "KitchenSink",
-                "i64",
-                v_i64,
-                "must be within [-9223372036854775808, 9223372036854775807]",
-            )
-        v_u8 = self.u8
-        if not isinstance(v_u8, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "u8",
-                v_u8,
-                "a value is required" if v_u8 is None else "expected int (uint8)",
-            )
-        if v_u8 < 0 or v_u8 > 255:
-            validity.fail("KitchenSink", "u8", v_u8, "must be within [0, 255]")
-        if v_u8 not in _ALLOWED_KitchenSink_u8:
-            validity.fail("KitchenSink", "u8", v_u8, "must be one of [1, 2, 3]")
-        v_u16 = self.u16
-        if not isinstance(v_u16, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "u16",
-                v_u16,
-                "a value is required" if v_u16 is None else "expected int (uint16)",
-            )
-        if v_u16 < 0 or v_u16 > 65535:
-            validity.fail("KitchenSink", "u16", v_u16, "must be within [0, 65535]")
-        v_u32 = self.u32
-        if not isinstance(v_u32, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "u32",
-                v_u32,
-                "a value is required" if v_u32 is None else "expected int (uint32)",
-            )
-        if v_u32 < 0 or v_u32 > 4294967295:
-            validity.fail("KitchenSink", "u32", v_u32, "must be within [0, 4294967295]")
-        v_u64 = self.u64
-        if not isinstance(v_u64, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "u64",
-                v_u64,
-                "a value is required" if v_u64 is None else "expected int (uint64)",
-            )
-        if v_u64 < 0 or v_u64 > 18446744073709551615:
-            validity.fail("KitchenSink", "u64", v_u64, "must be within [0, 18446744073709551615]")
-        v_f16 = self.f16
-        if not isinstance(v_f16, kinds.FLOAT):
-            validity.fail(
-                "KitchenSink",
-                "f16",
-                v_f16,
-                "a value is required" if v_f16 is None else "expected float (float16)",
-            )
-        v_f32 = self.f32
-        if not isinstance(v_f32, kinds.FLOAT):
-            validity.fail(
-                "KitchenSink",
-                "f32",
-                v_f32,
-                "a value is required" if v_f32 is None else "expected float (float32)",
-            )
-        if v_f32 < 0.0:
-            validity.fail("KitchenSink", "f32", v_f32, "must be within [0.0, None]")
-        v_f64 = self.f64
-        if not isinstance(v_f64, kinds.FLOAT):
-            validity.fail(
-                "KitchenSink",
-                "f64",
-                v_f64,
-                "a value is required" if v_f64 is None else "expected float (float64)",
-            )
-        if v_f64 > 100.0:
-            validity.fail("KitchenSink", "f64", v_f64, "must be within [None, 100.0]")
-        v_name = self.name
-        if not isinstance(v_name, kinds.STR):
-            validity.fail(
-                "KitchenSink",
-                "name",
-                v_name,
-                "a value is required" if v_name is None else "expected str (string)",
-            )
-        if v_name not in _ALLOWED_KitchenSink_name:
-            validity.fail("KitchenSink", "name", v_name, "must be one of ['a', 'b']")
-        v_blob = self.blob
-        if v_blob is not None and not isinstance(v_blob, kinds.BYTES):
-            validity.fail("KitchenSink", "blob", v_blob, "expected bytes (binary)")
-        v_mode = self.mode
-        if not isinstance(v_mode, kinds.STR):
-            validity.fail(
-                "KitchenSink",
-                "mode",
-                v_mode,
-                "a value is required" if v_mode is None else "expected str (string)",
-            )
-        if v_mode not in _ALLOWED_KitchenSink_mode:
-            validity.fail(
-                "KitchenSink", "mode", v_mode, "must be one of ['fast-run', 'idle', 'run']"
-            )
-        v_level = self.level
-        if not isinstance(v_level, kinds.INT):
-            validity.fail(
-                "KitchenSink",
-                "level",
-                v_level,
-                "a value is required" if v_level is None else "expected int (int8)",
-            )
-        if v_level < -128 or v_level > 127:
-            validity.fail("KitchenSink", "level", v_level, "must be within [-128, 127]")
-        if v_level not in _ALLOWED_KitchenSink_level:
-            validity.fail("KitchenSink", "level", v_level, "must be one of [0, 5, 10]")
-        v_point = self.point
-        if not isinstance(v_point, Point):
-            validity.fail(
-                "KitchenSink",
-                "point",
-                v_point,
-                "a value is required" if v_point is None else "expected Point",
-            )
-        v_maybe_point = self.maybe_point
-        if v_maybe_point is not None and not isinstance(v_maybe_point, Point):
-            validity.fail("KitchenSink", "maybe_point", v_maybe_point, "expected Point")
-        v_vector = self.vector
-        if not isinstance(v_vector, Vector3d):
-            validity.fail(
-                "KitchenSink",
-                "vector",
-                v_vector,
-                "a value is required" if v_vector is None else "expected Vector3d",
-            )
-        v_samples = self.samples
-        if not isinstance(v_samples, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "samples",
-                v_samples,
-                "a value is required" if v_samples is None else "expected a list",
-            )
-        if len(v_samples) < 1 or len(v_samples) > 4:
-            validity.fail("KitchenSink", "samples", v_samples, "needs between 1 and 4 elements")
-        v_triple = self.triple
-        if not isinstance(v_triple, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "triple",
-                v_triple,
-                "a value is required" if v_triple is None else "expected a list",
-            )
-        if len(v_triple) != 3:
-            validity.fail("KitchenSink", "triple", v_triple, "needs exactly 3 elements")
-        v_exactly_two = self.exactly_two
-        if not isinstance(v_exactly_two, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "exactly_two",
-                v_exactly_two,
-                "a value is required" if v_exactly_two is None else "expected a list",
-            )
-        if len(v_exactly_two) < 2 or len(v_exactly_two) > 2:
-            validity.fail(
-                "KitchenSink", "exactly_two", v_exactly_two, "needs between 2 and 2 elements"
-            )
-        v_grid = self.grid
-        if not isinstance(v_grid, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "grid",
-                v_grid,
-                "a value is required" if v_grid is None else "expected a list",
-            )
-        v_path = self.path
-        if not isinstance(v_path, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "path",
-                v_path,
-                "a value is required" if v_path is None else "expected a list",
-            )
-        if any(not isinstance(x, Point) for x in v_path):
-            validity.fail("KitchenSink", "path", v_path, "expected Point elements")
-        v_levels = self.levels
-        if not isinstance(v_levels, kinds.LIST):
-            validity.fail(
-                "KitchenSink",
-                "levels",
-                v_levels,
-                "a value is required" if v_levels is None else "expected a list",
-            )
-        if any(x not in _ALLOWED_KitchenSink_levels for x in v_levels):
-            validity.fail("KitchenSink", "levels", v_levels, "elements must be among [0, 5, 10]")
-        v_maybe_mode = self.maybe_mode
-        if v_maybe_mode is not None:
-            if not isinstance(v_maybe_mode, kinds.STR):
-                validity.fail("KitchenSink", "maybe_mode", v_maybe_mode, "expected str (string)")
-            if v_maybe_mode not in _ALLOWED_KitchenSink_maybe_mode:
-                validity.fail(
-                    "KitchenSink",
-                    "maybe_mode",
-                    v_maybe_mode,
-                    "must be one of ['fast-run', 'idle', 'run']",
-                )
-        v_low = self.low
-        if not isinstance(v_low, kinds.FLOAT):
-            validity.fail(
-                "KitchenSink",
-                "low",
-                v_low,
-                "a value is required" if v_low is None else "expected float (float64)",
-            )
-        v_high = self.high
-        if not isinstance(v_high, kinds.FLOAT):
-            validity.fail(
-                "KitchenSink",
-                "high",
-                v_high,
-                "a value is required" if v_high is None else "expected float (float64)",
-            )
-        v_first = self.first
-        if v_first is not None and not isinstance(v_first, Point):
-            validity.fail("KitchenSink", "first", v_first, "expected Point")
-        v_second = self.second
-        if v_second is not None and not isinstance(v_second, Point):
-            validity.fail("KitchenSink", "second", v_second, "expected Point")
-        if v_low is not None and v_high is not None and not (v_low <= v_high):
-            validity.fail("KitchenSink", "low/high", (v_low, v_high), "must satisfy low <= high")
-        if v_first is None and v_second is None:
-            validity.fail("KitchenSink", "first/second", None, "at least one must be set")
+        _validate_KitchenSink_1(self)
+        _validate_KitchenSink_2(self)
+        _validate_KitchenSink_3(self)
+        _validate_KitchenSink_4(self)
+        _validate_KitchenSink_5(self)
+        _validate_KitchenSink_6(self)
+        _validate_KitchenSink_7(self)
+        _validate_KitchenSink_8(self)
+        _validate_KitchenSink_9(self)
 
     @classmethod
     def _from_columns(cls, c: list[list[Any]]) -> list[KitchenSink]:
@@ -569,6 +314,228 @@ class KitchenSink(base.OntologyType):
             o.second = f31
             out.append(o)
         return out
+
+
+def _validate_KitchenSink_1(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: i16 to i64.
+    v_i16 = self.i16
+    if not isinstance(v_i16, kinds.INT):
+        validity.fail(
+            "KitchenSink", "i16", v_i16, validity.missing_or(v_i16, "expected int (int16)")
+        )
+    if v_i16 < -32768 or v_i16 > 32767:
+        validity.fail("KitchenSink", "i16", v_i16, "must be within [-32768, 32767]")
+    v_i32 = self.i32
+    if not isinstance(v_i32, kinds.INT):
+        validity.fail(
+            "KitchenSink", "i32", v_i32, validity.missing_or(v_i32, "expected int (int32)")
+        )
+    if v_i32 < -2147483648 or v_i32 > 2147483647:
+        validity.fail("KitchenSink", "i32", v_i32, "must be within [-2147483648, 2147483647]")
+    v_i64 = self.i64
+    if not isinstance(v_i64, kinds.INT):
+        validity.fail(
+            "KitchenSink", "i64", v_i64, validity.missing_or(v_i64, "expected int (int64)")
+        )
+    if v_i64 < -9223372036854775808 or v_i64 > 9223372036854775807:
+        validity.fail(
+            "KitchenSink",
+            "i64",
+            v_i64,
+            "must be within [-9223372036854775808, 9223372036854775807]",
+        )
+
+
+def _validate_KitchenSink_2(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: u8 to u16.
+    v_u8 = self.u8
+    if not isinstance(v_u8, kinds.INT):
+        validity.fail("KitchenSink", "u8", v_u8, validity.missing_or(v_u8, "expected int (uint8)"))
+    if v_u8 < 0 or v_u8 > 255:
+        validity.fail("KitchenSink", "u8", v_u8, "must be within [0, 255]")
+    if v_u8 not in _ALLOWED_KitchenSink_u8:
+        validity.fail("KitchenSink", "u8", v_u8, "must be one of [1, 2, 3]")
+    v_u16 = self.u16
+    if not isinstance(v_u16, kinds.INT):
+        validity.fail(
+            "KitchenSink", "u16", v_u16, validity.missing_or(v_u16, "expected int (uint16)")
+        )
+    if v_u16 < 0 or v_u16 > 65535:
+        validity.fail("KitchenSink", "u16", v_u16, "must be within [0, 65535]")
+
+
+def _validate_KitchenSink_3(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: u32 to f32.
+    v_u32 = self.u32
+    if not isinstance(v_u32, kinds.INT):
+        validity.fail(
+            "KitchenSink", "u32", v_u32, validity.missing_or(v_u32, "expected int (uint32)")
+        )
+    if v_u32 < 0 or v_u32 > 4294967295:
+        validity.fail("KitchenSink", "u32", v_u32, "must be within [0, 4294967295]")
+    v_u64 = self.u64
+    if not isinstance(v_u64, kinds.INT):
+        validity.fail(
+            "KitchenSink", "u64", v_u64, validity.missing_or(v_u64, "expected int (uint64)")
+        )
+    if v_u64 < 0 or v_u64 > 18446744073709551615:
+        validity.fail("KitchenSink", "u64", v_u64, "must be within [0, 18446744073709551615]")
+    v_f16 = self.f16
+    if not isinstance(v_f16, kinds.FLOAT):
+        validity.fail(
+            "KitchenSink", "f16", v_f16, validity.missing_or(v_f16, "expected float (float16)")
+        )
+    v_f32 = self.f32
+    if not isinstance(v_f32, kinds.FLOAT):
+        validity.fail(
+            "KitchenSink", "f32", v_f32, validity.missing_or(v_f32, "expected float (float32)")
+        )
+    if v_f32 < 0.0:
+        validity.fail("KitchenSink", "f32", v_f32, "must be within [0.0, None]")
+
+
+def _validate_KitchenSink_4(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: f64 to mode.
+    v_f64 = self.f64
+    if not isinstance(v_f64, kinds.FLOAT):
+        validity.fail(
+            "KitchenSink", "f64", v_f64, validity.missing_or(v_f64, "expected float (float64)")
+        )
+    if v_f64 > 100.0:
+        validity.fail("KitchenSink", "f64", v_f64, "must be within [None, 100.0]")
+    v_name = self.name
+    if not isinstance(v_name, kinds.STR):
+        validity.fail(
+            "KitchenSink", "name", v_name, validity.missing_or(v_name, "expected str (string)")
+        )
+    if v_name not in _ALLOWED_KitchenSink_name:
+        validity.fail("KitchenSink", "name", v_name, "must be one of ['a', 'b']")
+    v_blob = self.blob
+    if v_blob is not None and not isinstance(v_blob, kinds.BYTES):
+        validity.fail("KitchenSink", "blob", v_blob, "expected bytes (binary)")
+    v_mode = self.mode
+    if not isinstance(v_mode, kinds.STR):
+        validity.fail(
+            "KitchenSink", "mode", v_mode, validity.missing_or(v_mode, "expected str (string)")
+        )
+    if v_mode not in _ALLOWED_KitchenSink_mode:
+        validity.fail("KitchenSink", "mode", v_mode, "must be one of ['fast-run', 'idle', 'run']")
+
+
+def _validate_KitchenSink_5(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: level to vector.
+    v_level = self.level
+    if not isinstance(v_level, kinds.INT):
+        validity.fail(
+            "KitchenSink", "level", v_level, validity.missing_or(v_level, "expected int (int8)")
+        )
+    if v_level < -128 or v_level > 127:
+        validity.fail("KitchenSink", "level", v_level, "must be within [-128, 127]")
+    if v_level not in _ALLOWED_KitchenSink_level:
+        validity.fail("KitchenSink", "level", v_level, "must be one of [0, 5, 10]")
+    v_point = self.point
+    if not isinstance(v_point, Point):
+        validity.fail(
+            "KitchenSink", "point", v_point, validity.missing_or(v_point, "expected Point")
+        )
+    v_maybe_point = self.maybe_point
+    if v_maybe_point is not None and not isinstance(v_maybe_point, Point):
+        validity.fail("KitchenSink", "maybe_point", v_maybe_point, "expected Point")
+    v_vector = self.vector
+    if not isinstance(v_vector, Vector3d):
+        validity.fail(
+            "KitchenSink", "vector", v_vector, validity.missing_or(v_vector, "expected Vector3d")
+        )
+
+
+def _validate_KitchenSink_6(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: samples to grid.
+    v_samples = self.samples
+    if not isinstance(v_samples, kinds.LIST):
+        validity.fail(
+            "KitchenSink", "samples", v_samples, validity.missing_or(v_samples, "expected a list")
+        )
+    if len(v_samples) < 1 or len(v_samples) > 4:
+        validity.fail("KitchenSink", "samples", v_samples, "needs between 1 and 4 elements")
+    v_triple = self.triple
+    if not isinstance(v_triple, kinds.LIST):
+        validity.fail(
+            "KitchenSink", "triple", v_triple, validity.missing_or(v_triple, "expected a list")
+        )
+    if len(v_triple) != 3:
+        validity.fail("KitchenSink", "triple", v_triple, "needs exactly 3 elements")
+    v_exactly_two = self.exactly_two
+    if not isinstance(v_exactly_two, kinds.LIST):
+        validity.fail(
+            "KitchenSink",
+            "exactly_two",
+            v_exactly_two,
+            validity.missing_or(v_exactly_two, "expected a list"),
+        )
+    if len(v_exactly_two) < 2 or len(v_exactly_two) > 2:
+        validity.fail("KitchenSink", "exactly_two", v_exactly_two, "needs between 2 and 2 elements")
+    v_grid = self.grid
+    if not isinstance(v_grid, kinds.LIST):
+        validity.fail("KitchenSink", "grid", v_grid, validity.missing_or(v_grid, "expected a list"))
+
+
+def _validate_KitchenSink_7(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: path to maybe_mode.
+    v_path = self.path
+    if not isinstance(v_path, kinds.LIST):
+        validity.fail("KitchenSink", "path", v_path, validity.missing_or(v_path, "expected a list"))
+    if any(not isinstance(x, Point) for x in v_path):
+        validity.fail("KitchenSink", "path", v_path, "expected Point elements")
+    v_levels = self.levels
+    if not isinstance(v_levels, kinds.LIST):
+        validity.fail(
+            "KitchenSink", "levels", v_levels, validity.missing_or(v_levels, "expected a list")
+        )
+    if any(x not in _ALLOWED_KitchenSink_levels for x in v_levels):
+        validity.fail("KitchenSink", "levels", v_levels, "elements must be among [0, 5, 10]")
+    v_maybe_mode = self.maybe_mode
+    if v_maybe_mode is not None:
+        if not isinstance(v_maybe_mode, kinds.STR):
+            validity.fail("KitchenSink", "maybe_mode", v_maybe_mode, "expected str (string)")
+        if v_maybe_mode not in _ALLOWED_KitchenSink_maybe_mode:
+            validity.fail(
+                "KitchenSink",
+                "maybe_mode",
+                v_maybe_mode,
+                "must be one of ['fast-run', 'idle', 'run']",
+            )
+
+
+def _validate_KitchenSink_8(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: low to second.
+    v_low = self.low
+    if not isinstance(v_low, kinds.FLOAT):
+        validity.fail(
+            "KitchenSink", "low", v_low, validity.missing_or(v_low, "expected float (float64)")
+        )
+    v_high = self.high
+    if not isinstance(v_high, kinds.FLOAT):
+        validity.fail(
+            "KitchenSink", "high", v_high, validity.missing_or(v_high, "expected float (float64)")
+        )
+    v_first = self.first
+    if v_first is not None and not isinstance(v_first, Point):
+        validity.fail("KitchenSink", "first", v_first, "expected Point")
+    v_second = self.second
+    if v_second is not None and not isinstance(v_second, Point):
+        validity.fail("KitchenSink", "second", v_second, "expected Point")
+
+
+def _validate_KitchenSink_9(self: KitchenSink) -> None:
+    # KitchenSink.validate(), continued: the rules.
+    v_low = self.low
+    v_high = self.high
+    v_first = self.first
+    v_second = self.second
+    if v_low is not None and v_high is not None and not (v_low <= v_high):
+        validity.fail("KitchenSink", "low/high", (v_low, v_high), "must satisfy low <= high")
+    if v_first is None and v_second is None:
+        validity.fail("KitchenSink", "first/second", None, "at least one must be set")
 
 
 tags.register(KitchenSink)

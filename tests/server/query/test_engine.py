@@ -225,10 +225,21 @@ def test_clusters_of_sorted_chunks_are_released_as_soon_as_final(
     for cluster in topic_clusters(SCHEMA, group, sources, dt, TimeWindow(*(window or (None, None))),
                                   counters):  # fmt: skip
         released.append((cluster, counters.chunks_considered))
-    matched = [t for c in chunks for t in c if (not filtered or t % 3 < 2)
-               and (window is None or window[0] <= t < window[1])]  # fmt: skip
-    assert [c for c, _ in released] == walk_clusters(matched, dt)
+    assert [c for c, _ in released] == walk_clusters(_matched(chunks, filtered, window), dt)
     if dt:  # (dt 0: one cluster, known at the end only)
-        for (_, end), considered in released:
-            # Released before any chunk starting more than dt after its end is opened.
-            assert considered <= sum(min(c) <= end + dt for c in chunks)
+        _assert_released_early(released, chunks, dt)
+
+
+def _matched(chunks: list[list[int]], filtered: bool, window: tuple[int, int] | None) -> list[int]:
+    """The timestamps the query keeps: ``f < 2`` when `filtered`, inside `window` if any."""
+    return [t for c in chunks for t in c if (not filtered or t % 3 < 2)
+            and (window is None or window[0] <= t < window[1])]  # fmt: skip
+
+
+def _assert_released_early(
+    released: list[tuple[tuple[int, int], int]], chunks: list[list[int]], dt: int
+) -> None:
+    """Each cluster came out before any chunk starting more than `dt` after its end was
+    opened (`released`: each cluster with the count of chunks considered by then)."""
+    for (_, end), considered in released:
+        assert considered <= sum(min(c) <= end + dt for c in chunks)
