@@ -16,47 +16,44 @@ errors reach the user as one-line messages (``click.ClickException``), not trace
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+# Each command by name: "module:function" under mosaico.cli. Modules are imported when
+# their command runs (or for --help), so `mosaico ingest` does not load the server or the
+# viewer: start-up time is part of every command's wall time.
+COMMANDS = {
+    "cat": "inspect_cmd:cat",
+    "codegen": "codegen_cmd:codegen",
+    "demo": "demo_cmd:demo",
+    "export": "ros_cmd:export",
+    "info": "inspect_cmd:info",
+    "ingest": "ros_cmd:ingest",
+    "ls": "inspect_cmd:ls",
+    "plot": "plot_cmd:plot",
+    "query": "query_cmd:query",
+    "rm": "inspect_cmd:rm",
+    "serve": "serve_cmd:serve",
+    "ui": "ui_cmd:ui",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands (`COMMANDS`) are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, name = COMMANDS[cmd_name].split(":")
+        command: click.Command = getattr(importlib.import_module(f"mosaico.cli.{module}"), name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mosaico-sdk")
 def main() -> None:
     """mosaico: typed, queryable multi-modal robotics recordings."""
-
-
-def _register_commands() -> None:
-    # Imported here so that each command module stays independent of the others.
-    from mosaico.cli import codegen_cmd, demo_cmd
-
-    main.add_command(codegen_cmd.codegen)
-    main.add_command(demo_cmd.demo)
-
-    from mosaico.cli import serve_cmd
-
-    main.add_command(serve_cmd.serve)
-
-    from mosaico.cli import inspect_cmd
-
-    for command in (inspect_cmd.ls, inspect_cmd.info, inspect_cmd.cat, inspect_cmd.rm):
-        main.add_command(command)
-
-    from mosaico.cli import query_cmd
-
-    main.add_command(query_cmd.query)
-
-    from mosaico.cli import ros_cmd
-
-    main.add_command(ros_cmd.ingest)
-    main.add_command(ros_cmd.export)
-
-    from mosaico.cli import plot_cmd
-
-    main.add_command(plot_cmd.plot)
-
-    from mosaico.cli import ui_cmd
-
-    main.add_command(ui_cmd.ui)
-
-
-_register_commands()

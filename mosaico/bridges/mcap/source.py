@@ -267,6 +267,10 @@ class McapSource(RosSource):
         except _READ_ERRORS as exc:
             raise RosBridgeError(f"reading the recording failed: {exc}") from None
 
+    def runs(self, topics: Sequence[RosTopic]) -> None:
+        """None: this source is read message by message (`messages`)."""
+        return None
+
     def deserialize(self, raw: bytes, msgtype: str) -> object:
         """Decode one message: by the decoder of a protobuf or JSON schema named `msgtype`,
         else as the CDR (ROS 1 serialization in a ROS 1 file) of the ROS type `msgtype`.

@@ -16,7 +16,7 @@ every missing type and the option that supplies it (`MissingDefinitionsError`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +157,31 @@ class Definitions:
         """(label, definitions) in the order they are consulted for a recording."""
         store = self.stores[ros_version]
         if store not in self._loaded:
-            self._loaded[store] = rosbags_typestore(store).fielddefs
+            self._loaded[store] = _StoreDefinitions(store)
         return [(MSG_SOURCE, self.user), (store.value, self._loaded[store])]
+
+
+class _StoreDefinitions(Mapping[str, Any]):
+    """A rosbags store's definitions, loaded on the first lookup: building a store costs
+    ~0.1 s, and a recording that defines its own types never looks."""
+
+    def __init__(self, store: Stores) -> None:
+        self._store = store
+        self._defs: Fielddefs | None = None
+
+    def _load(self) -> Fielddefs:
+        if self._defs is None:
+            self._defs = rosbags_typestore(self._store).fielddefs
+        return self._defs
+
+    def __getitem__(self, name: str) -> Any:
+        return self._load()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
 
 
 def resolve(

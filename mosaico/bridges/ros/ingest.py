@@ -334,7 +334,7 @@ def _run(
     report.skipped.update(writer.failed)
 
 
-def _to_batch(source: RosSource, p: TopicPlan, raws: list[bytes], times: list[int]) -> Any:
+def _to_batch(source: RosSource, p: TopicPlan, raws: list[bytes], times: Sequence[int]) -> Any:
     """The source's decoding (rosbags), one message at a time, then the adapter."""
     msgs = [source.deserialize(raw, p.topic.msgtype) for raw in raws]
     if p.adapter.ros_layout:
@@ -359,7 +359,7 @@ def _convert(source: RosSource, buf: _Pending, batch: Batch) -> tuple[_Batch | N
     fast = _fast(buf, batch)
     if fast is not None:
         return fast, None
-    p, raws, times = buf.plan, batch.raws, batch.times
+    p, raws, times = buf.plan, batch.messages(), batch.times
     try:
         return (_to_batch(source, p, raws, times), batch.nbytes), None
     except Exception as exc:  # noqa: BLE001 - any decoding error is confined to the topic

@@ -8,7 +8,7 @@ whose definition is missing, unreadable or inconsistent is reported, the others 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rosbags.typesys import (
 )
 from rosbags.typesys.store import Typestore
 
-from mosaico.bridges.ros import ros1_records
+from mosaico.bridges.ros import mcap_chunks, ros1_records
 from mosaico.bridges.ros.adapter import TopicAdapter
 from mosaico.bridges.ros.compression import Compression, recorded
 from mosaico.bridges.ros.definitions import (
@@ -39,6 +39,7 @@ from mosaico.bridges.ros.definitions import (
     resolve,
 )
 from mosaico.bridges.ros.errors import RosBridgeError
+from mosaico.bridges.ros.mcap_chunks import Run
 from mosaico.bridges.ros.typedefs import closure
 
 __all__ = [
@@ -314,6 +315,19 @@ class RosSource:
         except (ReaderError1, ReaderError2) as exc:
             raise RosBridgeError(f"reading the recording failed: {exc}") from None
 
+    def runs(self, topics: Sequence[RosTopic]) -> Iterator[Run] | None:
+        """The messages of `topics` a run per topic and chunk (`mcap_chunks`: rosbag2 MCAP
+        files laid out as recorders write them), each topic's in the order `messages`
+        gives; None for any other recording (read it with `messages`).
+
+        Raises (while iterating):
+            RosBridgeError: reading the recording fails midway (a truncated or corrupt file).
+        """
+        if self.ros_version != 2:
+            return None
+        found = mcap_chunks.runs(self._readers, {t.name: t.msgtype for t in topics})
+        return None if found is None else _reading(found)
+
     def first(self, topic: RosTopic) -> object | None:
         """The first message of `topic`, decoded; None when it has none or does not decode
         (ingest then reports the topic)."""
@@ -356,6 +370,13 @@ class RosSource:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _reading(runs: Iterator[Run]) -> Iterator[Run]:
+    try:
+        yield from runs
+    except ReaderError2 as exc:
+        raise RosBridgeError(f"reading the recording failed: {exc}") from None
 
 
 def open_source(

@@ -7,7 +7,8 @@ from typing import Any
 
 from rosbags.highlevel import AnyReader
 
-from mosaico.bridges.ros import ADAPTERS
+from mosaico.bridges.ros import ADAPTERS, Progress, RosSource
+from mosaico.bridges.ros.reader import Batch, BatchReader, Limits
 from tests.bridges.ros.rosbag_fixtures import typestore
 
 # Every adapted type, a custom type and a standard type without adapter (kept generically).
@@ -51,3 +52,16 @@ def raw_messages(path: Path) -> dict[str, list[tuple[int, bytes]]]:
         for conn, t, raw in reader.messages():
             out.setdefault(conn.topic, []).append((t, bytes(raw)))
         return out
+
+
+def read_batches(path: Path, limits: Limits) -> list[Batch]:
+    """Every batch ingest's reading thread hands on for the recording at `path`."""
+    with RosSource([path]) as source:
+        reader = BatchReader(
+            source, list(source.topics.values()), limits, Progress(None, enabled=False),
+            dropped=lambda name: False,
+        )  # fmt: skip
+        try:
+            return list(reader)
+        finally:
+            reader.close()

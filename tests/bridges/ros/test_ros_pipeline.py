@@ -18,29 +18,17 @@ from mosaico.bridges.ros import (
     RosSource,
     ingest,
 )
-from mosaico.bridges.ros.reader import Batch, BatchReader, Limits
-from tests.bridges.ros.recordings import Recording, raw_messages
+from mosaico.bridges.ros.reader import BatchReader, Limits
+from tests.bridges.ros.recordings import Recording, raw_messages, read_batches
 from tests.bridges.ros.rosbag_fixtures import write
 
 MANY = [(f"/imu{k}", "sensor_msgs/msg/Imu", 7, 1_000_000 + k) for k in range(12)]
 
 
-def _batches(path: Path, limits: Limits) -> list[Batch]:
-    with RosSource([path]) as source:
-        reader = BatchReader(
-            source, list(source.topics.values()), limits, Progress(None, enabled=False),
-            dropped=lambda name: False,
-        )  # fmt: skip
-        try:
-            return list(reader)
-        finally:
-            reader.close()
-
-
 def test_batches_hold_every_message_once_in_order(tmp_path: Path) -> None:
     path, _ = write(tmp_path / "many.bag", "bag", MANY)
     # Buffers of all topics together may hold ~3 messages: the fullest goes first.
-    batches = _batches(path, Limits(messages=5, nbytes=1 << 30, buffer_bytes=1_000))
+    batches = read_batches(path, Limits(messages=5, nbytes=1 << 30, buffer_bytes=1_000))
     assert len(batches) > 2 * len(MANY)  # 2 per topic by count; the rest by the bound
     assert all(len(b.raws) <= 5 for b in batches)
     want = raw_messages(path)

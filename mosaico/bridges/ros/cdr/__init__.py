@@ -15,8 +15,9 @@ from rosbags.typesys.store import Typestore
 from mosaico.bridges.ros.cdr.cursor import Reject
 from mosaico.bridges.ros.cdr.decode import decode_batch
 from mosaico.bridges.ros.cdr.layout import Struct, Unsupported, compile_layout
+from mosaico.bridges.ros.cdr.packed import Packed
 
-__all__ = ["BatchDecoder", "Reject", "Unsupported"]
+__all__ = ["BatchDecoder", "Packed", "Reject", "Unsupported"]
 
 
 @attrs.frozen
@@ -38,8 +39,9 @@ class BatchDecoder:
         cdr = ros_version == 2
         return cls(msgtype, compile_layout(typestore, msgtype, cdr), cdr)
 
-    def decode(self, raws: list[bytes]) -> pa.StructArray:
-        """The messages as one struct array of the generic layout.
+    def decode(self, raws: list[bytes] | Packed) -> pa.StructArray:
+        """The messages (`bytes` each, or `Packed` in one buffer) as one struct array of
+        the generic layout.
 
         Raises:
             Reject: the batch is left to rosbags (see `decode.decode_batch`).

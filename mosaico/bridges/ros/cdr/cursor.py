@@ -70,9 +70,24 @@ class Cursor:
         self.need(nbytes)
         if not len(self):
             return np.zeros((0, nbytes), np.uint8)
-        rows = sliding_window_view(self.buf, nbytes)[self.pos]
+        stride = self._stride()
+        if stride is None:
+            rows = sliding_window_view(self.buf, nbytes)[self.pos]
+        else:  # rows evenly spaced (fixed-size messages): one strided copy, no index array
+            whole = np.dtype((np.void, nbytes))  # a row's bytes as one item: copied at once
+            view = np.ndarray((len(self),), whole, self.buf, int(self.pos[0]), (stride,))
+            rows = view.copy().view(np.uint8).reshape(len(self), nbytes)
         self.pos = self.pos + nbytes
         return rows
+
+    def _stride(self) -> int | None:
+        """The distance between consecutive rows' positions when it is one and the same
+        (positive) for all, else None."""
+        if len(self) == 1:
+            return 1
+        steps = np.diff(self.pos)
+        first = int(steps[0])
+        return first if first > 0 and bool(np.all(steps == first)) else None
 
     def values(self, dtype: np.dtype[Any], count: int = 1) -> np.ndarray[Any, Any]:
         """`count` aligned values of `dtype` per row, native order, shape (n, count)."""

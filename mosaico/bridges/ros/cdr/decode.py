@@ -30,6 +30,7 @@ from mosaico.bridges.ros.cdr.layout import (
     Struct,
     min_wire_size,
 )
+from mosaico.bridges.ros.cdr.packed import Packed
 
 LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 
@@ -169,9 +170,9 @@ def _joined(raws: list[bytes], total: int) -> np.ndarray[Any, Any]:
     return buf[:total]
 
 
-def _cursor(buf: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any], cdr: bool) -> Cursor:
-    starts = np.zeros(len(lengths), np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+def _cursor(
+    buf: np.ndarray[Any, Any], starts: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any], cdr: bool
+) -> Cursor:
     end = starts + lengths
     if not cdr:
         return Cursor(buf, starts, end, starts, None, cdr=False)
@@ -184,8 +185,9 @@ def _cursor(buf: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any], cdr: bool)
     return Cursor(buf, starts + 4, end, starts + 4, endian == 0, cdr=True)
 
 
-def decode_batch(layout: Struct, raws: list[bytes], cdr: bool) -> pa.StructArray:
-    """Raw messages of `layout`'s type (CDR when `cdr`, else ROS 1) → one struct array.
+def decode_batch(layout: Struct, raws: list[bytes] | Packed, cdr: bool) -> pa.StructArray:
+    """Raw messages of `layout`'s type (CDR when `cdr`, else ROS 1) → one struct array;
+    `raws` as `bytes` each, or where they lie in one buffer (`Packed`).
 
     Raises:
         Reject: a message does not decode on the fast path (too short or long, a bad
@@ -193,8 +195,13 @@ def decode_batch(layout: Struct, raws: list[bytes], cdr: bool) -> pa.StructArray
     """
     if not LITTLE_ENDIAN_HOST:
         raise Reject("the fast path reads little-endian hosts only")
-    lengths = np.fromiter(map(len, raws), np.int64, len(raws))
-    cur = _cursor(_joined(raws, int(lengths.sum())), lengths, cdr)
+    if isinstance(raws, Packed):
+        cur = _cursor(raws.buf, raws.starts, raws.lengths, cdr)
+    else:
+        lengths = np.fromiter(map(len, raws), np.int64, len(raws))
+        starts = np.zeros(len(lengths), np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        cur = _cursor(_joined(raws, int(lengths.sum())), starts, lengths, cdr)
     out = decode(layout, cur)
     rest = cur.end - cur.pos
     # rosbags tolerates up to 3 bytes of CDR end padding, nothing after a ROS 1 message.
