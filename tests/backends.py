@@ -239,7 +239,19 @@ def stored_files(fs: pafs.FileSystem, root: str, under: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for info in fs.get_file_info(selector):
         if info.type == pafs.FileType.File:
-            with fs.open_input_stream(info.path) as stream:
-                digest = hashlib.sha256(stream.read()).hexdigest()
-            found[info.path.removeprefix(f"{root}/")] = digest
+            digest = _digest(fs, info.path)
+            if digest is not None:
+                found[info.path.removeprefix(f"{root}/")] = digest
     return dict(sorted(found.items()))
+
+
+def _digest(fs: pafs.FileSystem, path: str) -> str | None:
+    """The file's SHA-256; None when it was deleted since it was listed (a server at work:
+    recovery deleting a loose file; an object store then fails the read in its own way)."""
+    try:
+        with fs.open_input_stream(path) as stream:
+            return hashlib.sha256(stream.read()).hexdigest()
+    except OSError:
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return None
+        raise

@@ -97,11 +97,22 @@ def _plan(reader: Any, topics: Mapping[str, str]) -> _Plan | None:
         if channels and not storage.chunks:
             return None  # no chunk index: rosbags scans the file
         ordered = all(a.message_end_time <= b.message_start_time for a, b in zip(chunks, chunks[1:]))
-        indexed = all(set(c.message_index_offsets) >= set(c.channel_count) for c in chunks)
+        indexed = _all_indexed(storage, channels, chunks)
         if not (ordered and indexed):
             return None
         out.append((storage, channels, chunks))
     return out
+
+
+def _all_indexed(storage: Any, channels: Mapping[int, str], chunks: Sequence[Any]) -> bool:
+    """Whether the message indexes count every message the file's statistics count (a
+    writer may leave messages unindexed; the summary has no statistics: trusted)."""
+    stats = getattr(storage, "statistics", None)
+    counts = getattr(stats, "channel_message_counts", None)
+    if not counts:
+        return True
+    indexed = {cid: sum(c.channel_count.get(cid, 0) for c in chunks) for cid in channels}
+    return all(indexed[cid] == counts.get(cid, 0) for cid in channels)
 
 
 def _read(plan: _Plan) -> Iterator[Run]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcap.writer import CompressionType, Writer
+from mcap.writer import CompressionType, IndexType, Writer
 
 from mosaico.bridges.ros import MemorySequence, RosBridgeError, RosSource, ingest
 from mosaico.bridges.ros.reader import Limits
@@ -155,3 +155,19 @@ def test_ingest_in_runs_equals_ingest_message_by_message(tmp_path: Path) -> None
     assert fast.topics.keys() == slow.topics.keys()
     for name, topic in fast.topics.items():
         assert topic.table().equals(slow.topics[name].table()), name
+
+
+def test_a_file_without_message_indexes_is_left_to_rosbags(tmp_path: Path) -> None:
+    path = tmp_path / "rec.mcap"
+    with path.open("wb") as stream:  # chunk indexes and statistics, no message index records
+        writer = Writer(stream, chunk_size=4096, index_types=IndexType.CHUNK)
+        writer.start(profile="ros2", library="test")
+        store = typestore(2)
+        text = store.generate_msgdef("std_msgs/msg/String", ros_version=2)[0]
+        schema = writer.register_schema("std_msgs/msg/String", "ros2msg", text.encode())
+        channel = writer.register_channel("/s", "cdr", schema)
+        for i in range(200):
+            msg = store.types["std_msgs/msg/String"](data=f"message {i}")
+            writer.add_message(channel, START_NS + i, bytes(store.serialize_cdr(msg, "std_msgs/msg/String")), START_NS + i)
+        writer.finish()
+    assert _runs(path) is None
