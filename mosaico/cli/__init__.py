@@ -43,11 +43,11 @@ class _LazyGroup(click.Group):
     """A group whose commands (`COMMANDS`) are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *super().list_commands(ctx)})
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
-            return super().get_command(ctx, cmd_name)
+            return None  # click reports the unknown command
         module, name = COMMANDS[cmd_name].split(":")
         command: click.Command = getattr(importlib.import_module(f"mosaico.cli.{module}"), name)
         return command

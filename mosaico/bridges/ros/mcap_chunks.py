@@ -83,8 +83,7 @@ _Plan = list[tuple[Any, dict[int, str], list[Any]]]  # (storage, channel id -> t
 def _plan(reader: Any, topics: Mapping[str, str]) -> _Plan | None:
     """Per storage: its wanted channels (id -> topic) and the chunks holding them."""
     storages = _storages(reader)
-    decompress = getattr(storage_mcap, "decompress", None)
-    if storages is None or decompress is None:
+    if storages is None or not hasattr(storage_mcap, "decompress"):
         return None
     out = []
     for storage in storages:
@@ -123,8 +122,8 @@ def _read(plan: _Plan) -> Iterator[Run]:
 
 def _chunk_runs(bio: BinaryIO, chunk: Any, channels: Mapping[int, str]) -> Iterator[Run]:
     buf = _records(bio, chunk)
-    index = _read_at(bio, chunk.chunk_start_offset + chunk.chunk_length, chunk.message_index_length)
-    base = chunk.chunk_start_offset + chunk.chunk_length
+    base = chunk.chunk_start_offset + chunk.chunk_length  # the message indexes follow the chunk
+    index = _read_at(bio, base, chunk.message_index_length)
     for cid in sorted(cid for cid in channels if chunk.channel_count.get(cid)):
         entries = _index_entries(index, chunk.message_index_offsets[cid] - base, cid)
         times, packed = _locate(buf, entries, cid, chunk)
